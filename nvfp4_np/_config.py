@@ -1,0 +1,14 @@
+"""Numba settings and tunables, in one place.
+
+Every kernel is compiled with these flags. ``fastmath`` stays off everywhere: it would
+let LLVM reorder float32 sums, and the seed's summation order is part of the result.
+"""
+
+#: Scalar helpers inlined into kernels.
+JIT_SCALAR = dict(cache=True, nogil=True, fastmath=False, inline="always")
+#: Block-parallel kernels (prange over chunks of blocks).
+JIT_PARALLEL = dict(cache=True, nogil=True, fastmath=False, parallel=True)
+
+#: Blocks per parallel work item. Results never depend on it (blocks are independent);
+#: it only amortises per-chunk scratch allocation and scheduling.
+CHUNK_BLOCKS = 512

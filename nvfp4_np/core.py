@@ -1,0 +1,136 @@
+"""What every entry point shares: input checks with clear messages, the block layout
+(move the block axis last, flatten to (N, bs) float32) and back, and the handling of the
+per-block status that kernels report (non-finite input, scale underflow).
+"""
+
+import warnings
+
+import numpy as np
+
+from . import formats
+from ._block import NONFINITE, UNDERFLOW
+
+BLOCK_SIZES = (16, 32)
+
+
+def _float_dtypes():
+    import ml_dtypes
+
+    names = ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz",
+             "float8_e4m3b11fnuz", "float8_e3m4", "float8_e4m3", "float8_e8m0fnu",
+             "float6_e2m3fn", "float6_e3m2fn", "float4_e2m1fn")
+    return {np.dtype(getattr(ml_dtypes, n)) for n in names if hasattr(ml_dtypes, n)}
+
+
+def as_float_array(a, name):
+    """``a`` as a NumPy array of a real floating dtype, or a TypeError naming ``name``."""
+    arr = np.asarray(a)
+    dt = arr.dtype
+    if np.issubdtype(dt, np.floating) or dt in _float_dtypes():
+        return arr
+    raise TypeError(
+        f"{name} must have a real floating dtype (float16, bfloat16, float32, float64, ...), "
+        f"got dtype {dt}"
+    )
+
+
+def check_block_size(block_size, where="block_size"):
+    if block_size not in BLOCK_SIZES:
+        raise ValueError(f"{where} must be 16 or 32, got {block_size}")
+
+
+def normalize_axis(ndim, dim, name="dim"):
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{name} must be an int, got {type(dim).__name__}")
+    if not -ndim <= dim < ndim:
+        raise ValueError(f"{name}={dim} is out of range for an array with {ndim} dimensions")
+    return int(dim) % ndim
+
+
+def to_blocks(W, dim, name="W"):
+    """Move axis ``dim`` (the block) last and flatten to contiguous (N, bs) float32.
+
+    Returns ``(x, batch_shape, dim)``. A 1-D ``W`` is one block (its scale is 0-d).
+    """
+    W = as_float_array(W, name)
+    if W.ndim == 0:
+        raise ValueError(f"{name} must have at least 1 dimension (one block of 16 or 32), got a 0-d array")
+    dim = normalize_axis(W.ndim, dim)
+    bs = W.shape[dim]
+    if bs not in BLOCK_SIZES:
+        raise ValueError(
+            f"{name}.shape[{dim}] is the block size and must be 16 or 32; {name} has shape "
+            f"{W.shape}. For a (..., K) array with K a multiple of the block, use "
+            f"nvfp4_np.quantize(W, block_size=16)"
+        )
+    moved = np.moveaxis(W, dim, -1)
+    x = np.ascontiguousarray(moved.reshape(-1, bs), dtype=np.float32)
+    return x, moved.shape[:-1], dim
+
+
+def from_blocks(scales, quants, dequant, batch_shape, dim):
+    """Reshape kernel outputs back to the seed's shapes (block axis where it was)."""
+    bs = quants.shape[-1]
+    out = [scales.reshape(batch_shape), np.moveaxis(quants.reshape(batch_shape + (bs,)), -1, dim)]
+    if dequant is not None:
+        out.append(np.moveaxis(dequant.reshape(batch_shape + (bs,)), -1, dim))
+    return tuple(out)
+
+
+def check_status(status, W, name="W"):
+    """Raise on non-finite input; warn once about blocks whose scale underflowed to 0."""
+    counts = np.bincount(status, minlength=3)
+    if counts[NONFINITE]:
+        arr = np.asarray(W, dtype=np.float32)
+        bad = ~np.isfinite(arr)
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        orig = np.asarray(W)
+        note = ""
+        if orig.dtype != np.float32 and np.isfinite(orig.astype(np.float64)[first]):
+            note = " (finite in the input dtype, out of float32 range after conversion)"
+        raise ValueError(
+            f"{name} contains {int(bad.sum())} non-finite value(s) (NaN or Inf) in "
+            f"{int(counts[NONFINITE])} block(s); first at index {first}: "
+            f"{orig[first]!r}{note}. Remove or replace them before quantizing."
+        )
+    if counts[UNDERFLOW]:
+        warnings.warn(
+            f"{int(counts[UNDERFLOW])} block(s) of {name} have amax <= 6*2^-10 "
+            f"(= {6 * 2.0**-10}), so their E4M3 scale underflows to 0 and they dequantize "
+            f"to 0 (the seed's behaviour). To keep them, multiply {name} by a power of two "
+            f"before quantizing and divide the dequantized result by it, or use a two-level "
+            f"recipe with a per-tensor scale.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def kernel_tables(rounding):
+    """(thresholds, decode) arrays for a rounding mode, cached."""
+    t = _TABLES.get(rounding)
+    if t is None:
+        t = (formats.fp4_thresholds(rounding), formats.E4M3_DECODE)
+        _TABLES[rounding] = t
+    return t
+
+
+_TABLES = {}
+
+
+def run_block_kernel(kernel, W, dim, return_dequant, rounding, *extra):
+    """Run a per-block kernel ``kernel(x, thr, dec, codes, quants, dequant, want_dq,
+    status, *extra)`` and return the seed-shaped ``(scales, quants[, dequant])``, plus the
+    scale codes (uint8, flat) for callers that want bytes."""
+    thr, dec = kernel_tables(rounding)
+    x, batch_shape, dim = to_blocks(W, dim)
+    n, bs = x.shape
+    codes = np.empty(n, np.uint8)
+    quants = np.empty((n, bs), np.float32)
+    dequant = np.empty((n, bs) if return_dequant else (1, bs), np.float32)  # (1, bs): unused dummy
+    status = np.empty(n, np.uint8)
+    if n:
+        kernel(x, thr, dec, codes, quants, dequant, return_dequant, status, *extra)
+        check_status(status, W)
+    scales = dec[codes]
+    out = from_blocks(scales, quants, dequant if return_dequant else None, batch_shape, dim)
+    return out, codes
