@@ -1,7 +1,30 @@
-"""nvfp4_np: bit-exact, CPU-first NumPy/Numba reference for NVFP4 quantization."""
+"""nvfp4_np: bit-exact, CPU-first NumPy/Numba reference for NVFP4 quantization.
+
+Public API (everything else is private):
+
+- ``quantize(W, block_size=16, method="optimal")`` -> ``NVFP4Tensor``
+- the seed's functions on NumPy arrays: ``nvfp4_naive``, ``nvfp4_optimal``,
+  ``nvfp4_dequantize``, ``fp4_quantize``, ``fp4_dequantize``, ``compute_block_sse``,
+  ``build_fp8_e4m3_scales``
+- format tables and rounding: ``nvfp4_np.formats``
+"""
 
 from .formats import build_fp8_e4m3_scales
 from .naive import nvfp4_naive
+from .ops import compute_block_sse, fp4_dequantize, fp4_quantize, nvfp4_dequantize
 from .search import nvfp4_optimal
+from .tensor import NVFP4Tensor, quantize
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "quantize",
+    "NVFP4Tensor",
+    "nvfp4_naive",
+    "nvfp4_optimal",
+    "nvfp4_dequantize",
+    "fp4_quantize",
+    "fp4_dequantize",
+    "compute_block_sse",
+    "build_fp8_e4m3_scales",
+]

@@ -10,6 +10,7 @@ threshold table of :func:`nvfp4_np.formats.fp4_thresholds` for the rounding mode
 import numba
 import numpy as np
 
+from ._bits import bits_to_f32
 from ._config import CHUNK_BLOCKS, JIT_SCALAR
 from .formats import E2M1, E2M1_BOUNDARIES, e2m1_magnitude, e4m3_code, seed_sum
 
@@ -19,7 +20,8 @@ OK, UNDERFLOW, NONFINITE = 0, 1, 2
 _QMAX = np.float32(E2M1.max_finite)
 _DEAD_ZONE = np.float32(E2M1_BOUNDARIES[0])  # |x|/s at or below this rounds to 0
 _CLAMP_MIN = np.float32(1e-12)  # the seed's clamp on amax / 6 (snaps to 0 anyway)
-_FLT_MAX = np.float32(np.finfo(np.float32).max)
+_ABS_MASK = np.uint32(0x7FFFFFFF)
+_INF_BITS = np.uint32(0x7F800000)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -29,18 +31,15 @@ def n_chunks(n):
 
 
 @numba.njit(**JIT_SCALAR)
-def block_abs(xb, a):
-    """Write |xb| into ``a``; return (amax, finite)."""
-    amax = np.float32(0.0)
-    finite = True
-    for i in range(xb.size):
-        v = abs(xb[i])
-        a[i] = v
-        if not v <= _FLT_MAX:  # inf or NaN
-            finite = False
-        if v > amax:
-            amax = v
-    return amax, finite
+def block_amax(row_bits):
+    """(amax, finite) of a block given as float32 bit patterns. An integer max over the
+    magnitude bits orders finite floats like their values and puts Inf/NaN above every
+    finite one; unlike a float max it vectorises without fastmath."""
+    m = np.uint32(0)
+    for i in range(row_bits.size):
+        v = np.uint32(row_bits[i] & _ABS_MASK)
+        m = v if v > m else m
+    return bits_to_f32(np.uint32(m)), m < _INF_BITS
 
 
 @numba.njit(**JIT_SCALAR)
@@ -53,46 +52,42 @@ def naive_code(amax):
 
 
 @numba.njit(**JIT_SCALAR)
-def block_sse(a, thr_row, s, sq):
-    """Seed-exact SSE of a block (given as magnitudes ``a``) at scale ``s``.
+def block_sse(xb, thr_row, s, sq):
+    """Seed-exact SSE of a block at scale ``s`` (threshold row ``thr_row``).
 
-    ``x - sign(x)*mag*s`` has the magnitude ``a - mag*s`` exactly (the product is exact
-    and rounding is symmetric), so the sign is not needed for the error.
+    ``x - sign(x)*mag*s`` has the magnitude ``|x| - mag*s`` exactly (the product is
+    exact and rounding is symmetric), so the sign is not needed for the error.
     """
-    for i in range(a.size):
-        e = a[i] - e2m1_magnitude(a[i], thr_row) * s
+    for i in range(xb.size):
+        a = abs(xb[i])
+        e = a - e2m1_magnitude(a, thr_row) * s
         sq[i] = e * e
     return seed_sum(sq)
 
 
 @numba.njit(**JIT_SCALAR)
-def block_energy(a, sq):
+def block_energy(xb, sq):
     """Seed-exact sum of squares of a block."""
-    for i in range(a.size):
-        sq[i] = a[i] * a[i]
+    for i in range(xb.size):
+        sq[i] = xb[i] * xb[i]
     return seed_sum(sq)
 
 
 @numba.njit(**JIT_SCALAR)
-def quantize_block(xb, a, thr_row, s, q_out, dq_out, want_dq):
-    """FP4 quants sign(x)*mag (torch.sign semantics: -0.0 -> +0.0, negative that rounds
-    to 0 -> -0.0), and optionally the dequant q*s."""
+def quantize_block(xb, thr_row, s, q_out, dq_out, want_dq):
+    """FP4 quants ``sign(x)*mag`` (torch.sign semantics: -0.0 -> +0.0, a negative that
+    rounds to 0 -> -0.0), and optionally the dequant ``q*s``."""
     for i in range(xb.size):
-        mag = e2m1_magnitude(a[i], thr_row)
         v = xb[i]
-        if v > 0:
-            q = mag
-        elif v < 0:
-            q = -mag
-        else:
-            q = np.float32(0.0)
-        q_out[i] = q
-        if want_dq:
-            dq_out[i] = q * s
+        mag = e2m1_magnitude(abs(v), thr_row)
+        q_out[i] = mag if v > 0 else (-mag if v < 0 else np.float32(0.0))
+    if want_dq:
+        for i in range(xb.size):
+            dq_out[i] = q_out[i] * s
 
 
 @numba.njit(**JIT_SCALAR)
-def search_window(a, amax, e0, srt):
+def search_window(xb, amax, e0, srt):
     """The seed's candidate window [s_min, s_max] from the baseline SSE ``e0``.
 
     Returns (s_min, s_max, noise). ``noise`` is the seed's second noise test (every
@@ -100,12 +95,12 @@ def search_window(a, amax, e0, srt):
     the cumulative squares accumulate in float64 and round each prefix to float32, as
     ``torch.cumsum`` on float32 does.
     """
-    n = a.size
+    n = xb.size
     s_min = (amax - np.sqrt(e0)) / _QMAX
     if s_min < 0:
         s_min = np.float32(0.0)
     for i in range(n):  # insertion sort, ascending
-        v = a[i]
+        v = abs(xb[i])
         j = i
         while j > 0 and srt[j - 1] > v:
             srt[j] = srt[j - 1]

@@ -118,8 +118,8 @@ _TABLES = {}
 
 
 def run_block_kernel(kernel, W, dim, return_dequant, rounding, *extra):
-    """Run a per-block kernel ``kernel(x, thr, dec, codes, quants, dequant, want_dq,
-    status, *extra)`` and return the seed-shaped ``(scales, quants[, dequant])``, plus the
+    """Run a per-block kernel ``kernel(x, xbits, thr, dec, codes, quants, dequant,
+    want_dq, status, *extra)`` and return the seed-shaped ``(scales, quants[, dequant])``, plus the
     scale codes (uint8, flat) for callers that want bytes."""
     thr, dec = kernel_tables(rounding)
     x, batch_shape, dim = to_blocks(W, dim)
@@ -129,8 +129,9 @@ def run_block_kernel(kernel, W, dim, return_dequant, rounding, *extra):
     dequant = np.empty((n, bs) if return_dequant else (1, bs), np.float32)  # (1, bs): unused dummy
     status = np.empty(n, np.uint8)
     if n:
-        kernel(x, thr, dec, codes, quants, dequant, return_dequant, status, *extra)
-        check_status(status, W)
+        kernel(x, x.view(np.uint32), thr, dec, codes, quants, dequant, return_dequant, status, *extra)
+        if status.any():
+            check_status(status, W)
     scales = dec[codes]
     out = from_blocks(scales, quants, dequant if return_dequant else None, batch_shape, dim)
     return out, codes

@@ -9,12 +9,12 @@ Numba-compiled and are the *only* place where a rounding or summation rule is wr
 every kernel calls them.
 """
 
-import math
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
+from ._bits import f32_to_bits
 from ._config import JIT_SCALAR
 
 __all__ = [
@@ -152,11 +152,19 @@ E2M1_STEPS = np.diff(E2M1_VALUES).astype(np.float32)
 # --------------------------------------------------------------------------------------
 
 _E4M3_MBITS = E4M3.mantissa_bits
-_E4M3_EMIN = E4M3.min_exponent
-_E4M3_MIN_NORMAL = 2.0**_E4M3_EMIN
-# Halfway between 448 and the next (NaN) grid point 480: RNE sends 464 down to 448,
-# anything above it would round to 480, which torch 2.13 saturates to 448.
-_E4M3_SATURATE_ABOVE = E4M3.max_finite + 2.0 ** (int(np.log2(E4M3.max_finite)) - _E4M3_MBITS - 1)
+_E4M3_MIN_NORMAL = np.float32(2.0**E4M3.min_exponent)
+_E4M3_SUBNORMAL_INV_QUANTUM = np.float32(2.0 ** (E4M3.mantissa_bits - E4M3.min_exponent))
+# Halfway between 448 and the next grid point 480 (a NaN code): RNE sends 464 down to
+# 448; anything above it would round to 480, which torch 2.13 saturates to 448.
+_E4M3_SATURATE_ABOVE = np.float32(
+    E4M3.max_finite + 2.0 ** (int(np.log2(E4M3.max_finite)) - E4M3.mantissa_bits - 1)
+)
+_E4M3_NAN_CODE = np.uint8(E4M3.sign_bit - 1)
+# float32 -> E4M3 on normals: drop 23 - 3 mantissa bits with round-to-nearest-even on the
+# bit pattern (a carry moves into the exponent), then re-bias the exponent 127 -> 7.
+_DROP = np.uint32(23 - E4M3.mantissa_bits)
+_HALF_MINUS_ONE = np.uint32((1 << (23 - E4M3.mantissa_bits - 1)) - 1)
+_REBIAS = np.uint32((127 - E4M3.bias) << E4M3.mantissa_bits)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -165,20 +173,17 @@ def e4m3_code(v):
 
     Saturates like torch 2.13's ``.to(float8_e4m3fn)``: everything above 464 (and
     +inf) gives 0x7E (448). NaN gives 0x7F. Subnormals are kept (quantum 2^-9), and
-    ``v <= 2^-10`` gives 0. Exact: ``v / 2^(e-3)`` is a power-of-two scaling.
+    ``v <= 2^-10`` gives 0.
     """
     if v != v:
-        return np.uint8(0x7F)
+        return _E4M3_NAN_CODE
     if v > _E4M3_SATURATE_ABOVE:
         return np.uint8(E4M3_MAX_CODE)
-    if v < _E4M3_MIN_NORMAL:
-        e = _E4M3_EMIN  # subnormal range: fixed quantum 2^-9
-    else:
-        e = math.frexp(v)[1] - 1  # floor(log2 v)
-    quantum = 2.0 ** (e - _E4M3_MBITS)
-    m = np.int32(np.rint(np.float64(v) / quantum))  # RNE on the mantissa grid
-    code = (e - _E4M3_EMIN) * (1 << _E4M3_MBITS) + m
-    return np.uint8(code)
+    if v < _E4M3_MIN_NORMAL:  # fixed quantum 2^-9; v * 2^9 is exact, rint is RNE
+        return np.uint8(np.rint(v * _E4M3_SUBNORMAL_INV_QUANTUM))
+    b = f32_to_bits(v)
+    b += _HALF_MINUS_ONE + ((b >> _DROP) & np.uint32(1))
+    return np.uint8((b >> _DROP) - _REBIAS)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -186,8 +191,7 @@ def e2m1_magnitude(a, thr):
     """E2M1 magnitude (0..6) of element magnitude ``a`` against one threshold row."""
     mag = np.float32(0.0)
     for i in range(E2M1_STEPS.size):
-        if a > thr[i]:
-            mag += E2M1_STEPS[i]
+        mag += E2M1_STEPS[i] if a > thr[i] else np.float32(0.0)  # branch-free: vectorises
     return mag
 
 

@@ -1,23 +1,19 @@
 """Naive NVFP4 quantization: the scale of each block is E4M3(amax / 6)."""
 
 import numba
-import numpy as np
-
 from . import core
-from ._block import NONFINITE, OK, UNDERFLOW, block_abs, n_chunks, naive_code, quantize_block
+from ._block import NONFINITE, OK, UNDERFLOW, block_amax, n_chunks, naive_code, quantize_block
 from ._config import CHUNK_BLOCKS, JIT_PARALLEL
 
 __all__ = ["nvfp4_naive"]
 
 
 @numba.njit(**JIT_PARALLEL)
-def _naive_kernel(x, thr, dec, codes, quants, dequant, want_dq, status):
-    n, bs = x.shape
+def _naive_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status):
+    n = x.shape[0]
     for c in numba.prange(n_chunks(n)):
-        a = np.empty(bs, np.float32)
         for b in range(c * CHUNK_BLOCKS, min(n, (c + 1) * CHUNK_BLOCKS)):
-            xb = x[b]
-            amax, finite = block_abs(xb, a)
+            amax, finite = block_amax(xbits[b])
             if not finite:
                 status[b] = NONFINITE
                 codes[b] = 0
@@ -25,7 +21,7 @@ def _naive_kernel(x, thr, dec, codes, quants, dequant, want_dq, status):
             code = naive_code(amax)
             status[b] = UNDERFLOW if (code == 0 and amax > 0) else OK
             codes[b] = code
-            quantize_block(xb, a, thr[code], dec[code], quants[b], dequant[b if want_dq else 0], want_dq)
+            quantize_block(x[b], thr[code], dec[code], quants[b], dequant[b if want_dq else 0], want_dq)
 
 
 def nvfp4_naive(W, dim=-1, return_dequant=False, *, rounding="seed"):

@@ -8,7 +8,7 @@ from ._block import (
     NONFINITE,
     OK,
     UNDERFLOW,
-    block_abs,
+    block_amax,
     block_energy,
     block_sse,
     first_code_at_least,
@@ -23,15 +23,14 @@ __all__ = ["nvfp4_optimal"]
 
 
 @numba.njit(**JIT_PARALLEL)
-def _optimal_kernel(x, thr, dec, codes, quants, dequant, want_dq, status):
+def _optimal_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status):
     n, bs = x.shape
     for c in numba.prange(n_chunks(n)):
-        a = np.empty(bs, np.float32)
         sq = np.empty(bs, np.float32)
         srt = np.empty(bs, np.float32)
         for b in range(c * CHUNK_BLOCKS, min(n, (c + 1) * CHUNK_BLOCKS)):
             xb = x[b]
-            amax, finite = block_abs(xb, a)
+            amax, finite = block_amax(xbits[b])
             if not finite:
                 status[b] = NONFINITE
                 codes[b] = 0
@@ -39,10 +38,10 @@ def _optimal_kernel(x, thr, dec, codes, quants, dequant, want_dq, status):
             c0 = naive_code(amax)
             status[b] = UNDERFLOW if (c0 == 0 and amax > 0) else OK
             best_c = c0
-            best_e = block_sse(a, thr[c0], dec[c0], sq)
+            best_e = block_sse(xb, thr[c0], dec[c0], sq)
             # Noise blocks (zeroing everything costs no more than s0) keep s0.
-            if block_energy(a, sq) > best_e:
-                s_min, s_max, noise = search_window(a, amax, best_e, srt)
+            if block_energy(xb, sq) > best_e:
+                s_min, s_max, noise = search_window(xb, amax, best_e, srt)
                 if not noise:
                     # Ascending scan of the codes in [s_min, s_max]; strict improvement, so
                     # s0 wins ties and otherwise the smallest scale does. The seed's
@@ -52,13 +51,13 @@ def _optimal_kernel(x, thr, dec, codes, quants, dequant, want_dq, status):
                     k = first_code_at_least(dec, s_min)
                     while k <= 126 and dec[k] <= s_max:
                         if k != c0:
-                            e = block_sse(a, thr[k], dec[k], sq)
+                            e = block_sse(xb, thr[k], dec[k], sq)
                             if e < best_e:
                                 best_e = e
                                 best_c = k
                         k += 1
             codes[b] = best_c
-            quantize_block(xb, a, thr[best_c], dec[best_c], quants[b], dequant[b if want_dq else 0], want_dq)
+            quantize_block(xb, thr[best_c], dec[best_c], quants[b], dequant[b if want_dq else 0], want_dq)
 
 
 def nvfp4_optimal(W, dim=-1, return_dequant=False, *, rounding="seed"):

@@ -1,0 +1,38 @@
+"""Shared test settings and helpers."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+# No example database on disk (nothing written outside tests/), no per-example deadline
+# (the first call of a kernel compiles), reproducible runs.
+settings.register_profile(
+    "nvfp4",
+    database=None,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("nvfp4")
+
+
+def assert_bits_equal(actual, expected, what="array"):
+    """Bit-for-bit equality of float32 arrays (signed zeros and shapes included)."""
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    assert actual.dtype == np.float32, f"{what}: dtype {actual.dtype}, expected float32"
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    a = np.ascontiguousarray(actual).view(np.uint32)
+    e = np.ascontiguousarray(expected.astype(np.float32)).view(np.uint32)
+    bad = np.argwhere(a != e)
+    if bad.size:
+        i = tuple(bad[0])
+        raise AssertionError(
+            f"{what}: {len(bad)} of {a.size} elements differ in their bits; first at {i}: "
+            f"{actual[i]!r} (0x{int(a[i]):08x}) != {expected[i]!r} (0x{int(e[i]):08x})"
+        )
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)

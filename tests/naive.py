@@ -1,0 +1,226 @@
+"""Slow, obviously-correct NumPy references for the tests.
+
+Written from the seed's algorithm (``shared/seed/seed_reference.py``) and its measured
+behaviour (``shared/seed/SEED_BEHAVIOR.md``), step by step on float32, without using any
+of nvfp4_np's tables or kernels. Number formats come from ml_dtypes' decoding of the
+codes. Every function works on float32 arrays; blocks are rows of an (N, bs) array.
+"""
+
+import ml_dtypes
+import numpy as np
+
+F32 = np.float32
+
+#: The E2M1 codebook (magnitudes, code order) decoded by ml_dtypes from codes 0..7.
+CODEBOOK = np.arange(8, dtype=np.uint8).view(ml_dtypes.float4_e2m1fn).astype(F32)
+#: The seed's decision boundaries: midpoints of consecutive codebook values.
+BOUNDARIES = np.array([0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0], dtype=F32)
+assert np.array_equal((CODEBOOK[:-1] + CODEBOOK[1:]) / 2, BOUNDARIES)
+
+#: float32 value of each of the 256 E4M3 bytes, as ml_dtypes decodes them.
+E4M3_ALL = np.arange(256, dtype=np.uint8).view(ml_dtypes.float8_e4m3fn).astype(F32)
+#: Non-negative finite E4M3 values in byte order 0x00..0x7E (ascending).
+E4M3_NONNEG = E4M3_ALL[:127].copy()
+assert np.all(np.diff(E4M3_NONNEG) > 0) and np.isnan(E4M3_ALL[127])
+#: The seed's 126 candidate scales: positive finite E4M3 values, ascending.
+SCALES = E4M3_NONNEG[1:].copy()
+E4M3_MAX = F32(448.0)
+#: Midpoint between 448 and the next grid point 480; RNE rounds values above it to 480.
+E4M3_OVERFLOW = F32(464.0)
+#: amax at or below which the seed's naive scale snaps to 0.
+UNDERFLOW_AMAX = F32(6 * 2.0**-10)
+
+ROUNDINGS = ("seed", "rne")
+
+
+def bits(a):
+    """float32 bit patterns (uint32) of ``a``, for bit-exact comparisons."""
+    return np.ascontiguousarray(np.asarray(a, dtype=F32)).view(np.uint32)
+
+
+def torch_sign(x):
+    """torch.sign on float32: +1 / -1 / +0 (sign(-0.0) = +0.0, sign(NaN) = 0)."""
+    x = np.asarray(x, dtype=F32)
+    out = np.zeros(x.shape, dtype=F32)
+    out[x > 0] = 1
+    out[x < 0] = -1
+    return out
+
+
+def ref_snap_e4m3(v):
+    """float32 -> nearest E4M3 value as float32: RNE, saturating (|v| > 464 and +-inf
+    -> +-448), NaN -> NaN, the sign kept (-0.0 and tiny negatives -> -0.0).
+
+    Nearest search in the ml_dtypes-decoded table: a magnitude strictly between two
+    neighbours goes to the closer one (compared with their midpoint, exact in float32),
+    and a magnitude equal to the midpoint goes to the neighbour with the even code.
+    """
+    v = np.asarray(v, dtype=F32)
+    a = np.abs(v).ravel()
+    out = np.empty(a.shape, dtype=F32)
+    nan = np.isnan(a)
+    big = ~nan & (a > E4M3_OVERFLOW)
+    mid = ~nan & ~big
+    am = a[mid]
+    table = E4M3_NONNEG
+    hi = np.searchsorted(table, am, side="left")  # table[hi] >= am
+    hi = np.minimum(hi, table.size - 1)
+    lo = np.maximum(hi - 1, 0)
+    exact = table[hi] == am
+    midpoint = (table[lo].astype(np.float64) + table[hi]) / 2  # exact
+    pick_hi = am > midpoint
+    tie = am == midpoint
+    pick_hi = pick_hi | (tie & (hi % 2 == 0))
+    code = np.where(exact, hi, np.where(pick_hi, hi, lo))
+    out[mid] = table[code]
+    out[big] = E4M3_MAX
+    out[nan] = np.nan
+    out = out.reshape(v.shape)
+    return np.copysign(out, v).astype(F32)
+
+
+def ref_e4m3_code(v):
+    """Byte code (0..126, or 0x7F for NaN) of the E4M3 value of a non-negative float32."""
+    snapped = ref_snap_e4m3(v)
+    code = np.searchsorted(E4M3_NONNEG, np.abs(snapped)).astype(np.uint8)
+    code[np.isnan(snapped)] = 0x7F
+    return code
+
+
+def ref_bucket(y, rounding):
+    """Codebook index of non-negative float32 quotients ``y``.
+
+    "seed": torch.bucketize(y, BOUNDARIES) (right=False): the number of boundaries
+    strictly below y, so a tie goes to the lower bucket; NaN -> 7.
+    "rne": the nearest codebook value, an exact tie going to the even index; NaN -> 7.
+    """
+    y = np.asarray(y, dtype=F32)
+    if rounding == "seed":
+        idx = np.searchsorted(BOUNDARIES, y, side="left")
+    elif rounding == "rne":
+        d = np.abs(y.astype(np.float64)[..., None] - CODEBOOK.astype(np.float64))
+        best = d.min(axis=-1, keepdims=True)
+        cand = d == best  # one or two candidates
+        even = cand & (np.arange(8) % 2 == 0)
+        idx = np.where(even.any(axis=-1), even.argmax(axis=-1), cand.argmax(axis=-1))
+    else:
+        raise ValueError(rounding)
+    idx = np.array(idx)
+    idx[y > 6] = 7  # includes +inf, whose distances to every value tie at inf
+    idx[np.isnan(y)] = 7
+    return idx
+
+
+def ref_fp4_quantize(x, s, rounding="seed"):
+    """sign(x) * codebook[bucket(|x| / s)], one float32 division per element."""
+    x = np.asarray(x, dtype=F32)
+    s = np.asarray(s, dtype=F32)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        y = np.abs(x) / s
+    assert y.dtype == F32
+    return (torch_sign(x) * CODEBOOK[ref_bucket(y, rounding)]).astype(F32)
+
+
+def ref_seed_sum(v):
+    """torch's float32 sum of 16 or 32 elements along the last axis: 8 strided lane
+    accumulators (lane i sums v[i], v[i+8], ...), then the lanes left to right."""
+    v = np.asarray(v, dtype=F32)
+    n = v.shape[-1]
+    assert n in (16, 32)
+    lanes = []
+    for i in range(8):
+        acc = v[..., i].copy()
+        for j in range(i + 8, n, 8):
+            acc = (acc + v[..., j]).astype(F32)
+        lanes.append(acc)
+    total = lanes[0]
+    for acc in lanes[1:]:
+        total = (total + acc).astype(F32)
+    return total
+
+
+def ref_sse(x, s, rounding="seed"):
+    """Per-block SSE with the seed's arithmetic: x (N, bs), s (N,)."""
+    x = np.asarray(x, dtype=F32)
+    s = np.asarray(s, dtype=F32)[..., None]
+    dq = ref_fp4_quantize(x, s, rounding) * s
+    err = x - dq
+    return ref_seed_sum(err * err)
+
+
+def _naive_scale(x):
+    amax = np.abs(x).max(axis=-1)
+    s_cont = np.maximum(amax / F32(6.0), F32(1e-12))
+    return amax, ref_snap_e4m3(s_cont)
+
+
+def ref_naive(x, rounding="seed"):
+    """The seed's nvfp4_naive on (N, bs) float32 blocks -> (scales (N,), quants)."""
+    x = np.asarray(x, dtype=F32)
+    _, s = _naive_scale(x)
+    return s, ref_fp4_quantize(x, s[:, None], rounding)
+
+
+def ref_optimal(x, rounding="seed"):
+    """The seed's nvfp4_optimal on (N, bs) float32 blocks, step by step."""
+    x = np.asarray(x, dtype=F32)
+    n, bs = x.shape
+    ax = np.abs(x)
+    # Step 1: baseline
+    amax, s0 = _naive_scale(x)
+    e0 = ref_sse(x, s0, rounding)
+    best_s = s0.copy()
+    best_e = e0.copy()
+    # Step 2: noise blocks
+    energy = ref_seed_sum(x * x)
+    noise = energy <= e0
+    # Step 3: bounds
+    s_min = np.maximum((amax - np.sqrt(e0)) / F32(6.0), F32(0.0)).astype(F32)
+    srt = np.sort(ax, axis=-1)
+    sq = srt * srt
+    cums = np.cumsum(sq.astype(np.float64), axis=-1).astype(F32)  # float64 acc, f32 prefixes
+    k_star = (cums <= e0[:, None]).sum(axis=-1)
+    noise = noise | (k_star >= bs)
+    k_idx = np.minimum(k_star, bs - 1)
+    s_max = (srt[np.arange(n), k_idx] / F32(0.25)).astype(F32)
+    # Step 4: bounded ascending search with the clipping fast-fail
+    active = ~noise
+    for s in SCALES:
+        in_range = active & (s >= s_min) & (s <= s_max)
+        if not in_range.any():
+            continue
+        idx = np.nonzero(in_range)[0]
+        clip = np.maximum(ax[idx] - F32(6.0) * s, F32(0.0))
+        h = ref_seed_sum(clip * clip)
+        idx = idx[h < best_e[idx]]
+        if idx.size == 0:
+            continue
+        e = ref_sse(x[idx], np.full(idx.size, s, dtype=F32), rounding)
+        better = e < best_e[idx]
+        best_e[idx[better]] = e[better]
+        best_s[idx[better]] = s
+    return best_s, ref_fp4_quantize(x, best_s[:, None], rounding)
+
+
+def ref_sse_table(x, rounding="seed"):
+    """SSE of every block at each of the 126 scales, shape (126, N)."""
+    x = np.asarray(x, dtype=F32)
+    n = x.shape[0]
+    return np.stack([ref_sse(x, np.full(n, s, dtype=F32), rounding) for s in SCALES])
+
+
+def ref_exhaustive_argmin(x, rounding="seed", table=None):
+    """The SSE-argmin over s0 and all 126 scales with the seed's tie rule: start at s0
+    with its error, then scan ascending, replacing on strict improvement (s0 wins ties,
+    then the smallest scale). Returns (scales, quants, sse)."""
+    x = np.asarray(x, dtype=F32)
+    _, s0 = _naive_scale(x)
+    best_s = s0.copy()
+    best_e = ref_sse(x, s0, rounding)
+    if table is None:
+        table = ref_sse_table(x, rounding)
+    for j, s in enumerate(SCALES):
+        better = table[j] < best_e
+        best_e = np.where(better, table[j], best_e)
+        best_s = np.where(better, s, best_s).astype(F32)
+    return best_s, ref_fp4_quantize(x, best_s[:, None], rounding), best_e
