@@ -1,5 +1,5 @@
 """Per-block Numba primitives shared by every method: amax, the naive scale, the FP4
-projection, the block SSE in the seed's float32 order, and the seed's search bounds.
+projection, the block SSE in the seed's float32 order, and the seed's search window.
 
 A block is a 1-D float32 view of 16 or 32 elements. Scales are handled as E4M3 byte
 codes (0 = scale 0, 1..126 = the positive finite values); ``thr`` is the (128, 7)
@@ -12,14 +12,22 @@ import numpy as np
 
 from ._bits import bits_to_f32
 from ._config import CHUNK_BLOCKS, JIT_SCALAR
-from .formats import E2M1, E2M1_BOUNDARIES, e2m1_magnitude, e4m3_code, seed_sum
+from .formats import (
+    E2M1,
+    E4M3_MAX_CODE,
+    e4m3_code,
+    fp4_levels,
+    fp4_project,
+    fp4_row,
+    seed_sum_inplace,
+)
 
 #: Status of a block, written by every kernel and read by the wrapper (core.check_status).
 OK, UNDERFLOW, NONFINITE = 0, 1, 2
 
 _QMAX = np.float32(E2M1.max_finite)
-_DEAD_ZONE = np.float32(E2M1_BOUNDARIES[0])  # |x|/s at or below this rounds to 0
 _CLAMP_MIN = np.float32(1e-12)  # the seed's clamp on amax / 6 (snaps to 0 anyway)
+_DEAD_ZONE_INV = np.float32(4.0)  # the seed's s_max = y / 0.25, i.e. exactly y * 4
 _ABS_MASK = np.uint32(0x7FFFFFFF)
 _INF_BITS = np.uint32(0x7F800000)
 
@@ -55,14 +63,16 @@ def naive_code(amax):
 def block_sse(xb, thr_row, s, sq):
     """Seed-exact SSE of a block at scale ``s`` (threshold row ``thr_row``).
 
-    ``x - sign(x)*mag*s`` has the magnitude ``|x| - mag*s`` exactly (the product is
-    exact and rounding is symmetric), so the sign is not needed for the error.
+    ``x - sign(x)*q*s`` has the magnitude ``|x| - q*s`` exactly (``q*s`` is exact and
+    rounding is symmetric), so the error needs no sign. ``sq`` is scratch.
     """
+    t = fp4_row(thr_row)
+    levels = fp4_levels(s)
     for i in range(xb.size):
         a = abs(xb[i])
-        e = a - e2m1_magnitude(a, thr_row) * s
+        e = a - fp4_project(a, t, levels)
         sq[i] = e * e
-    return seed_sum(sq)
+    return seed_sum_inplace(sq)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -70,64 +80,89 @@ def block_energy(xb, sq):
     """Seed-exact sum of squares of a block."""
     for i in range(xb.size):
         sq[i] = xb[i] * xb[i]
-    return seed_sum(sq)
+    return seed_sum_inplace(sq)
 
 
 @numba.njit(**JIT_SCALAR)
 def quantize_block(xb, thr_row, s, q_out, dq_out, want_dq):
-    """FP4 quants ``sign(x)*mag`` (torch.sign semantics: -0.0 -> +0.0, a negative that
+    """FP4 quants ``sign(x)*q`` (torch.sign semantics: -0.0 -> +0.0, a negative that
     rounds to 0 -> -0.0), and optionally the dequant ``q*s``."""
+    t = fp4_row(thr_row)
+    mags = fp4_levels(np.float32(1.0))
     for i in range(xb.size):
         v = xb[i]
-        mag = e2m1_magnitude(abs(v), thr_row)
-        q_out[i] = mag if v > 0 else (-mag if v < 0 else np.float32(0.0))
+        q = fp4_project(abs(v), t, mags)
+        q_out[i] = q if v > 0 else (-q if v < 0 else np.float32(0.0))
     if want_dq:
         for i in range(xb.size):
             dq_out[i] = q_out[i] * s
 
 
+def sorting_network(n):
+    """Compare-exchange pairs of Batcher's odd-even merge sort for n (a power of two):
+    63 pairs for 16, 191 for 32. Branch-free, so no mispredicted compares per block."""
+    pairs = []
+    p = 1
+    while p < n:
+        k = p
+        while k >= 1:
+            for j in range(k % p, n - k, 2 * k):
+                for i in range(min(k, n - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
+                        pairs.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    return np.array(pairs, dtype=np.int32)
+
+
 @numba.njit(**JIT_SCALAR)
-def search_window(xb, amax, e0, srt):
+def sort_magnitudes(xb, net, srt):
+    """|xb| sorted ascending into ``srt`` with the comparator list ``net``."""
+    for i in range(xb.size):
+        srt[i] = abs(xb[i])
+    for p in range(net.shape[0]):
+        i = net[p, 0]
+        j = net[p, 1]
+        u = srt[i]
+        v = srt[j]
+        srt[i] = u if u < v else v
+        srt[j] = v if u < v else u
+
+
+@numba.njit(**JIT_SCALAR)
+def search_window(srt, amax, e0, prefix):
     """The seed's candidate window [s_min, s_max] from the baseline SSE ``e0``.
 
-    Returns (s_min, s_max, noise). ``noise`` is the seed's second noise test (every
-    element could be zeroed within ``e0``). ``srt`` is scratch for the sorted magnitudes;
-    the cumulative squares accumulate in float64 and round each prefix to float32, as
-    ``torch.cumsum`` on float32 does.
+    ``srt`` holds the sorted magnitudes. Returns (s_min, s_max, noise); ``noise`` is the
+    seed's second noise test (every element could be zeroed within ``e0``). Fills
+    ``prefix[k]`` (float64, k = 0..n) with the sum of the k smallest squares, accumulated
+    in float64 like ``torch.cumsum`` on float32 (each prefix rounded to float32 for the
+    seed's comparison).
     """
-    n = xb.size
+    n = srt.size
     s_min = (amax - np.sqrt(e0)) / _QMAX
     if s_min < 0:
         s_min = np.float32(0.0)
-    for i in range(n):  # insertion sort, ascending
-        v = abs(xb[i])
-        j = i
-        while j > 0 and srt[j - 1] > v:
-            srt[j] = srt[j - 1]
-            j -= 1
-        srt[j] = v
     acc = 0.0
-    k = 0
-    while k < n:
-        sq = srt[k] * srt[k]
-        acc += np.float64(sq)
-        if np.float32(acc) <= e0:
-            k += 1
-        else:
-            break
-    if k >= n:
+    prefix[0] = 0.0
+    k_star = n
+    for k in range(n):
+        acc += np.float64(srt[k] * srt[k])
+        prefix[k + 1] = acc
+        if k_star == n and not np.float32(acc) <= e0:
+            k_star = k
+    if k_star >= n:
         return s_min, np.float32(0.0), True
-    return s_min, srt[k] / _DEAD_ZONE, False
+    return s_min, srt[k_star] * _DEAD_ZONE_INV, False
 
 
 @numba.njit(**JIT_SCALAR)
-def first_code_at_least(dec, v):
-    """Smallest code in 1..126 whose scale is >= v (127 if none)."""
-    lo, hi = 1, 127
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if dec[mid] >= v:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+def code_range(dec, s_min, s_max):
+    """Codes (lo, hi) of the positive E4M3 scales in [s_min, s_max] (lo > hi if none)."""
+    lo = np.int64(e4m3_code(s_min))
+    if lo == 0 or dec[lo] < s_min:
+        lo += 1
+    hi = np.int64(e4m3_code(s_max))
+    if dec[hi] > s_max:
+        hi -= 1
+    return lo, min(hi, E4M3_MAX_CODE)

@@ -143,10 +143,6 @@ def fp4_thresholds(rounding="seed"):
     return np.where(ties_up[None, :] & (t > 0), down, t).astype(np.float32)
 
 
-#: E2M1 magnitude increments when an element passes boundary i (0.5, 0.5, 0.5, 0.5, 1, 1, 2).
-E2M1_STEPS = np.diff(E2M1_VALUES).astype(np.float32)
-
-
 # --------------------------------------------------------------------------------------
 # Numba scalar primitives: the single written form of each rule, used by every kernel.
 # --------------------------------------------------------------------------------------
@@ -187,26 +183,43 @@ def e4m3_code(v):
 
 
 @numba.njit(**JIT_SCALAR)
-def e2m1_magnitude(a, thr):
-    """E2M1 magnitude (0..6) of element magnitude ``a`` against one threshold row."""
-    mag = np.float32(0.0)
-    for i in range(E2M1_STEPS.size):
-        mag += E2M1_STEPS[i] if a > thr[i] else np.float32(0.0)  # branch-free: vectorises
-    return mag
+def fp4_row(thr_row):
+    """The 7 thresholds of one scale code as a tuple (kept in registers by kernels)."""
+    return (thr_row[0], thr_row[1], thr_row[2], thr_row[3], thr_row[4], thr_row[5], thr_row[6])
 
 
 @numba.njit(**JIT_SCALAR)
-def seed_sum(v):
-    """Sum of a 16- or 32-vector in torch's float32 order: 8 strided lanes
-    (lane i sums v[i], v[i+8], ...), then the 8 lanes added left to right."""
-    n = v.size
-    total = np.float32(0.0)
-    for lane in range(8):
-        acc = v[lane]
-        for j in range(lane + 8, n, 8):
-            acc += v[j]
-        total = acc if lane == 0 else total + acc
+def fp4_levels(s):
+    """The 7 nonzero E2M1 magnitudes times the scale ``s`` (exact products)."""
+    v = E2M1_VALUES
+    return (v[1] * s, v[2] * s, v[3] * s, v[4] * s, v[5] * s, v[6] * s, v[7] * s)
+
+
+@numba.njit(**JIT_SCALAR)
+def fp4_project(a, t, levels):
+    """FP4 projection of a magnitude ``a``: the level of the highest threshold it passes
+    (thresholds ascend), 0 if none. ``t`` from :func:`fp4_row`, ``levels`` from
+    :func:`fp4_levels` (or ``fp4_levels(1)`` for the bare E2M1 magnitude). Branch-free,
+    so loops over elements vectorise."""
+    d = levels[0] * 0
+    for j in range(7):
+        d = levels[j] if a > t[j] else d
+    return d
+
+
+@numba.njit(**JIT_SCALAR)
+def seed_sum_inplace(v):
+    """Sum of a 16- or 32-vector in torch's float32 order: 8 strided lanes (lane i sums
+    v[i], v[i+8], ...), then the 8 lanes added left to right. Overwrites v[0:8]."""
+    for j in range(8, v.size):
+        v[j & 7] += v[j]
+    total = v[0]
+    for i in range(1, 8):
+        total += v[i]
     return total
+
+
+assert E2M1_BOUNDARIES.size == 7  # fp4_row / fp4_levels are written out for 7 boundaries
 
 
 # --------------------------------------------------------------------------------------

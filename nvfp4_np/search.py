@@ -11,23 +11,33 @@ from ._block import (
     block_amax,
     block_energy,
     block_sse,
-    first_code_at_least,
+    code_range,
     n_chunks,
     naive_code,
     quantize_block,
     search_window,
+    sort_magnitudes,
+    sorting_network,
 )
 from ._config import CHUNK_BLOCKS, JIT_PARALLEL
 
 __all__ = ["nvfp4_optimal"]
 
+# A float32 sum of at most 32 non-negative terms (squares rounded once) is at least
+# (1 - 34 * 2^-24) times the exact sum of the exact terms, and a float64 sum of them is at
+# most (1 + 2^-47) times it. Scaling a float64 lower bound by this factor therefore keeps it
+# below the float32 value the seed's arithmetic would produce.
+_BOUND_GUARD = 1.0 - 2.0**-15
+
 
 @numba.njit(**JIT_PARALLEL)
-def _optimal_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status):
+def _optimal_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status, net16, net32):
     n, bs = x.shape
+    net = net16 if bs == 16 else net32
     for c in numba.prange(n_chunks(n)):
         sq = np.empty(bs, np.float32)
         srt = np.empty(bs, np.float32)
+        prefix = np.empty(bs + 1, np.float64)
         for b in range(c * CHUNK_BLOCKS, min(n, (c + 1) * CHUNK_BLOCKS)):
             xb = x[b]
             amax, finite = block_amax(xbits[b])
@@ -41,23 +51,44 @@ def _optimal_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status)
             best_e = block_sse(xb, thr[c0], dec[c0], sq)
             # Noise blocks (zeroing everything costs no more than s0) keep s0.
             if block_energy(xb, sq) > best_e:
-                s_min, s_max, noise = search_window(xb, amax, best_e, srt)
+                sort_magnitudes(xb, net, srt)
+                s_min, s_max, noise = search_window(srt, amax, best_e, prefix)
                 if not noise:
-                    # Ascending scan of the codes in [s_min, s_max]; strict improvement, so
-                    # s0 wins ties and otherwise the smallest scale does. The seed's
-                    # clipping fast-fail (skip when H(s) >= best) is implied: every clipped
-                    # element contributes the same float32 term to E(s) as to H(s), the rest
-                    # add non-negative terms, so E(s) >= H(s) >= best cannot improve.
-                    k = first_code_at_least(dec, s_min)
-                    while k <= 126 and dec[k] <= s_max:
-                        if k != c0:
-                            e = block_sse(xb, thr[k], dec[k], sq)
-                            if e < best_e:
-                                best_e = e
-                                best_c = k
-                        k += 1
+                    best_c, best_e = _scan(xb, srt, prefix, thr, dec, sq, c0, best_e, s_min, s_max)
             codes[b] = best_c
             quantize_block(xb, thr[best_c], dec[best_c], quants[b], dequant[b if want_dq else 0], want_dq)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _scan(xb, srt, prefix, thr, dec, sq, c0, best_e, s_min, s_max):
+    """The seed's ascending scan of the codes in [s_min, s_max] with strict improvement
+    (s0 wins ties, then the smallest scale), returning the seed's choice with less work:
+
+    - The seed's fast-fail (skip s when its clipping error H(s) >= best) needs no separate
+      evaluation: elements above 6s contribute the same float32 terms to E(s) as to H(s),
+      the others add non-negative terms, and float32 addition is monotone, so
+      E(s) >= H(s) >= best, and the strict test below rejects s anyway.
+    - Early exit: elements at or below the first threshold quantize to 0 and contribute
+      x^2 to E(s); that partial sum only grows with s (``prefix`` over the sorted
+      magnitudes, guarded against float32 rounding). Once it reaches best, no later
+      candidate can win.
+    """
+    n = srt.size
+    best_c = c0
+    lo, hi = code_range(dec, s_min, s_max)
+    zeroed = 0
+    for k in range(lo, hi + 1):
+        t0 = thr[k, 0]
+        while zeroed < n and srt[zeroed] <= t0:
+            zeroed += 1
+        if prefix[zeroed] * _BOUND_GUARD >= best_e:
+            break
+        if k != c0:  # E(s0) is the current best or worse: strict < never takes it again
+            e = block_sse(xb, thr[k], dec[k], sq)
+            if e < best_e:
+                best_e = e
+                best_c = k
+    return best_c, best_e
 
 
 def nvfp4_optimal(W, dim=-1, return_dequant=False, *, rounding="seed"):
@@ -90,5 +121,8 @@ def nvfp4_optimal(W, dim=-1, return_dequant=False, *, rounding="seed"):
     ValueError, TypeError
         As :func:`nvfp4_np.nvfp4_naive`.
     """
-    out, _ = core.run_block_kernel(_optimal_kernel, W, dim, return_dequant, rounding)
+    out, _ = core.run_block_kernel(_optimal_kernel, W, dim, return_dequant, rounding, *_NETWORKS)
     return out
+
+
+_NETWORKS = (sorting_network(16), sorting_network(32))
