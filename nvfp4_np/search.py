@@ -16,8 +16,6 @@ from ._block import (
     naive_code,
     quantize_block,
     search_window,
-    sort_magnitudes,
-    sorting_network,
 )
 from ._config import CHUNK_BLOCKS, JIT_PARALLEL
 
@@ -31,12 +29,12 @@ _BOUND_GUARD = 1.0 - 2.0**-15
 
 
 @numba.njit(**JIT_PARALLEL)
-def _optimal_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status, net16, net32):
+def _optimal_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status):
     n, bs = x.shape
-    net = net16 if bs == 16 else net32
     for c in numba.prange(n_chunks(n)):
         sq = np.empty(bs, np.float32)
         srt = np.empty(bs, np.float32)
+        work = np.empty(bs, np.uint32)
         prefix = np.empty(bs + 1, np.float64)
         for b in range(c * CHUNK_BLOCKS, min(n, (c + 1) * CHUNK_BLOCKS)):
             xb = x[b]
@@ -51,10 +49,9 @@ def _optimal_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status,
             best_e = block_sse(xb, thr[c0], dec[c0], sq)
             # Noise blocks (zeroing everything costs no more than s0) keep s0.
             if block_energy(xb, sq) > best_e:
-                sort_magnitudes(xb, net, srt)
-                s_min, s_max, noise = search_window(srt, amax, best_e, prefix)
+                s_min, s_max, noise, taken = search_window(xbits[b], amax, best_e, work, srt, prefix)
                 if not noise:
-                    best_c, best_e = _scan(xb, srt, prefix, thr, dec, sq, c0, best_e, s_min, s_max)
+                    best_c, best_e = _scan(xb, srt[:taken], prefix, thr, dec, sq, c0, best_e, s_min, s_max)
             codes[b] = best_c
             quantize_block(xb, thr[best_c], dec[best_c], quants[b], dequant[b if want_dq else 0], want_dq)
 
@@ -71,7 +68,8 @@ def _scan(xb, srt, prefix, thr, dec, sq, c0, best_e, s_min, s_max):
     - Early exit: elements at or below the first threshold quantize to 0 and contribute
       x^2 to E(s); that partial sum only grows with s (``prefix`` over the sorted
       magnitudes, guarded against float32 rounding). Once it reaches best, no later
-      candidate can win.
+      candidate can win. ``srt`` need only hold the magnitudes up to the seed's k*:
+      every candidate is <= s_max = 4 * sorted[k*], so its first threshold is too.
     """
     n = srt.size
     best_c = c0
@@ -121,8 +119,5 @@ def nvfp4_optimal(W, dim=-1, return_dequant=False, *, rounding="seed"):
     ValueError, TypeError
         As :func:`nvfp4_np.nvfp4_naive`.
     """
-    out, _ = core.run_block_kernel(_optimal_kernel, W, dim, return_dequant, rounding, *_NETWORKS)
+    out, _ = core.run_block_kernel(_optimal_kernel, W, dim, return_dequant, rounding)
     return out
-
-
-_NETWORKS = (sorting_network(16), sorting_network(32))
