@@ -10,6 +10,7 @@ Public API (everything else is private):
 """
 
 from .formats import build_fp8_e4m3_scales
+from .hessian import block_hessians, nvfp4_optimal_hessian
 from .naive import nvfp4_naive
 from .ops import compute_block_sse, fp4_dequantize, fp4_quantize, nvfp4_dequantize
 from .search import nvfp4_optimal
@@ -22,6 +23,8 @@ __all__ = [
     "NVFP4Tensor",
     "nvfp4_naive",
     "nvfp4_optimal",
+    "nvfp4_optimal_hessian",
+    "block_hessians",
     "nvfp4_dequantize",
     "fp4_quantize",
     "fp4_dequantize",

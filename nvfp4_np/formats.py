@@ -4,9 +4,8 @@ Every table here is derived from a :class:`FloatFormat` description (exponent bi
 mantissa bits, bias, largest finite value), the way ml_dtypes describes its types, so
 that no value is typed in by hand. The tests compare each table with ml_dtypes.
 
-The scalar functions at the bottom (``e4m3_code``, ``e2m1_index``, ``seed_sum``) are
-Numba-compiled and are the *only* place where a rounding or summation rule is written;
-every kernel calls them.
+The Numba functions below (``e4m3_code``, ``fp4_project``, ``seed_sum_inplace``) are the
+*only* place where a rounding or summation rule is written; every kernel calls them.
 """
 
 from dataclasses import dataclass

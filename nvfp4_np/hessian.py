@@ -1,0 +1,372 @@
+"""Hessian-aware NVFP4 scales: per block, the E4M3 scale minimising r^T H_j r, where
+r = x - dequant(x) and H_j = X_j^T X_j is the Gram matrix of the activations' column block.
+
+Two modes:
+
+- ``mode="seed"``: the seed's ``nvfp4_optimal_hessian`` exactly: SSE-derived window
+  [s_min, s_max], its fast-fail ``H(s) < 10 * best`` (which compares an unweighted clipping
+  SSE with a Hessian error, so it depends on the units of X; kept, it is the seed), ascending
+  scan with strict improvement. float32 arithmetic: ``Hr[a] = sum_k H[a, k] r[k]`` in k
+  order (torch's small-bmm loop), then ``sum(r * Hr)`` in the seed's lane order.
+- ``mode="exact"``: the true argmin over all 126 scales (and s0) of r^T H_j r evaluated in
+  float64 (r = x - q*s exact), with the same tie rule (s0 wins ties, then the smallest
+  scale). Candidates are skipped only by a proved bound: r^T H r >= lambda_min(H_j) |r|^2,
+  with lambda_min lowered by its floating-point error bound.
+
+Block <-> Hessian mapping, for any ``dim`` and N-D ``W``: move the block axis last; the axis
+before it indexes column blocks j = 0..K//bs-1 and must have length K//bs (for a 2-D weight
+(M, K) quantized as ``W.reshape(M, K // bs, bs)`` this is the seed's layout). The seed
+silently mis-maps other layouts; here they are an error.
+"""
+
+import numba
+import numpy as np
+
+from . import core
+from ._block import (
+    NONFINITE,
+    OK,
+    UNDERFLOW,
+    _QMAX,
+    block_amax,
+    block_energy,
+    block_sse,
+    code_range,
+    naive_code,
+    quantize_block,
+    search_window,
+)
+from ._config import HESSIAN_CHUNK_ROWS, HESSIAN_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR
+from .formats import fp4_levels, fp4_project, fp4_row, seed_sum_inplace
+
+__all__ = ["block_hessians", "nvfp4_optimal_hessian"]
+
+MODES = ("seed", "exact")
+
+
+# ----------------------------------------------------------------------------- Hessians
+
+
+def block_hessians(X, block_size, *, accumulate=np.float32, chunk_rows=HESSIAN_CHUNK_ROWS):
+    """Per-column-block Gram matrices ``H_j = X_j^T X_j`` of activations ``X``.
+
+    Parameters
+    ----------
+    X : array_like, shape (T, K)
+        Activations, any real floating dtype (float16, bfloat16, float32, float64). Read in
+        chunks of ``chunk_rows`` rows, so memory stays O(chunk_rows * K) whatever T is; no
+        float32 copy of the whole X is made.
+    block_size : {16, 32}
+    accumulate : {numpy.float32, numpy.float64}
+        Accumulation (and result) dtype. float64 is more accurate; the seed accumulated in
+        float32 (``addmm_`` over 8192-row batches), which is the default here.
+    chunk_rows : int
+        Rows per chunk.
+
+    Returns
+    -------
+    ndarray, shape (K // block_size, block_size, block_size), dtype ``accumulate``
+    """
+    core.check_block_size(block_size)
+    acc = np.dtype(accumulate)
+    if acc not in (np.float32, np.float64):
+        raise ValueError(f"accumulate must be numpy.float32 or numpy.float64, got {accumulate!r}")
+    X = core.as_float_array(X, "X")
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (T, K), got shape {X.shape}")
+    T, K = X.shape
+    if K % block_size:
+        raise ValueError(f"X.shape[1] = {K} must be a multiple of block_size={block_size}")
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
+    ncb = K // block_size
+    H = np.zeros((ncb, block_size, block_size), acc)
+    for t0 in range(0, T, chunk_rows):
+        chunk = np.asarray(X[t0:t0 + chunk_rows], dtype=acc)
+        bad = ~np.isfinite(chunk)
+        if bad.any():
+            i, k = np.argwhere(bad)[0]
+            raise ValueError(
+                f"X contains non-finite values ({int(bad.sum())} in rows {t0}..{t0 + len(chunk) - 1}); "
+                f"first at index ({t0 + int(i)}, {int(k)})"
+            )
+        # (ncb, rows, bs) contiguous: one small GEMM per column block.
+        Xj = np.ascontiguousarray(chunk.reshape(len(chunk), ncb, block_size).transpose(1, 0, 2))
+        H += np.matmul(Xj.transpose(0, 2, 1), Xj)
+    return H
+
+
+def _check_hessians(H_blocks, ncb, bs, dtype):
+    H = core.as_float_array(H_blocks, "H_blocks")
+    if H.dtype not in (np.float32, np.float64):
+        raise TypeError(f"H_blocks must be float32 or float64, got dtype {H.dtype}")
+    if H.shape != (ncb, bs, bs):
+        raise ValueError(
+            f"H_blocks must have shape (K // block_size, block_size, block_size) = {(ncb, bs, bs)} "
+            f"for these weights, got {H.shape}"
+        )
+    if not np.isfinite(H).all():
+        raise ValueError(f"H_blocks contains {int((~np.isfinite(H)).sum())} non-finite values")
+    return np.ascontiguousarray(H, dtype=dtype)
+
+
+def _lambda_lower_bounds(H64):
+    """A guaranteed lower bound on lambda_min(H_j) minus the float64 evaluation error of
+    r^T H r, per column block (>= 0). eigvalsh is backward stable: each computed
+    eigenvalue is within c * n * eps * ||H||_2 of the true one; the evaluation of
+    r^T H r in float64 with length-n dot products errs by at most (n + 2) * eps * |r|^T|H||r|
+    <= (n + 2) * eps * ||H||_F |r|^2. A generous c covers both."""
+    from scipy.linalg import eigvalsh
+
+    n = H64.shape[-1]
+    lam = np.array([eigvalsh(h, subset_by_index=[0, 0])[0] for h in H64]) \
+        if len(H64) else np.zeros(0)
+    fro = np.sqrt((H64 * H64).sum(axis=(1, 2)))
+    slack = 64.0 * (n + 2) * np.finfo(np.float64).eps * fro
+    return np.maximum(lam - slack, 0.0)
+
+
+# ----------------------------------------------------------------------------- kernels
+
+
+@numba.njit(**JIT_SCALAR)
+def _residual(xb, thr_row, s, r):
+    """r = x - sign(x) * q * s (float32, as the seed computes x - dq)."""
+    t = fp4_row(thr_row)
+    levels = fp4_levels(s)
+    for i in range(xb.size):
+        v = xb[i]
+        d = fp4_project(abs(v), t, levels)
+        r[i] = v - d if v > 0 else (v + d if v < 0 else v)
+
+
+@numba.njit(**JIT_SCALAR)
+def _hess_err_seed(r, Ht, hr):
+    """The seed's float32 r^T H r: Hr[a] = sum_k H[a, k] r[k] in k order (``Ht[k, a] =
+    H[a, k]``, so the loop over a vectorises without changing any sum's order), then the
+    seed's lane sum of r * Hr."""
+    n = r.size
+    for a in range(n):
+        hr[a] = Ht[0, a] * r[0]
+    for k in range(1, n):
+        rk = r[k]
+        for a in range(n):
+            hr[a] += Ht[k, a] * rk
+    for a in range(n):
+        hr[a] = r[a] * hr[a]
+    return seed_sum_inplace(hr)
+
+
+@numba.njit(**JIT_SCALAR)
+def _clip_sse(xb, s, sq):
+    """The seed's fast-fail H(s) = sum(max(|x| - 6s, 0)^2), lane order."""
+    lim = _QMAX * s
+    for i in range(xb.size):
+        c = abs(xb[i]) - lim
+        c = c if c > 0 else np.float32(0.0)
+        sq[i] = c * c
+    return seed_sum_inplace(sq)
+
+
+@numba.njit(**JIT_PARALLEL)
+def _hessian_seed_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status, Ht, rows_per_task):
+    n, bs = x.shape
+    ncb = Ht.shape[0]
+    m_total = n // ncb
+    tasks_per_j = (m_total + rows_per_task - 1) // rows_per_task
+    for task in numba.prange(ncb * tasks_per_j):
+        j = task // tasks_per_j
+        m0 = (task % tasks_per_j) * rows_per_task
+        Hj = Ht[j]
+        sq = np.empty(bs, np.float32)
+        r = np.empty(bs, np.float32)
+        hr = np.empty(bs, np.float32)
+        srt = np.empty(bs, np.float32)
+        work = np.empty(bs, np.uint32)
+        prefix = np.empty(bs + 1, np.float64)
+        for m in range(m0, min(m_total, m0 + rows_per_task)):
+            b = m * ncb + j
+            xb = x[b]
+            amax, finite = block_amax(xbits[b])
+            if not finite:
+                status[b] = NONFINITE
+                codes[b] = 0
+                continue
+            c0 = naive_code(amax)
+            status[b] = UNDERFLOW if (c0 == 0 and amax > 0) else OK
+            best_c = c0
+            e0 = block_sse(xb, thr[c0], dec[c0], sq)
+            _residual(xb, thr[c0], dec[c0], r)
+            best_e = _hess_err_seed(r, Hj, hr)
+            if block_energy(xb, sq) > e0:
+                s_min, s_max, noise, taken = search_window(xbits[b], amax, e0, work, srt, prefix)
+                if not noise:
+                    lo, hi = code_range(dec, s_min, s_max)
+                    for k in range(lo, hi + 1):
+                        if not _clip_sse(xb, dec[k], sq) < best_e * np.float32(10.0):
+                            continue
+                        _residual(xb, thr[k], dec[k], r)
+                        e = _hess_err_seed(r, Hj, hr)
+                        if e < best_e:
+                            best_e = e
+                            best_c = k
+            codes[b] = best_c
+            quantize_block(xb, thr[best_c], dec[best_c], quants[b], dequant[b if want_dq else 0], want_dq)
+
+
+@numba.njit(**JIT_SCALAR)
+def _hess_err_exact(xb, thr_row, s, H, r):
+    """r^T H r in float64 with r = x - q*s exact (float32 difference held in float64)."""
+    t = fp4_row(thr_row)
+    levels = fp4_levels(s)
+    n = xb.size
+    for i in range(n):
+        v = xb[i]
+        d = fp4_project(abs(v), t, levels)
+        r[i] = np.float64(v) - (np.float64(d) if v > 0 else (-np.float64(d) if v < 0 else 0.0))
+    total = 0.0
+    for a in range(n):
+        acc = 0.0
+        for k in range(n):
+            acc += H[a, k] * r[k]
+        total += r[a] * acc
+    return total
+
+
+# A float32 SSE of n <= 32 terms is at most (1 + 36 * 2^-24) times |r|^2 (r exact).
+_SSE_GUARD = 1.0 - 2.0**-15
+
+
+@numba.njit(**JIT_SCALAR)
+def _better(e, k, best_e, best_c, c0):
+    """The seed's tie rule as an order-free comparison: lower error; on equal error s0,
+    then the smaller scale."""
+    if e < best_e:
+        return True
+    return e == best_e and best_c != c0 and k < best_c
+
+
+@numba.njit(**JIT_PARALLEL)
+def _hessian_exact_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status, H, lam, rows_per_task):
+    n, bs = x.shape
+    ncb = H.shape[0]
+    m_total = n // ncb
+    tasks_per_j = (m_total + rows_per_task - 1) // rows_per_task
+    for task in numba.prange(ncb * tasks_per_j):
+        j = task // tasks_per_j
+        m0 = (task % tasks_per_j) * rows_per_task
+        Hj = H[j]
+        lam_j = lam[j]
+        h_zero = True
+        for a in range(bs):
+            for k in range(bs):
+                if Hj[a, k] != 0:
+                    h_zero = False
+        sq = np.empty(bs, np.float32)
+        r = np.empty(bs, np.float64)
+        sse = np.empty(127, np.float64)
+        for m in range(m0, min(m_total, m0 + rows_per_task)):
+            b = m * ncb + j
+            xb = x[b]
+            amax, finite = block_amax(xbits[b])
+            if not finite:
+                status[b] = NONFINITE
+                codes[b] = 0
+                continue
+            c0 = naive_code(amax)
+            status[b] = UNDERFLOW if (c0 == 0 and amax > 0) else OK
+            best_c = c0
+            if not h_zero:  # with H = 0 every scale ties at 0 and s0 wins
+                best_e = _hess_err_exact(xb, thr[c0], dec[c0], Hj, r)
+                # Lower bounds lam * |r(s)|^2 for every scale; start from the SSE-best one.
+                first = 1
+                for k in range(1, 127):
+                    sse[k] = block_sse(xb, thr[k], dec[k], sq) * _SSE_GUARD
+                    if sse[k] < sse[first]:
+                        first = k
+                if first != c0:
+                    e = _hess_err_exact(xb, thr[first], dec[first], Hj, r)
+                    if _better(e, first, best_e, best_c, c0):
+                        best_e = e
+                        best_c = first
+                for k in range(1, 127):
+                    if k == c0 or k == first or lam_j * sse[k] > best_e:
+                        continue
+                    e = _hess_err_exact(xb, thr[k], dec[k], Hj, r)
+                    if _better(e, k, best_e, best_c, c0):
+                        best_e = e
+                        best_c = k
+            codes[b] = best_c
+            quantize_block(xb, thr[best_c], dec[best_c], quants[b], dequant[b if want_dq else 0], want_dq)
+
+
+# ----------------------------------------------------------------------------- public
+
+
+def _hessians_for(W, dim, X, H_blocks, dtype):
+    """Validate the block layout and return (H, ncb, bs)."""
+    W = core.as_float_array(W, "W")
+    if W.ndim < 2:
+        raise ValueError(
+            f"W must have a column-block axis before the block axis (e.g. (M, K//bs, bs)), got shape {W.shape}"
+        )
+    d = core.normalize_axis(W.ndim, dim)
+    bs = W.shape[d]
+    core.check_block_size(bs, f"W.shape[{d}] (the block size)")
+    moved = np.moveaxis(W, d, -1)
+    ncb = moved.shape[-2]
+    if H_blocks is not None:
+        return _check_hessians(H_blocks, ncb, bs, dtype), ncb, bs
+    if X is None:
+        raise ValueError("nvfp4_optimal_hessian needs activations X (T, K) or H_blocks")
+    X = core.as_float_array(X, "X")
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (T, K), got shape {X.shape}")
+    if X.shape[1] != ncb * bs:
+        raise ValueError(
+            f"X.shape[1] = {X.shape[1]} does not match the weights: after moving the block axis "
+            f"last, W has shape {moved.shape}, i.e. {ncb} column blocks of {bs} = K of {ncb * bs}"
+        )
+    return np.ascontiguousarray(block_hessians(X, bs), dtype=dtype), ncb, bs
+
+
+def nvfp4_optimal_hessian(W, dim=-1, return_dequant=False, X=None, H_blocks=None, *,
+                          mode="seed", rounding="seed"):
+    """Hessian-aware NVFP4 scale search: per block, the E4M3 scale minimising r^T H_j r.
+
+    Parameters
+    ----------
+    W : array_like
+        Weights; ``W.shape[dim]`` is the block size (16 or 32) and, after moving ``dim``
+        last, the axis before it indexes the K // bs column blocks (e.g. ``(M, K//bs, bs)``).
+    dim : int, default -1
+        The block axis.
+    return_dequant : bool, default False
+        Also return ``quants * scales``.
+    X : array_like, shape (T, K), optional
+        Activations; ``H_j = X_j^T X_j`` is computed with :func:`block_hessians`.
+    H_blocks : array_like, shape (K // bs, bs, bs), optional
+        Precomputed block Hessians (float32 or float64); if given, X is ignored.
+    mode : {"seed", "exact"}, keyword-only
+        ``"seed"`` reproduces the seed's bounded search; ``"exact"`` returns the true argmin
+        over all 126 scales (never a larger r^T H r than the seed's).
+    rounding : {"seed", "rne"}, keyword-only
+        E2M1 tie rule.
+
+    Returns
+    -------
+    scales, quants[, dequant] : ndarray of float32
+        Shapes as the seed's: ``scales`` is ``W.shape`` without ``dim``.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode == "seed":
+        H, ncb, _ = _hessians_for(W, dim, X, H_blocks, np.float32)
+        extra = (np.ascontiguousarray(H.transpose(0, 2, 1)),)
+        kernel = _hessian_seed_kernel
+    else:
+        H, ncb, _ = _hessians_for(W, dim, X, H_blocks, np.float64)
+        extra = (H, _lambda_lower_bounds(H))
+        kernel = _hessian_exact_kernel
+    out, _ = core.run_block_kernel(kernel, W, dim, return_dequant, rounding, *extra, HESSIAN_ROWS_PER_TASK)
+    return out
