@@ -11,6 +11,7 @@ Public API (everything else is private):
 
 from .formats import build_fp8_e4m3_scales
 from .hessian import block_hessians, nvfp4_optimal_hessian
+from .metrics import metrics
 from .naive import nvfp4_naive
 from .ops import compute_block_sse, fp4_dequantize, fp4_quantize, nvfp4_dequantize
 from .search import nvfp4_optimal
@@ -30,4 +31,5 @@ __all__ = [
     "fp4_dequantize",
     "compute_block_sse",
     "build_fp8_e4m3_scales",
+    "metrics",
 ]

@@ -3,6 +3,8 @@
 per-block status that kernels report (non-finite input, scale underflow).
 """
 
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -64,7 +66,8 @@ def to_blocks(W, dim, name="W"):
             f"nvfp4_np.quantize(W, block_size=16)"
         )
     moved = np.moveaxis(W, dim, -1)
-    x = np.ascontiguousarray(moved.reshape(-1, bs), dtype=np.float32)
+    with np.errstate(over="ignore"):  # float64 beyond float32 range becomes Inf: reported later
+        x = np.ascontiguousarray(moved.reshape(-1, bs), dtype=np.float32)
     return x, moved.shape[:-1], dim
 
 
@@ -77,31 +80,54 @@ def from_blocks(scales, quants, dequant, batch_shape, dim):
     return tuple(out)
 
 
+class NonFiniteError(ValueError):
+    """NaN or Inf in the input (a ValueError; ``n_blocks`` blocks are affected)."""
+
+    def __init__(self, message, n_blocks):
+        super().__init__(message)
+        self.n_blocks = n_blocks
+
+
+def nonfinite_error(W, name, n_blocks):
+    """The error for non-finite values in ``W``, with the count and the first index in
+    ``W``'s own coordinates (float64 values beyond float32's range count: they become Inf)."""
+    orig = np.asarray(W)
+    with np.errstate(over="ignore"):
+        bad = ~np.isfinite(np.asarray(orig, dtype=np.float32))
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    note = ""
+    if orig.dtype != np.float32 and np.isfinite(orig.astype(np.float64)[first]):
+        note = " (finite in the input dtype, out of float32 range after conversion)"
+    return NonFiniteError(
+        f"{name} contains {int(bad.sum())} non-finite value(s) (NaN or Inf) in "
+        f"{n_blocks} block(s); first at index {first}: {orig[first]!r}{note}. "
+        f"Remove or replace them before quantizing.",
+        n_blocks,
+    )
+
+
+def warn_caller(message, category=RuntimeWarning):
+    """warnings.warn attributed to the first frame outside this package, so users can
+    filter it and Python's once-per-location rule applies to their line."""
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(here):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
 def check_status(status, W, name="W"):
     """Raise on non-finite input; warn once about blocks whose scale underflowed to 0."""
     counts = np.bincount(status, minlength=3)
     if counts[NONFINITE]:
-        arr = np.asarray(W, dtype=np.float32)
-        bad = ~np.isfinite(arr)
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        orig = np.asarray(W)
-        note = ""
-        if orig.dtype != np.float32 and np.isfinite(orig.astype(np.float64)[first]):
-            note = " (finite in the input dtype, out of float32 range after conversion)"
-        raise ValueError(
-            f"{name} contains {int(bad.sum())} non-finite value(s) (NaN or Inf) in "
-            f"{int(counts[NONFINITE])} block(s); first at index {first}: "
-            f"{orig[first]!r}{note}. Remove or replace them before quantizing."
-        )
+        raise nonfinite_error(W, name, int(counts[NONFINITE]))
     if counts[UNDERFLOW]:
-        warnings.warn(
+        warn_caller(
             f"{int(counts[UNDERFLOW])} block(s) of {name} have amax <= 6*2^-10 "
             f"(= {6 * 2.0**-10}), so their E4M3 scale underflows to 0 and they dequantize "
             f"to 0 (the seed's behaviour). To keep them, multiply {name} by a power of two "
             f"before quantizing and divide the dequantized result by it, or use a two-level "
-            f"recipe with a per-tensor scale.",
-            RuntimeWarning,
-            stacklevel=3,
+            f"recipe with a per-tensor scale."
         )
 
 

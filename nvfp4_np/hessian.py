@@ -10,8 +10,9 @@ Two modes:
   order (torch's small-bmm loop), then ``sum(r * Hr)`` in the seed's lane order.
 - ``mode="exact"``: the true argmin over all 126 scales (and s0) of r^T H_j r evaluated in
   float64 (r = x - q*s exact), with the same tie rule (s0 wins ties, then the smallest
-  scale). Candidates are skipped only by a proved bound: r^T H r >= lambda_min(H_j) |r|^2,
-  with lambda_min lowered by its floating-point error bound.
+  scale). Candidates are skipped only by a proved bound: r^T H r >= mu_j sum_i d_i r_i^2
+  with d = diag(H_j) and mu_j the smallest eigenvalue of the correlation form
+  D^-1/2 H_j D^-1/2, lowered by its floating-point error bound.
 
 Block <-> Hessian mapping, for any ``dim`` and N-D ``W``: move the block axis last; the axis
 before it indexes column blocks j = 0..K//bs-1 and must have length K//bs (for a 2-D weight
@@ -110,20 +111,38 @@ def _check_hessians(H_blocks, ncb, bs, dtype):
     return np.ascontiguousarray(H, dtype=dtype)
 
 
-def _lambda_lower_bounds(H64):
-    """A guaranteed lower bound on lambda_min(H_j) minus the float64 evaluation error of
-    r^T H r, per column block (>= 0). eigvalsh is backward stable: each computed
-    eigenvalue is within c * n * eps * ||H||_2 of the true one; the evaluation of
-    r^T H r in float64 with length-n dot products errs by at most (n + 2) * eps * |r|^T|H||r|
-    <= (n + 2) * eps * ||H||_F |r|^2. A generous c covers both."""
+def _diagonal_bounds(H64):
+    """Per column block: the diagonal ``d`` of H_j and ``mu`` with
+    ``computed r^T H_j r >= mu * sum_i d_i r_i^2`` for every r, or ``mu = -inf`` when no
+    such bound is available (H_j not positive semidefinite).
+
+    With D = diag(d) and C = D^-1/2 H D^-1/2 (the correlation form, on the indices with
+    d_i > 0; a PSD matrix with d_i = 0 has row and column i zero), r^T H r =
+    (D^1/2 r)^T C (D^1/2 r) >= lambda_min(C) * sum_i d_i r_i^2. Scaling by the diagonal
+    first makes the bound tight when column norms differ by decades. ``mu`` is
+    lambda_min(C) lowered by the rounding of forming C, of eigvalsh (backward stable:
+    error <= c * n * eps * ||C||) and of evaluating r^T H r in float64 (<= (n + 2) * eps *
+    |r|^T |H| |r| <= (n + 2) * eps * ||C||_F * sum_i d_i r_i^2); a generous c covers all.
+    """
     from scipy.linalg import eigvalsh
 
-    n = H64.shape[-1]
-    lam = np.array([eigvalsh(h, subset_by_index=[0, 0])[0] for h in H64]) \
-        if len(H64) else np.zeros(0)
-    fro = np.sqrt((H64 * H64).sum(axis=(1, 2)))
-    slack = 64.0 * (n + 2) * np.finfo(np.float64).eps * fro
-    return np.maximum(lam - slack, 0.0)
+    ncb, n, _ = H64.shape
+    d = np.array([np.diag(h) for h in H64]).reshape(ncb, n)
+    mu = np.full(ncb, -np.inf)
+    eps = np.finfo(np.float64).eps
+    for j in range(ncb):
+        h, dj = H64[j], d[j]
+        pos = dj > 0
+        if (dj < 0).any() or h[~pos].any() or h[:, ~pos].any():
+            continue  # not PSD: evaluate every scale
+        if not pos.any():
+            mu[j] = 0.0  # H_j = 0
+            continue
+        inv = 1.0 / np.sqrt(dj[pos])
+        c = h[np.ix_(pos, pos)] * inv[:, None] * inv[None, :]
+        lam = eigvalsh(c, subset_by_index=[0, 0])[0]
+        mu[j] = lam - 64.0 * (n + 2) * eps * np.sqrt((c * c).sum())
+    return d, mu
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -203,7 +222,9 @@ def _hessian_seed_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, st
                 if not noise:
                     lo, hi = code_range(dec, s_min, s_max)
                     for k in range(lo, hi + 1):
-                        if not _clip_sse(xb, dec[k], sq) < best_e * np.float32(10.0):
+                        # Nothing clips once 6s >= amax: the seed's H(s) is exactly 0 then.
+                        clip = _clip_sse(xb, dec[k], sq) if _QMAX * dec[k] < amax else np.float32(0.0)
+                        if not clip < best_e * np.float32(10.0):
                             continue
                         _residual(xb, thr[k], dec[k], r)
                         e = _hess_err_seed(r, Hj, hr)
@@ -233,10 +254,6 @@ def _hess_err_exact(xb, thr_row, s, H, r):
     return total
 
 
-# A float32 SSE of n <= 32 terms is at most (1 + 36 * 2^-24) times |r|^2 (r exact).
-_SSE_GUARD = 1.0 - 2.0**-15
-
-
 @numba.njit(**JIT_SCALAR)
 def _better(e, k, best_e, best_c, c0):
     """The seed's tie rule as an order-free comparison: lower error; on equal error s0,
@@ -246,8 +263,62 @@ def _better(e, k, best_e, best_c, c0):
     return e == best_e and best_c != c0 and k < best_c
 
 
+# Relative float64 rounding of a weighted sum of n <= 32 squares is far below this margin.
+_W_GUARD = 1.0 - 2.0**-40
+
+
+@numba.njit(**JIT_SCALAR)
+def _weighted_sse(xb, thr_row, s, dj):
+    """(sum_i d_i r_i^2, dead-zone part, clipped part) in float64 with r = x - q*s exact.
+    The dead-zone part (elements that quantize to 0) only grows with s, the clipped part
+    (elements above 6s) only shrinks: they bound every larger / smaller scale."""
+    t = fp4_row(thr_row)
+    levels = fp4_levels(s)
+    lim = _QMAX * s
+    total = 0.0
+    dead = 0.0
+    clip = 0.0
+    for i in range(xb.size):
+        a = abs(xb[i])
+        e = np.float64(a) - np.float64(fp4_project(a, t, levels))
+        w = dj[i] * (e * e)
+        total += w
+        if not a > t[0]:
+            dead += w
+        elif a > lim:
+            clip += w
+    return total * _W_GUARD, dead * _W_GUARD, clip * _W_GUARD
+
+
+@numba.njit(**JIT_SCALAR)
+def _exact_block(xb, thr, dec, c0, Hj, dj, mu, r):
+    """Argmin over all scales of the float64 r^T H r (s0 wins ties, then the smallest).
+    Scans up from s0 and then down, skipping a scale when mu * weighted_sse(s) > best and
+    stopping in a direction once the monotone dead-zone (up) or clipping (down) part of
+    that bound exceeds best. With mu = -inf (H not PSD) every scale is evaluated."""
+    best_c = c0
+    best_e = _hess_err_exact(xb, thr[c0], dec[c0], Hj, r)
+    bounded = mu >= 0
+    for direction in (1, -1):
+        k = c0 + direction
+        while 1 <= k <= 126:
+            if bounded:
+                w, dead, clip = _weighted_sse(xb, thr[k], dec[k], dj)
+                if mu * (dead if direction == 1 else clip) > best_e:
+                    break
+                if mu * w > best_e:
+                    k += direction
+                    continue
+            e = _hess_err_exact(xb, thr[k], dec[k], Hj, r)
+            if _better(e, k, best_e, best_c, c0):
+                best_e = e
+                best_c = k
+            k += direction
+    return best_c
+
+
 @numba.njit(**JIT_PARALLEL)
-def _hessian_exact_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status, H, lam, rows_per_task):
+def _hessian_exact_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status, H, d, mu, rows_per_task):
     n, bs = x.shape
     ncb = H.shape[0]
     m_total = n // ncb
@@ -256,15 +327,8 @@ def _hessian_exact_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, s
         j = task // tasks_per_j
         m0 = (task % tasks_per_j) * rows_per_task
         Hj = H[j]
-        lam_j = lam[j]
-        h_zero = True
-        for a in range(bs):
-            for k in range(bs):
-                if Hj[a, k] != 0:
-                    h_zero = False
-        sq = np.empty(bs, np.float32)
+        dj = d[j]
         r = np.empty(bs, np.float64)
-        sse = np.empty(127, np.float64)
         for m in range(m0, min(m_total, m0 + rows_per_task)):
             b = m * ncb + j
             xb = x[b]
@@ -275,27 +339,7 @@ def _hessian_exact_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, s
                 continue
             c0 = naive_code(amax)
             status[b] = UNDERFLOW if (c0 == 0 and amax > 0) else OK
-            best_c = c0
-            if not h_zero:  # with H = 0 every scale ties at 0 and s0 wins
-                best_e = _hess_err_exact(xb, thr[c0], dec[c0], Hj, r)
-                # Lower bounds lam * |r(s)|^2 for every scale; start from the SSE-best one.
-                first = 1
-                for k in range(1, 127):
-                    sse[k] = block_sse(xb, thr[k], dec[k], sq) * _SSE_GUARD
-                    if sse[k] < sse[first]:
-                        first = k
-                if first != c0:
-                    e = _hess_err_exact(xb, thr[first], dec[first], Hj, r)
-                    if _better(e, first, best_e, best_c, c0):
-                        best_e = e
-                        best_c = first
-                for k in range(1, 127):
-                    if k == c0 or k == first or lam_j * sse[k] > best_e:
-                        continue
-                    e = _hess_err_exact(xb, thr[k], dec[k], Hj, r)
-                    if _better(e, k, best_e, best_c, c0):
-                        best_e = e
-                        best_c = k
+            best_c = _exact_block(xb, thr, dec, c0, Hj, dj, mu[j], r)
             codes[b] = best_c
             quantize_block(xb, thr[best_c], dec[best_c], quants[b], dequant[b if want_dq else 0], want_dq)
 
@@ -366,7 +410,7 @@ def nvfp4_optimal_hessian(W, dim=-1, return_dequant=False, X=None, H_blocks=None
         kernel = _hessian_seed_kernel
     else:
         H, ncb, _ = _hessians_for(W, dim, X, H_blocks, np.float64)
-        extra = (H, _lambda_lower_bounds(H))
+        extra = (H, *_diagonal_bounds(H))
         kernel = _hessian_exact_kernel
     out, _ = core.run_block_kernel(kernel, W, dim, return_dequant, rounding, *extra, HESSIAN_ROWS_PER_TASK)
     return out

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import core
+from .hessian import nvfp4_optimal_hessian
 from .naive import nvfp4_naive
 from .ops import nvfp4_dequantize
 from .search import nvfp4_optimal
@@ -12,7 +13,7 @@ from .search import nvfp4_optimal
 __all__ = ["NVFP4Tensor", "quantize", "METHODS"]
 
 #: Block-scale methods selectable by name in ``quantize``.
-METHODS = {"naive": nvfp4_naive, "optimal": nvfp4_optimal}
+METHODS = {"naive": nvfp4_naive, "optimal": nvfp4_optimal, "hessian": nvfp4_optimal_hessian}
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ class NVFP4Tensor:
         return np.moveaxis(dq, -1, self.axis)
 
 
-def quantize(W, block_size=16, method="optimal", axis=-1, *, rounding="seed"):
+def quantize(W, block_size=16, method="optimal", axis=-1, *, rounding="seed", X=None,
+             H_blocks=None, mode=None):
     """Quantize an array to NVFP4 with blocks of ``block_size`` along ``axis``.
 
     Parameters
@@ -64,12 +66,18 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, rounding="seed"):
     W : array_like, shape (..., K, ...)
         Any real floating dtype; ``W.shape[axis]`` must be a multiple of ``block_size``.
     block_size : {16, 32}, default 16
-    method : {"naive", "optimal"}, default "optimal"
-        ``"optimal"`` searches the E4M3 scales for the least squared error per block.
+    method : {"naive", "optimal", "hessian"}, default "optimal"
+        ``"optimal"`` searches the E4M3 scales for the least squared error per block;
+        ``"hessian"`` for the least output error r^T H r given activations ``X`` (T, K)
+        or block Hessians ``H_blocks`` (see :func:`nvfp4_np.nvfp4_optimal_hessian`).
     axis : int, default -1
         The axis that is cut into blocks (the GEMM reduction axis, K).
     rounding : {"seed", "rne"}, keyword-only
         E2M1 tie rule.
+    X, H_blocks : array_like, optional, keyword-only
+        Activations or block Hessians for ``method="hessian"``.
+    mode : str, optional, keyword-only
+        The method's mode (``"seed"`` or ``"exact"`` for ``"hessian"``).
 
     Returns
     -------
@@ -98,7 +106,15 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, rounding="seed"):
         )
     moved = np.moveaxis(W, axis, -1)
     blocked = moved.reshape(moved.shape[:-1] + (K // block_size, block_size))
-    scales, quants = fn(blocked, dim=-1, rounding=rounding)
+    kw = {"rounding": rounding}
+    if method == "hessian":
+        kw.update(X=X, H_blocks=H_blocks, mode=mode or "seed")
+    elif X is not None or H_blocks is not None or mode is not None:
+        raise ValueError(f"X, H_blocks and mode apply to method='hessian', not {method!r}")
+    try:
+        scales, quants = fn(blocked, dim=-1, **kw)
+    except core.NonFiniteError as e:  # report the position in W, not in the blocked view
+        raise core.nonfinite_error(W, "W", e.n_blocks) from None
     quants = np.moveaxis(quants.reshape(moved.shape), -1, axis)
     scales = np.moveaxis(scales, -1, axis)
     return NVFP4Tensor(scales, quants, method, block_size, axis, rounding)

@@ -35,7 +35,7 @@ ROUNDINGS = ("seed", "rne")
 
 def bits(a):
     """float32 bit patterns (uint32) of ``a``, for bit-exact comparisons."""
-    return np.ascontiguousarray(np.asarray(a, dtype=F32)).view(np.uint32)
+    return np.asarray(a, dtype=F32).view(np.uint32)  # same itemsize: any layout, 0-d too
 
 
 def torch_sign(x):
@@ -98,15 +98,15 @@ def ref_bucket(y, rounding):
     if rounding == "seed":
         idx = np.searchsorted(BOUNDARIES, y, side="left")
     elif rounding == "rne":
-        d = np.abs(y.astype(np.float64)[..., None] - CODEBOOK.astype(np.float64))
-        best = d.min(axis=-1, keepdims=True)
-        cand = d == best  # one or two candidates
-        even = cand & (np.arange(8) % 2 == 0)
-        idx = np.where(even.any(axis=-1), even.argmax(axis=-1), cand.argmax(axis=-1))
+        # the nearest codebook value (the boundaries are the midpoints); a value exactly
+        # on a midpoint goes to whichever of its two neighbours has the even index
+        idx = np.searchsorted(BOUNDARIES, y, side="left")
+        on_mid = (idx < 7) & (BOUNDARIES[np.minimum(idx, 6)] == y)
+        idx = np.where(on_mid & ((idx + 1) % 2 == 0), idx + 1, idx)
     else:
         raise ValueError(rounding)
     idx = np.array(idx)
-    idx[y > 6] = 7  # includes +inf, whose distances to every value tie at inf
+    idx[y > 6] = 7  # saturation, +inf included
     idx[np.isnan(y)] = 7
     return idx
 
@@ -139,13 +139,15 @@ def ref_seed_sum(v):
     return total
 
 
-def ref_sse(x, s, rounding="seed"):
-    """Per-block SSE with the seed's arithmetic: x (N, bs), s (N,)."""
+def ref_sse(x, s, rounding="seed", summation=None):
+    """Per-block SSE with the seed's arithmetic: x (N, bs), s (N,). ``summation``
+    replaces the seed's float32 summation order (tests use it to show that a result
+    depends on that order)."""
     x = np.asarray(x, dtype=F32)
     s = np.asarray(s, dtype=F32)[..., None]
     dq = ref_fp4_quantize(x, s, rounding) * s
     err = x - dq
-    return ref_seed_sum(err * err)
+    return (summation or ref_seed_sum)(err * err)
 
 
 def _naive_scale(x):
@@ -202,25 +204,120 @@ def ref_optimal(x, rounding="seed"):
     return best_s, ref_fp4_quantize(x, best_s[:, None], rounding)
 
 
-def ref_sse_table(x, rounding="seed"):
+def ref_sse_table(x, rounding="seed", summation=None):
     """SSE of every block at each of the 126 scales, shape (126, N)."""
     x = np.asarray(x, dtype=F32)
     n = x.shape[0]
-    return np.stack([ref_sse(x, np.full(n, s, dtype=F32), rounding) for s in SCALES])
+    return np.stack([ref_sse(x, np.full(n, s, dtype=F32), rounding, summation) for s in SCALES])
 
 
-def ref_exhaustive_argmin(x, rounding="seed", table=None):
+def ref_exhaustive_argmin(x, rounding="seed", table=None, summation=None):
     """The SSE-argmin over s0 and all 126 scales with the seed's tie rule: start at s0
     with its error, then scan ascending, replacing on strict improvement (s0 wins ties,
     then the smallest scale). Returns (scales, quants, sse)."""
     x = np.asarray(x, dtype=F32)
     _, s0 = _naive_scale(x)
     best_s = s0.copy()
-    best_e = ref_sse(x, s0, rounding)
+    best_e = ref_sse(x, s0, rounding, summation)
     if table is None:
-        table = ref_sse_table(x, rounding)
+        table = ref_sse_table(x, rounding, summation)
     for j, s in enumerate(SCALES):
         better = table[j] < best_e
         best_e = np.where(better, table[j], best_e)
         best_s = np.where(better, s, best_s).astype(F32)
     return best_s, ref_fp4_quantize(x, best_s[:, None], rounding), best_e
+
+
+# ----------------------------------------------------------------------------- Hessian
+
+
+def ref_block_hessians(X, bs):
+    """H_j = X_j^T X_j in float64 (exact for the small-integer X the tests use)."""
+    X = np.asarray(X, dtype=np.float64)
+    T, K = X.shape
+    Xr = X.reshape(T, K // bs, bs)
+    return np.einsum("tja,tjb->jab", Xr, Xr)
+
+
+def ref_hess_err_seed(r, H):
+    """The seed's float32 r^T H r for blocks r (N, bs) with Hessians H (N, bs, bs):
+    Hr[a] = sum_k H[a, k] r[k] accumulated in k order (torch's small-bmm loop), then the
+    seed's lane sum of r * Hr."""
+    r = np.asarray(r, dtype=F32)
+    H = np.asarray(H, dtype=F32)
+    hr = (H[:, :, 0] * r[:, None, 0]).astype(F32)
+    for k in range(1, r.shape[1]):
+        hr = (hr + H[:, :, k] * r[:, None, k]).astype(F32)
+    return ref_seed_sum(r * hr)
+
+
+def ref_optimal_hessian_seed(W, H, rounding="seed"):
+    """The seed's nvfp4_optimal_hessian on W (M, ncb, bs) float32 with H (ncb, bs, bs)
+    float32, step by step (the baseline error uses the loop's arithmetic)."""
+    W = np.asarray(W, dtype=F32)
+    M, ncb, bs = W.shape
+    x = W.reshape(-1, bs)
+    Hb = np.asarray(H, dtype=F32)[np.arange(x.shape[0]) % ncb]
+    ax = np.abs(x)
+    amax, s0 = _naive_scale(x)
+    e0_sse = ref_sse(x, s0, rounding)
+
+    def herr(idx, s):
+        dq = ref_fp4_quantize(x[idx], s[:, None], rounding) * s[:, None]
+        return ref_hess_err_seed(x[idx] - dq, Hb[idx])
+
+    all_idx = np.arange(x.shape[0])
+    best_s = s0.copy()
+    best_e = herr(all_idx, s0)
+    energy = ref_seed_sum(x * x)
+    noise = energy <= e0_sse
+    s_min = np.maximum((amax - np.sqrt(e0_sse)) / F32(6.0), F32(0.0)).astype(F32)
+    srt = np.sort(ax, axis=-1)
+    cums = np.cumsum((srt * srt).astype(np.float64), axis=-1).astype(F32)
+    k_star = (cums <= e0_sse[:, None]).sum(axis=-1)
+    noise = noise | (k_star >= bs)
+    s_max = (srt[all_idx, np.minimum(k_star, bs - 1)] / F32(0.25)).astype(F32)
+    active = ~noise
+    for s in SCALES:
+        idx = np.nonzero(active & (s >= s_min) & (s <= s_max))[0]
+        if idx.size == 0:
+            continue
+        clip = np.maximum(ax[idx] - F32(6.0) * s, F32(0.0))
+        idx = idx[ref_seed_sum(clip * clip) < best_e[idx] * F32(10.0)]
+        if idx.size == 0:
+            continue
+        e = herr(idx, np.full(idx.size, s, dtype=F32))
+        better = e < best_e[idx]
+        best_e[idx[better]] = e[better]
+        best_s[idx[better]] = s
+    return best_s.reshape(M, ncb), ref_fp4_quantize(x, best_s[:, None], rounding).reshape(W.shape)
+
+
+def ref_hessian_table(W, H, rounding="seed"):
+    """float64 r^T H_j r of every block at s0 and at each of the 126 scales:
+    (E0 (N,), table (126, N), s0 (N,)) for W (M, ncb, bs)."""
+    W = np.asarray(W, dtype=F32)
+    M, ncb, bs = W.shape
+    x = W.reshape(-1, bs)
+    H64 = np.asarray(H, dtype=np.float64)
+
+    def err(s):
+        dq = ref_fp4_quantize(x, s[:, None], rounding) * s[:, None]
+        r = (x.astype(np.float64) - dq.astype(np.float64)).reshape(M, ncb, bs)
+        return np.einsum("mja,jab,mjb->mj", r, H64, r).reshape(-1)
+
+    _, s0 = _naive_scale(x)
+    n = x.shape[0]
+    return err(s0), np.stack([err(np.full(n, s, dtype=F32)) for s in SCALES]), s0
+
+
+def ref_hessian_exhaustive(W, H, rounding="seed"):
+    """Argmin of the float64 r^T H r over s0 and all 126 scales, with the seed's tie rule
+    (s0 wins ties, then the smallest scale). Returns (scales (N,), errors (N,))."""
+    e0, table, s0 = ref_hessian_table(W, H, rounding)
+    best_s, best_e = s0.copy(), e0.copy()
+    for j, s in enumerate(SCALES):
+        better = table[j] < best_e
+        best_e = np.where(better, table[j], best_e)
+        best_s = np.where(better, s, best_s).astype(F32)
+    return best_s, best_e

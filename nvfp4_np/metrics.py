@@ -1,0 +1,49 @@
+"""Quantization error of a weight matrix, on the weights and on a layer's outputs."""
+
+import numpy as np
+
+from . import core
+from ._config import HESSIAN_CHUNK_ROWS
+
+__all__ = ["metrics"]
+
+
+def metrics(W, W_dq, X=None, *, chunk_rows=HESSIAN_CHUNK_ROWS):
+    """Relative weight error and, given activations, relative output error.
+
+    Parameters
+    ----------
+    W, W_dq : array_like, shape (M, K)
+        Original and dequantized weights (any real floating dtype; compared in float64).
+    X : array_like, shape (T, K), optional
+        Activations. The output error ``||X W_dq^T - X W^T||_F / ||X W^T||_F`` is
+        accumulated over row chunks of X, so memory stays O(chunk_rows * (K + M)).
+
+    Returns
+    -------
+    dict
+        ``weight_error`` = ``||W_dq - W||_F / ||W||_F``, and ``output_error`` (None without X).
+    """
+    W = np.asarray(core.as_float_array(W, "W"), dtype=np.float64)
+    Wq = np.asarray(core.as_float_array(W_dq, "W_dq"), dtype=np.float64)
+    if W.shape != Wq.shape:
+        raise ValueError(f"W and W_dq must have the same shape, got {W.shape} and {Wq.shape}")
+    if W.ndim != 2:
+        raise ValueError(f"W must be 2-D (M, K), got shape {W.shape}")
+    out = {"weight_error": _ratio(np.sum((Wq - W) ** 2), np.sum(W ** 2)), "output_error": None}
+    if X is not None:
+        X = core.as_float_array(X, "X")
+        if X.ndim != 2 or X.shape[1] != W.shape[1]:
+            raise ValueError(f"X must be (T, K) with K = W.shape[1] = {W.shape[1]}, got shape {X.shape}")
+        D = (Wq - W).T
+        num = den = 0.0
+        for t0 in range(0, X.shape[0], chunk_rows):
+            Xc = np.asarray(X[t0:t0 + chunk_rows], dtype=np.float64)
+            num += np.sum((Xc @ D) ** 2)
+            den += np.sum((Xc @ W.T) ** 2)
+        out["output_error"] = _ratio(num, den)
+    return out
+
+
+def _ratio(num, den):
+    return float(np.sqrt(num / den)) if den > 0 else (0.0 if num == 0 else float("inf"))

@@ -1,0 +1,310 @@
+"""Format tables, E4M3 snapping, E2M1 rounding and the FP4 threshold table, checked
+against ml_dtypes and against the division-based decision of the seed."""
+
+import ml_dtypes
+import numba
+import numpy as np
+import pytest
+
+from conftest import assert_bits_equal
+from naive import (
+    BOUNDARIES,
+    CODEBOOK,
+    E4M3_ALL,
+    ROUNDINGS,
+    SCALES,
+    bits,
+    ref_bucket,
+    ref_e4m3_code,
+    ref_snap_e4m3,
+)
+from nvfp4_np import build_fp8_e4m3_scales, formats
+
+F32 = np.float32
+
+
+def f32_from_bits(b):
+    return np.asarray(b, dtype=np.uint32).view(F32)
+
+
+def around(values, ulps):
+    """Every float32 within +-ulps bit patterns of each non-negative value."""
+    b = bits(np.asarray(values, dtype=F32)).astype(np.int64)
+    b = (b[:, None] + np.arange(-ulps, ulps + 1)[None, :]).ravel()
+    b = b[(b >= 0) & (b < 0x7F800000)]
+    return f32_from_bits(np.unique(b).astype(np.uint32))
+
+
+def ml_e4m3_clamped(v):
+    """ml_dtypes' E4M3 cast after clamping to +-448 (torch 2.13's saturation)."""
+    return np.clip(np.asarray(v, F32), -448, 448).astype(ml_dtypes.float8_e4m3fn)
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def test_e4m3_decode_matches_ml_dtypes_all_256_bytes():
+    dec = formats.E4M3_DECODE
+    assert dec.dtype == F32 and dec.shape == (256,)
+    nan = np.isnan(E4M3_ALL)
+    assert np.flatnonzero(nan).tolist() == [0x7F, 0xFF]
+    assert np.array_equal(np.isnan(dec), nan)
+    assert_bits_equal(dec[~nan], E4M3_ALL[~nan], "E4M3_DECODE")
+    assert bits(dec[0x80]) == bits(F32(-0.0))
+
+
+def test_e4m3_values_and_codes():
+    codes = formats.E4M3_CODES
+    assert codes.dtype == np.uint8
+    assert codes.tolist() == list(range(1, 127))
+    assert_bits_equal(formats.E4M3_VALUES, E4M3_ALL[codes], "E4M3_VALUES")
+    # The seed's build_fp8_e4m3_scales: positive, non-NaN, unique, sorted.
+    pos = E4M3_ALL[(E4M3_ALL > 0) & ~np.isnan(E4M3_ALL)]
+    seed_scales = np.unique(pos)
+    assert seed_scales.size == 126
+    assert_bits_equal(formats.E4M3_VALUES, seed_scales, "E4M3_VALUES")
+    assert formats.E4M3_VALUES[0] == 2.0**-9 and formats.E4M3_VALUES[-1] == 448.0
+
+
+def test_build_fp8_e4m3_scales_is_a_fresh_copy():
+    s = build_fp8_e4m3_scales()
+    assert_bits_equal(s, SCALES, "build_fp8_e4m3_scales")
+    s[:] = 0
+    assert_bits_equal(build_fp8_e4m3_scales(), SCALES, "build_fp8_e4m3_scales after mutation")
+
+
+def test_e2m1_values_match_ml_dtypes_all_16_codes():
+    all16 = np.arange(16, dtype=np.uint8).view(ml_dtypes.float4_e2m1fn).astype(F32)
+    vals = formats.E2M1_VALUES
+    assert vals.dtype == F32 and vals.shape == (8,)
+    assert_bits_equal(vals, all16[:8], "E2M1_VALUES")
+    assert_bits_equal(-vals, all16[8:], "negated E2M1_VALUES")  # includes -0.0 at code 8
+    assert_bits_equal(formats.E2M1_BOUNDARIES, BOUNDARIES, "E2M1_BOUNDARIES")
+
+
+# ------------------------------------------------------------------------ E4M3 snapping
+
+
+@numba.njit
+def _e4m3_codes(v):
+    out = np.empty(v.size, np.uint8)
+    for i in range(v.size):
+        out[i] = formats.e4m3_code(v[i])
+    return out
+
+
+@pytest.fixture(scope="module")
+def e4m3_sample():
+    """Non-negative float32: every 97th bit pattern in [0, 600], +-2000 ulps around every
+    E4M3 value and every midpoint of consecutive ones (464 included), and specials."""
+    top = int(bits(F32(600.0)))
+    dense = f32_from_bits(np.arange(0, top + 1, 97, dtype=np.uint32))
+    grid = np.concatenate([E4M3_ALL[:127], [480.0]]).astype(F32)
+    mids = ((grid[:-1].astype(np.float64) + grid[1:]) / 2).astype(F32)
+    assert np.array_equal(mids.astype(np.float64), (grid[:-1].astype(np.float64) + grid[1:]) / 2)
+    near = around(np.concatenate([grid, mids]), 2000)
+    special = np.array(
+        [0.0, 464.0, np.nextafter(F32(464), F32(np.inf)), np.nextafter(F32(464), F32(0)),
+         448.0, 600.0, 1e30, 3.4e38, np.inf, np.nan, 2.0**-10, 1.5 * 2.0**-10,
+         np.nextafter(F32(2.0**-10), F32(1)), 1e-12, 1e-45, 6 * 2.0**-10 / 6],
+        dtype=F32,
+    )
+    return np.concatenate([dense, near, special]).astype(F32)
+
+
+@pytest.fixture(scope="module")
+def e4m3_focused(e4m3_sample):
+    """The part of the sample near the E4M3 grid and its midpoints, plus every 7th of
+    the dense part (the slow reference runs on this)."""
+    n_dense = int(bits(F32(600.0))) // 97 + 1
+    return np.concatenate([e4m3_sample[n_dense:], e4m3_sample[:n_dense:7]])
+
+
+def test_e4m3_sample_is_dense(e4m3_sample, e4m3_focused):
+    assert e4m3_sample.size > 10**7
+    assert np.isnan(e4m3_sample).sum() == 1 and np.isinf(e4m3_sample).sum() == 1
+    assert np.isnan(e4m3_focused).sum() == 1 and (e4m3_focused == 464).any()
+
+
+def test_e4m3_code_matches_ml_dtypes(e4m3_sample):
+    got = _e4m3_codes(e4m3_sample)
+    expected = ml_e4m3_clamped(e4m3_sample).view(np.uint8)
+    bad = np.flatnonzero(got != expected)
+    assert bad.size == 0, (
+        f"{bad.size} mismatches, e.g. v={e4m3_sample[bad[:5]]} code={got[bad[:5]]} "
+        f"expected={expected[bad[:5]]}"
+    )
+
+
+def test_e4m3_code_matches_nearest_search_reference(e4m3_focused):
+    got = _e4m3_codes(e4m3_focused)
+    np.testing.assert_array_equal(got, ref_e4m3_code(e4m3_focused))
+
+
+@pytest.mark.parametrize(
+    "v, code",
+    [
+        (0.0, 0x00),
+        (2.0**-10, 0x00),  # tie between 0 and 2^-9 goes to the even code 0
+        (1.5 * 2.0**-10, 0x01),
+        (2.0**-9, 0x01),
+        (2.0**-6, 0x08),
+        (1.0, 0x38),
+        (448.0, 0x7E),
+        (464.0, 0x7E),  # tie between 448 and 480 goes to the even mantissa (448)
+        (480.0, 0x7E),  # saturates
+        (np.inf, 0x7E),
+        (np.nan, 0x7F),
+    ],
+)
+def test_e4m3_code_callable_from_python(v, code):
+    assert int(formats.e4m3_code(F32(v))) == code
+
+
+def test_e4m3_code_just_above_464_saturates():
+    assert int(formats.e4m3_code(np.nextafter(F32(464), F32(np.inf)))) == 0x7E
+
+
+def test_snap_e4m3_matches_ml_dtypes(e4m3_sample):
+    v = np.concatenate([e4m3_sample, -e4m3_sample])
+    got = formats.snap_e4m3(v)
+    assert got.dtype == F32 and got.shape == v.shape
+    nan = np.isnan(v)
+    assert np.array_equal(np.isnan(got), nan)
+    expected = ml_e4m3_clamped(v).astype(F32)
+    assert_bits_equal(got[~nan], expected[~nan], "snap_e4m3 vs ml_dtypes")
+
+
+def test_snap_e4m3_matches_reference(e4m3_focused):
+    v = np.concatenate([e4m3_focused, -e4m3_focused])
+    got = formats.snap_e4m3(v)
+    nan = np.isnan(v)
+    assert np.array_equal(np.isnan(got), nan)
+    assert_bits_equal(got[~nan], ref_snap_e4m3(v)[~nan], "snap_e4m3 vs reference")
+
+
+def test_snap_e4m3_saturates_instead_of_nan():
+    v = np.array([464.0, np.nextafter(F32(464), F32(np.inf)), 512.0, 1e4, np.inf, -np.inf,
+                  -1e4, -0.0, 2.0**-10, -(2.0**-10)], dtype=F32)
+    expected = np.array([448, 448, 448, 448, 448, -448, -448, -0.0, 0.0, -0.0], dtype=F32)
+    assert_bits_equal(formats.snap_e4m3(v), expected, "snap_e4m3")
+
+
+def test_seed_amax_examples_from_seed_behavior():
+    # SEED_BEHAVIOR.md b: amax -> snap(amax / 6)
+    amax = np.array([0.005859375, 0.0058593755, 2688, 2784, 2784.0002], dtype=F32)
+    expected = np.array([0.0, 2.0**-9, 448, 448, 448], dtype=F32)
+    assert_bits_equal(formats.snap_e4m3(amax / F32(6)), expected, "snap(amax/6)")
+
+
+# ------------------------------------------------------------------------ E2M1 rounding
+
+
+@pytest.fixture(scope="module")
+def e2m1_sample():
+    """float32 in [0, 8]: every 97th bit pattern, +-1000 ulps around the 7 boundaries,
+    the boundaries themselves, and 6 and 8."""
+    top = int(bits(F32(8.0)))
+    dense = f32_from_bits(np.arange(0, top + 1, 97, dtype=np.uint32))
+    near = around(BOUNDARIES, 1000)
+    return np.unique(np.concatenate([dense, near, BOUNDARIES, np.array([6.0, 8.0], F32)]))
+
+
+def test_round_e2m1_rne_matches_ml_dtypes(e2m1_sample):
+    got = formats.round_e2m1(e2m1_sample, "rne")
+    expected = e2m1_sample.astype(ml_dtypes.float4_e2m1fn).astype(F32)
+    assert_bits_equal(got, expected, "round_e2m1 rne")
+
+
+def test_round_e2m1_rne_at_boundaries():
+    expected = BOUNDARIES.astype(ml_dtypes.float4_e2m1fn).astype(F32)
+    assert_bits_equal(formats.round_e2m1(BOUNDARIES, "rne"), expected, "rne at boundaries")
+    assert_bits_equal(expected, np.array([0, 1, 1, 2, 2, 4, 4], F32), "ml_dtypes at boundaries")
+
+
+def test_round_e2m1_seed_differs_only_at_three_ties(e2m1_sample):
+    seed = formats.round_e2m1(e2m1_sample, "seed")
+    rne = formats.round_e2m1(e2m1_sample, "rne")
+    diff = e2m1_sample[seed != rne]
+    assert sorted(diff.tolist()) == [0.75, 1.75, 3.5]
+    # ...and there the seed goes toward zero (the lower neighbour).
+    assert_bits_equal(formats.round_e2m1(np.array([0.75, 1.75, 3.5], F32), "seed"),
+                      np.array([0.5, 1.5, 3.0], F32), "seed ties")
+    # every boundary is a tie toward zero for the seed
+    assert_bits_equal(formats.round_e2m1(BOUNDARIES, "seed"), CODEBOOK[:-1], "seed at boundaries")
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+def test_round_e2m1_matches_reference(e2m1_sample, rounding):
+    y = e2m1_sample[::7]
+    assert_bits_equal(formats.round_e2m1(y, rounding), CODEBOOK[ref_bucket(y, rounding)],
+                      f"round_e2m1 {rounding}")
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+def test_round_e2m1_saturation_and_nan(rounding):
+    y = np.array([6.0, 6.5, 1e30, np.inf, np.nan], F32)
+    assert_bits_equal(formats.round_e2m1(y, rounding), np.full(5, 6.0, F32), "saturation")
+
+
+def test_unknown_rounding_raises():
+    with pytest.raises(ValueError, match="rounding"):
+        formats.round_e2m1(np.ones(3, F32), "nearest")
+    with pytest.raises(ValueError, match="rounding"):
+        formats.fp4_thresholds("up")
+
+
+# --------------------------------------------------------------------- threshold table
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+def test_thresholds_equal_division_decision(rounding):
+    """a > thr[c, i] <=> the seed's fl(a / s) passes boundary i, for every positive scale
+    code, every boundary and every float32 a within +-300 ulps of b_i * s."""
+    thr = formats.fp4_thresholds(rounding)
+    assert thr.dtype == F32 and thr.shape == (128, 7)
+    codes = np.arange(1, 127)
+    s = E4M3_ALL[codes]  # (126,)
+    centers = (s[:, None] * BOUNDARIES[None, :]).astype(F32)  # exact products
+    assert np.array_equal(centers.astype(np.float64), s[:, None].astype(np.float64) * BOUNDARIES)
+    cb = bits(centers).astype(np.int64)
+    a = f32_from_bits((cb[..., None] + np.arange(-300, 301)).astype(np.uint32))  # (126, 7, 601)
+    q = (a / s[:, None, None]).astype(F32)  # the seed's single float32 division
+    passes_ref = ref_bucket(q, rounding) > np.arange(7)[None, :, None]
+    passes = a > thr[codes][:, :, None]
+    bad = np.argwhere(passes != passes_ref)
+    assert bad.size == 0, f"{len(bad)} mismatches, first (code-1, boundary, offset-300): {bad[0]}"
+    # the sample contains the exact ties, where the two modes differ
+    tie = a == centers[..., None]
+    assert tie.sum() == 126 * 7
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+def test_thresholds_subnormal_and_tiny_elements(rounding):
+    thr = formats.fp4_thresholds(rounding)
+    a = np.array([1e-45, 1e-42, 1e-40, 2.0**-126, np.nextafter(F32(2.0**-126), F32(0)),
+                  2.0**-12, 2.0**-11, 2.0**-10, 3 * 2.0**-12], dtype=F32)
+    codes = np.arange(1, 127)
+    s = E4M3_ALL[codes]
+    q = (a[None, :] / s[:, None]).astype(F32)  # (126, len(a))
+    passes_ref = ref_bucket(q, rounding)[:, :, None] > np.arange(7)
+    passes = a[None, :, None] > thr[codes][:, None, :]
+    assert np.array_equal(passes, passes_ref)
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+def test_threshold_row_zero_scale_sends_nonzero_to_six(rounding):
+    thr = formats.fp4_thresholds(rounding)
+    a = np.array([1e-45, 2.0**-126, 1e-6, 0.3, 1.0, 448.0, 3e38, np.inf], F32)
+    assert (a[:, None] > thr[0][None, :]).all()
+    assert not (F32(0.0) > thr[0]).any()
+    # the seed: a / 0 = inf -> bucket 7 (value 6)
+    with np.errstate(divide="ignore"):
+        assert (ref_bucket(a / F32(0.0), rounding) == 7).all()
+
+
+def test_threshold_nan_rows():
+    for rounding in ROUNDINGS:
+        thr = formats.fp4_thresholds(rounding)
+        assert np.isnan(thr[127]).all()
+        assert not np.isnan(thr[:127]).any()

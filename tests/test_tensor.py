@@ -1,0 +1,167 @@
+"""nvfp4_np.quantize and NVFP4Tensor: blocks cut along an axis of a (..., K, ...) array."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from conftest import assert_bits_equal
+from naive import ROUNDINGS, ref_naive, ref_optimal
+import nvfp4_np
+from nvfp4_np import NVFP4Tensor, nvfp4_dequantize, nvfp4_naive, nvfp4_optimal, quantize
+
+F32 = np.float32
+
+METHODS = {"naive": (nvfp4_naive, ref_naive), "optimal": (nvfp4_optimal, ref_optimal)}
+
+
+def sample(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(shape) * 10.0 ** rng.uniform(-2, 2, shape)).astype(F32)
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("bs", [16, 32])
+def test_quantize_equals_method_on_reshaped_array(method, bs, rounding):
+    fn, ref = METHODS[method]
+    W = sample((6, 4 * bs), seed=bs)
+    t = quantize(W, block_size=bs, method=method, rounding=rounding)
+    assert isinstance(t, NVFP4Tensor)
+    assert t.method == method and t.block_size == bs and t.axis == 1 and t.rounding == rounding
+    assert t.scales.shape == (6, 4) and t.quants.shape == W.shape and t.shape == W.shape
+    s, q = fn(W.reshape(6, 4, bs), rounding=rounding)
+    assert_bits_equal(t.scales, s, "scales")
+    assert_bits_equal(t.quants, q.reshape(W.shape), "quants")
+    rs, rq = ref(W.reshape(-1, bs), rounding)
+    assert_bits_equal(t.scales, rs.reshape(6, 4), "scales vs reference")
+    assert_bits_equal(t.quants, rq.reshape(W.shape), "quants vs reference")
+
+
+def test_quantize_defaults_are_block_16_optimal_seed():
+    W = sample((3, 64), seed=1)
+    t = quantize(W)
+    assert (t.block_size, t.method, t.axis, t.rounding) == (16, "optimal", 1, "seed")
+    s, q = nvfp4_optimal(W.reshape(3, 4, 16))
+    assert_bits_equal(t.scales, s, "scales")
+    assert_bits_equal(t.quants, q.reshape(3, 64), "quants")
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_quantize_nd_last_axis(method):
+    fn, _ = METHODS[method]
+    W = sample((2, 3, 48), seed=2)
+    t = quantize(W, 16, method)
+    s, q = fn(W.reshape(2, 3, 3, 16))
+    assert t.scales.shape == (2, 3, 3)
+    assert_bits_equal(t.scales, s, "scales")
+    assert_bits_equal(t.quants, q.reshape(W.shape), "quants")
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("axis", [0, -2])
+def test_quantize_axis0(method, axis):
+    fn, _ = METHODS[method]
+    W = sample((64, 5), seed=3)  # K = 64 along axis 0
+    t = quantize(W, 16, method, axis=axis)
+    assert t.axis == 0 and t.scales.shape == (4, 5) and t.quants.shape == (64, 5)
+    s, q = fn(W.T.reshape(5, 4, 16))
+    assert_bits_equal(t.scales, s.T, "scales")
+    assert_bits_equal(t.quants, q.reshape(5, 64).T, "quants")
+    # the same as quantizing the transpose along its last axis
+    tt = quantize(W.T.copy(), 16, method)
+    assert_bits_equal(t.scales, tt.scales.T, "scales vs transpose")
+    assert_bits_equal(t.quants, tt.quants.T, "quants vs transpose")
+
+
+def test_quantize_middle_axis_of_3d():
+    W = sample((2, 32, 3), seed=4)
+    t = quantize(W, 16, "naive", axis=1)
+    assert t.scales.shape == (2, 2, 3)
+    s, q = nvfp4_naive(np.moveaxis(W, 1, -1).reshape(2, 3, 2, 16))
+    assert_bits_equal(t.scales, np.moveaxis(s, -1, 1), "scales")
+    assert_bits_equal(t.quants, np.moveaxis(q.reshape(2, 3, 32), -1, 1), "quants")
+
+
+def test_quantize_1d():
+    W = sample((48,), seed=5)
+    t = quantize(W, 16, "optimal")
+    s, q = nvfp4_optimal(W.reshape(3, 16))
+    assert t.scales.shape == (3,)
+    assert_bits_equal(t.scales, s, "scales")
+    assert_bits_equal(t.quants, q.reshape(48), "quants")
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_dequantize_equals_nvfp4_dequantize(method, axis):
+    W = sample((32, 64), seed=6)
+    t = quantize(W, 16, method, axis=axis)
+    dq = t.dequantize()
+    assert dq.dtype == F32 and dq.shape == W.shape
+    a = t.axis
+    qb = np.moveaxis(t.quants, a, -1).reshape(-1, 16)
+    sb = np.moveaxis(t.scales, a, -1).reshape(-1)
+    expected = np.moveaxis(nvfp4_dequantize(sb, qb).reshape(np.moveaxis(W, a, -1).shape), -1, a)
+    assert_bits_equal(dq, expected, "dequantize")
+    # and the dequant returned by the method itself
+    _, _, mdq = METHODS[method][0](np.moveaxis(W, a, -1).reshape(-1, 16), return_dequant=True)
+    assert_bits_equal(dq, np.moveaxis(mdq.reshape(np.moveaxis(W, a, -1).shape), -1, a), "method dequant")
+
+
+def test_dequantize_keeps_signed_zeros():
+    W = np.zeros((1, 32), F32)
+    W[0, 0] = 3.0
+    W[0, 1] = -1e-6  # rounds to -0.0
+    W[0, 16:] = 1e-4  # underflow block: scale 0, dequant +0.0
+    W[0, 17] = -1e-4  # -6 * 0 = -0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        dq = quantize(W, 16, "naive").dequantize()
+    assert np.signbit(dq[0, 1]) and dq[0, 1] == 0
+    assert np.signbit(dq[0, 17]) and not np.signbit(dq[0, 16])
+
+
+@pytest.mark.parametrize("K", [8, 24, 40, 17])
+def test_k_not_multiple_of_block_raises(K):
+    with pytest.raises(ValueError, match="multiple"):
+        quantize(np.ones((2, K), F32), 16)
+
+
+def test_k_multiple_of_16_but_not_32_raises_for_32():
+    with pytest.raises(ValueError, match="multiple"):
+        quantize(np.ones((2, 48), F32), 32)
+    assert quantize(np.ones((2, 48), F32), 16).scales.shape == (2, 3)
+
+
+def test_unknown_method_raises():
+    with pytest.raises(ValueError, match="method"):
+        quantize(np.ones((2, 32), F32), 16, method="no_such_method")
+
+
+@pytest.mark.parametrize("bs", [8, 64, 0])
+def test_bad_block_size_raises(bs):
+    with pytest.raises(ValueError):
+        quantize(np.ones((2, 64), F32), bs)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError):
+        quantize(np.float32(1.0))
+    with pytest.raises(ValueError):
+        quantize(np.ones((2, 32), F32), 16, axis=2)
+    with pytest.raises(TypeError):
+        quantize(np.ones((2, 32), np.int32), 16)
+    with pytest.raises(ValueError, match="rounding"):
+        quantize(np.ones((2, 32), F32), 16, rounding="nearest")
+
+
+def test_quantize_is_exported():
+    assert nvfp4_np.quantize is quantize and nvfp4_np.NVFP4Tensor is NVFP4Tensor
+
+
+def test_non_finite_error_reports_index_in_w():
+    W = np.ones((2, 64), F32)
+    W[1, 20] = np.nan
+    with pytest.raises(ValueError, match=r"\(1, 20\)"):
+        quantize(W, 16)
