@@ -146,11 +146,18 @@ def search_window(row_bits, amax, e0, work, srt, prefix):
 
 
 @numba.njit(**JIT_SCALAR)
+def first_code_at_least(dec, v):
+    """Smallest code in 1..126 whose scale is >= v (127 if none)."""
+    k = np.int64(e4m3_code(v))
+    if k == 0 or dec[k] < v:
+        k += 1
+    return k
+
+
+@numba.njit(**JIT_SCALAR)
 def code_range(dec, s_min, s_max):
     """Codes (lo, hi) of the positive E4M3 scales in [s_min, s_max] (lo > hi if none)."""
-    lo = np.int64(e4m3_code(s_min))
-    if lo == 0 or dec[lo] < s_min:
-        lo += 1
+    lo = first_code_at_least(dec, s_min)
     hi = np.int64(e4m3_code(s_max))
     if dec[hi] > s_max:
         hi -= 1

@@ -110,6 +110,9 @@ ROUNDING_MODES = {
     "seed": np.zeros(E2M1_BOUNDARIES.size, dtype=np.bool_),
     "rne": (np.arange(1, E2M1_VALUES.size) % 2 == 0),
 }
+# The first boundary (between 0 and the smallest magnitude) never ties up: code 0 is even
+# and toward zero. Kernels rely on the dead zone being exactly |x| <= boundary * s.
+assert not any(t[0] for t in ROUNDING_MODES.values())
 
 
 def rounding_ties_up(rounding):

@@ -5,6 +5,7 @@ import numpy as np
 
 from . import core
 from ._block import (
+    _DEAD_ZONE_INV,
     NONFINITE,
     OK,
     UNDERFLOW,
@@ -12,6 +13,7 @@ from ._block import (
     block_energy,
     block_sse,
     code_range,
+    first_code_at_least,
     n_chunks,
     naive_code,
     quantize_block,
@@ -65,28 +67,39 @@ def _scan(xb, srt, prefix, thr, dec, sq, c0, best_e, s_min, s_max):
       evaluation: elements above 6s contribute the same float32 terms to E(s) as to H(s),
       the others add non-negative terms, and float32 addition is monotone, so
       E(s) >= H(s) >= best, and the strict test below rejects s anyway.
-    - Early exit: elements at or below the first threshold quantize to 0 and contribute
-      x^2 to E(s); that partial sum only grows with s (``prefix`` over the sorted
-      magnitudes, guarded against float32 rounding). Once it reaches best, no later
-      candidate can win. ``srt`` need only hold the magnitudes up to the seed's k*:
-      every candidate is <= s_max = 4 * sorted[k*], so its first threshold is too.
+    - Early exit: elements at or below the first threshold (s/4) quantize to 0 and
+      contribute x^2 to E(s); that partial sum only grows with s (``prefix`` over the
+      sorted magnitudes ``srt``, guarded against float32 rounding). Once it reaches best,
+      no later candidate can win, so the scan ends at the first code whose dead zone
+      holds enough of the smallest magnitudes (recomputed when best improves). ``srt``
+      need only hold the magnitudes up to the seed's k*: every candidate is <= s_max =
+      4 * sorted[k*], so its dead zone holds no more than those.
     """
-    n = srt.size
     best_c = c0
     lo, hi = code_range(dec, s_min, s_max)
-    zeroed = 0
+    hi = min(hi, _dead_zone_stop(srt, prefix, dec, best_e) - 1)
     for k in range(lo, hi + 1):
-        t0 = thr[k, 0]
-        while zeroed < n and srt[zeroed] <= t0:
-            zeroed += 1
-        if prefix[zeroed] * _BOUND_GUARD >= best_e:
+        if k == c0:
+            continue  # E(s0) is the current best or worse: strict < never takes it again
+        if k > hi:
             break
-        if k != c0:  # E(s0) is the current best or worse: strict < never takes it again
-            e = block_sse(xb, thr[k], dec[k], sq)
-            if e < best_e:
-                best_e = e
-                best_c = k
+        e = block_sse(xb, thr[k], dec[k], sq)
+        if e < best_e:
+            best_e = e
+            best_c = k
+            hi = min(hi, _dead_zone_stop(srt, prefix, dec, best_e) - 1)
     return best_c, best_e
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _dead_zone_stop(srt, prefix, dec, best_e):
+    """The first code at which the dead-zone bound reaches ``best_e`` (127 if none): the
+    dead zone |x| <= s/4 (the first boundary never ties up) holds the z smallest
+    magnitudes once s >= 4 * srt[z-1] (exact products)."""
+    for z in range(1, srt.size + 1):
+        if prefix[z] * _BOUND_GUARD >= best_e:
+            return first_code_at_least(dec, srt[z - 1] * _DEAD_ZONE_INV)
+    return 127
 
 
 def nvfp4_optimal(W, dim=-1, return_dequant=False, *, rounding="seed"):

@@ -255,3 +255,35 @@ def test_property_matches_exhaustive_above_underflow(x, rounding):
         es, eq, _ = ref_exhaustive_argmin(x, rounding)
     assert_bits_equal(s, es, "scales vs exhaustive")
     assert_bits_equal(q, eq, "quants vs exhaustive")
+
+
+# ------------------------------------------------ the early exit's bound is a lower bound
+
+
+def grid_blocks(rng, n, bs):
+    """Blocks whose SSE at their own scale s is exactly the dead-zone part: elements are
+    either E2M1 values times s (zero error) or at most s/4 (quantized to 0)."""
+    from naive import CODEBOOK, SCALES
+
+    s = rng.choice(SCALES[20:110], n).astype(F32)
+    on_grid = CODEBOOK[rng.integers(1, 8, (n, bs))] * s[:, None]
+    tiny = rng.uniform(0, 0.25, (n, bs)).astype(F32) * s[:, None]
+    x = np.where(rng.random((n, bs)) < 0.5, on_grid, tiny).astype(F32)
+    return x * rng.choice([-1, 1], (n, bs)).astype(F32), s
+
+
+@pytest.mark.parametrize("bs", [16, 32])
+def test_dead_zone_bound_is_below_the_seed_sse(bs):
+    """E(s) >= guard * (float64 sum of the squares of the elements <= s/4), the bound
+    the scan stops on; on grid blocks E(s) equals the float32 dead-zone sum, so a guard
+    that is not small enough fails here."""
+    from nvfp4_np.search import _BOUND_GUARD
+
+    rng = np.random.default_rng(99)
+    x, s = grid_blocks(rng, 4000, bs)
+    e = ref_sse(x, s)
+    a = np.abs(x)
+    dead = np.where(a <= s[:, None] / F32(4), (a * a).astype(np.float64), 0.0)
+    d64 = np.sort(dead, axis=1).sum(axis=1)  # any order: the guard covers float64 rounding
+    assert np.all(e >= d64 * _BOUND_GUARD)
+    assert np.mean(e.astype(np.float64) <= d64 * (1 + 1e-6)) > 0.5  # tight on most blocks
