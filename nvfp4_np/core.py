@@ -143,21 +143,51 @@ def kernel_tables(rounding):
 _TABLES = {}
 
 
-def run_block_kernel(kernel, W, dim, return_dequant, rounding, *extra):
+def _out_views(out, batch_shape, bs, dim, return_dequant):
+    """Kernel-layout views (scales (N,), quants (N, bs), dequant) of caller-provided
+    outputs, which must be float32, writeable, of the seed's shapes, and laid out so that
+    the block axis moved last is C-contiguous (any C-contiguous array for dim=-1)."""
+    want = 3 if return_dequant else 2
+    if not isinstance(out, tuple) or len(out) != want:
+        raise ValueError(f"out must be a tuple of {want} arrays (scales, quants{', dequant' if want == 3 else ''})")
+    shapes = (batch_shape, batch_shape + (bs,), batch_shape + (bs,))
+    views = []
+    for i, (o, shape) in enumerate(zip(out, shapes)):
+        name = ("scales", "quants", "dequant")[i]
+        if not isinstance(o, np.ndarray) or o.dtype != np.float32 or not o.flags.writeable:
+            raise TypeError(f"out[{i}] ({name}) must be a writeable float32 numpy array")
+        moved = o if i == 0 else np.moveaxis(o, dim, -1)
+        if moved.shape != shape:
+            expected = shape if i == 0 else np.moveaxis(np.empty(shape, np.bool_), -1, dim).shape
+            raise ValueError(f"out[{i}] ({name}) must have shape {expected}, got {o.shape}")
+        if not moved.flags.c_contiguous:
+            raise ValueError(f"out[{i}] ({name}) must be C-contiguous with the block axis moved last")
+        views.append(moved.reshape(-1) if i == 0 else moved.reshape(-1, bs))
+    return views
+
+
+def run_block_kernel(kernel, W, dim, return_dequant, rounding, *extra, out=None):
     """Run a per-block kernel ``kernel(x, xbits, thr, dec, codes, quants, dequant,
-    want_dq, status, *extra)`` and return the seed-shaped ``(scales, quants[, dequant])``, plus the
-    scale codes (uint8, flat) for callers that want bytes."""
+    want_dq, status, *extra)`` and return the seed-shaped ``(scales, quants[, dequant])``
+    (written into ``out`` when given), plus the scale codes (uint8, flat)."""
     thr, dec = kernel_tables(rounding)
     x, batch_shape, dim = to_blocks(W, dim)
     n, bs = x.shape
     codes = np.empty(n, np.uint8)
-    quants = np.empty((n, bs), np.float32)
-    dequant = np.empty((n, bs) if return_dequant else (1, bs), np.float32)  # (1, bs): unused dummy
+    if out is None:
+        scales = np.empty(n, np.float32)
+        quants = np.empty((n, bs), np.float32)
+        dequant = np.empty((n, bs) if return_dequant else (1, bs), np.float32)  # (1, bs): unused
+    else:
+        views = _out_views(out, batch_shape, bs, dim, return_dequant)
+        scales, quants = views[0], views[1]
+        dequant = views[2] if return_dequant else np.empty((1, bs), np.float32)
     status = np.empty(n, np.uint8)
     if n:
         kernel(x, x.view(np.uint32), thr, dec, codes, quants, dequant, return_dequant, status, *extra)
         if status.any():
             check_status(status, W)
-    scales = dec[codes]
-    out = from_blocks(scales, quants, dequant if return_dequant else None, batch_shape, dim)
-    return out, codes
+    np.take(dec, codes, out=scales)
+    if out is not None:
+        return out, codes
+    return from_blocks(scales, quants, dequant if return_dequant else None, batch_shape, dim), codes

@@ -24,7 +24,7 @@ def _naive_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status):
             quantize_block(x[b], thr[code], dec[code], quants[b], dequant[b if want_dq else 0], want_dq)
 
 
-def nvfp4_naive(W, dim=-1, return_dequant=False, *, rounding="seed"):
+def nvfp4_naive(W, dim=-1, return_dequant=False, *, rounding="seed", out=None):
     """Naive NVFP4 quantization: ``s = E4M3(max|x| / 6)`` per block.
 
     Bit-identical to the seed's ``nvfp4_naive`` for every finite input.
@@ -42,6 +42,11 @@ def nvfp4_naive(W, dim=-1, return_dequant=False, *, rounding="seed"):
     rounding : {"seed", "rne"}, keyword-only
         Tie rule at the 7 E2M1 decision boundaries: ``"seed"`` rounds ties toward zero
         (torch.bucketize), ``"rne"`` to the even code (hardware ``cvt.rn``).
+    out : tuple of ndarray, optional, keyword-only
+        ``(scales, quants)`` or, with ``return_dequant``, ``(scales, quants, dequant)``:
+        float32 arrays of the returned shapes to write into (C-contiguous with the block
+        axis last; for ``dim=-1`` any C-contiguous array). Reusing buffers avoids
+        allocating and page-faulting fresh outputs on every call. They are returned.
 
     Returns
     -------
@@ -64,5 +69,5 @@ def nvfp4_naive(W, dim=-1, return_dequant=False, *, rounding="seed"):
     RuntimeWarning
         When blocks with 0 < amax <= 6*2^-10 get scale 0 (the seed's behaviour).
     """
-    out, _ = core.run_block_kernel(_naive_kernel, W, dim, return_dequant, rounding)
-    return out
+    result, _ = core.run_block_kernel(_naive_kernel, W, dim, return_dequant, rounding, out=out)
+    return result

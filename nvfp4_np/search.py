@@ -102,7 +102,7 @@ def _dead_zone_stop(srt, prefix, dec, best_e):
     return 127
 
 
-def nvfp4_optimal(W, dim=-1, return_dequant=False, *, rounding="seed"):
+def nvfp4_optimal(W, dim=-1, return_dequant=False, *, rounding="seed", out=None):
     """SSE-optimal NVFP4 quantization by the seed's bounded search over E4M3 scales.
 
     Per block: baseline ``s0 = E4M3(amax/6)`` with error ``E0``; blocks whose energy is
@@ -121,6 +121,11 @@ def nvfp4_optimal(W, dim=-1, return_dequant=False, *, rounding="seed"):
         Also return ``quants * scales``.
     rounding : {"seed", "rne"}, keyword-only
         E2M1 tie rule, used both for the search and for the final quants.
+    out : tuple of ndarray, optional, keyword-only
+        ``(scales, quants)`` or, with ``return_dequant``, ``(scales, quants, dequant)``:
+        float32 arrays of the returned shapes to write into (C-contiguous with the block
+        axis last; for ``dim=-1`` any C-contiguous array). Reusing buffers avoids
+        allocating and page-faulting fresh outputs on every call. They are returned.
 
     Returns
     -------
@@ -132,5 +137,5 @@ def nvfp4_optimal(W, dim=-1, return_dequant=False, *, rounding="seed"):
     ValueError, TypeError
         As :func:`nvfp4_np.nvfp4_naive`.
     """
-    out, _ = core.run_block_kernel(_optimal_kernel, W, dim, return_dequant, rounding)
-    return out
+    result, _ = core.run_block_kernel(_optimal_kernel, W, dim, return_dequant, rounding, out=out)
+    return result

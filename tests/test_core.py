@@ -365,3 +365,40 @@ def test_batch_size_does_not_matter(method, big_batch, bs):
     for i in (0, 511, 512, 1023, 1024, len(x) - 1):
         s, q, dq = quiet(fn, x[i], return_dequant=True)
         assert_same_outputs((s, q, dq), (whole[0][i], whole[1][i], whole[2][i]), f"block {i} alone")
+
+
+# ---------------------------------------------------------------- caller-provided outputs
+
+
+def test_out_buffers_are_written_and_returned(method):
+    fn, _ = method
+    W = sample((40, 3, 16), seed=21)
+    want = fn(W, return_dequant=True)
+    out = tuple(np.full(a.shape, np.nan, np.float32) for a in want)
+    got = fn(W, return_dequant=True, out=out)
+    assert all(g is o for g, o in zip(got, out))
+    for g, w in zip(got, want):
+        assert_bits_equal(g, w)
+    # block axis not last: the out arrays keep the seed's shapes
+    Wt = np.ascontiguousarray(np.moveaxis(W, -1, 0))
+    want = fn(Wt, dim=0)
+    out = (np.empty(want[0].shape, np.float32),
+           np.moveaxis(np.empty(np.moveaxis(want[1], 0, -1).shape, np.float32), -1, 0))
+    for g, w in zip(fn(Wt, dim=0, out=out), want):
+        assert_bits_equal(g, w)
+
+
+def test_out_buffers_bad(method):
+    fn, _ = method
+    W = sample((4, 16), seed=22)
+    s, q = np.empty(4, np.float32), np.empty((4, 16), np.float32)
+    with pytest.raises(ValueError, match="tuple of 2"):
+        fn(W, out=(s,))
+    with pytest.raises(ValueError, match="tuple of 3"):
+        fn(W, return_dequant=True, out=(s, q))
+    with pytest.raises(TypeError, match="float32"):
+        fn(W, out=(s, q.astype(np.float64)))
+    with pytest.raises(ValueError, match="shape"):
+        fn(W, out=(s, np.empty((4, 32), np.float32)))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        fn(W, out=(s, np.empty((16, 4), np.float32).T))
