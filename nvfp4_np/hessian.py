@@ -44,6 +44,9 @@ __all__ = ["block_hessians", "nvfp4_optimal_hessian"]
 
 MODES = ("seed", "exact")
 
+# Relative float64 rounding of a weighted sum of n <= 32 squares is far below this margin.
+_W_GUARD = 1.0 - 2.0**-40
+
 
 # ----------------------------------------------------------------------------- Hessians
 
@@ -111,25 +114,30 @@ def _check_hessians(H_blocks, ncb, bs, dtype):
     return np.ascontiguousarray(H, dtype=dtype)
 
 
-def _diagonal_bounds(H64):
-    """Per column block: the diagonal ``d`` of H_j and ``mu`` with
-    ``computed r^T H_j r >= mu * sum_i d_i r_i^2`` for every r, or ``mu = -inf`` when no
+def _diagonal_bounds(H, eval_dtype):
+    """Per column block: the diagonal ``d`` of H_j and ``mu`` such that r^T H_j r, as a
+    kernel evaluates it in ``eval_dtype`` (float32 for the seed's arithmetic, float64 in
+    exact mode), is at least ``mu * sum_i d_i r_i^2`` for every r; ``mu = -inf`` when no
     such bound is available (H_j not positive semidefinite).
 
     With D = diag(d) and C = D^-1/2 H D^-1/2 (the correlation form, on the indices with
     d_i > 0; a PSD matrix with d_i = 0 has row and column i zero), r^T H r =
     (D^1/2 r)^T C (D^1/2 r) >= lambda_min(C) * sum_i d_i r_i^2. Scaling by the diagonal
     first makes the bound tight when column norms differ by decades. ``mu`` is
-    lambda_min(C) lowered by the rounding of forming C, of eigvalsh (backward stable:
-    error <= c * n * eps * ||C||) and of evaluating r^T H r in float64 (<= (n + 2) * eps *
-    |r|^T |H| |r| <= (n + 2) * eps * ||C||_F * sum_i d_i r_i^2); a generous c covers all.
+    lambda_min(C) lowered by (a) the rounding of forming C in float64 and of eigvalsh
+    (backward stable: error <= c * n * eps64 * ||C||, a generous c = 64) and (b) the
+    rounding of evaluating r^T H r with length-n dot products and an n-term sum in
+    ``eval_dtype``: at most (2n + 1) u / (1 - (2n + 1) u) * |r|^T |H| |r| <= 2 (2n + 2) u
+    ||C||_F sum_i d_i r_i^2 with u its unit roundoff.
     """
     from scipy.linalg import eigvalsh
 
+    H64 = np.asarray(H, dtype=np.float64)
     ncb, n, _ = H64.shape
     d = np.array([np.diag(h) for h in H64]).reshape(ncb, n)
     mu = np.full(ncb, -np.inf)
-    eps = np.finfo(np.float64).eps
+    eps64 = np.finfo(np.float64).eps
+    u_eval = np.finfo(eval_dtype).eps / 2
     for j in range(ncb):
         h, dj = H64[j], d[j]
         pos = dj > 0
@@ -141,7 +149,7 @@ def _diagonal_bounds(H64):
         inv = 1.0 / np.sqrt(dj[pos])
         c = h[np.ix_(pos, pos)] * inv[:, None] * inv[None, :]
         lam = eigvalsh(c, subset_by_index=[0, 0])[0]
-        mu[j] = lam - 64.0 * (n + 2) * eps * np.sqrt((c * c).sum())
+        mu[j] = lam - np.sqrt((c * c).sum()) * (64 * n * eps64 + 2 * (2 * n + 2) * u_eval)
     return d, mu
 
 
@@ -177,6 +185,17 @@ def _hess_err_seed(r, Ht, hr):
 
 
 @numba.njit(**JIT_SCALAR)
+def _weighted_sq(r, dj):
+    """sum_i d_i r_i^2 in float64 (r float32, exact in float64), lowered by a margin far
+    above its own rounding."""
+    total = 0.0
+    for i in range(r.size):
+        v = np.float64(r[i])
+        total += dj[i] * (v * v)
+    return total * _W_GUARD
+
+
+@numba.njit(**JIT_SCALAR)
 def _clip_sse(xb, s, sq):
     """The seed's fast-fail H(s) = sum(max(|x| - 6s, 0)^2), lane order."""
     lim = _QMAX * s
@@ -188,7 +207,7 @@ def _clip_sse(xb, s, sq):
 
 
 @numba.njit(**JIT_PARALLEL)
-def _hessian_seed_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status, Ht, rows_per_task):
+def _hessian_seed_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status, Ht, d, mu, rows_per_task):
     n, bs = x.shape
     ncb = Ht.shape[0]
     m_total = n // ncb
@@ -197,6 +216,8 @@ def _hessian_seed_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, st
         j = task // tasks_per_j
         m0 = (task % tasks_per_j) * rows_per_task
         Hj = Ht[j]
+        dj = d[j]
+        mu_j = mu[j]
         sq = np.empty(bs, np.float32)
         r = np.empty(bs, np.float32)
         hr = np.empty(bs, np.float32)
@@ -227,6 +248,10 @@ def _hessian_seed_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, st
                         if not clip < best_e * np.float32(10.0):
                             continue
                         _residual(xb, thr[k], dec[k], r)
+                        # A candidate whose proved lower bound exceeds best cannot improve
+                        # (the seed would evaluate it and not take it).
+                        if mu_j >= 0 and mu_j * _weighted_sq(r, dj) > best_e:
+                            continue
                         e = _hess_err_seed(r, Hj, hr)
                         if e < best_e:
                             best_e = e
@@ -261,10 +286,6 @@ def _better(e, k, best_e, best_c, c0):
     if e < best_e:
         return True
     return e == best_e and best_c != c0 and k < best_c
-
-
-# Relative float64 rounding of a weighted sum of n <= 32 squares is far below this margin.
-_W_GUARD = 1.0 - 2.0**-40
 
 
 @numba.njit(**JIT_SCALAR)
@@ -406,11 +427,11 @@ def nvfp4_optimal_hessian(W, dim=-1, return_dequant=False, X=None, H_blocks=None
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if mode == "seed":
         H, ncb, _ = _hessians_for(W, dim, X, H_blocks, np.float32)
-        extra = (np.ascontiguousarray(H.transpose(0, 2, 1)),)
+        extra = (np.ascontiguousarray(H.transpose(0, 2, 1)), *_diagonal_bounds(H, np.float32))
         kernel = _hessian_seed_kernel
     else:
         H, ncb, _ = _hessians_for(W, dim, X, H_blocks, np.float64)
-        extra = (H, *_diagonal_bounds(H))
+        extra = (H, *_diagonal_bounds(H, np.float64))
         kernel = _hessian_exact_kernel
     out, _ = core.run_block_kernel(kernel, W, dim, return_dequant, rounding, *extra, HESSIAN_ROWS_PER_TASK)
     return out

@@ -10,6 +10,7 @@ from naive import (
     ref_block_hessians,
     ref_fp4_quantize,
     ref_hessian_exhaustive,
+    ref_hess_err_seed,
     ref_hessian_table,
     ref_optimal_hessian_seed,
 )
@@ -190,23 +191,31 @@ def test_exact_mode_rne_block_32(rng):
 
 
 def test_diagonal_bound_is_a_lower_bound(rng):
-    # near-singular, spread and indefinite matrices; r with many scales of magnitude
+    """r^T H r as each mode evaluates it (float64; the seed's float32 order) is never below
+    mu * sum d r^2: near-singular, spread and rank-deficient H, r over 8 decades."""
     mats = []
-    for _ in range(50):
+    for _ in range(40):
         A = rng.standard_normal((20, 16)) * 10.0 ** rng.uniform(-3, 3, 16)
         mats.append(A.T @ A)
         B = rng.standard_normal((3, 16))
         mats.append(B.T @ B)  # rank 3
+        mats.append(np.diag(10.0 ** rng.uniform(-3, 3, 16)))  # mu = 1: the tightest case
     C = rng.standard_normal((16, 16))
     mats.append(C + C.T)  # indefinite: no bound
-    H = np.array(mats)
-    d, mu = _diagonal_bounds(H)
-    assert mu[-1] == -np.inf
-    for j in range(len(H) - 1):
-        for _ in range(20):
-            r = rng.standard_normal(16) * 10.0 ** rng.uniform(-4, 4, 16)
-            e = float(r @ H[j] @ r)
-            assert e >= mu[j] * float(np.sum(d[j] * r * r)), j
+    H32 = np.array(mats, dtype=F32)
+    for dtype in (np.float64, np.float32):
+        d, mu = _diagonal_bounds(H32, dtype)
+        assert mu[-1] == -np.inf
+        assert (mu[:-1] > -np.inf).all()
+        for j in range(len(H32) - 1):
+            r = (rng.standard_normal((30, 16)) * 10.0 ** rng.uniform(-4, 4, (30, 16))).astype(F32)
+            if dtype == np.float64:
+                r64 = r.astype(np.float64)
+                e = np.einsum("na,ab,nb->n", r64, H32[j].astype(np.float64), r64)
+            else:
+                e = ref_hess_err_seed(r, np.broadcast_to(H32[j], (30, 16, 16))).astype(np.float64)
+            bound = mu[j] * np.sum(d[j] * r.astype(np.float64) ** 2, axis=1)
+            assert np.all(e >= bound), (dtype, j)
 
 
 # ----------------------------------------------------------------------------- layout, errors
