@@ -2,9 +2,9 @@
 projection, the block SSE in the seed's float32 order, and the seed's search window.
 
 A block is a 1-D float32 view of 16 or 32 elements. Scales are handled as E4M3 byte
-codes (0 = scale 0, 1..126 = the positive finite values); ``thr`` is the (128, 7)
-threshold table of :func:`nvfp4_np.formats.fp4_thresholds` for the rounding mode, and
-``dec`` is :data:`nvfp4_np.formats.E4M3_DECODE`.
+codes (0 = scale 0, 1..126 = the positive finite values), ``dec`` is
+:data:`nvfp4_np.formats.E4M3_DECODE`, and ``rne`` is the rounding-mode flag of
+:func:`nvfp4_np.formats.rounding_is_rne`.
 """
 
 import numba
@@ -12,15 +12,7 @@ import numpy as np
 
 from ._bits import bits_to_f32
 from ._config import CHUNK_BLOCKS, JIT_SCALAR
-from .formats import (
-    E2M1,
-    E4M3_MAX_CODE,
-    e4m3_code,
-    fp4_levels,
-    fp4_project,
-    fp4_row,
-    seed_sum_inplace,
-)
+from .formats import E2M1, E4M3_MAX_CODE, e2m1_round, e4m3_code, seed_sum_inplace
 
 #: Status of a block, written by every kernel and read by the wrapper (core.check_status).
 OK, UNDERFLOW, NONFINITE = 0, 1, 2
@@ -60,17 +52,22 @@ def naive_code(amax):
 
 
 @numba.njit(**JIT_SCALAR)
-def block_sse(xb, thr_row, s, sq):
-    """Seed-exact SSE of a block at scale ``s`` (threshold row ``thr_row``).
+def fp4_magnitude(a, s, rne):
+    """The seed's FP4 projection of a magnitude: the E2M1 value of ``fl(a / s)``
+    (``s = 0`` gives 6 for any ``a``, as ``a/0`` is inf or NaN)."""
+    return e2m1_round(a / s, rne)
+
+
+@numba.njit(**JIT_SCALAR)
+def block_sse(xb, s, rne, sq):
+    """Seed-exact SSE of a block at scale ``s``.
 
     ``x - sign(x)*q*s`` has the magnitude ``|x| - q*s`` exactly (``q*s`` is exact and
     rounding is symmetric), so the error needs no sign. ``sq`` is scratch.
     """
-    t = fp4_row(thr_row)
-    levels = fp4_levels(s)
     for i in range(xb.size):
         a = abs(xb[i])
-        e = a - fp4_project(a, t, levels)
+        e = a - fp4_magnitude(a, s, rne) * s
         sq[i] = e * e
     return seed_sum_inplace(sq)
 
@@ -84,14 +81,12 @@ def block_energy(xb, sq):
 
 
 @numba.njit(**JIT_SCALAR)
-def quantize_block(xb, thr_row, s, q_out, dq_out, want_dq):
+def quantize_block(xb, s, rne, q_out, dq_out, want_dq):
     """FP4 quants ``sign(x)*q`` (torch.sign semantics: -0.0 -> +0.0, a negative that
     rounds to 0 -> -0.0), and optionally the dequant ``q*s``."""
-    t = fp4_row(thr_row)
-    mags = fp4_levels(np.float32(1.0))
     for i in range(xb.size):
         v = xb[i]
-        q = fp4_project(abs(v), t, mags)
+        q = fp4_magnitude(abs(v), s, rne)
         q_out[i] = q if v > 0 else (-q if v < 0 else np.float32(0.0))
     if want_dq:
         for i in range(xb.size):

@@ -4,10 +4,13 @@ Every kernel is compiled with these flags. ``fastmath`` stays off everywhere: it
 let LLVM reorder float32 sums, and the seed's summation order is part of the result.
 """
 
-#: Scalar helpers inlined into kernels.
-JIT_SCALAR = dict(cache=True, nogil=True, fastmath=False, inline="always")
+#: Scalar helpers inlined into kernels. error_model="numpy": a float division by zero
+#: gives inf/NaN as IEEE (and torch) do, instead of raising, and costs no check.
+JIT_SCALAR = dict(cache=True, nogil=True, fastmath=False, error_model="numpy", inline="always")
 #: Block-parallel kernels (prange over chunks of blocks).
-JIT_PARALLEL = dict(cache=True, nogil=True, fastmath=False, parallel=True)
+JIT_PARALLEL = dict(cache=True, nogil=True, fastmath=False, error_model="numpy", parallel=True)
+#: Elementwise ufuncs built from the scalar helpers.
+JIT_UFUNC = dict(cache=True, nopython=True)
 
 #: Blocks per parallel work item. Results never depend on it (blocks are independent);
 #: it only amortises per-chunk scratch allocation and scheduling.

@@ -131,18 +131,6 @@ def check_status(status, W, name="W"):
         )
 
 
-def kernel_tables(rounding):
-    """(thresholds, decode) arrays for a rounding mode, cached."""
-    t = _TABLES.get(rounding)
-    if t is None:
-        t = (formats.fp4_thresholds(rounding), formats.E4M3_DECODE)
-        _TABLES[rounding] = t
-    return t
-
-
-_TABLES = {}
-
-
 def _out_views(out, batch_shape, bs, dim, return_dequant):
     """Kernel-layout views (scales (N,), quants (N, bs), dequant) of caller-provided
     outputs, which must be float32, writeable, of the seed's shapes, and laid out so that
@@ -167,10 +155,11 @@ def _out_views(out, batch_shape, bs, dim, return_dequant):
 
 
 def run_block_kernel(kernel, W, dim, return_dequant, rounding, *extra, out=None):
-    """Run a per-block kernel ``kernel(x, xbits, thr, dec, codes, quants, dequant,
+    """Run a per-block kernel ``kernel(x, xbits, rne, dec, codes, quants, dequant,
     want_dq, status, *extra)`` and return the seed-shaped ``(scales, quants[, dequant])``
     (written into ``out`` when given), plus the scale codes (uint8, flat)."""
-    thr, dec = kernel_tables(rounding)
+    rne = formats.rounding_is_rne(rounding)
+    dec = formats.E4M3_DECODE
     x, batch_shape, dim = to_blocks(W, dim)
     n, bs = x.shape
     codes = np.empty(n, np.uint8)
@@ -184,7 +173,7 @@ def run_block_kernel(kernel, W, dim, return_dequant, rounding, *extra, out=None)
         dequant = views[2] if return_dequant else np.empty((1, bs), np.float32)
     status = np.empty(n, np.uint8)
     if n:
-        kernel(x, x.view(np.uint32), thr, dec, codes, quants, dequant, return_dequant, status, *extra)
+        kernel(x, x.view(np.uint32), rne, dec, codes, quants, dequant, return_dequant, status, *extra)
         if status.any():
             check_status(status, W)
     np.take(dec, codes, out=scales)

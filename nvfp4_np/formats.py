@@ -4,8 +4,9 @@ Every table here is derived from a :class:`FloatFormat` description (exponent bi
 mantissa bits, bias, largest finite value), the way ml_dtypes describes its types, so
 that no value is typed in by hand. The tests compare each table with ml_dtypes.
 
-The Numba functions below (``e4m3_code``, ``fp4_project``, ``seed_sum_inplace``) are the
-*only* place where a rounding or summation rule is written; every kernel calls them.
+The Numba functions below (``e4m3_code``, ``e2m1_round``, ``seed_sum_inplace``) are the
+*only* place where a rounding or summation rule is written; every kernel, and the NumPy
+forms ``snap_e4m3`` / ``round_e2m1``, call them.
 """
 
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import numba
 import numpy as np
 
 from ._bits import f32_to_bits
-from ._config import JIT_SCALAR
+from ._config import JIT_SCALAR, JIT_UFUNC
 
 __all__ = [
     "FloatFormat",
@@ -26,7 +27,6 @@ __all__ = [
     "E4M3_CODES",
     "E4M3_DECODE",
     "ROUNDING_MODES",
-    "fp4_thresholds",
     "snap_e4m3",
     "round_e2m1",
     "build_fp8_e4m3_scales",
@@ -102,47 +102,22 @@ E4M3_VALUES = E4M3_DECODE[E4M3_CODES]
 #: Largest finite positive E4M3 code (0x7E = 448): the saturation target.
 E4M3_MAX_CODE = int(E4M3_CODES[-1])
 
-#: Rounding modes for E2M1, as data: for each of the 7 boundaries, does an exact tie
-#: go up (away from zero)? "seed": never (torch.bucketize puts a value equal to a
-#: boundary in the lower bucket). "rne": IEEE ties-to-even, i.e. up exactly when the
-#: upper neighbour has an even code (mantissa bit 0).
+#: Rounding modes for E2M1 (the tie rule when |x|/s lies exactly halfway between two
+#: E2M1 values), by name: "seed" rounds ties toward zero, as the seed's torch.bucketize
+#: (right=False) puts a value equal to a boundary in the lower bucket; "rne" rounds ties to
+#: the even code, as IEEE, ml_dtypes and the hardware ``cvt.rn`` do. They differ only at
+#: 0.75, 1.75 and 3.5. Kernels take the mode as a flag: ``rne = rounding_is_rne(name)``.
 ROUNDING_MODES = {
-    "seed": np.zeros(E2M1_BOUNDARIES.size, dtype=np.bool_),
-    "rne": (np.arange(1, E2M1_VALUES.size) % 2 == 0),
+    "seed": "ties toward zero (torch.bucketize)",
+    "rne": "ties to even (IEEE round-to-nearest-even)",
 }
-# The first boundary (between 0 and the smallest magnitude) never ties up: code 0 is even
-# and toward zero. Kernels rely on the dead zone being exactly |x| <= boundary * s.
-assert not any(t[0] for t in ROUNDING_MODES.values())
 
 
-def rounding_ties_up(rounding):
-    """The tie table of a rounding mode, with a clear error for unknown names."""
-    try:
-        return ROUNDING_MODES[rounding]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"rounding must be one of {sorted(ROUNDING_MODES)}, got {rounding!r}"
-        ) from None
-
-
-def fp4_thresholds(rounding="seed"):
-    """Per-scale-code FP4 decision thresholds, shape (128, 7) float32.
-
-    Row ``c`` belongs to the E4M3 scale byte ``c`` (value ``s``). For ``s > 0`` an element
-    magnitude ``a`` passes boundary ``i`` (moves to the next E2M1 magnitude) exactly when
-    ``a > row[i]``. This replaces the seed's ``fl(a / s) > b`` by one comparison: ``b*s``
-    is exact in float32, and for a positive E4M3 ``s`` correctly rounded division is
-    monotone with no float32 quotient equal to ``b`` unless ``a == b*s``
-    (tests/test_formats.py checks every scale and every float32 near every threshold).
-    A tie that goes up (``a >= b*s``) is stored as the next float32 below ``b*s``.
-    For ``s == 0`` every threshold is 0: a nonzero element goes to 6, as ``a/0 = inf``
-    does in the seed. Rows for NaN codes are NaN (nothing passes).
-    """
-    ties_up = rounding_ties_up(rounding)
-    scales = E4M3_DECODE[: E4M3.sign_bit]
-    t = (scales[:, None] * E2M1_BOUNDARIES[None, :]).astype(np.float32)
-    down = np.nextafter(t, np.float32(-np.inf))
-    return np.where(ties_up[None, :] & (t > 0), down, t).astype(np.float32)
+def rounding_is_rne(rounding):
+    """The kernels' flag for a rounding mode, with a clear error for unknown names."""
+    if not isinstance(rounding, str) or rounding not in ROUNDING_MODES:
+        raise ValueError(f"rounding must be one of {sorted(ROUNDING_MODES)}, got {rounding!r}")
+    return rounding == "rne"
 
 
 # --------------------------------------------------------------------------------------
@@ -184,29 +159,36 @@ def e4m3_code(v):
     return np.uint8((b >> _DROP) - _REBIAS)
 
 
-@numba.njit(**JIT_SCALAR)
-def fp4_row(thr_row):
-    """The 7 thresholds of one scale code as a tuple (kept in registers by kernels)."""
-    return (thr_row[0], thr_row[1], thr_row[2], thr_row[3], thr_row[4], thr_row[5], thr_row[6])
+# E2M1 rounding on its own grid: in the binade [2^e, 2^(e+1)) the spacing is
+# 2^(e - mantissa_bits), and below the smallest normal it stays 2^(emin - mantissa_bits).
+# E2M1 has three spacings (0.5 below 2, 1 below 4, 2 above); larger values saturate to 6.
+_E2M1_EMAX = int(np.log2(E2M1.max_finite))
+assert _E2M1_EMAX - E2M1.min_exponent == 2  # e2m1_round selects among 3 spacings
+_E2M1_B1 = np.float32(2.0 ** (E2M1.min_exponent + 1))
+_E2M1_B2 = np.float32(2.0 ** (E2M1.min_exponent + 2))
+_E2M1_Q = [np.float32(2.0 ** (e - E2M1.mantissa_bits)) for e in range(E2M1.min_exponent, _E2M1_EMAX + 1)]
+_E2M1_Q0, _E2M1_Q1, _E2M1_Q2 = _E2M1_Q
+_E2M1_R0, _E2M1_R1, _E2M1_R2 = [np.float32(1 / q) for q in _E2M1_Q]
+_E2M1_MAX = np.float32(E2M1.max_finite)
+_HALF = np.float32(0.5)
 
 
 @numba.njit(**JIT_SCALAR)
-def fp4_levels(s):
-    """The 7 nonzero E2M1 magnitudes times the scale ``s`` (exact products)."""
-    v = E2M1_VALUES
-    return (v[1] * s, v[2] * s, v[3] * s, v[4] * s, v[5] * s, v[6] * s, v[7] * s)
+def e2m1_round(y, rne):
+    """Round a non-negative float32 ``y`` to an E2M1 magnitude (0, 0.5, ..., 6).
 
-
-@numba.njit(**JIT_SCALAR)
-def fp4_project(a, t, levels):
-    """FP4 projection of a magnitude ``a``: the level of the highest threshold it passes
-    (thresholds ascend), 0 if none. ``t`` from :func:`fp4_row`, ``levels`` from
-    :func:`fp4_levels` (or ``fp4_levels(1)`` for the bare E2M1 magnitude). Branch-free,
-    so loops over elements vectorise."""
-    d = levels[0] * 0
-    for j in range(7):
-        d = levels[j] if a > t[j] else d
-    return d
+    ``v = y / spacing`` is exact (a power of two), so rounding v to an integer is rounding
+    y to the grid: ties to even with ``rne``, else toward zero (``ceil(v - 1/2)``: the
+    subtraction is exact for v >= 1/4, and below it the result is 0). Values above 6, +inf and NaN give 6, as torch.bucketize
+    sends them past the last boundary. Branch-free: loops over elements vectorise.
+    """
+    small = y < _E2M1_B1
+    mid = y < _E2M1_B2
+    q = _E2M1_Q0 if small else (_E2M1_Q1 if mid else _E2M1_Q2)
+    v = y * (_E2M1_R0 if small else (_E2M1_R1 if mid else _E2M1_R2))
+    r = np.rint(v) if rne else np.ceil(v - _HALF) + np.float32(0.0)  # + 0: ceil(-0.3) is -0
+    m = r * q
+    return m if m < _E2M1_MAX else _E2M1_MAX
 
 
 @numba.njit(**JIT_SCALAR)
@@ -221,40 +203,38 @@ def seed_sum_inplace(v):
     return total
 
 
-assert E2M1_BOUNDARIES.size == 7  # fp4_row / fp4_levels are written out for 7 boundaries
-
-
 # --------------------------------------------------------------------------------------
 # NumPy forms (vectorised, any shape), the public helpers build on these.
 # --------------------------------------------------------------------------------------
 
 
+@numba.vectorize(["float32(float32)"], **JIT_UFUNC)
+def _snap_e4m3_ufunc(v):
+    return np.float32(np.copysign(E4M3_DECODE[e4m3_code(abs(v))], v))
+
+
+@numba.vectorize(["float32(float32, boolean)"], **JIT_UFUNC)
+def _round_e2m1_ufunc(y, rne):
+    return e2m1_round(y, rne)
+
+
 def snap_e4m3(v):
     """Round float32 values to E4M3 (RNE, saturating at 448 like torch 2.13), as float32.
 
-    NaN stays NaN; ``-0.0`` stays ``-0.0``. Unlike ml_dtypes, values above 464 and
-    infinities saturate to ±448 instead of becoming NaN.
+    The kernels' :func:`e4m3_code` applied elementwise. NaN stays NaN; ``-0.0`` stays
+    ``-0.0``. Unlike ml_dtypes, values above 464 and infinities saturate to ±448 instead
+    of becoming NaN.
     """
-    import ml_dtypes
-
-    v = np.asarray(v, dtype=np.float32)
-    clamped = np.clip(v, -E4M3.max_finite, E4M3.max_finite)  # NaN passes through clip
-    return clamped.astype(ml_dtypes.float8_e4m3fn).astype(np.float32)
+    with np.errstate(all="ignore"):  # NaN and saturation are part of the rule, not errors
+        return _snap_e4m3_ufunc(np.asarray(v, dtype=np.float32))
 
 
 def round_e2m1(y, rounding="seed"):
-    """Round non-negative magnitudes ``y`` to E2M1 values with the given tie rule.
-
-    Values above 6 (and +inf) saturate to 6; NaN maps to 6, as ``torch.bucketize``
-    sends NaN past the last boundary.
-    """
-    ties_up = rounding_ties_up(rounding)
-    y = np.asarray(y, dtype=np.float32)
-    idx = np.zeros(y.shape, dtype=np.intp)
-    for i, b in enumerate(E2M1_BOUNDARIES):
-        idx += (y >= b) if ties_up[i] else (y > b)
-    idx[np.isnan(y)] = E2M1_VALUES.size - 1
-    return E2M1_VALUES[idx]
+    """Round non-negative magnitudes ``y`` to E2M1 values with the given tie rule (the
+    kernels' :func:`e2m1_round` applied elementwise). Values above 6, +inf and NaN give 6."""
+    rne = rounding_is_rne(rounding)
+    with np.errstate(all="ignore"):  # NaN and saturation are part of the rule, not errors
+        return _round_e2m1_ufunc(np.asarray(y, dtype=np.float32), rne)
 
 
 def build_fp8_e4m3_scales():

@@ -33,12 +33,13 @@ from ._block import (
     block_energy,
     block_sse,
     code_range,
+    fp4_magnitude,
     naive_code,
     quantize_block,
     search_window,
 )
 from ._config import HESSIAN_CHUNK_ROWS, HESSIAN_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR
-from .formats import fp4_levels, fp4_project, fp4_row, seed_sum_inplace
+from .formats import seed_sum_inplace
 
 __all__ = ["block_hessians", "nvfp4_optimal_hessian"]
 
@@ -157,13 +158,11 @@ def _diagonal_bounds(H, eval_dtype):
 
 
 @numba.njit(**JIT_SCALAR)
-def _residual(xb, thr_row, s, r):
+def _residual(xb, s, rne, r):
     """r = x - sign(x) * q * s (float32, as the seed computes x - dq)."""
-    t = fp4_row(thr_row)
-    levels = fp4_levels(s)
     for i in range(xb.size):
         v = xb[i]
-        d = fp4_project(abs(v), t, levels)
+        d = fp4_magnitude(abs(v), s, rne) * s
         r[i] = v - d if v > 0 else (v + d if v < 0 else v)
 
 
@@ -207,7 +206,7 @@ def _clip_sse(xb, s, sq):
 
 
 @numba.njit(**JIT_PARALLEL)
-def _hessian_seed_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status, Ht, d, mu, rows_per_task):
+def _hessian_seed_kernel(x, xbits, rne, dec, codes, quants, dequant, want_dq, status, Ht, d, mu, rows_per_task):
     n, bs = x.shape
     ncb = Ht.shape[0]
     m_total = n // ncb
@@ -235,8 +234,8 @@ def _hessian_seed_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, st
             c0 = naive_code(amax)
             status[b] = UNDERFLOW if (c0 == 0 and amax > 0) else OK
             best_c = c0
-            e0 = block_sse(xb, thr[c0], dec[c0], sq)
-            _residual(xb, thr[c0], dec[c0], r)
+            e0 = block_sse(xb, dec[c0], rne, sq)
+            _residual(xb, dec[c0], rne, r)
             best_e = _hess_err_seed(r, Hj, hr)
             if block_energy(xb, sq) > e0:
                 s_min, s_max, noise, taken = search_window(xbits[b], amax, e0, work, srt, prefix)
@@ -247,7 +246,7 @@ def _hessian_seed_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, st
                         clip = _clip_sse(xb, dec[k], sq) if _QMAX * dec[k] < amax else np.float32(0.0)
                         if not clip < best_e * np.float32(10.0):
                             continue
-                        _residual(xb, thr[k], dec[k], r)
+                        _residual(xb, dec[k], rne, r)
                         # A candidate whose proved lower bound exceeds best cannot improve
                         # (the seed would evaluate it and not take it).
                         if mu_j >= 0 and mu_j * _weighted_sq(r, dj) > best_e:
@@ -257,18 +256,16 @@ def _hessian_seed_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, st
                             best_e = e
                             best_c = k
             codes[b] = best_c
-            quantize_block(xb, thr[best_c], dec[best_c], quants[b], dequant[b if want_dq else 0], want_dq)
+            quantize_block(xb, dec[best_c], rne, quants[b], dequant[b if want_dq else 0], want_dq)
 
 
 @numba.njit(**JIT_SCALAR)
-def _hess_err_exact(xb, thr_row, s, H, r):
+def _hess_err_exact(xb, s, rne, H, r):
     """r^T H r in float64 with r = x - q*s exact (float32 difference held in float64)."""
-    t = fp4_row(thr_row)
-    levels = fp4_levels(s)
     n = xb.size
     for i in range(n):
         v = xb[i]
-        d = fp4_project(abs(v), t, levels)
+        d = fp4_magnitude(abs(v), s, rne) * s
         r[i] = np.float64(v) - (np.float64(d) if v > 0 else (-np.float64(d) if v < 0 else 0.0))
     total = 0.0
     for a in range(n):
@@ -289,22 +286,22 @@ def _better(e, k, best_e, best_c, c0):
 
 
 @numba.njit(**JIT_SCALAR)
-def _weighted_sse(xb, thr_row, s, dj):
+def _weighted_sse(xb, s, rne, dj):
     """(sum_i d_i r_i^2, dead-zone part, clipped part) in float64 with r = x - q*s exact.
-    The dead-zone part (elements that quantize to 0) only grows with s, the clipped part
-    (elements above 6s) only shrinks: they bound every larger / smaller scale."""
-    t = fp4_row(thr_row)
-    levels = fp4_levels(s)
+    The dead-zone part (elements that quantize to 0: fl(|x|/s) <= 1/4, a set that only
+    grows with s) only grows with s, the clipped part (elements above 6s) only shrinks:
+    they bound every larger / smaller scale."""
     lim = _QMAX * s
     total = 0.0
     dead = 0.0
     clip = 0.0
     for i in range(xb.size):
         a = abs(xb[i])
-        e = np.float64(a) - np.float64(fp4_project(a, t, levels))
+        q = fp4_magnitude(a, s, rne)
+        e = np.float64(a) - np.float64(q * s)
         w = dj[i] * (e * e)
         total += w
-        if not a > t[0]:
+        if q == 0:
             dead += w
         elif a > lim:
             clip += w
@@ -312,25 +309,25 @@ def _weighted_sse(xb, thr_row, s, dj):
 
 
 @numba.njit(**JIT_SCALAR)
-def _exact_block(xb, thr, dec, c0, Hj, dj, mu, r):
+def _exact_block(xb, rne, dec, c0, Hj, dj, mu, r):
     """Argmin over all scales of the float64 r^T H r (s0 wins ties, then the smallest).
     Scans up from s0 and then down, skipping a scale when mu * weighted_sse(s) > best and
     stopping in a direction once the monotone dead-zone (up) or clipping (down) part of
     that bound exceeds best. With mu = -inf (H not PSD) every scale is evaluated."""
     best_c = c0
-    best_e = _hess_err_exact(xb, thr[c0], dec[c0], Hj, r)
+    best_e = _hess_err_exact(xb, dec[c0], rne, Hj, r)
     bounded = mu >= 0
     for direction in (1, -1):
         k = c0 + direction
         while 1 <= k <= 126:
             if bounded:
-                w, dead, clip = _weighted_sse(xb, thr[k], dec[k], dj)
+                w, dead, clip = _weighted_sse(xb, dec[k], rne, dj)
                 if mu * (dead if direction == 1 else clip) > best_e:
                     break
                 if mu * w > best_e:
                     k += direction
                     continue
-            e = _hess_err_exact(xb, thr[k], dec[k], Hj, r)
+            e = _hess_err_exact(xb, dec[k], rne, Hj, r)
             if _better(e, k, best_e, best_c, c0):
                 best_e = e
                 best_c = k
@@ -339,7 +336,7 @@ def _exact_block(xb, thr, dec, c0, Hj, dj, mu, r):
 
 
 @numba.njit(**JIT_PARALLEL)
-def _hessian_exact_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status, H, d, mu, rows_per_task):
+def _hessian_exact_kernel(x, xbits, rne, dec, codes, quants, dequant, want_dq, status, H, d, mu, rows_per_task):
     n, bs = x.shape
     ncb = H.shape[0]
     m_total = n // ncb
@@ -360,9 +357,9 @@ def _hessian_exact_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, s
                 continue
             c0 = naive_code(amax)
             status[b] = UNDERFLOW if (c0 == 0 and amax > 0) else OK
-            best_c = _exact_block(xb, thr, dec, c0, Hj, dj, mu[j], r)
+            best_c = _exact_block(xb, rne, dec, c0, Hj, dj, mu[j], r)
             codes[b] = best_c
-            quantize_block(xb, thr[best_c], dec[best_c], quants[b], dequant[b if want_dq else 0], want_dq)
+            quantize_block(xb, dec[best_c], rne, quants[b], dequant[b if want_dq else 0], want_dq)
 
 
 # ----------------------------------------------------------------------------- public

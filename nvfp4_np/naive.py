@@ -9,7 +9,7 @@ __all__ = ["nvfp4_naive"]
 
 
 @numba.njit(**JIT_PARALLEL)
-def _naive_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status):
+def _naive_kernel(x, xbits, rne, dec, codes, quants, dequant, want_dq, status):
     n = x.shape[0]
     for c in numba.prange(n_chunks(n)):
         for b in range(c * CHUNK_BLOCKS, min(n, (c + 1) * CHUNK_BLOCKS)):
@@ -21,7 +21,7 @@ def _naive_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status):
             code = naive_code(amax)
             status[b] = UNDERFLOW if (code == 0 and amax > 0) else OK
             codes[b] = code
-            quantize_block(x[b], thr[code], dec[code], quants[b], dequant[b if want_dq else 0], want_dq)
+            quantize_block(x[b], dec[code], rne, quants[b], dequant[b if want_dq else 0], want_dq)
 
 
 def nvfp4_naive(W, dim=-1, return_dequant=False, *, rounding="seed", out=None):

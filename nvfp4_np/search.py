@@ -31,7 +31,7 @@ _BOUND_GUARD = 1.0 - 2.0**-15
 
 
 @numba.njit(**JIT_PARALLEL)
-def _optimal_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status):
+def _optimal_kernel(x, xbits, rne, dec, codes, quants, dequant, want_dq, status):
     n, bs = x.shape
     for c in numba.prange(n_chunks(n)):
         sq = np.empty(bs, np.float32)
@@ -48,18 +48,18 @@ def _optimal_kernel(x, xbits, thr, dec, codes, quants, dequant, want_dq, status)
             c0 = naive_code(amax)
             status[b] = UNDERFLOW if (c0 == 0 and amax > 0) else OK
             best_c = c0
-            best_e = block_sse(xb, thr[c0], dec[c0], sq)
+            best_e = block_sse(xb, dec[c0], rne, sq)
             # Noise blocks (zeroing everything costs no more than s0) keep s0.
             if block_energy(xb, sq) > best_e:
                 s_min, s_max, noise, taken = search_window(xbits[b], amax, best_e, work, srt, prefix)
                 if not noise:
-                    best_c, best_e = _scan(xb, srt[:taken], prefix, thr, dec, sq, c0, best_e, s_min, s_max)
+                    best_c, best_e = _scan(xb, srt[:taken], prefix, rne, dec, sq, c0, best_e, s_min, s_max)
             codes[b] = best_c
-            quantize_block(xb, thr[best_c], dec[best_c], quants[b], dequant[b if want_dq else 0], want_dq)
+            quantize_block(xb, dec[best_c], rne, quants[b], dequant[b if want_dq else 0], want_dq)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _scan(xb, srt, prefix, thr, dec, sq, c0, best_e, s_min, s_max):
+def _scan(xb, srt, prefix, rne, dec, sq, c0, best_e, s_min, s_max):
     """The seed's ascending scan of the codes in [s_min, s_max] with strict improvement
     (s0 wins ties, then the smallest scale), returning the seed's choice with less work:
 
@@ -67,8 +67,9 @@ def _scan(xb, srt, prefix, thr, dec, sq, c0, best_e, s_min, s_max):
       evaluation: elements above 6s contribute the same float32 terms to E(s) as to H(s),
       the others add non-negative terms, and float32 addition is monotone, so
       E(s) >= H(s) >= best, and the strict test below rejects s anyway.
-    - Early exit: elements at or below the first threshold (s/4) quantize to 0 and
-      contribute x^2 to E(s); that partial sum only grows with s (``prefix`` over the
+    - Early exit: elements |x| <= s/4 quantize to 0 (|x|/s <= 1/4 exactly, a tie that
+      goes to 0 in every rounding mode) and contribute x^2 to E(s); that partial sum
+      only grows with s (``prefix`` over the
       sorted magnitudes ``srt``, guarded against float32 rounding). Once it reaches best,
       no later candidate can win, so the scan ends at the first code whose dead zone
       holds enough of the smallest magnitudes (recomputed when best improves). ``srt``
@@ -83,7 +84,7 @@ def _scan(xb, srt, prefix, thr, dec, sq, c0, best_e, s_min, s_max):
             continue  # E(s0) is the current best or worse: strict < never takes it again
         if k > hi:
             break
-        e = block_sse(xb, thr[k], dec[k], sq)
+        e = block_sse(xb, dec[k], rne, sq)
         if e < best_e:
             best_e = e
             best_c = k
@@ -94,8 +95,7 @@ def _scan(xb, srt, prefix, thr, dec, sq, c0, best_e, s_min, s_max):
 @numba.njit(cache=True, nogil=True, inline="always")
 def _dead_zone_stop(srt, prefix, dec, best_e):
     """The first code at which the dead-zone bound reaches ``best_e`` (127 if none): the
-    dead zone |x| <= s/4 (the first boundary never ties up) holds the z smallest
-    magnitudes once s >= 4 * srt[z-1] (exact products)."""
+    dead zone |x| <= s/4 holds the z smallest magnitudes once s >= 4 * srt[z-1] (exact)."""
     for z in range(1, srt.size + 1):
         if prefix[z] * _BOUND_GUARD >= best_e:
             return first_code_at_least(dec, srt[z - 1] * _DEAD_ZONE_INV)

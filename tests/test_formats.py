@@ -251,60 +251,38 @@ def test_unknown_rounding_raises():
     with pytest.raises(ValueError, match="rounding"):
         formats.round_e2m1(np.ones(3, F32), "nearest")
     with pytest.raises(ValueError, match="rounding"):
-        formats.fp4_thresholds("up")
+        formats.rounding_is_rne("up")
 
 
-# --------------------------------------------------------------------- threshold table
+# ------------------------------------------- the kernels' projection fl(a/s) -> E2M1 value
 
 
 @pytest.mark.parametrize("rounding", ROUNDINGS)
-def test_thresholds_equal_division_decision(rounding):
-    """a > thr[c, i] <=> the seed's fl(a / s) passes boundary i, for every positive scale
-    code, every boundary and every float32 a within +-300 ulps of b_i * s."""
-    thr = formats.fp4_thresholds(rounding)
-    assert thr.dtype == F32 and thr.shape == (128, 7)
+def test_projection_near_every_boundary_and_scale(rounding):
+    """e2m1_round(fl(a / s)), the kernels' projection, equals the seed's bucketize for
+    every positive scale, every boundary and every float32 a within +-300 ulps of b_i * s
+    (the exact ties included)."""
     codes = np.arange(1, 127)
     s = E4M3_ALL[codes]  # (126,)
     centers = (s[:, None] * BOUNDARIES[None, :]).astype(F32)  # exact products
-    assert np.array_equal(centers.astype(np.float64), s[:, None].astype(np.float64) * BOUNDARIES)
     cb = bits(centers).astype(np.int64)
     a = f32_from_bits((cb[..., None] + np.arange(-300, 301)).astype(np.uint32))  # (126, 7, 601)
-    q = (a / s[:, None, None]).astype(F32)  # the seed's single float32 division
-    passes_ref = ref_bucket(q, rounding) > np.arange(7)[None, :, None]
-    passes = a > thr[codes][:, :, None]
-    bad = np.argwhere(passes != passes_ref)
-    assert bad.size == 0, f"{len(bad)} mismatches, first (code-1, boundary, offset-300): {bad[0]}"
-    # the sample contains the exact ties, where the two modes differ
-    tie = a == centers[..., None]
-    assert tie.sum() == 126 * 7
+    with np.errstate(over="ignore"):
+        q = (a / s[:, None, None]).astype(F32)  # the seed's single float32 division
+    assert_bits_equal(formats.round_e2m1(q, rounding), CODEBOOK[ref_bucket(q, rounding)], "projection")
+    assert (a == centers[..., None]).sum() == 126 * 7  # the sample holds every exact tie
 
 
 @pytest.mark.parametrize("rounding", ROUNDINGS)
-def test_thresholds_subnormal_and_tiny_elements(rounding):
-    thr = formats.fp4_thresholds(rounding)
-    a = np.array([1e-45, 1e-42, 1e-40, 2.0**-126, np.nextafter(F32(2.0**-126), F32(0)),
-                  2.0**-12, 2.0**-11, 2.0**-10, 3 * 2.0**-12], dtype=F32)
-    codes = np.arange(1, 127)
-    s = E4M3_ALL[codes]
-    q = (a[None, :] / s[:, None]).astype(F32)  # (126, len(a))
-    passes_ref = ref_bucket(q, rounding)[:, :, None] > np.arange(7)
-    passes = a[None, :, None] > thr[codes][:, None, :]
-    assert np.array_equal(passes, passes_ref)
+def test_projection_subnormal_tiny_and_zero_scale(rounding):
+    from nvfp4_np._block import fp4_magnitude
 
-
-@pytest.mark.parametrize("rounding", ROUNDINGS)
-def test_threshold_row_zero_scale_sends_nonzero_to_six(rounding):
-    thr = formats.fp4_thresholds(rounding)
-    a = np.array([1e-45, 2.0**-126, 1e-6, 0.3, 1.0, 448.0, 3e38, np.inf], F32)
-    assert (a[:, None] > thr[0][None, :]).all()
-    assert not (F32(0.0) > thr[0]).any()
-    # the seed: a / 0 = inf -> bucket 7 (value 6)
-    with np.errstate(divide="ignore"):
-        assert (ref_bucket(a / F32(0.0), rounding) == 7).all()
-
-
-def test_threshold_nan_rows():
-    for rounding in ROUNDINGS:
-        thr = formats.fp4_thresholds(rounding)
-        assert np.isnan(thr[127]).all()
-        assert not np.isnan(thr[:127]).any()
+    a = np.array([0.0, 1e-45, 1e-42, 2.0**-126, 2.0**-12, 2.0**-10, 0.3, 448.0, 3e38], F32)
+    rne = rounding == "rne"
+    for s in list(E4M3_ALL[1:127]) + [F32(0.0)]:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            want = CODEBOOK[ref_bucket((a / F32(s)).astype(F32), rounding)]
+        got = np.array([fp4_magnitude(v, F32(s), rne) for v in a], F32)
+        assert_bits_equal(got, want, f"s={s}")
+    # scale 0: a / 0 is inf (or NaN for a = 0), which the seed sends to 6
+    assert fp4_magnitude(F32(1e-45), F32(0.0), rne) == 6.0
