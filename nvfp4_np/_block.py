@@ -94,6 +94,17 @@ def quantize_block(xb, s, rne, q_out, dq_out, want_dq):
 
 
 @numba.njit(**JIT_SCALAR)
+def emit_block(b, code, xb, dec, rne, out, want_dq):
+    """Write block ``b``'s results: its scale byte, scale, quants (and dequant).
+    ``out = (codes, scales, quants, dequant)``."""
+    codes, scales, quants, dequant = out
+    s = dec[code]
+    codes[b] = code
+    scales[b] = s
+    quantize_block(xb, s, rne, quants[b], dequant[b if want_dq else 0], want_dq)
+
+
+@numba.njit(**JIT_SCALAR)
 def search_window(row_bits, amax, e0, work, srt, prefix):
     """The seed's candidate window [s_min, s_max] from the baseline SSE ``e0``.
 

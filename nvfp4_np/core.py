@@ -155,8 +155,8 @@ def _out_views(out, batch_shape, bs, dim, return_dequant):
 
 
 def run_block_kernel(kernel, W, dim, return_dequant, rounding, *extra, out=None):
-    """Run a per-block kernel ``kernel(x, xbits, rne, dec, codes, quants, dequant,
-    want_dq, status, *extra)`` and return the seed-shaped ``(scales, quants[, dequant])``
+    """Run a per-block kernel ``kernel(x, xbits, rne, dec, (codes, scales, quants,
+    dequant), want_dq, status, *extra)`` and return the seed-shaped ``(scales, quants[, dequant])``
     (written into ``out`` when given), plus the scale codes (uint8, flat)."""
     rne = formats.rounding_is_rne(rounding)
     dec = formats.E4M3_DECODE
@@ -173,10 +173,9 @@ def run_block_kernel(kernel, W, dim, return_dequant, rounding, *extra, out=None)
         dequant = views[2] if return_dequant else np.empty((1, bs), np.float32)
     status = np.empty(n, np.uint8)
     if n:
-        kernel(x, x.view(np.uint32), rne, dec, codes, quants, dequant, return_dequant, status, *extra)
+        kernel(x, x.view(np.uint32), rne, dec, (codes, scales, quants, dequant), return_dequant, status, *extra)
         if status.any():
             check_status(status, W)
-    np.take(dec, codes, out=scales)
     if out is not None:
         return out, codes
     return from_blocks(scales, quants, dequant if return_dequant else None, batch_shape, dim), codes

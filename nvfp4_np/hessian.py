@@ -35,7 +35,7 @@ from ._block import (
     code_range,
     fp4_magnitude,
     naive_code,
-    quantize_block,
+    emit_block,
     search_window,
 )
 from ._config import HESSIAN_CHUNK_ROWS, HESSIAN_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR
@@ -206,7 +206,7 @@ def _clip_sse(xb, s, sq):
 
 
 @numba.njit(**JIT_PARALLEL)
-def _hessian_seed_kernel(x, xbits, rne, dec, codes, quants, dequant, want_dq, status, Ht, d, mu, rows_per_task):
+def _hessian_seed_kernel(x, xbits, rne, dec, out, want_dq, status, Ht, d, mu, rows_per_task):
     n, bs = x.shape
     ncb = Ht.shape[0]
     m_total = n // ncb
@@ -229,7 +229,6 @@ def _hessian_seed_kernel(x, xbits, rne, dec, codes, quants, dequant, want_dq, st
             amax, finite = block_amax(xbits[b])
             if not finite:
                 status[b] = NONFINITE
-                codes[b] = 0
                 continue
             c0 = naive_code(amax)
             status[b] = UNDERFLOW if (c0 == 0 and amax > 0) else OK
@@ -255,8 +254,7 @@ def _hessian_seed_kernel(x, xbits, rne, dec, codes, quants, dequant, want_dq, st
                         if e < best_e:
                             best_e = e
                             best_c = k
-            codes[b] = best_c
-            quantize_block(xb, dec[best_c], rne, quants[b], dequant[b if want_dq else 0], want_dq)
+            emit_block(b, best_c, xb, dec, rne, out, want_dq)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -336,7 +334,7 @@ def _exact_block(xb, rne, dec, c0, Hj, dj, mu, r):
 
 
 @numba.njit(**JIT_PARALLEL)
-def _hessian_exact_kernel(x, xbits, rne, dec, codes, quants, dequant, want_dq, status, H, d, mu, rows_per_task):
+def _hessian_exact_kernel(x, xbits, rne, dec, out, want_dq, status, H, d, mu, rows_per_task):
     n, bs = x.shape
     ncb = H.shape[0]
     m_total = n // ncb
@@ -353,13 +351,11 @@ def _hessian_exact_kernel(x, xbits, rne, dec, codes, quants, dequant, want_dq, s
             amax, finite = block_amax(xbits[b])
             if not finite:
                 status[b] = NONFINITE
-                codes[b] = 0
                 continue
             c0 = naive_code(amax)
             status[b] = UNDERFLOW if (c0 == 0 and amax > 0) else OK
             best_c = _exact_block(xb, rne, dec, c0, Hj, dj, mu[j], r)
-            codes[b] = best_c
-            quantize_block(xb, dec[best_c], rne, quants[b], dequant[b if want_dq else 0], want_dq)
+            emit_block(b, best_c, xb, dec, rne, out, want_dq)
 
 
 # ----------------------------------------------------------------------------- public

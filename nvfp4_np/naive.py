@@ -2,26 +2,24 @@
 
 import numba
 from . import core
-from ._block import NONFINITE, OK, UNDERFLOW, block_amax, n_chunks, naive_code, quantize_block
+from ._block import NONFINITE, OK, UNDERFLOW, block_amax, emit_block, n_chunks, naive_code
 from ._config import CHUNK_BLOCKS, JIT_PARALLEL
 
 __all__ = ["nvfp4_naive"]
 
 
 @numba.njit(**JIT_PARALLEL)
-def _naive_kernel(x, xbits, rne, dec, codes, quants, dequant, want_dq, status):
+def _naive_kernel(x, xbits, rne, dec, out, want_dq, status):
     n = x.shape[0]
     for c in numba.prange(n_chunks(n)):
         for b in range(c * CHUNK_BLOCKS, min(n, (c + 1) * CHUNK_BLOCKS)):
             amax, finite = block_amax(xbits[b])
             if not finite:
                 status[b] = NONFINITE
-                codes[b] = 0
                 continue
             code = naive_code(amax)
             status[b] = UNDERFLOW if (code == 0 and amax > 0) else OK
-            codes[b] = code
-            quantize_block(x[b], dec[code], rne, quants[b], dequant[b if want_dq else 0], want_dq)
+            emit_block(b, code, x[b], dec, rne, out, want_dq)
 
 
 def nvfp4_naive(W, dim=-1, return_dequant=False, *, rounding="seed", out=None):

@@ -16,7 +16,7 @@ from ._block import (
     first_code_at_least,
     n_chunks,
     naive_code,
-    quantize_block,
+    emit_block,
     search_window,
 )
 from ._config import CHUNK_BLOCKS, JIT_PARALLEL
@@ -31,7 +31,7 @@ _BOUND_GUARD = 1.0 - 2.0**-15
 
 
 @numba.njit(**JIT_PARALLEL)
-def _optimal_kernel(x, xbits, rne, dec, codes, quants, dequant, want_dq, status):
+def _optimal_kernel(x, xbits, rne, dec, out, want_dq, status):
     n, bs = x.shape
     for c in numba.prange(n_chunks(n)):
         sq = np.empty(bs, np.float32)
@@ -43,7 +43,6 @@ def _optimal_kernel(x, xbits, rne, dec, codes, quants, dequant, want_dq, status)
             amax, finite = block_amax(xbits[b])
             if not finite:
                 status[b] = NONFINITE
-                codes[b] = 0
                 continue
             c0 = naive_code(amax)
             status[b] = UNDERFLOW if (c0 == 0 and amax > 0) else OK
@@ -54,8 +53,7 @@ def _optimal_kernel(x, xbits, rne, dec, codes, quants, dequant, want_dq, status)
                 s_min, s_max, noise, taken = search_window(xbits[b], amax, best_e, work, srt, prefix)
                 if not noise:
                     best_c, best_e = _scan(xb, srt[:taken], prefix, rne, dec, sq, c0, best_e, s_min, s_max)
-            codes[b] = best_c
-            quantize_block(xb, dec[best_c], rne, quants[b], dequant[b if want_dq else 0], want_dq)
+            emit_block(b, best_c, xb, dec, rne, out, want_dq)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
