@@ -9,6 +9,7 @@ The Numba functions below (``e4m3_code``, ``e2m1_round``, ``seed_sum_inplace``) 
 forms ``snap_e4m3`` / ``round_e2m1``, call them.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numba
@@ -208,14 +209,19 @@ def seed_sum_inplace(v):
 # --------------------------------------------------------------------------------------
 
 
-@numba.vectorize(["float32(float32)"], **JIT_UFUNC)
-def _snap_e4m3_ufunc(v):
-    return np.float32(np.copysign(E4M3_DECODE[e4m3_code(abs(v))], v))
+@functools.cache
+def _ufuncs():
+    """The NumPy forms of e4m3_code / e2m1_round, built on first use (not at import)."""
 
+    @numba.vectorize(["float32(float32)"], **JIT_UFUNC)
+    def snap(v):
+        return np.float32(np.copysign(E4M3_DECODE[e4m3_code(abs(v))], v))
 
-@numba.vectorize(["float32(float32, boolean)"], **JIT_UFUNC)
-def _round_e2m1_ufunc(y, rne):
-    return e2m1_round(y, rne)
+    @numba.vectorize(["float32(float32, boolean)"], **JIT_UFUNC)
+    def round_e2m1(y, rne):
+        return e2m1_round(y, rne)
+
+    return snap, round_e2m1
 
 
 def snap_e4m3(v):
@@ -226,7 +232,7 @@ def snap_e4m3(v):
     of becoming NaN.
     """
     with np.errstate(all="ignore"):  # NaN and saturation are part of the rule, not errors
-        return _snap_e4m3_ufunc(np.asarray(v, dtype=np.float32))
+        return _ufuncs()[0](np.asarray(v, dtype=np.float32))
 
 
 def round_e2m1(y, rounding="seed"):
@@ -234,7 +240,7 @@ def round_e2m1(y, rounding="seed"):
     kernels' :func:`e2m1_round` applied elementwise). Values above 6, +inf and NaN give 6."""
     rne = rounding_is_rne(rounding)
     with np.errstate(all="ignore"):  # NaN and saturation are part of the rule, not errors
-        return _round_e2m1_ufunc(np.asarray(y, dtype=np.float32), rne)
+        return _ufuncs()[1](np.asarray(y, dtype=np.float32), rne)
 
 
 def build_fp8_e4m3_scales():
