@@ -5,15 +5,15 @@
 
 Reports M elements/s (median over --repeat calls after a warm-up) for ``nvfp4_naive`` and
 ``nvfp4_optimal`` on W (rows, cols) float32 in blocks of 16, as the public API is called
-(fresh output arrays each call) and with ``out=`` buffers reused across calls. With ``--oracle-python`` (a Python with torch, e.g. made
-by ../shared/tools/setup_oracle.sh) the seed's functions are timed on the same W in the
-same run, with 2 torch threads, and the ratio is printed. Cold start: ``import nvfp4_np``
+(fresh output arrays each call) and with ``out=`` buffers reused across calls. With
+``--oracle-python`` (a Python with torch, e.g. made by ../shared/tools/setup_oracle.sh)
+the seed's functions are timed on the same W in the same run, with 2 torch threads, and
+the ratio is printed. Cold start: ``import nvfp4_np``
 time and the first call of each method in a fresh process, with an empty Numba cache
 and again with the cache that run left behind.
 """
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -22,25 +22,15 @@ import tempfile
 import time
 
 import numpy as np
+from _oracle import DEFAULT_SEED_DIR, run_in_oracle
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_SEED_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "seed"))
-
-SEED_TIMER = r"""
-import json, sys, time
-import numpy as np, torch
-sys.path.insert(0, sys.argv[1])
-import seed_reference as seed
-torch.set_num_threads(int(sys.argv[4]))
-W = torch.from_numpy(np.load(sys.argv[2]))
+SEED_BODY = r"""
+W, = arrays
 out = {}
 for name in ("naive", "optimal"):
     fn = getattr(seed, "nvfp4_" + name)
     fn(W[:64])
-    ts = []
-    for _ in range(int(sys.argv[3])):
-        t = time.perf_counter(); fn(W); ts.append(time.perf_counter() - t)
-    out[name] = ts
+    out[name] = timed(lambda: fn(W), int(REPEAT))
 print(json.dumps(out))
 """
 
@@ -48,6 +38,7 @@ COLD = r"""
 import time
 t0 = time.perf_counter()
 import numpy as np
+from _oracle import DEFAULT_SEED_DIR, run_in_oracle
 t1 = time.perf_counter()
 import nvfp4_np
 t2 = time.perf_counter()
@@ -80,12 +71,7 @@ def time_ours(W, repeat):
 
 
 def time_seed(W, oracle, seed_dir, repeat, threads):
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "W.npy")
-        np.save(path, W)
-        res = subprocess.run([oracle, "-c", SEED_TIMER, seed_dir, path, str(repeat), str(threads)],
-                             check=True, capture_output=True, text=True)
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return run_in_oracle(oracle, seed_dir, threads, SEED_BODY.replace("REPEAT", str(repeat)), W)
 
 
 def cold_start():

@@ -4,7 +4,7 @@ and the seed's figure in the same run.
     python benchmarks/bench_hessian.py [--oracle-python PY] [--rows 2048] [--cols 4096]
                                        [--tokens 4096] [--repeat 3] [--seed-repeat 1]
 
-W (rows, cols) float32 in blocks of 16, X (tokens, cols) correlated activations with
+W (rows, cols) float32 in blocks of 16, X (tokens, cols) Gaussian activations with
 column norms over two decades. Search figures use precomputed H_blocks (so they time the
 search alone); the block-Hessian step from X is reported apart in GFLOP/s (2*T*K*bs useful
 flops) next to numpy's full X.T @ X on the same data (2*T*K^2 flops, the same BLAS).
@@ -13,42 +13,18 @@ H_blocks with 2 torch threads.
 """
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 
 import numpy as np
+from _oracle import DEFAULT_SEED_DIR, median_time, run_in_oracle
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_SEED_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "seed"))
-
-SEED_TIMER = r"""
-import json, sys, time
-import numpy as np, torch
-sys.path.insert(0, sys.argv[1])
-import seed_reference as seed
-torch.set_num_threads(int(sys.argv[4]))
-W = torch.from_numpy(np.load(sys.argv[2]))
-H = torch.from_numpy(np.load(sys.argv[3]))
+SEED_BODY = r"""
+W, H = arrays
 seed.nvfp4_optimal_hessian(W[:8], H_blocks=H)
-ts = []
-for _ in range(int(sys.argv[5])):
-    t = time.perf_counter(); seed.nvfp4_optimal_hessian(W, H_blocks=H); ts.append(time.perf_counter() - t)
-print(json.dumps(ts))
+print(json.dumps(timed(lambda: seed.nvfp4_optimal_hessian(W, H_blocks=H), int(REPEAT))))
 """
-
-
-def med(fn, repeat):
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
 
 
 def main(argv=None):
@@ -78,9 +54,9 @@ def main(argv=None):
     print("# command: python benchmarks/bench_hessian.py " + " ".join(argv if argv is not None else sys.argv[1:]))
 
     nvfp4_np.block_hessians(X[:64], bs)
-    t_h = med(lambda: nvfp4_np.block_hessians(X, bs), a.repeat)
-    t_h64 = med(lambda: nvfp4_np.block_hessians(X, bs, accumulate=np.float64), a.repeat)
-    t_full = med(lambda: X.T @ X, a.repeat)
+    t_h = median_time(lambda: nvfp4_np.block_hessians(X, bs), a.repeat)
+    t_h64 = median_time(lambda: nvfp4_np.block_hessians(X, bs, accumulate=np.float64), a.repeat)
+    t_full = median_time(lambda: X.T @ X, a.repeat)
     flops = 2.0 * a.tokens * a.cols * bs
     print(f"\nblock_hessians float32  {t_h:8.3f} s  {flops / t_h / 1e9:7.1f} GFLOP/s")
     print(f"block_hessians float64  {t_h64:8.3f} s  {flops / t_h64 / 1e9:7.1f} GFLOP/s")
@@ -90,19 +66,14 @@ def main(argv=None):
     H = nvfp4_np.block_hessians(X, bs)
     seed_t = None
     if a.oracle_python:
-        with tempfile.TemporaryDirectory() as d:
-            np.save(os.path.join(d, "W.npy"), W)
-            np.save(os.path.join(d, "H.npy"), H)
-            res = subprocess.run([a.oracle_python, "-c", SEED_TIMER, a.seed_dir, os.path.join(d, "W.npy"),
-                                  os.path.join(d, "H.npy"), str(a.seed_threads), str(a.seed_repeat)],
-                                 check=True, capture_output=True, text=True)
-        seed_t = statistics.median(json.loads(res.stdout.strip().splitlines()[-1]))
+        body = SEED_BODY.replace("REPEAT", str(a.seed_repeat))
+        seed_t = statistics.median(run_in_oracle(a.oracle_python, a.seed_dir, a.seed_threads, body, W, H))
 
     print(f"\n{'mode':8s} {'nvfp4_np s':>11s} {'M el/s':>9s} {'seed s':>9s} {'M el/s':>9s} {'ratio':>8s}")
     for mode in ("seed", "exact"):
         fn = lambda: nvfp4_np.nvfp4_optimal_hessian(W, H_blocks=H, mode=mode)  # noqa: E731
         nvfp4_np.nvfp4_optimal_hessian(W[:8], H_blocks=H, mode=mode)
-        t = med(fn, a.repeat)
+        t = median_time(fn, a.repeat)
         line = f"{mode:8s} {t:11.3f} {n / t / 1e6:9.2f}"
         if seed_t:
             line += f" {seed_t:9.2f} {n / seed_t / 1e6:9.3f} {seed_t / t:7.1f}x"

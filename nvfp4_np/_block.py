@@ -43,6 +43,37 @@ def block_amax(row_bits):
 
 
 @numba.njit(**JIT_SCALAR)
+def begin_block(b, xbits, status):
+    """Start block ``b``: (amax, the seed's baseline code s0, finite). Records the block's
+    status: NONFINITE (the caller skips it; the wrapper raises), UNDERFLOW (amax > 0 but
+    E4M3(amax/6) is 0) or OK."""
+    amax, finite = block_amax(xbits[b])
+    if not finite:
+        status[b] = NONFINITE
+        return amax, np.uint8(0), False
+    c0 = naive_code(amax)
+    status[b] = UNDERFLOW if (c0 == 0 and amax > 0) else OK
+    return amax, c0, True
+
+
+@numba.njit(**JIT_SCALAR)
+def column_block_task(task, n_blocks, ncb, rows_per_task):
+    """Work item ``task`` of the Hessian kernels: column block j and the block indices
+    b = m * ncb + j for its rows m, so each task loads one H_j and reuses it."""
+    m_total = n_blocks // ncb
+    tasks_per_j = (m_total + rows_per_task - 1) // rows_per_task
+    j = task // tasks_per_j
+    m0 = (task % tasks_per_j) * rows_per_task
+    return j, np.arange(m0, min(m_total, m0 + rows_per_task)) * ncb + j
+
+
+@numba.njit(**JIT_SCALAR)
+def n_column_tasks(n_blocks, ncb, rows_per_task):
+    m_total = n_blocks // ncb
+    return ncb * ((m_total + rows_per_task - 1) // rows_per_task)
+
+
+@numba.njit(**JIT_SCALAR)
 def naive_code(amax):
     """The seed's baseline scale byte: E4M3(max(amax / 6, 1e-12)), float32 division."""
     s = amax / _QMAX

@@ -180,8 +180,9 @@ def e2m1_round(y, rne):
 
     ``v = y / spacing`` is exact (a power of two), so rounding v to an integer is rounding
     y to the grid: ties to even with ``rne``, else toward zero (``ceil(v - 1/2)``: the
-    subtraction is exact for v >= 1/4, and below it the result is 0). Values above 6, +inf and NaN give 6, as torch.bucketize
-    sends them past the last boundary. Branch-free: loops over elements vectorise.
+    subtraction is exact for v >= 1/4, and below it the result is 0). Values above 6,
+    +inf and NaN give 6, as torch.bucketize sends them past the last boundary.
+    Branch-free: loops over elements vectorise.
     """
     small = y < _E2M1_B1
     mid = y < _E2M1_B2

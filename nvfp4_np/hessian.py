@@ -25,17 +25,15 @@ import numpy as np
 
 from . import core
 from ._block import (
-    NONFINITE,
-    OK,
-    UNDERFLOW,
     _QMAX,
-    block_amax,
+    begin_block,
     block_energy,
     block_sse,
     code_range,
-    fp4_magnitude,
-    naive_code,
+    column_block_task,
     emit_block,
+    fp4_magnitude,
+    n_column_tasks,
     search_window,
 )
 from ._config import HESSIAN_CHUNK_ROWS, HESSIAN_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR
@@ -209,11 +207,8 @@ def _clip_sse(xb, s, sq):
 def _hessian_seed_kernel(x, xbits, rne, dec, out, want_dq, status, Ht, d, mu, rows_per_task):
     n, bs = x.shape
     ncb = Ht.shape[0]
-    m_total = n // ncb
-    tasks_per_j = (m_total + rows_per_task - 1) // rows_per_task
-    for task in numba.prange(ncb * tasks_per_j):
-        j = task // tasks_per_j
-        m0 = (task % tasks_per_j) * rows_per_task
+    for task in numba.prange(n_column_tasks(n, ncb, rows_per_task)):
+        j, blocks = column_block_task(task, n, ncb, rows_per_task)
         Hj = Ht[j]
         dj = d[j]
         mu_j = mu[j]
@@ -223,15 +218,11 @@ def _hessian_seed_kernel(x, xbits, rne, dec, out, want_dq, status, Ht, d, mu, ro
         srt = np.empty(bs, np.float32)
         work = np.empty(bs, np.uint32)
         prefix = np.empty(bs + 1, np.float64)
-        for m in range(m0, min(m_total, m0 + rows_per_task)):
-            b = m * ncb + j
+        for b in blocks:
             xb = x[b]
-            amax, finite = block_amax(xbits[b])
+            amax, c0, finite = begin_block(b, xbits, status)
             if not finite:
-                status[b] = NONFINITE
                 continue
-            c0 = naive_code(amax)
-            status[b] = UNDERFLOW if (c0 == 0 and amax > 0) else OK
             best_c = c0
             e0 = block_sse(xb, dec[c0], rne, sq)
             _residual(xb, dec[c0], rne, r)
@@ -337,23 +328,16 @@ def _exact_block(xb, rne, dec, c0, Hj, dj, mu, r):
 def _hessian_exact_kernel(x, xbits, rne, dec, out, want_dq, status, H, d, mu, rows_per_task):
     n, bs = x.shape
     ncb = H.shape[0]
-    m_total = n // ncb
-    tasks_per_j = (m_total + rows_per_task - 1) // rows_per_task
-    for task in numba.prange(ncb * tasks_per_j):
-        j = task // tasks_per_j
-        m0 = (task % tasks_per_j) * rows_per_task
+    for task in numba.prange(n_column_tasks(n, ncb, rows_per_task)):
+        j, blocks = column_block_task(task, n, ncb, rows_per_task)
         Hj = H[j]
         dj = d[j]
         r = np.empty(bs, np.float64)
-        for m in range(m0, min(m_total, m0 + rows_per_task)):
-            b = m * ncb + j
+        for b in blocks:
             xb = x[b]
-            amax, finite = block_amax(xbits[b])
+            amax, c0, finite = begin_block(b, xbits, status)
             if not finite:
-                status[b] = NONFINITE
                 continue
-            c0 = naive_code(amax)
-            status[b] = UNDERFLOW if (c0 == 0 and amax > 0) else OK
             best_c = _exact_block(xb, rne, dec, c0, Hj, dj, mu[j], r)
             emit_block(b, best_c, xb, dec, rne, out, want_dq)
 

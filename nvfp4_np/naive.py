@@ -1,8 +1,9 @@
 """Naive NVFP4 quantization: the scale of each block is E4M3(amax / 6)."""
 
 import numba
+
 from . import core
-from ._block import NONFINITE, OK, UNDERFLOW, block_amax, emit_block, n_chunks, naive_code
+from ._block import begin_block, emit_block, n_chunks
 from ._config import CHUNK_BLOCKS, JIT_PARALLEL
 
 __all__ = ["nvfp4_naive"]
@@ -13,12 +14,9 @@ def _naive_kernel(x, xbits, rne, dec, out, want_dq, status):
     n = x.shape[0]
     for c in numba.prange(n_chunks(n)):
         for b in range(c * CHUNK_BLOCKS, min(n, (c + 1) * CHUNK_BLOCKS)):
-            amax, finite = block_amax(xbits[b])
+            amax, code, finite = begin_block(b, xbits, status)
             if not finite:
-                status[b] = NONFINITE
                 continue
-            code = naive_code(amax)
-            status[b] = UNDERFLOW if (code == 0 and amax > 0) else OK
             emit_block(b, code, x[b], dec, rne, out, want_dq)
 
 

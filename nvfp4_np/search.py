@@ -6,17 +6,13 @@ import numpy as np
 from . import core
 from ._block import (
     _DEAD_ZONE_INV,
-    NONFINITE,
-    OK,
-    UNDERFLOW,
-    block_amax,
+    begin_block,
     block_energy,
     block_sse,
     code_range,
+    emit_block,
     first_code_at_least,
     n_chunks,
-    naive_code,
-    emit_block,
     search_window,
 )
 from ._config import CHUNK_BLOCKS, JIT_PARALLEL
@@ -40,12 +36,9 @@ def _optimal_kernel(x, xbits, rne, dec, out, want_dq, status):
         prefix = np.empty(bs + 1, np.float64)
         for b in range(c * CHUNK_BLOCKS, min(n, (c + 1) * CHUNK_BLOCKS)):
             xb = x[b]
-            amax, finite = block_amax(xbits[b])
+            amax, c0, finite = begin_block(b, xbits, status)
             if not finite:
-                status[b] = NONFINITE
                 continue
-            c0 = naive_code(amax)
-            status[b] = UNDERFLOW if (c0 == 0 and amax > 0) else OK
             best_c = c0
             best_e = block_sse(xb, dec[c0], rne, sq)
             # Noise blocks (zeroing everything costs no more than s0) keep s0.

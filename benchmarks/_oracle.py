@@ -1,0 +1,52 @@
+"""What the benchmark scripts share: timing, and running the seed in an oracle Python."""
+
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_SEED_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "seed"))
+
+# argv: seed_dir, torch threads, then one .npy path per array, in the order given.
+_PREAMBLE = r"""
+import json, sys, time
+import numpy as np, torch
+sys.path.insert(0, sys.argv[1])
+import seed_reference as seed
+torch.set_num_threads(int(sys.argv[2]))
+arrays = [torch.from_numpy(np.load(p)) for p in sys.argv[3:]]
+
+def timed(fn, repeat):
+    ts = []
+    for _ in range(repeat):
+        t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
+    return ts
+"""
+
+
+def median_time(fn, repeat):
+    """Median wall time of ``repeat`` calls of ``fn``."""
+    ts = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def run_in_oracle(oracle, seed_dir, threads, body, *arrays):
+    """Run ``body`` (Python source that sees ``seed``, ``arrays`` as torch tensors and
+    ``timed(fn, repeat)``, and prints one JSON line last) in the oracle Python."""
+    with tempfile.TemporaryDirectory() as d:
+        paths = []
+        for i, a in enumerate(arrays):
+            paths.append(os.path.join(d, f"a{i}.npy"))
+            np.save(paths[-1], a)
+        res = subprocess.run([oracle, "-c", _PREAMBLE + body, seed_dir, str(threads), *paths],
+                             check=True, capture_output=True, text=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
