@@ -9,6 +9,7 @@ Public API (everything else is private):
 - format tables and rounding: ``nvfp4_np.formats``
 """
 
+from .admm import nvfp4_admm
 from .formats import build_fp8_e4m3_scales
 from .hessian import block_hessians, nvfp4_optimal_hessian
 from .metrics import metrics
@@ -26,6 +27,7 @@ __all__ = [
     "nvfp4_optimal",
     "nvfp4_optimal_hessian",
     "block_hessians",
+    "nvfp4_admm",
     "nvfp4_dequantize",
     "fp4_quantize",
     "fp4_dequantize",

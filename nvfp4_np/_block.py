@@ -104,6 +104,20 @@ def block_sse(xb, s, rne, sq):
 
 
 @numba.njit(**JIT_SCALAR)
+def matvec_korder(Mt, v, out):
+    """out[a] = sum_k M[a, k] v[k] in float32, accumulated in k order (torch's small-bmm
+    loop), from the transposed matrix ``Mt[k, a] = M[a, k]`` so that the loop over a
+    vectorises without changing any sum's order."""
+    n = v.size
+    for a in range(n):
+        out[a] = Mt[0, a] * v[0]
+    for k in range(1, n):
+        vk = v[k]
+        for a in range(n):
+            out[a] += Mt[k, a] * vk
+
+
+@numba.njit(**JIT_SCALAR)
 def block_energy(xb, sq):
     """Seed-exact sum of squares of a block."""
     for i in range(xb.size):

@@ -33,6 +33,7 @@ from ._block import (
     column_block_task,
     emit_block,
     fp4_magnitude,
+    matvec_korder,
     n_column_tasks,
     search_window,
 )
@@ -169,14 +170,8 @@ def _hess_err_seed(r, Ht, hr):
     """The seed's float32 r^T H r: Hr[a] = sum_k H[a, k] r[k] in k order (``Ht[k, a] =
     H[a, k]``, so the loop over a vectorises without changing any sum's order), then the
     seed's lane sum of r * Hr."""
-    n = r.size
-    for a in range(n):
-        hr[a] = Ht[0, a] * r[0]
-    for k in range(1, n):
-        rk = r[k]
-        for a in range(n):
-            hr[a] += Ht[k, a] * rk
-    for a in range(n):
+    matvec_korder(Ht, r, hr)
+    for a in range(r.size):
         hr[a] = r[a] * hr[a]
     return seed_sum_inplace(hr)
 
@@ -345,8 +340,9 @@ def _hessian_exact_kernel(x, xbits, rne, dec, out, want_dq, status, H, d, mu, ro
 # ----------------------------------------------------------------------------- public
 
 
-def _hessians_for(W, dim, X, H_blocks, dtype):
-    """Validate the block layout and return (H, ncb, bs)."""
+def hessians_for(W, dim, X, H_blocks, dtype, who="nvfp4_optimal_hessian"):
+    """Validate the block layout of W against X or H_blocks; return (H, ncb, bs) with H
+    (ncb, bs, bs) in ``dtype``."""
     W = core.as_float_array(W, "W")
     if W.ndim < 2:
         raise ValueError(
@@ -360,7 +356,7 @@ def _hessians_for(W, dim, X, H_blocks, dtype):
     if H_blocks is not None:
         return _check_hessians(H_blocks, ncb, bs, dtype), ncb, bs
     if X is None:
-        raise ValueError("nvfp4_optimal_hessian needs activations X (T, K) or H_blocks")
+        raise ValueError(f"{who} needs activations X (T, K) or H_blocks")
     X = core.as_float_array(X, "X")
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (T, K), got shape {X.shape}")
@@ -403,11 +399,11 @@ def nvfp4_optimal_hessian(W, dim=-1, return_dequant=False, X=None, H_blocks=None
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if mode == "seed":
-        H, ncb, _ = _hessians_for(W, dim, X, H_blocks, np.float32)
+        H, ncb, _ = hessians_for(W, dim, X, H_blocks, np.float32)
         extra = (np.ascontiguousarray(H.transpose(0, 2, 1)), *_diagonal_bounds(H, np.float32))
         kernel = _hessian_seed_kernel
     else:
-        H, ncb, _ = _hessians_for(W, dim, X, H_blocks, np.float64)
+        H, ncb, _ = hessians_for(W, dim, X, H_blocks, np.float64)
         extra = (H, *_diagonal_bounds(H, np.float64))
         kernel = _hessian_exact_kernel
     out, _ = core.run_block_kernel(kernel, W, dim, return_dequant, rounding, *extra, HESSIAN_ROWS_PER_TASK)
