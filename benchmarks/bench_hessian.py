@@ -1,5 +1,5 @@
-"""Throughput of the Hessian-aware search (both modes), of block-Hessian accumulation,
-and the seed's figure in the same run.
+"""Throughput of the Hessian-aware search (both modes), of ADMM (both modes), of
+block-Hessian accumulation, and the seed's figures in the same run.
 
     python benchmarks/bench_hessian.py [--oracle-python PY] [--rows 2048] [--cols 4096]
                                        [--tokens 4096] [--repeat 3] [--seed-repeat 1]
@@ -8,8 +8,9 @@ W (rows, cols) float32 in blocks of 16, X (tokens, cols) Gaussian activations wi
 column norms over two decades. Search figures use precomputed H_blocks (so they time the
 search alone); the block-Hessian step from X is reported apart in GFLOP/s (2*T*K*bs useful
 flops) next to numpy's full X.T @ X on the same data (2*T*K^2 flops, the same BLAS).
-With --oracle-python the seed's nvfp4_optimal_hessian is timed on the same W and
-H_blocks with 2 torch threads.
+ADMM is timed from X (the seed's nvfp4_admm takes only X). With --oracle-python the seed's
+nvfp4_optimal_hessian (same H_blocks) and nvfp4_admm (same X) are timed with 2 torch
+threads.
 """
 
 import argparse
@@ -21,9 +22,13 @@ import numpy as np
 from _oracle import DEFAULT_SEED_DIR, median_time, run_in_oracle
 
 SEED_BODY = r"""
-W, H = arrays
+W, H, X = arrays
 seed.nvfp4_optimal_hessian(W[:8], H_blocks=H)
-print(json.dumps(timed(lambda: seed.nvfp4_optimal_hessian(W, H_blocks=H), int(REPEAT))))
+seed.nvfp4_admm(W[:8], X=X)
+print(json.dumps({
+    "hessian": timed(lambda: seed.nvfp4_optimal_hessian(W, H_blocks=H), int(REPEAT)),
+    "admm": timed(lambda: seed.nvfp4_admm(W, X=X), int(REPEAT)),
+}))
 """
 
 
@@ -67,17 +72,28 @@ def main(argv=None):
     seed_t = None
     if a.oracle_python:
         body = SEED_BODY.replace("REPEAT", str(a.seed_repeat))
-        seed_t = statistics.median(run_in_oracle(a.oracle_python, a.seed_dir, a.seed_threads, body, W, H))
+        seed_t = {k: statistics.median(v) for k, v in
+                  run_in_oracle(a.oracle_python, a.seed_dir, a.seed_threads, body, W, H, X).items()}
 
-    print(f"\n{'mode':8s} {'nvfp4_np s':>11s} {'M el/s':>9s} {'seed s':>9s} {'M el/s':>9s} {'ratio':>8s}")
-    for mode in ("seed", "exact"):
-        fn = lambda: nvfp4_np.nvfp4_optimal_hessian(W, H_blocks=H, mode=mode)  # noqa: E731
-        nvfp4_np.nvfp4_optimal_hessian(W[:8], H_blocks=H, mode=mode)
-        t = median_time(fn, a.repeat)
-        line = f"{mode:8s} {t:11.3f} {n / t / 1e6:9.2f}"
+    print(f"\n{'method':22s} {'nvfp4_np s':>11s} {'M el/s':>9s} {'seed s':>9s} {'M el/s':>9s} {'ratio':>8s}")
+    rows = [
+        ("hessian seed (H)", "hessian", lambda w: nvfp4_np.nvfp4_optimal_hessian(w, H_blocks=H, mode="seed")),
+        ("hessian exact (H)", "hessian", lambda w: nvfp4_np.nvfp4_optimal_hessian(w, H_blocks=H, mode="exact")),
+        ("admm seed (X)", "admm", lambda w: nvfp4_np.nvfp4_admm(w, X=X, mode="seed")),
+        ("admm best (X)", "admm", lambda w: nvfp4_np.nvfp4_admm(w, X=X, mode="best")),
+    ]
+    for label, seed_key, fn in rows:
+        fn(W[:8])  # compile or load from cache
+        t = median_time(lambda: fn(W), a.repeat)
+        line = f"{label:22s} {t:11.3f} {n / t / 1e6:9.2f}"
         if seed_t:
-            line += f" {seed_t:9.2f} {n / seed_t / 1e6:9.3f} {seed_t / t:7.1f}x"
+            ts = seed_t[seed_key]
+            line += f" {ts:9.2f} {n / ts / 1e6:9.3f} {ts / t:7.1f}x"
         print(line)
+    _, _, info = nvfp4_np.nvfp4_admm(W, X=X, mode="best", return_info=True)
+    print(f"\nadmm best: ADMM improved {info['improved_blocks']} of {info['blocks']} blocks; total r'Hr "
+          f"{info['error']:.6g} vs {info['hessian_error']:.6g} for the exact Hessian search "
+          f"({100 * (1 - info['error'] / info['hessian_error']):.3f}% lower)")
     if not seed_t:
         print("(pass --oracle-python to time the seed in the same run)")
 

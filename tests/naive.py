@@ -321,3 +321,54 @@ def ref_hessian_exhaustive(W, H, rounding="seed"):
         best_e = np.where(better, table[j], best_e)
         best_s = np.where(better, s, best_s).astype(F32)
     return best_s, best_e
+
+
+# ----------------------------------------------------------------------------- ADMM
+
+
+def ref_matvec_korder(M, v):
+    """M (N, bs, bs) @ v (N, bs) in float32, each sum accumulated in k order."""
+    M = np.asarray(M, dtype=F32)
+    v = np.asarray(v, dtype=F32)
+    out = (M[:, :, 0] * v[:, None, 0]).astype(F32)
+    for k in range(1, v.shape[1]):
+        out = (out + M[:, :, k] * v[:, None, k]).astype(F32)
+    return out
+
+
+def ref_admm_seed(W, H, Hn, Minv, n_outer=3, n_inner=10, rounding="seed"):
+    """The seed's nvfp4_admm on W (M, ncb, bs) with the given float32 H, normalised H and
+    inverse (ncb, bs, bs), literally: global convergence test, the last refit returned
+    with the previous quants when the rounds run out (matrix products in k order)."""
+    W = np.asarray(W, dtype=F32)
+    M, ncb, bs = W.shape
+    x = W.reshape(-1, bs)
+    j = np.arange(x.shape[0]) % ncb
+    Hb, Hnb, Mb = (np.asarray(a, dtype=F32)[j] for a in (H, Hn, Minv))
+    _, s = _naive_scale(x)
+    ones = np.ones((x.shape[0], 1), F32)
+    q_star = None
+    for _ in range(n_outer):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = (x / s[:, None]).astype(F32)
+        z = ref_fp4_quantize(w, ones, rounding)
+        u = np.zeros_like(w)
+        with np.errstate(invalid="ignore", over="ignore"):
+            Hw = ref_matvec_korder(Hnb, w)
+            for _ in range(n_inner):
+                q = ref_matvec_korder(Mb, (Hw + F32(1.0) * (z - u)).astype(F32))
+                z = ref_fp4_quantize((q + u).astype(F32), ones, rounding)
+                u = ((u + q) - z).astype(F32)
+            q_star = z
+            Hq = ref_matvec_korder(Hb, q_star)
+            numer = ref_seed_sum(x * Hq)
+            denom = ref_seed_sum(q_star * Hq)
+            valid = (numer > 0) & (denom > F32(1e-12))
+            s_cont = np.maximum(numer / np.maximum(denom, F32(1e-12)), F32(1e-12)).astype(F32)
+        s_new = np.where(valid, ref_snap_e4m3(s_cont), s).astype(F32)
+        if np.array_equal(s_new, s):
+            break
+        s = s_new
+    if q_star is None:  # n_outer = 0: the naive quantization
+        q_star = ref_fp4_quantize(x, s[:, None], rounding)
+    return s.reshape(M, ncb), q_star.reshape(W.shape)
