@@ -21,6 +21,8 @@ rows = [
     ("optimal (SSE)", dict(method="optimal")),
     ("hessian, mode=seed", dict(method="hessian", X=X, mode="seed")),
     ("hessian, mode=exact", dict(method="hessian", X=X, mode="exact")),
+    ("admm, mode=seed", dict(method="admm", X=X, mode="seed")),
+    ("admm, mode=best", dict(method="admm", X=X, mode="best")),
 ]
 print(f"{'method':22s} {'weight error':>12s} {'output error':>12s}")
 for name, kw in rows:

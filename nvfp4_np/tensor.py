@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import core
+from .admm import nvfp4_admm
 from .hessian import nvfp4_optimal_hessian
 from .naive import nvfp4_naive
 from .ops import nvfp4_dequantize
@@ -13,7 +14,9 @@ from .search import nvfp4_optimal
 __all__ = ["NVFP4Tensor", "quantize", "METHODS"]
 
 #: Block-scale methods selectable by name in ``quantize``.
-METHODS = {"naive": nvfp4_naive, "optimal": nvfp4_optimal, "hessian": nvfp4_optimal_hessian}
+METHODS = {"naive": nvfp4_naive, "optimal": nvfp4_optimal, "hessian": nvfp4_optimal_hessian, "admm": nvfp4_admm}
+#: Methods that need activations X (or H_blocks), with their default mode.
+_HESSIAN_METHODS = {"hessian": "seed", "admm": "seed"}
 
 
 @dataclass(frozen=True)
@@ -66,10 +69,11 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, rounding="seed", X=
     W : array_like, shape (..., K, ...)
         Any real floating dtype; ``W.shape[axis]`` must be a multiple of ``block_size``.
     block_size : {16, 32}, default 16
-    method : {"naive", "optimal", "hessian"}, default "optimal"
+    method : {"naive", "optimal", "hessian", "admm"}, default "optimal"
         ``"optimal"`` searches the E4M3 scales for the least squared error per block;
         ``"hessian"`` for the least output error r^T H r given activations ``X`` (T, K)
-        or block Hessians ``H_blocks`` (see :func:`nvfp4_np.nvfp4_optimal_hessian`).
+        or block Hessians ``H_blocks`` (see :func:`nvfp4_np.nvfp4_optimal_hessian`);
+        ``"admm"`` also refines the quants (:func:`nvfp4_np.nvfp4_admm`).
     axis : int, default -1
         The axis that is cut into blocks (the GEMM reduction axis, K).
     rounding : {"seed", "rne"}, keyword-only
@@ -77,7 +81,8 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, rounding="seed", X=
     X, H_blocks : array_like, optional, keyword-only
         Activations or block Hessians for ``method="hessian"``.
     mode : str, optional, keyword-only
-        The method's mode (``"seed"`` or ``"exact"`` for ``"hessian"``).
+        The method's mode: ``"seed"`` (default) or ``"exact"`` for ``"hessian"``,
+        ``"seed"`` (default) or ``"best"`` for ``"admm"``.
 
     Returns
     -------
@@ -107,10 +112,10 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, rounding="seed", X=
     moved = np.moveaxis(W, axis, -1)
     blocked = moved.reshape(moved.shape[:-1] + (K // block_size, block_size))
     kw = {"rounding": rounding}
-    if method == "hessian":
-        kw.update(X=X, H_blocks=H_blocks, mode=mode or "seed")
+    if method in _HESSIAN_METHODS:
+        kw.update(X=X, H_blocks=H_blocks, mode=mode or _HESSIAN_METHODS[method])
     elif X is not None or H_blocks is not None or mode is not None:
-        raise ValueError(f"X, H_blocks and mode apply to method='hessian', not {method!r}")
+        raise ValueError(f"X, H_blocks and mode apply to method='hessian' or 'admm', not {method!r}")
     try:
         scales, quants = fn(blocked, dim=-1, **kw)
     except core.NonFiniteError as e:  # report the position in W, not in the blocked view

@@ -281,5 +281,9 @@ def test_quantize_hessian_method(case):
     s, q = nvfp4_np.nvfp4_optimal_hessian(W[:M], X=X, mode="exact")
     assert_bits_equal(t.scales, s)
     assert_bits_equal(t.quants, q.reshape(M, -1))
+    t = nvfp4_np.quantize(W2, method="admm", X=X, mode="best")
+    s, q = nvfp4_np.nvfp4_admm(W[:M], X=X, mode="best")
+    assert_bits_equal(t.scales, s)
+    assert_bits_equal(t.quants, q.reshape(M, -1))
     with pytest.raises(ValueError, match="method='hessian'"):
         nvfp4_np.quantize(W2, method="optimal", X=X)
