@@ -22,3 +22,7 @@ HESSIAN_CHUNK_ROWS = 8192
 
 #: Weight rows per parallel task in the Hessian kernels (each task reuses one H_j).
 HESSIAN_ROWS_PER_TASK = 64
+
+#: Weight rows per parallel task in the ADMM kernel: the task's blocks share H_j and run
+#: ADMM together, one vectorised loop over blocks per step.
+ADMM_ROWS_PER_TASK = 256

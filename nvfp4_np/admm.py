@@ -16,7 +16,9 @@ s = E4M3(x^T H q / q^T H q). Two modes:
   whichever of {Hessian-optimal, ADMM} has the lower float64 r^T H_j r (ties keep the
   Hessian-optimal one), so it never loses to the exact scale search.
 
-float32 arithmetic as in the seed; matrix-vector products accumulate in k order.
+float32 arithmetic as in the seed; matrix-vector products accumulate in k order. The
+blocks of one column block share H_j, so a task runs ADMM on many of them at once, each
+step a loop over blocks (vectorised) with each block's own order of operations intact.
 """
 
 import numba
@@ -24,14 +26,14 @@ import numpy as np
 
 from . import core
 from ._block import (
+    NONFINITE,
     begin_block,
     column_block_task,
     emit_block,
     fp4_magnitude,
-    matvec_korder,
     n_column_tasks,
 )
-from ._config import HESSIAN_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR
+from ._config import ADMM_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR
 from .formats import e4m3_code, seed_sum_inplace
 from .hessian import _diagonal_bounds, _exact_block, hessians_for
 
@@ -43,9 +45,8 @@ _TINY = np.float32(1e-12)  # the seed's clamps in the scale refit
 
 
 def admm_operators(H):
-    """Per column block, float32 and transposed for ``matvec_korder``: H_n = H / max(
-    lambda_max, 1e-6), (H_n + rho I)^-1 and H, as the seed precomputes them (here in
-    float64 with scipy, then rounded)."""
+    """Per column block, float32: H_n = H / max(lambda_max, 1e-6), (H_n + rho I)^-1 and H,
+    as the seed precomputes them (here in float64 with scipy, then rounded)."""
     from scipy.linalg import eigvalsh, inv
 
     H64 = np.asarray(H, dtype=np.float64)
@@ -53,8 +54,7 @@ def admm_operators(H):
     lam = np.array([eigvalsh(h, subset_by_index=[n - 1, n - 1])[0] for h in H64]).reshape(-1)
     Hn = (H64 / np.maximum(lam, 1e-6)[:, None, None]).astype(np.float32)
     Minv = np.array([inv(h + float(_RHO) * np.eye(n)) for h in Hn.astype(np.float64)]).reshape(Hn.shape)
-    t = lambda a: np.ascontiguousarray(np.asarray(a, dtype=np.float32).transpose(0, 2, 1))  # noqa: E731
-    return t(Hn), t(Minv), t(H64)
+    return Hn, Minv.astype(np.float32), H64.astype(np.float32)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -65,92 +65,141 @@ def _fp4_signed(v, rne):
 
 
 @numba.njit(**JIT_SCALAR)
-def _admm_block(xb, s, rne, dec, Hnt, Minvt, Ht, n_outer, n_inner, w, z, u, hw, q, hq, sq):
-    """The seed's outer/inner ADMM for one block from scale ``s``; returns the final
-    scale, with the quants in ``z``."""
-    n = xb.size
-    for _ in range(n_outer):
-        for i in range(n):
-            w[i] = xb[i] / s
-            z[i] = _fp4_signed(w[i], rne)
-            u[i] = 0.0
-        matvec_korder(Hnt, w, hw)
-        for _ in range(n_inner):
-            for i in range(n):
-                sq[i] = hw[i] + _RHO * (z[i] - u[i])
-            matvec_korder(Minvt, sq, q)
-            for i in range(n):
-                z[i] = _fp4_signed(q[i] + u[i], rne)
-                u[i] = u[i] + q[i] - z[i]
-        matvec_korder(Ht, z, hq)
-        for i in range(n):
-            sq[i] = xb[i] * hq[i]
-        numer = seed_sum_inplace(sq)
-        for i in range(n):
-            sq[i] = z[i] * hq[i]
-        denom = seed_sum_inplace(sq)
-        s_new = s
-        if numer > 0 and denom > _TINY:
-            c = numer / (denom if denom > _TINY else _TINY)
-            s_new = dec[e4m3_code(c if c > _TINY else _TINY)]
-        if s_new == s:
-            break
-        s = s_new
-    return s
+def _matmul_korder(M, V, out, nb):
+    """out[a, r] = sum_k M[a, k] V[k, r] for the first nb columns, each sum accumulated in
+    k order in float32: per block (column r) exactly the seed's small-bmm matrix-vector
+    product, with the inner loop running over blocks so it vectorises."""
+    n = M.shape[0]
+    for a in range(n):
+        m0 = M[a, 0]
+        for r in range(nb):
+            out[a, r] = m0 * V[0, r]
+        for k in range(1, n):
+            mk = M[a, k]
+            for r in range(nb):
+                out[a, r] += mk * V[k, r]
 
 
 @numba.njit(**JIT_SCALAR)
-def _emit_quants(b, s, z, n_outer, xb, dec, rne, out, want_dq):
-    """Write block b with scale s and the ADMM quants z (or, after no round, the naive
-    rounding at s)."""
-    if n_outer == 0:
-        emit_block(b, e4m3_code(s), xb, dec, rne, out, want_dq)
-        return
+def _lane_dot(A, B, nb, sq, res):
+    """res[r] = sum_i A[i, r] * B[i, r] in the seed's lane order, per column r."""
+    n = A.shape[0]
+    for i in range(n):
+        for r in range(nb):
+            sq[i, r] = A[i, r] * B[i, r]
+    for i in range(8, n):
+        for r in range(nb):
+            sq[i & 7, r] += sq[i, r]
+    for r in range(nb):
+        res[r] = sq[0, r]
+    for i in range(1, 8):
+        for r in range(nb):
+            res[r] += sq[i, r]
+
+
+@numba.njit(**JIT_SCALAR)
+def _admm_batch(X, S, nb, rne, dec, Hn, Minv, H, n_outer, n_inner, W, Z, U, T, Q, numer, denom):
+    """The seed's outer/inner ADMM for nb blocks of one column block at once: block r is
+    column r of X (bs, R), its scale S[r]. Returns with the final scales in S and quants in
+    Z. A block whose scale no longer changes repeats the same computation while others
+    go on, so its result is the seed's (and the per-block stop rule's)."""
+    n = X.shape[0]
+    for _ in range(n_outer):
+        for i in range(n):
+            for r in range(nb):
+                W[i, r] = X[i, r] / S[r]
+                Z[i, r] = _fp4_signed(W[i, r], rne)
+                U[i, r] = 0.0
+        _matmul_korder(Hn, W, T, nb)  # T = Hn w, kept for the inner loop in W's place
+        W[:, :nb] = T[:, :nb]
+        for _ in range(n_inner):
+            for i in range(n):
+                for r in range(nb):
+                    T[i, r] = W[i, r] + _RHO * (Z[i, r] - U[i, r])
+            _matmul_korder(Minv, T, Q, nb)
+            for i in range(n):
+                for r in range(nb):
+                    Z[i, r] = _fp4_signed(Q[i, r] + U[i, r], rne)
+                    U[i, r] = U[i, r] + Q[i, r] - Z[i, r]
+        _matmul_korder(H, Z, Q, nb)
+        _lane_dot(X, Q, nb, T, numer)
+        _lane_dot(Z, Q, nb, T, denom)
+        changed = False
+        for r in range(nb):
+            s_new = S[r]
+            if numer[r] > 0 and denom[r] > _TINY:
+                c = numer[r] / (denom[r] if denom[r] > _TINY else _TINY)
+                s_new = dec[e4m3_code(c if c > _TINY else _TINY)]
+            if s_new != S[r]:
+                changed = True
+                S[r] = s_new
+        if not changed:
+            break
+
+
+@numba.njit(**JIT_SCALAR)
+def _emit_quants(b, s, Z, r, xb, dec, out, want_dq):
+    """Write block b with scale s and the quants in column r of Z."""
     codes, scales, quants, dequant = out
     codes[b] = e4m3_code(s)
     scales[b] = s
-    for i in range(z.size):
-        quants[b, i] = z[i]
+    for i in range(xb.size):
+        quants[b, i] = Z[i, r]
         if want_dq:
-            dequant[b, i] = z[i] * s
+            dequant[b, i] = Z[i, r] * s
 
 
 @numba.njit(**JIT_PARALLEL)
-def _admm_kernel(x, xbits, rne, dec, out, want_dq, status, Hnt, Minvt, Ht, H64, d, mu, best,
+def _admm_kernel(x, xbits, rne, dec, out, want_dq, status, Hn, Minv, H, H64, d, mu, best,
                  n_outer, n_inner, rows_per_task, errors):
     n, bs = x.shape
-    ncb = Ht.shape[0]
+    ncb = H.shape[0]
     for task in numba.prange(n_column_tasks(n, ncb, rows_per_task)):
         j, blocks = column_block_task(task, n, ncb, rows_per_task)
-        w = np.empty(bs, np.float32)
-        z = np.empty(bs, np.float32)
-        u = np.empty(bs, np.float32)
-        hw = np.empty(bs, np.float32)
-        q = np.empty(bs, np.float32)
-        hq = np.empty(bs, np.float32)
-        sq = np.empty(bs, np.float32)
-        r = np.empty(bs, np.float64)
-        for b in blocks:
-            xb = x[b]
+        nb = blocks.size
+        X = np.empty((bs, rows_per_task), np.float32)
+        S = np.empty(rows_per_task, np.float32)
+        start = np.zeros(rows_per_task, np.uint8)
+        W = np.empty((bs, rows_per_task), np.float32)
+        Z = np.empty((bs, rows_per_task), np.float32)
+        U = np.empty((bs, rows_per_task), np.float32)
+        T = np.empty((bs, rows_per_task), np.float32)
+        Q = np.empty((bs, rows_per_task), np.float32)
+        numer = np.empty(rows_per_task, np.float32)
+        denom = np.empty(rows_per_task, np.float32)
+        r64 = np.empty(bs, np.float64)
+        z64 = np.empty(bs, np.float32)
+        for r in range(nb):
+            b = blocks[r]
             amax, c0, finite = begin_block(b, xbits, status)
-            if not finite:
+            code = c0
+            if finite and best:
+                code = _exact_block(x[b], rne, dec, c0, H64[j], d[j], mu[j], r64)
+            start[r] = code
+            S[r] = dec[code]
+            for i in range(bs):
+                X[i, r] = x[b, i]
+        _admm_batch(X, S, nb, rne, dec, Hn[j], Minv[j], H[j], n_outer, n_inner, W, Z, U, T, Q, numer, denom)
+        for r in range(nb):
+            b = blocks[r]
+            if status[b] == NONFINITE:
                 continue
-            if not best:
-                s = _admm_block(xb, dec[c0], rne, dec, Hnt[j], Minvt[j], Ht[j], n_outer, n_inner,
-                                w, z, u, hw, q, hq, sq)
-                _emit_quants(b, s, z, n_outer, xb, dec, rne, out, want_dq)
-                continue
-            ch = _exact_block(xb, rne, dec, c0, H64[j], d[j], mu[j], r)
-            s = _admm_block(xb, dec[ch], rne, dec, Hnt[j], Minvt[j], Ht[j], n_outer, n_inner,
-                            w, z, u, hw, q, hq, sq)
-            e_h = _quant_error(xb, dec[ch], rne, False, z, H64[j], r)
-            e_a = _quant_error(xb, s, rne, n_outer > 0, z, H64[j], r)
-            errors[b, 0] = e_h
-            errors[b, 1] = min(e_a, e_h)
-            if n_outer > 0 and e_a < e_h:
-                _emit_quants(b, s, z, n_outer, xb, dec, rne, out, want_dq)
+            xb = x[b]
+            if n_outer == 0:
+                emit_block(b, start[r], xb, dec, rne, out, want_dq)
+            elif not best:
+                _emit_quants(b, S[r], Z, r, xb, dec, out, want_dq)
             else:
-                emit_block(b, ch, xb, dec, rne, out, want_dq)
+                for i in range(bs):
+                    z64[i] = Z[i, r]
+                e_h = _quant_error(xb, dec[start[r]], rne, False, z64, H64[j], r64)
+                e_a = _quant_error(xb, S[r], rne, True, z64, H64[j], r64)
+                errors[b, 0] = e_h
+                errors[b, 1] = min(e_a, e_h)
+                if e_a < e_h:
+                    _emit_quants(b, S[r], Z, r, xb, dec, out, want_dq)
+                else:
+                    emit_block(b, start[r], xb, dec, rne, out, want_dq)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -213,13 +262,13 @@ def nvfp4_admm(W, dim=-1, return_dequant=False, X=None, n_outer=3, n_inner=10, *
     if return_info and mode != "best":
         raise ValueError("return_info applies to mode='best'")
     H, ncb, bs = hessians_for(W, dim, X, H_blocks, np.float64, who="nvfp4_admm")
-    Hnt, Minvt, Ht = admm_operators(H)
+    Hn, Minv, H32 = admm_operators(H)
     best = mode == "best"
     d, mu = _diagonal_bounds(H, np.float64) if best else (np.zeros((ncb, bs)), np.zeros(ncb))
     n_blocks = int(np.prod(np.shape(W), dtype=np.int64)) // bs
     errors = np.zeros((n_blocks if best else 1, 2), np.float64)
-    out, _ = core.run_block_kernel(_admm_kernel, W, dim, return_dequant, rounding, Hnt, Minvt, Ht,
-                                   H, d, mu, best, int(n_outer), int(n_inner), HESSIAN_ROWS_PER_TASK, errors)
+    out, _ = core.run_block_kernel(_admm_kernel, W, dim, return_dequant, rounding, Hn, Minv, H32,
+                                   H, d, mu, best, int(n_outer), int(n_inner), ADMM_ROWS_PER_TASK, errors)
     if not return_info:
         return out
     info = {

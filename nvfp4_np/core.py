@@ -3,6 +3,7 @@
 per-block status that kernels report (non-finite input, scale underflow).
 """
 
+import functools
 import os
 import sys
 import warnings
@@ -15,6 +16,7 @@ from ._block import NONFINITE, UNDERFLOW
 BLOCK_SIZES = (16, 32)
 
 
+@functools.cache
 def _float_dtypes():
     import ml_dtypes
 

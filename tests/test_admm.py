@@ -17,8 +17,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*underflows to 0:RuntimeWarning
 
 
 def operators(H):
-    Hnt, Minvt, Ht = admm_operators(H)
-    return [a.transpose(0, 2, 1) for a in (Ht, Hnt, Minvt)]
+    Hn, Minv, H32 = admm_operators(H)
+    return H32, Hn, Minv
 
 
 @pytest.fixture(scope="module", params=["weak", "strong", "spread", "zeroblock"])
