@@ -20,6 +20,10 @@ CHUNK_BLOCKS = 512
 #: seed used 8192-row batches.
 HESSIAN_CHUNK_ROWS = 8192
 
+#: Columns of X per GEMM when accumulating block Hessians (several column blocks at once:
+#: a 16-wide GEMM runs far below BLAS speed).
+HESSIAN_GEMM_COLS = 128
+
 #: Weight rows per parallel task in the Hessian kernels (each task reuses one H_j).
 HESSIAN_ROWS_PER_TASK = 64
 
