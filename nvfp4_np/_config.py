@@ -29,4 +29,4 @@ HESSIAN_ROWS_PER_TASK = 64
 
 #: Weight rows per parallel task in the ADMM kernel: the task's blocks share H_j and run
 #: ADMM together, one vectorised loop over blocks per step.
-ADMM_ROWS_PER_TASK = 256
+ADMM_ROWS_PER_TASK = 512

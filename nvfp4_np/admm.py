@@ -98,43 +98,62 @@ def _lane_dot(A, B, nb, sq, res):
 
 
 @numba.njit(**JIT_SCALAR)
-def _admm_batch(X, S, nb, rne, dec, Hn, Minv, H, n_outer, n_inner, W, Z, U, T, Q, numer, denom):
+def _admm_batch(X, S, perm, nb, rne, dec, Hn, Minv, H, n_outer, n_inner, W, Z, U, T, Q, numer, denom):
     """The seed's outer/inner ADMM for nb blocks of one column block at once: block r is
     column r of X (bs, R), its scale S[r]. Returns with the final scales in S and quants in
-    Z. A block whose scale no longer changes repeats the same computation while others
-    go on, so its result is the seed's (and the per-block stop rule's)."""
+    Z, columns permuted as ``perm`` records (column c holds block perm[c]). A block stops
+    when its scale no longer changes (repeating the round would repeat the same result,
+    so this equals the seed's global test); stopped blocks are moved behind the active
+    ones so later rounds work on the active ones only."""
     n = X.shape[0]
+    na = nb
     for _ in range(n_outer):
+        if na == 0:
+            break
         for i in range(n):
-            for r in range(nb):
+            for r in range(na):
                 W[i, r] = X[i, r] / S[r]
                 Z[i, r] = _fp4_signed(W[i, r], rne)
                 U[i, r] = 0.0
-        _matmul_korder(Hn, W, T, nb)  # T = Hn w, kept for the inner loop in W's place
-        W[:, :nb] = T[:, :nb]
+        _matmul_korder(Hn, W, T, na)  # T = Hn w, kept for the inner loop in W's place
+        W[:, :na] = T[:, :na]
         for _ in range(n_inner):
             for i in range(n):
-                for r in range(nb):
+                for r in range(na):
                     T[i, r] = W[i, r] + _RHO * (Z[i, r] - U[i, r])
-            _matmul_korder(Minv, T, Q, nb)
+            _matmul_korder(Minv, T, Q, na)
             for i in range(n):
-                for r in range(nb):
+                for r in range(na):
                     Z[i, r] = _fp4_signed(Q[i, r] + U[i, r], rne)
                     U[i, r] = U[i, r] + Q[i, r] - Z[i, r]
-        _matmul_korder(H, Z, Q, nb)
-        _lane_dot(X, Q, nb, T, numer)
-        _lane_dot(Z, Q, nb, T, denom)
-        changed = False
-        for r in range(nb):
+        _matmul_korder(H, Z, Q, na)
+        _lane_dot(X, Q, na, T, numer)
+        _lane_dot(Z, Q, na, T, denom)
+        r = 0
+        while r < na:
             s_new = S[r]
             if numer[r] > 0 and denom[r] > _TINY:
                 c = numer[r] / (denom[r] if denom[r] > _TINY else _TINY)
                 s_new = dec[e4m3_code(c if c > _TINY else _TINY)]
             if s_new != S[r]:
-                changed = True
                 S[r] = s_new
-        if not changed:
-            break
+                r += 1
+                continue
+            na -= 1  # converged: swap behind the active columns
+            _swap_columns(r, na, X, Z, S, perm, numer, denom)
+
+
+@numba.njit(**JIT_SCALAR)
+def _swap_columns(a, b, X, Z, S, perm, numer, denom):
+    if a == b:
+        return
+    for i in range(X.shape[0]):
+        X[i, a], X[i, b] = X[i, b], X[i, a]
+        Z[i, a], Z[i, b] = Z[i, b], Z[i, a]
+    S[a], S[b] = S[b], S[a]
+    perm[a], perm[b] = perm[b], perm[a]
+    numer[a], numer[b] = numer[b], numer[a]
+    denom[a], denom[b] = denom[b], denom[a]
 
 
 @numba.njit(**JIT_SCALAR)
@@ -159,6 +178,7 @@ def _admm_kernel(x, xbits, rne, dec, out, want_dq, status, Hn, Minv, H, H64, d, 
         nb = blocks.size
         X = np.empty((bs, rows_per_task), np.float32)
         S = np.empty(rows_per_task, np.float32)
+        perm = np.arange(rows_per_task)
         start = np.zeros(rows_per_task, np.uint8)
         W = np.empty((bs, rows_per_task), np.float32)
         Z = np.empty((bs, rows_per_task), np.float32)
@@ -179,8 +199,10 @@ def _admm_kernel(x, xbits, rne, dec, out, want_dq, status, Hn, Minv, H, H64, d, 
             S[r] = dec[code]
             for i in range(bs):
                 X[i, r] = x[b, i]
-        _admm_batch(X, S, nb, rne, dec, Hn[j], Minv[j], H[j], n_outer, n_inner, W, Z, U, T, Q, numer, denom)
-        for r in range(nb):
+        _admm_batch(X, S, perm, nb, rne, dec, Hn[j], Minv[j], H[j], n_outer, n_inner, W, Z, U, T, Q,
+                    numer, denom)
+        for c in range(nb):
+            r = perm[c]
             b = blocks[r]
             if status[b] == NONFINITE:
                 continue
@@ -188,16 +210,16 @@ def _admm_kernel(x, xbits, rne, dec, out, want_dq, status, Hn, Minv, H, H64, d, 
             if n_outer == 0:
                 emit_block(b, start[r], xb, dec, rne, out, want_dq)
             elif not best:
-                _emit_quants(b, S[r], Z, r, xb, dec, out, want_dq)
+                _emit_quants(b, S[c], Z, c, xb, dec, out, want_dq)
             else:
                 for i in range(bs):
-                    z64[i] = Z[i, r]
+                    z64[i] = Z[i, c]
                 e_h = _quant_error(xb, dec[start[r]], rne, False, z64, H64[j], r64)
-                e_a = _quant_error(xb, S[r], rne, True, z64, H64[j], r64)
+                e_a = _quant_error(xb, S[c], rne, True, z64, H64[j], r64)
                 errors[b, 0] = e_h
                 errors[b, 1] = min(e_a, e_h)
                 if e_a < e_h:
-                    _emit_quants(b, S[r], Z, r, xb, dec, out, want_dq)
+                    _emit_quants(b, S[c], Z, c, xb, dec, out, want_dq)
                 else:
                     emit_block(b, start[r], xb, dec, rne, out, want_dq)
 
