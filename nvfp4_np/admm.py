@@ -34,8 +34,8 @@ from ._block import (
     n_column_tasks,
 )
 from ._config import ADMM_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR
-from .formats import e4m3_code, seed_sum_inplace
-from .hessian import _diagonal_bounds, _exact_block, hessians_for
+from .formats import e4m3_code
+from .hessian import _diagonal_bounds, _exact_block, _hess_err_exact, hessians_for, quad_form64
 
 __all__ = ["nvfp4_admm"]
 
@@ -188,7 +188,7 @@ def _admm_kernel(x, xbits, rne, dec, out, want_dq, status, Hn, Minv, H, H64, d, 
         numer = np.empty(rows_per_task, np.float32)
         denom = np.empty(rows_per_task, np.float32)
         r64 = np.empty(bs, np.float64)
-        z64 = np.empty(bs, np.float32)
+        z64 = np.empty(bs, np.float64)
         for r in range(nb):
             b = blocks[r]
             amax, c0, finite = begin_block(b, xbits, status)
@@ -214,8 +214,8 @@ def _admm_kernel(x, xbits, rne, dec, out, want_dq, status, Hn, Minv, H, H64, d, 
             else:
                 for i in range(bs):
                     z64[i] = Z[i, c]
-                e_h = _quant_error(xb, dec[start[r]], rne, False, z64, H64[j], r64)
-                e_a = _quant_error(xb, S[c], rne, True, z64, H64[j], r64)
+                e_h = _hess_err_exact(xb, dec[start[r]], rne, H64[j], r64)
+                e_a = _admm_error(xb, S[c], z64, H64[j], r64)
                 errors[b, 0] = e_h
                 errors[b, 1] = min(e_a, e_h)
                 if e_a < e_h:
@@ -225,25 +225,11 @@ def _admm_kernel(x, xbits, rne, dec, out, want_dq, status, Hn, Minv, H, H64, d, 
 
 
 @numba.njit(**JIT_SCALAR)
-def _quant_error(xb, s, rne, given, z, H, r):
-    """float64 r^T H r for r = x - q*s, with q the quants ``z`` if ``given`` else the
-    rounding of x at s."""
-    n = xb.size
-    for i in range(n):
-        v = xb[i]
-        if given:
-            dq = np.float64(z[i]) * np.float64(s)
-        else:
-            m = np.float64(fp4_magnitude(abs(v), s, rne)) * np.float64(s)
-            dq = m if v > 0 else (-m if v < 0 else 0.0)
-        r[i] = np.float64(v) - dq
-    total = 0.0
-    for a in range(n):
-        acc = 0.0
-        for k in range(n):
-            acc += H[a, k] * r[k]
-        total += r[a] * acc
-    return total
+def _admm_error(xb, s, z, H, r):
+    """float64 r^T H r for r = x - z*s, the ADMM quants ``z`` (float64) at scale s."""
+    for i in range(xb.size):
+        r[i] = np.float64(xb[i]) - z[i] * np.float64(s)
+    return quad_form64(r, H)
 
 
 def nvfp4_admm(W, dim=-1, return_dequant=False, X=None, n_outer=3, n_inner=10, *, mode="seed",

@@ -257,6 +257,13 @@ def _hess_err_exact(xb, s, rne, H, r):
         v = xb[i]
         d = fp4_magnitude(abs(v), s, rne) * s
         r[i] = np.float64(v) - (np.float64(d) if v > 0 else (-np.float64(d) if v < 0 else 0.0))
+    return quad_form64(r, H)
+
+
+@numba.njit(**JIT_SCALAR)
+def quad_form64(r, H):
+    """r^T H r in float64, in a fixed order (row dot products, then their sum)."""
+    n = r.size
     total = 0.0
     for a in range(n):
         acc = 0.0
