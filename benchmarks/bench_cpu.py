@@ -38,7 +38,6 @@ COLD = r"""
 import time
 t0 = time.perf_counter()
 import numpy as np
-from _oracle import DEFAULT_SEED_DIR, run_in_oracle
 t1 = time.perf_counter()
 import nvfp4_np
 t2 = time.perf_counter()
