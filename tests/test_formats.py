@@ -1,4 +1,4 @@
-"""Format tables, E4M3 snapping, E2M1 rounding and the FP4 threshold table, checked
+"""Format tables, E4M3 snapping, E2M1 rounding and the kernels' FP4 projection, checked
 against ml_dtypes and against the division-based decision of the seed."""
 
 import ml_dtypes
