@@ -135,3 +135,22 @@ def test_bad_inputs():
         nvfp4_np.nvfp4_admm(W)
     with pytest.raises(ValueError, match="does not match"):
         nvfp4_np.nvfp4_admm(W, X=np.ones((8, 48), F32))
+
+
+def test_rows_per_task_does_not_change_bits(case, monkeypatch):
+    """The kernels split each column block's rows into tasks (ADMM batches a task's
+    blocks together); the split must not change a bit."""
+    import nvfp4_np.admm as admm_mod
+    import nvfp4_np.hessian as hessian_mod
+
+    _, W, _, H = case
+    want = [nvfp4_np.nvfp4_admm(W, H_blocks=H, mode=m) for m in ("seed", "best")]
+    want_h = nvfp4_np.nvfp4_optimal_hessian(W, H_blocks=H, mode="exact")
+    for rows in (1, 7, 64):
+        monkeypatch.setattr(admm_mod, "ADMM_ROWS_PER_TASK", rows)
+        monkeypatch.setattr(hessian_mod, "HESSIAN_ROWS_PER_TASK", rows)
+        for m, w in zip(("seed", "best"), want):
+            for u, v in zip(nvfp4_np.nvfp4_admm(W, H_blocks=H, mode=m), w):
+                assert_bits_equal(u, v, f"admm {m}, {rows} rows per task")
+        for u, v in zip(nvfp4_np.nvfp4_optimal_hessian(W, H_blocks=H, mode="exact"), want_h):
+            assert_bits_equal(u, v, f"hessian exact, {rows} rows per task")
