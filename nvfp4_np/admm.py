@@ -35,7 +35,7 @@ from ._block import (
 )
 from ._config import ADMM_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR
 from .formats import e4m3_code
-from .hessian import _diagonal_bounds, _exact_block, _hess_err_exact, hessians_for, quad_form64
+from .hessian import diagonal_bounds, exact_block, hess_err_exact, hessians_for, quad_form64
 
 __all__ = ["nvfp4_admm"]
 
@@ -194,7 +194,7 @@ def _admm_kernel(x, xbits, rne, dec, out, want_dq, status, Hn, Minv, H, H64, d, 
             amax, c0, finite = begin_block(b, xbits, status)
             code = c0
             if finite and best:
-                code = _exact_block(x[b], rne, dec, c0, H64[j], d[j], mu[j], r64)
+                code = exact_block(x[b], rne, dec, c0, H64[j], d[j], mu[j], r64)
             start[r] = code
             S[r] = dec[code]
             for i in range(bs):
@@ -214,7 +214,7 @@ def _admm_kernel(x, xbits, rne, dec, out, want_dq, status, Hn, Minv, H, H64, d, 
             else:
                 for i in range(bs):
                     z64[i] = Z[i, c]
-                e_h = _hess_err_exact(xb, dec[start[r]], rne, H64[j], r64)
+                e_h = hess_err_exact(xb, dec[start[r]], rne, H64[j], r64)
                 e_a = _admm_error(xb, S[c], z64, H64[j], r64)
                 errors[b, 0] = e_h
                 errors[b, 1] = min(e_a, e_h)
@@ -272,7 +272,7 @@ def nvfp4_admm(W, dim=-1, return_dequant=False, X=None, n_outer=3, n_inner=10, *
     H, ncb, bs = hessians_for(W, dim, X, H_blocks, np.float64, who="nvfp4_admm")
     Hn, Minv, H32 = admm_operators(H)
     best = mode == "best"
-    d, mu = _diagonal_bounds(H, np.float64) if best else (np.zeros((ncb, bs)), np.zeros(ncb))
+    d, mu = diagonal_bounds(H, np.float64) if best else (np.zeros((ncb, bs)), np.zeros(ncb))
     n_blocks = int(np.prod(np.shape(W), dtype=np.int64)) // bs
     errors = np.zeros((n_blocks if best else 1, 2), np.float64)
     out, _ = core.run_block_kernel(_admm_kernel, W, dim, return_dequant, rounding, Hn, Minv, H32,

@@ -120,7 +120,7 @@ def _check_hessians(H_blocks, ncb, bs, dtype):
     return np.ascontiguousarray(H, dtype=dtype)
 
 
-def _diagonal_bounds(H, eval_dtype):
+def diagonal_bounds(H, eval_dtype):
     """Per column block: the diagonal ``d`` of H_j and ``mu`` such that r^T H_j r, as a
     kernel evaluates it in ``eval_dtype`` (float32 for the seed's arithmetic, float64 in
     exact mode), is at least ``mu * sum_i d_i r_i^2`` for every r; ``mu = -inf`` when no
@@ -250,7 +250,7 @@ def _hessian_seed_kernel(x, xbits, rne, dec, out, want_dq, status, Ht, d, mu, ro
 
 
 @numba.njit(**JIT_SCALAR)
-def _hess_err_exact(xb, s, rne, H, r):
+def hess_err_exact(xb, s, rne, H, r):
     """r^T H r in float64 with r = x - q*s exact (float32 difference held in float64)."""
     n = xb.size
     for i in range(n):
@@ -306,13 +306,13 @@ def _weighted_sse(xb, s, rne, dj):
 
 
 @numba.njit(**JIT_SCALAR)
-def _exact_block(xb, rne, dec, c0, Hj, dj, mu, r):
+def exact_block(xb, rne, dec, c0, Hj, dj, mu, r):
     """Argmin over all scales of the float64 r^T H r (s0 wins ties, then the smallest).
     Scans up from s0 and then down, skipping a scale when mu * weighted_sse(s) > best and
     stopping in a direction once the monotone dead-zone (up) or clipping (down) part of
     that bound exceeds best. With mu = -inf (H not PSD) every scale is evaluated."""
     best_c = c0
-    best_e = _hess_err_exact(xb, dec[c0], rne, Hj, r)
+    best_e = hess_err_exact(xb, dec[c0], rne, Hj, r)
     bounded = mu >= 0
     for direction in (1, -1):
         k = c0 + direction
@@ -324,7 +324,7 @@ def _exact_block(xb, rne, dec, c0, Hj, dj, mu, r):
                 if mu * w > best_e:
                     k += direction
                     continue
-            e = _hess_err_exact(xb, dec[k], rne, Hj, r)
+            e = hess_err_exact(xb, dec[k], rne, Hj, r)
             if _better(e, k, best_e, best_c, c0):
                 best_e = e
                 best_c = k
@@ -346,7 +346,7 @@ def _hessian_exact_kernel(x, xbits, rne, dec, out, want_dq, status, H, d, mu, ro
             amax, c0, finite = begin_block(b, xbits, status)
             if not finite:
                 continue
-            best_c = _exact_block(xb, rne, dec, c0, Hj, dj, mu[j], r)
+            best_c = exact_block(xb, rne, dec, c0, Hj, dj, mu[j], r)
             emit_block(b, best_c, xb, dec, rne, out, want_dq)
 
 
@@ -413,11 +413,11 @@ def nvfp4_optimal_hessian(W, dim=-1, return_dequant=False, X=None, H_blocks=None
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if mode == "seed":
         H, ncb, _ = hessians_for(W, dim, X, H_blocks, np.float32)
-        extra = (np.ascontiguousarray(H.transpose(0, 2, 1)), *_diagonal_bounds(H, np.float32))
+        extra = (np.ascontiguousarray(H.transpose(0, 2, 1)), *diagonal_bounds(H, np.float32))
         kernel = _hessian_seed_kernel
     else:
         H, ncb, _ = hessians_for(W, dim, X, H_blocks, np.float64)
-        extra = (H, *_diagonal_bounds(H, np.float64))
+        extra = (H, *diagonal_bounds(H, np.float64))
         kernel = _hessian_exact_kernel
     out, _ = core.run_block_kernel(kernel, W, dim, return_dequant, rounding, *extra, HESSIAN_ROWS_PER_TASK)
     return out

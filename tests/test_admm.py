@@ -5,7 +5,7 @@ import numba
 import numpy as np
 import pytest
 from conftest import assert_bits_equal
-from naive import ref_admm_seed, ref_hessian_table, ref_naive
+from naive import ref_admm_seed, ref_naive
 from test_hessian import BS, activations, weights
 
 import nvfp4_np

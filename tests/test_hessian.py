@@ -16,7 +16,7 @@ from naive import (
 )
 
 import nvfp4_np
-from nvfp4_np.hessian import _diagonal_bounds
+from nvfp4_np.hessian import diagonal_bounds
 
 F32 = np.float32
 BS = 16
@@ -204,7 +204,7 @@ def test_diagonal_bound_is_a_lower_bound(rng):
     mats.append(C + C.T)  # indefinite: no bound
     H32 = np.array(mats, dtype=F32)
     for dtype in (np.float64, np.float32):
-        d, mu = _diagonal_bounds(H32, dtype)
+        d, mu = diagonal_bounds(H32, dtype)
         assert mu[-1] == -np.inf
         assert (mu[:-1] > -np.inf).all()
         for j in range(len(H32) - 1):
