@@ -57,20 +57,24 @@ def begin_block(b, xbits, status):
 
 
 @numba.njit(**JIT_SCALAR)
+def _tasks_per_column(n_blocks, ncb, rows_per_task):
+    return (n_blocks // ncb + rows_per_task - 1) // rows_per_task
+
+
+@numba.njit(**JIT_SCALAR)
 def column_block_task(task, n_blocks, ncb, rows_per_task):
     """Work item ``task`` of the Hessian kernels: column block j and the block indices
     b = m * ncb + j for its rows m, so each task loads one H_j and reuses it."""
-    m_total = n_blocks // ncb
-    tasks_per_j = (m_total + rows_per_task - 1) // rows_per_task
+    tasks_per_j = _tasks_per_column(n_blocks, ncb, rows_per_task)
     j = task // tasks_per_j
     m0 = (task % tasks_per_j) * rows_per_task
-    return j, np.arange(m0, min(m_total, m0 + rows_per_task)) * ncb + j
+    return j, np.arange(m0, min(n_blocks // ncb, m0 + rows_per_task)) * ncb + j
 
 
 @numba.njit(**JIT_SCALAR)
 def n_column_tasks(n_blocks, ncb, rows_per_task):
-    m_total = n_blocks // ncb
-    return ncb * ((m_total + rows_per_task - 1) // rows_per_task)
+    """Number of work items of the Hessian kernels (see column_block_task)."""
+    return ncb * _tasks_per_column(n_blocks, ncb, rows_per_task)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -87,6 +91,14 @@ def fp4_magnitude(a, s, rne):
     """The seed's FP4 projection of a magnitude: the E2M1 value of ``fl(a / s)``
     (``s = 0`` gives 6 for any ``a``, as ``a/0`` is inf or NaN)."""
     return e2m1_round(a / s, rne)
+
+
+@numba.njit(**JIT_SCALAR)
+def fp4_signed(v, s, rne):
+    """The seed's FP4 quant of a value: ``sign(v) * fp4_magnitude(|v|, s)`` with
+    torch.sign (-0.0 and NaN -> +0.0; a negative that rounds to 0 -> -0.0)."""
+    q = fp4_magnitude(abs(v), s, rne)
+    return q if v > 0 else (-q if v < 0 else np.float32(0.0))
 
 
 @numba.njit(**JIT_SCALAR)
@@ -130,9 +142,7 @@ def quantize_block(xb, s, rne, q_out, dq_out, want_dq):
     """FP4 quants ``sign(x)*q`` (torch.sign semantics: -0.0 -> +0.0, a negative that
     rounds to 0 -> -0.0), and optionally the dequant ``q*s``."""
     for i in range(xb.size):
-        v = xb[i]
-        q = fp4_magnitude(abs(v), s, rne)
-        q_out[i] = q if v > 0 else (-q if v < 0 else np.float32(0.0))
+        q_out[i] = fp4_signed(xb[i], s, rne)
     if want_dq:
         for i in range(xb.size):
             dq_out[i] = q_out[i] * s

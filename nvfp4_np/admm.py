@@ -30,7 +30,7 @@ from ._block import (
     begin_block,
     column_block_task,
     emit_block,
-    fp4_magnitude,
+    fp4_signed,
     n_column_tasks,
 )
 from ._config import ADMM_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR
@@ -41,6 +41,7 @@ __all__ = ["nvfp4_admm"]
 
 MODES = ("seed", "best")
 _RHO = np.float32(1.0)
+_ONE = np.float32(1.0)
 _TINY = np.float32(1e-12)  # the seed's clamps in the scale refit
 
 
@@ -55,13 +56,6 @@ def admm_operators(H):
     Hn = (H64 / np.maximum(lam, 1e-6)[:, None, None]).astype(np.float32)
     Minv = np.array([inv(h + float(_RHO) * np.eye(n)) for h in Hn.astype(np.float64)]).reshape(Hn.shape)
     return Hn, Minv.astype(np.float32), H64.astype(np.float32)
-
-
-@numba.njit(**JIT_SCALAR)
-def _fp4_signed(v, rne):
-    """The seed's fp4_quantize(v, 1): sign(v) * E2M1(|v|) with torch.sign (NaN -> 0)."""
-    m = fp4_magnitude(abs(v), np.float32(1.0), rne)
-    return m if v > 0 else (-m if v < 0 else np.float32(0.0))
 
 
 @numba.njit(**JIT_SCALAR)
@@ -113,7 +107,7 @@ def _admm_batch(X, S, perm, nb, rne, dec, Hn, Minv, H, n_outer, n_inner, W, Z, U
         for i in range(n):
             for r in range(na):
                 W[i, r] = X[i, r] / S[r]
-                Z[i, r] = _fp4_signed(W[i, r], rne)
+                Z[i, r] = fp4_signed(W[i, r], _ONE, rne)  # the seed's fp4_quantize(w, 1)
                 U[i, r] = 0.0
         _matmul_korder(Hn, W, T, na)  # T = Hn w, kept for the inner loop in W's place
         W[:, :na] = T[:, :na]
@@ -124,7 +118,7 @@ def _admm_batch(X, S, perm, nb, rne, dec, Hn, Minv, H, n_outer, n_inner, W, Z, U
             _matmul_korder(Minv, T, Q, na)
             for i in range(n):
                 for r in range(na):
-                    Z[i, r] = _fp4_signed(Q[i, r] + U[i, r], rne)
+                    Z[i, r] = fp4_signed(Q[i, r] + U[i, r], _ONE, rne)
                     U[i, r] = U[i, r] + Q[i, r] - Z[i, r]
         _matmul_korder(H, Z, Q, na)
         _lane_dot(X, Q, na, T, numer)

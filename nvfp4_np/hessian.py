@@ -33,6 +33,7 @@ from ._block import (
     column_block_task,
     emit_block,
     fp4_magnitude,
+    fp4_signed,
     matvec_korder,
     n_column_tasks,
     search_window,
@@ -164,11 +165,9 @@ def diagonal_bounds(H, eval_dtype):
 
 @numba.njit(**JIT_SCALAR)
 def _residual(xb, s, rne, r):
-    """r = x - sign(x) * q * s (float32, as the seed computes x - dq)."""
+    """r = x - dq in float32, as the seed computes it (q * s is exact)."""
     for i in range(xb.size):
-        v = xb[i]
-        d = fp4_magnitude(abs(v), s, rne) * s
-        r[i] = v - d if v > 0 else (v + d if v < 0 else v)
+        r[i] = xb[i] - fp4_signed(xb[i], s, rne) * s
 
 
 @numba.njit(**JIT_SCALAR)
@@ -252,11 +251,8 @@ def _hessian_seed_kernel(x, xbits, rne, dec, out, want_dq, status, Ht, d, mu, ro
 @numba.njit(**JIT_SCALAR)
 def hess_err_exact(xb, s, rne, H, r):
     """r^T H r in float64 with r = x - q*s exact (float32 difference held in float64)."""
-    n = xb.size
-    for i in range(n):
-        v = xb[i]
-        d = fp4_magnitude(abs(v), s, rne) * s
-        r[i] = np.float64(v) - (np.float64(d) if v > 0 else (-np.float64(d) if v < 0 else 0.0))
+    for i in range(xb.size):
+        r[i] = np.float64(xb[i]) - np.float64(fp4_signed(xb[i], s, rne) * s)
     return quad_form64(r, H)
 
 
