@@ -154,3 +154,13 @@ def test_rows_per_task_does_not_change_bits(case, monkeypatch):
                 assert_bits_equal(u, v, f"admm {m}, {rows} rows per task")
         for u, v in zip(nvfp4_np.nvfp4_optimal_hessian(W, H_blocks=H, mode="exact"), want_h):
             assert_bits_equal(u, v, f"hessian exact, {rows} rows per task")
+
+
+def test_operators_same_with_and_without_scipy_batching(case, monkeypatch):
+    import nvfp4_np.admm as admm_mod
+
+    _, _, _, H = case
+    batched = admm_operators(H)
+    monkeypatch.setattr(admm_mod, "_scipy_batches", lambda: False)
+    for a, b in zip(batched, admm_operators(H)):
+        assert_bits_equal(a, b)
