@@ -6,15 +6,29 @@ Public API (everything else is private):
 - the seed's functions on NumPy arrays: ``nvfp4_naive``, ``nvfp4_optimal``,
   ``nvfp4_dequantize``, ``fp4_quantize``, ``fp4_dequantize``, ``compute_block_sse``,
   ``build_fp8_e4m3_scales``
+- recipes (the arithmetic of the seed, Transformer Engine, ModelOpt, torchao): ``RECIPES``
+- bytes: ``fp4_codes``, ``fp4_values``, ``e4m3_bytes``, ``e4m3_values``, ``pack_fp4``,
+  ``unpack_fp4``, ``swizzle_scales``, ``unswizzle_scales``
 - format tables and rounding: ``nvfp4_np.formats``
 """
 
 from .admm import nvfp4_admm
+from .bits import (
+    e4m3_bytes,
+    e4m3_values,
+    fp4_codes,
+    fp4_values,
+    pack_fp4,
+    swizzle_scales,
+    unpack_fp4,
+    unswizzle_scales,
+)
 from .formats import build_fp8_e4m3_scales
 from .hessian import block_hessians, nvfp4_optimal_hessian
 from .metrics import metrics
 from .naive import nvfp4_naive
 from .ops import compute_block_sse, fp4_dequantize, fp4_quantize, nvfp4_dequantize
+from .recipes import RECIPES, Recipe
 from .search import nvfp4_optimal
 from .tensor import NVFP4Tensor, quantize
 
@@ -34,4 +48,14 @@ __all__ = [
     "compute_block_sse",
     "build_fp8_e4m3_scales",
     "metrics",
+    "RECIPES",
+    "Recipe",
+    "fp4_codes",
+    "fp4_values",
+    "e4m3_bytes",
+    "e4m3_values",
+    "pack_fp4",
+    "unpack_fp4",
+    "swizzle_scales",
+    "unswizzle_scales",
 ]

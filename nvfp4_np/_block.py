@@ -1,10 +1,13 @@
 """Per-block Numba primitives shared by every method: amax, the naive scale, the FP4
 projection, the block SSE in the seed's float32 order, and the seed's search window.
 
-A block is a 1-D float32 view of 16 or 32 elements. Scales are handled as E4M3 byte
-codes (0 = scale 0, 1..126 = the positive finite values), ``dec`` is
-:data:`nvfp4_np.formats.E4M3_DECODE`, and ``rne`` is the rounding-mode flag of
-:func:`nvfp4_np.formats.rounding_is_rne`.
+A block is a 1-D float32 view of 16 or 32 elements. Block scales are handled as E4M3
+byte codes (0 = scale 0, 1..126 = the positive finite values), ``dec`` is
+:data:`nvfp4_np.formats.E4M3_DECODE`, and ``rc`` is the tensor's recipe reduced to
+constants (:class:`nvfp4_np.recipes.RecipeParams`). A code k acts through two float32
+numbers (:func:`candidate`): the element factor ``f`` (|x| is divided or multiplied by
+it before E2M1 rounding) and the effective scale ``s`` (dequant = q * s). In the seed
+recipe both are the E4M3 value dec[k].
 """
 
 import numba
@@ -13,12 +16,12 @@ import numpy as np
 from ._bits import bits_to_f32
 from ._config import CHUNK_BLOCKS, JIT_SCALAR
 from .formats import E2M1, E4M3_MAX_CODE, e2m1_round, e4m3_code, seed_sum_inplace
+from .recipes import block_scale_for, effective_scale, element_factor, fp4_project, recipe_code, signed
 
 #: Status of a block, written by every kernel and read by the wrapper (core.check_status).
 OK, UNDERFLOW, NONFINITE = 0, 1, 2
 
 _QMAX = np.float32(E2M1.max_finite)
-_CLAMP_MIN = np.float32(1e-12)  # the seed's clamp on amax / 6 (snaps to 0 anyway)
 _DEAD_ZONE_INV = np.float32(4.0)  # the seed's s_max = y / 0.25, i.e. exactly y * 4
 _ABS_MASK = np.uint32(0x7FFFFFFF)
 _INF_BITS = np.uint32(0x7F800000)
@@ -43,15 +46,15 @@ def block_amax(row_bits):
 
 
 @numba.njit(**JIT_SCALAR)
-def begin_block(b, xbits, status):
-    """Start block ``b``: (amax, the seed's baseline code s0, finite). Records the block's
-    status: NONFINITE (the caller skips it; the wrapper raises), UNDERFLOW (amax > 0 but
-    E4M3(amax/6) is 0) or OK."""
+def begin_block(b, xbits, status, rc):
+    """Start block ``b``: (amax, the recipe's baseline code s0, finite). Records the
+    block's status: NONFINITE (the caller skips it; the wrapper raises), UNDERFLOW
+    (amax > 0 but the E4M3 block scale is 0) or OK."""
     amax, finite = block_amax(xbits[b])
     if not finite:
         status[b] = NONFINITE
         return amax, np.uint8(0), False
-    c0 = naive_code(amax)
+    c0 = recipe_code(amax, rc)
     status[b] = UNDERFLOW if (c0 == 0 and amax > 0) else OK
     return amax, c0, True
 
@@ -78,40 +81,41 @@ def n_column_tasks(n_blocks, ncb, rows_per_task):
 
 
 @numba.njit(**JIT_SCALAR)
-def naive_code(amax):
-    """The seed's baseline scale byte: E4M3(max(amax / 6, 1e-12)), float32 division."""
-    s = amax / _QMAX
-    if s < _CLAMP_MIN:
-        s = _CLAMP_MIN
-    return e4m3_code(s)
+def candidate(k, dec, rc):
+    """(element factor f, effective scale s) of block-scale code ``k``."""
+    sf = dec[k]
+    return element_factor(sf, rc), effective_scale(sf, rc)
 
 
 @numba.njit(**JIT_SCALAR)
-def fp4_magnitude(a, s, rne):
-    """The seed's FP4 projection of a magnitude: the E2M1 value of ``fl(a / s)``
-    (``s = 0`` gives 6 for any ``a``, as ``a/0`` is inf or NaN)."""
-    return e2m1_round(a / s, rne)
+def fp4_signed(v, f, rc):
+    """FP4 quant of a value: its magnitude's E2M1 value under factor ``f`` with the
+    recipe's sign rule (seed: torch.sign, -0.0 and NaN -> +0.0; a negative that rounds
+    to 0 -> -0.0). In the seed recipe, ``f = 0`` gives 6 for any magnitude (inf or NaN)."""
+    return signed(v, fp4_project(abs(v), f, rc), rc)
 
 
 @numba.njit(**JIT_SCALAR)
-def fp4_signed(v, s, rne):
-    """The seed's FP4 quant of a value: ``sign(v) * fp4_magnitude(|v|, s)`` with
-    torch.sign (-0.0 and NaN -> +0.0; a negative that rounds to 0 -> -0.0)."""
-    q = fp4_magnitude(abs(v), s, rne)
-    return q if v > 0 else (-q if v < 0 else np.float32(0.0))
+def block_sse(xb, f, s, rc, sq):
+    """SSE of a block under element factor ``f`` and effective scale ``s``, summed in
+    the seed's float32 order.
 
-
-@numba.njit(**JIT_SCALAR)
-def block_sse(xb, s, rne, sq):
-    """Seed-exact SSE of a block at scale ``s``.
-
-    ``x - sign(x)*q*s`` has the magnitude ``|x| - q*s`` exactly (``q*s`` is exact and
-    rounding is symmetric), so the error needs no sign. ``sq`` is scratch.
+    ``x - sign(x)*q*s`` has the magnitude ``|x| - q*s`` exactly (rounding is symmetric),
+    so the error needs no sign. ``sq`` is scratch.
     """
-    for i in range(xb.size):
-        a = abs(xb[i])
-        e = a - fp4_magnitude(a, s, rne) * s
-        sq[i] = e * e
+    # The form of the element scaling is hoisted out of the loop by hand: this loop is
+    # where the search spends its time, and a select between a*f and a/f per element
+    # would compute both.
+    if rc.elem_mul:
+        for i in range(xb.size):
+            a = abs(xb[i])
+            e = a - e2m1_round(a * f, rc.rne) * s
+            sq[i] = e * e
+    else:
+        for i in range(xb.size):
+            a = abs(xb[i])
+            e = a - e2m1_round(a / f, rc.rne) * s
+            sq[i] = e * e
     return seed_sum_inplace(sq)
 
 
@@ -138,25 +142,25 @@ def block_energy(xb, sq):
 
 
 @numba.njit(**JIT_SCALAR)
-def quantize_block(xb, s, rne, q_out, dq_out, want_dq):
-    """FP4 quants ``sign(x)*q`` (torch.sign semantics: -0.0 -> +0.0, a negative that
-    rounds to 0 -> -0.0), and optionally the dequant ``q*s``."""
+def quantize_block(xb, f, s, rc, q_out, dq_out, want_dq):
+    """FP4 quants ``sign(x)*q`` under factor ``f`` (the recipe's sign rule), and
+    optionally the dequant ``q*s``."""
     for i in range(xb.size):
-        q_out[i] = fp4_signed(xb[i], s, rne)
+        q_out[i] = fp4_signed(xb[i], f, rc)
     if want_dq:
         for i in range(xb.size):
             dq_out[i] = q_out[i] * s
 
 
 @numba.njit(**JIT_SCALAR)
-def emit_block(b, code, xb, dec, rne, out, want_dq):
-    """Write block ``b``'s results: its scale byte, scale, quants (and dequant).
+def emit_block(b, code, xb, dec, rc, out, want_dq):
+    """Write block ``b``'s results: its scale byte, block scale, quants (and dequant).
     ``out = (codes, scales, quants, dequant)``."""
     codes, scales, quants, dequant = out
-    s = dec[code]
+    f, s = candidate(code, dec, rc)
     codes[b] = code
-    scales[b] = s
-    quantize_block(xb, s, rne, quants[b], dequant[b if want_dq else 0], want_dq)
+    scales[b] = dec[code]
+    quantize_block(xb, f, s, rc, quants[b], dequant[b if want_dq else 0], want_dq)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -223,3 +227,25 @@ def code_range(dec, s_min, s_max):
     if dec[hi] > s_max:
         hi -= 1
     return lo, min(hi, E4M3_MAX_CODE)
+
+
+@numba.njit(**JIT_SCALAR)
+def code_window(dec, rc, s_min, s_max):
+    """Candidate codes (lo, hi) whose effective scale may lie in [s_min, s_max], within
+    the recipe's codes (rc.min_code..126). Where the recipe's arithmetic rounds beyond
+    the seed's (a tensor scale, a multiplier), the window widens by one code each way:
+    a code step (>= 1/8 relative) dwarfs the few ulps of rounding."""
+    if rc.exact:
+        lo, hi = code_range(dec, s_min, s_max)
+    else:
+        lo, hi = code_range(dec, block_scale_for(s_min, rc), block_scale_for(s_max, rc))
+        lo, hi = lo - 1, hi + 1
+    return max(lo, rc.min_code), min(hi, E4M3_MAX_CODE)
+
+
+@numba.njit(**JIT_SCALAR)
+def first_candidate_at_least(dec, rc, s):
+    """The smallest code whose effective scale may be >= s (see code_window)."""
+    if rc.exact:
+        return first_code_at_least(dec, s)
+    return first_code_at_least(dec, block_scale_for(s, rc)) + 1

@@ -28,6 +28,7 @@ from . import core
 from ._block import (
     NONFINITE,
     begin_block,
+    candidate,
     column_block_task,
     emit_block,
     fp4_signed,
@@ -35,6 +36,7 @@ from ._block import (
 )
 from ._config import ADMM_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR
 from .formats import e4m3_code
+from .recipes import block_scale_for
 from .hessian import diagonal_bounds, exact_block, hess_err_exact, hessians_for, quad_form64
 
 __all__ = ["nvfp4_admm"]
@@ -101,10 +103,13 @@ def _lane_dot(A, B, nb, sq, res):
 
 
 @numba.njit(**JIT_SCALAR)
-def _admm_batch(X, S, perm, nb, rne, dec, Hn, Minv, H, n_outer, n_inner, W, Z, U, T, Q, numer, denom):
+def _admm_batch(X, C, perm, nb, rc, dec, Hn, Minv, H, n_outer, n_inner, W, Z, U, T, Q, numer, denom):
     """The seed's outer/inner ADMM for nb blocks of one column block at once: block r is
-    column r of X (bs, R), its scale S[r]. Returns with the final scales in S and quants in
-    Z, columns permuted as ``perm`` records (column c holds block perm[c]). A block stops
+    column r of X (bs, R), its scale code C[r]. Returns with the final codes in C and quants
+    in Z, columns permuted as ``perm`` records (column c holds block perm[c]). In the seed
+    recipe w = x / s; in general w is x scaled by the recipe's element factor of the code,
+    and the refit value (an effective scale) is divided by the tensor scale before the
+    E4M3 cast, with the recipe's floor. A block stops
     when its scale no longer changes (repeating the round would repeat the same result,
     so this equals the seed's global test); stopped blocks are moved behind the active
     ones so later rounds work on the active ones only."""
@@ -113,10 +118,11 @@ def _admm_batch(X, S, perm, nb, rne, dec, Hn, Minv, H, n_outer, n_inner, W, Z, U
     for _ in range(n_outer):
         if na == 0:
             break
-        for i in range(n):
-            for r in range(na):
-                W[i, r] = X[i, r] / S[r]
-                Z[i, r] = fp4_signed(W[i, r], _ONE, rne)  # the seed's fp4_quantize(w, 1)
+        for r in range(na):
+            f, _ = candidate(C[r], dec, rc)
+            for i in range(n):
+                W[i, r] = X[i, r] * f if rc.elem_mul else X[i, r] / f
+                Z[i, r] = fp4_signed(W[i, r], _ONE, rc)  # the seed's fp4_quantize(w, 1)
                 U[i, r] = 0.0
         _matmul_korder(Hn, W, T, na)  # T = Hn w, kept for the inner loop in W's place
         W[:, :na] = T[:, :na]
@@ -127,44 +133,54 @@ def _admm_batch(X, S, perm, nb, rne, dec, Hn, Minv, H, n_outer, n_inner, W, Z, U
             _matmul_korder(Minv, T, Q, na)
             for i in range(n):
                 for r in range(na):
-                    Z[i, r] = fp4_signed(Q[i, r] + U[i, r], _ONE, rne)
+                    Z[i, r] = fp4_signed(Q[i, r] + U[i, r], _ONE, rc)
                     U[i, r] = U[i, r] + Q[i, r] - Z[i, r]
         _matmul_korder(H, Z, Q, na)
         _lane_dot(X, Q, na, T, numer)
         _lane_dot(Z, Q, na, T, denom)
         r = 0
         while r < na:
-            s_new = S[r]
+            c_new = C[r]
             if numer[r] > 0 and denom[r] > _TINY:
-                c = numer[r] / (denom[r] if denom[r] > _TINY else _TINY)
-                s_new = dec[e4m3_code(c if c > _TINY else _TINY)]
-            if s_new != S[r]:
-                S[r] = s_new
+                c_new = _refit_code(numer[r] / (denom[r] if denom[r] > _TINY else _TINY), rc)
+            if dec[c_new] != dec[C[r]]:
+                C[r] = c_new
                 r += 1
                 continue
             na -= 1  # converged: swap behind the active columns
-            _swap_columns(r, na, X, Z, S, perm, numer, denom)
+            _swap_columns(r, na, X, Z, C, perm, numer, denom)
 
 
 @numba.njit(**JIT_SCALAR)
-def _swap_columns(a, b, X, Z, S, perm, numer, denom):
+def _refit_code(c, rc):
+    """E4M3 code of a refit effective scale ``c``: the seed's E4M3(max(c, 1e-12)); with
+    a tensor scale, of the matching block scale, with the recipe's floor and zero rule."""
+    v = block_scale_for(c, rc)
+    v = v if v > _TINY else _TINY
+    code = e4m3_code(v if v > rc.floor else rc.floor)
+    return rc.zero_code if code == 0 else code
+
+
+@numba.njit(**JIT_SCALAR)
+def _swap_columns(a, b, X, Z, C, perm, numer, denom):
     if a == b:
         return
     for i in range(X.shape[0]):
         X[i, a], X[i, b] = X[i, b], X[i, a]
         Z[i, a], Z[i, b] = Z[i, b], Z[i, a]
-    S[a], S[b] = S[b], S[a]
+    C[a], C[b] = C[b], C[a]
     perm[a], perm[b] = perm[b], perm[a]
     numer[a], numer[b] = numer[b], numer[a]
     denom[a], denom[b] = denom[b], denom[a]
 
 
 @numba.njit(**JIT_SCALAR)
-def _emit_quants(b, s, Z, r, xb, dec, out, want_dq):
-    """Write block b with scale s and the quants in column r of Z."""
+def _emit_quants(b, code, Z, r, xb, dec, rc, out, want_dq):
+    """Write block b with scale code ``code`` and the quants in column r of Z."""
     codes, scales, quants, dequant = out
-    codes[b] = e4m3_code(s)
-    scales[b] = s
+    _, s = candidate(code, dec, rc)
+    codes[b] = code
+    scales[b] = dec[code]
     for i in range(xb.size):
         quants[b, i] = Z[i, r]
         if want_dq:
@@ -172,7 +188,7 @@ def _emit_quants(b, s, Z, r, xb, dec, out, want_dq):
 
 
 @numba.njit(**JIT_PARALLEL)
-def _admm_kernel(x, xbits, rne, dec, out, want_dq, status, Hn, Minv, H, H64, d, mu, best,
+def _admm_kernel(x, xbits, rc, dec, out, want_dq, status, Hn, Minv, H, H64, d, mu, best,
                  n_outer, n_inner, rows_per_task, errors):
     n, bs = x.shape
     ncb = H.shape[0]
@@ -180,7 +196,7 @@ def _admm_kernel(x, xbits, rne, dec, out, want_dq, status, Hn, Minv, H, H64, d, 
         j, blocks = column_block_task(task, n, ncb, rows_per_task)
         nb = blocks.size
         X = np.empty((bs, rows_per_task), np.float32)
-        S = np.empty(rows_per_task, np.float32)
+        C = np.empty(rows_per_task, np.uint8)
         perm = np.arange(rows_per_task)
         start = np.zeros(rows_per_task, np.uint8)
         W = np.empty((bs, rows_per_task), np.float32)
@@ -191,18 +207,17 @@ def _admm_kernel(x, xbits, rne, dec, out, want_dq, status, Hn, Minv, H, H64, d, 
         numer = np.empty(rows_per_task, np.float32)
         denom = np.empty(rows_per_task, np.float32)
         r64 = np.empty(bs, np.float64)
-        z64 = np.empty(bs, np.float64)
         for r in range(nb):
             b = blocks[r]
-            amax, c0, finite = begin_block(b, xbits, status)
+            amax, c0, finite = begin_block(b, xbits, status, rc)
             code = c0
             if finite and best:
-                code = exact_block(x[b], rne, dec, c0, H64[j], d[j], mu[j], r64)
+                code = exact_block(x[b], rc, dec, c0, H64[j], d[j], mu[j], r64)
             start[r] = code
-            S[r] = dec[code]
+            C[r] = code
             for i in range(bs):
                 X[i, r] = x[b, i]
-        _admm_batch(X, S, perm, nb, rne, dec, Hn[j], Minv[j], H[j], n_outer, n_inner, W, Z, U, T, Q,
+        _admm_batch(X, C, perm, nb, rc, dec, Hn[j], Minv[j], H[j], n_outer, n_inner, W, Z, U, T, Q,
                     numer, denom)
         for c in range(nb):
             r = perm[c]
@@ -211,32 +226,32 @@ def _admm_kernel(x, xbits, rne, dec, out, want_dq, status, Hn, Minv, H, H64, d, 
                 continue
             xb = x[b]
             if n_outer == 0:
-                emit_block(b, start[r], xb, dec, rne, out, want_dq)
+                emit_block(b, start[r], xb, dec, rc, out, want_dq)
             elif not best:
-                _emit_quants(b, S[c], Z, c, xb, dec, out, want_dq)
+                _emit_quants(b, C[c], Z, c, xb, dec, rc, out, want_dq)
             else:
-                for i in range(bs):
-                    z64[i] = Z[i, c]
-                e_h = hess_err_exact(xb, dec[start[r]], rne, H64[j], r64)
-                e_a = _admm_error(xb, S[c], z64, H64[j], r64)
+                e_h = hess_err_exact(xb, start[r], dec, rc, H64[j], r64)
+                e_a = _admm_error(xb, C[c], Z, c, dec, rc, H64[j], r64)
                 errors[b, 0] = e_h
                 errors[b, 1] = min(e_a, e_h)
                 if e_a < e_h:
-                    _emit_quants(b, S[c], Z, c, xb, dec, out, want_dq)
+                    _emit_quants(b, C[c], Z, c, xb, dec, rc, out, want_dq)
                 else:
-                    emit_block(b, start[r], xb, dec, rne, out, want_dq)
+                    emit_block(b, start[r], xb, dec, rc, out, want_dq)
 
 
 @numba.njit(**JIT_SCALAR)
-def _admm_error(xb, s, z, H, r):
-    """float64 r^T H r for r = x - z*s, the ADMM quants ``z`` (float64) at scale s."""
+def _admm_error(xb, code, Z, c, dec, rc, H, r):
+    """float64 r^T H r for r = x - dq, dq = fl(z * s) the dequant of the ADMM quants in
+    column c of Z at scale code ``code``."""
+    _, s = candidate(code, dec, rc)
     for i in range(xb.size):
-        r[i] = np.float64(xb[i]) - z[i] * np.float64(s)
+        r[i] = np.float64(xb[i]) - np.float64(Z[i, c] * s)
     return quad_form64(r, H)
 
 
 def nvfp4_admm(W, dim=-1, return_dequant=False, X=None, n_outer=3, n_inner=10, *, mode="seed",
-               rounding="seed", H_blocks=None, return_info=False):
+               recipe="seed", rounding=None, tensor_amax=None, H_blocks=None, return_info=False):
     """ADMM-refined NVFP4 quantization under the block Hessians of activations X.
 
     Parameters
@@ -254,16 +269,17 @@ def nvfp4_admm(W, dim=-1, return_dequant=False, X=None, n_outer=3, n_inner=10, *
     mode : {"seed", "best"}, keyword-only
         ``"seed"`` reproduces the seed's ``nvfp4_admm``; ``"best"`` starts from the exact
         Hessian-optimal scale and keeps per block the better of it and the ADMM result.
-    rounding : {"seed", "rne"}, keyword-only
+    recipe, rounding, tensor_amax : keyword-only
+        As :func:`nvfp4_np.nvfp4_naive`.
     return_info : bool, keyword-only
         With ``mode="best"``, also return a dict: blocks, blocks ADMM improved, and the
         total float64 r^T H r of the Hessian-optimal start and of the result.
 
     Returns
     -------
-    scales, quants[, dequant][, info]
+    scales, quants[, dequant][, tensor_scale][, info]
         As the seed's (float32); ``quants`` are E2M1 values (ADMM's, not necessarily the
-        rounding of W / scale).
+        rounding of W / scale); ``tensor_scale`` with a two-level recipe.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -278,8 +294,9 @@ def nvfp4_admm(W, dim=-1, return_dequant=False, X=None, n_outer=3, n_inner=10, *
     d, mu = diagonal_bounds(H, np.float64) if best else (np.zeros((ncb, bs)), np.zeros(ncb))
     n_blocks = int(np.prod(np.shape(W), dtype=np.int64)) // bs
     errors = np.zeros((n_blocks if best else 1, 2), np.float64)
-    out, _ = core.run_block_kernel(_admm_kernel, W, dim, return_dequant, rounding, Hn, Minv, H32,
-                                   H, d, mu, best, int(n_outer), int(n_inner), ADMM_ROWS_PER_TASK, errors)
+    out, _ = core.run_block_kernel(_admm_kernel, W, dim, return_dequant, recipe, rounding, tensor_amax,
+                                   Hn, Minv, H32, H, d, mu, best, int(n_outer), int(n_inner),
+                                   ADMM_ROWS_PER_TASK, errors)
     if not return_info:
         return out
     info = {

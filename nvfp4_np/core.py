@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from . import formats
+from . import formats, recipes
 from ._block import NONFINITE, UNDERFLOW
 
 BLOCK_SIZES = (16, 32)
@@ -118,19 +118,23 @@ def warn_caller(message, category=RuntimeWarning):
     warnings.warn(message, category, stacklevel=level)
 
 
-def check_status(status, W, name="W"):
+def check_status(status, W, name="W", recipe="seed"):
     """Raise on non-finite input; warn once about blocks whose scale underflowed to 0."""
     counts = np.bincount(status, minlength=3)
     if counts[NONFINITE]:
         raise nonfinite_error(W, name, int(counts[NONFINITE]))
     if counts[UNDERFLOW]:
-        warn_caller(
-            f"{int(counts[UNDERFLOW])} block(s) of {name} have amax <= 6*2^-10 "
-            f"(= {6 * 2.0**-10}), so their E4M3 scale underflows to 0 and they dequantize "
-            f"to 0 (the seed's behaviour). To keep them, multiply {name} by a power of two "
-            f"before quantizing and divide the dequantized result by it, or use a two-level "
-            f"recipe with a per-tensor scale."
-        )
+        r = recipes.get_recipe(recipe)
+        if r.two_level:
+            why = (f"are more than ~{2**10 * 448:.0f}x smaller than the tensor's largest value, "
+                   f"so their E4M3 block scale underflows to 0 and they dequantize to 0 (recipe "
+                   f"{r.name!r}). Quantize such parts as separate tensors to keep them.")
+        else:
+            why = (f"have amax <= 6*2^-10 (= {6 * 2.0**-10}), so their E4M3 scale underflows to 0 "
+                   f"and they dequantize to 0 (the seed's behaviour). To keep them, multiply {name} "
+                   f"by a power of two before quantizing and divide the dequantized result by "
+                   f"it, or use a two-level recipe (recipe='te', 'modelopt' or 'torchao').")
+        warn_caller(f"{int(counts[UNDERFLOW])} block(s) of {name} {why}")
 
 
 def _out_views(out, batch_shape, bs, dim, return_dequant):
@@ -156,13 +160,34 @@ def _out_views(out, batch_shape, bs, dim, return_dequant):
     return views
 
 
-def run_block_kernel(kernel, W, dim, return_dequant, rounding, *extra, out=None):
-    """Run a per-block kernel ``kernel(x, xbits, rne, dec, (codes, scales, quants,
-    dequant), want_dq, status, *extra)`` and return the seed-shaped ``(scales, quants[, dequant])``
-    (written into ``out`` when given), plus the scale codes (uint8, flat)."""
-    rne = formats.rounding_is_rne(rounding)
+def tensor_amax(x, given=None):
+    """float32 largest magnitude of the blocks ``x`` (NaN/Inf are reported later by the
+    kernels), or the caller's ``given`` amax (e.g. of the whole tensor when ``x`` is a
+    slice of it), checked."""
+    if given is not None:
+        a = np.float32(given)
+        if not (np.ndim(given) == 0 and np.isfinite(a) and a >= 0):
+            raise ValueError(f"tensor_amax must be a finite non-negative scalar, got {given!r}")
+        return a
+    if x.size == 0:
+        return np.float32(0.0)
+    m = np.abs(x).max()
+    return m if np.isfinite(m) else np.float32(0.0)
+
+
+def run_block_kernel(kernel, W, dim, return_dequant, recipe, rounding, amax, *extra, out=None):
+    """Run a per-block kernel ``kernel(x, xbits, rc, dec, (codes, scales, quants,
+    dequant), want_dq, status, *extra)`` and return the seed-shaped ``(scales, quants[,
+    dequant])`` (written into ``out`` when given), with the decode-form tensor scale
+    appended for two-level recipes; plus the scale codes (uint8, flat).
+
+    ``recipe``/``rounding`` as the public functions take them; ``amax`` the caller's
+    tensor amax or None (computed from W when the recipe has a tensor scale)."""
+    r = recipes.get_recipe(recipe)
     dec = formats.E4M3_DECODE
     x, batch_shape, dim = to_blocks(W, dim)
+    amax = tensor_amax(x, amax) if r.two_level else np.float32(0.0)
+    rc = recipes.params(r, rounding, amax)
     n, bs = x.shape
     codes = np.empty(n, np.uint8)
     if out is None:
@@ -175,9 +200,11 @@ def run_block_kernel(kernel, W, dim, return_dequant, rounding, *extra, out=None)
         dequant = views[2] if return_dequant else np.empty((1, bs), np.float32)
     status = np.empty(n, np.uint8)
     if n:
-        kernel(x, x.view(np.uint32), rne, dec, (codes, scales, quants, dequant), return_dequant, status, *extra)
+        kernel(x, x.view(np.uint32), rc, dec, (codes, scales, quants, dequant), return_dequant, status, *extra)
         if status.any():
-            check_status(status, W)
-    if out is not None:
-        return out, codes
-    return from_blocks(scales, quants, dequant if return_dequant else None, batch_shape, dim), codes
+            check_status(status, W, recipe=r)
+    result = out if out is not None else from_blocks(
+        scales, quants, dequant if return_dequant else None, batch_shape, dim)
+    if r.two_level:
+        result = tuple(result) + (rc.ts,)
+    return result, codes

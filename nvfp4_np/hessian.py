@@ -29,10 +29,10 @@ from ._block import (
     begin_block,
     block_energy,
     block_sse,
-    code_range,
+    candidate,
+    code_window,
     column_block_task,
     emit_block,
-    fp4_magnitude,
     fp4_signed,
     matvec_korder,
     n_column_tasks,
@@ -40,6 +40,7 @@ from ._block import (
 )
 from ._config import HESSIAN_CHUNK_ROWS, HESSIAN_GEMM_COLS, HESSIAN_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR
 from .formats import seed_sum_inplace
+from .recipes import fp4_project
 
 __all__ = ["block_hessians", "nvfp4_optimal_hessian"]
 
@@ -164,10 +165,10 @@ def diagonal_bounds(H, eval_dtype):
 
 
 @numba.njit(**JIT_SCALAR)
-def _residual(xb, s, rne, r):
-    """r = x - dq in float32, as the seed computes it (q * s is exact)."""
+def _residual(xb, f, s, rc, r):
+    """r = x - dq in float32, as the seed computes it."""
     for i in range(xb.size):
-        r[i] = xb[i] - fp4_signed(xb[i], s, rne) * s
+        r[i] = xb[i] - fp4_signed(xb[i], f, rc) * s
 
 
 @numba.njit(**JIT_SCALAR)
@@ -204,7 +205,7 @@ def _clip_sse(xb, s, sq):
 
 
 @numba.njit(**JIT_PARALLEL)
-def _hessian_seed_kernel(x, xbits, rne, dec, out, want_dq, status, Ht, d, mu, rows_per_task):
+def _hessian_seed_kernel(x, xbits, rc, dec, out, want_dq, status, Ht, d, mu, rows_per_task):
     n, bs = x.shape
     ncb = Ht.shape[0]
     for task in numba.prange(n_column_tasks(n, ncb, rows_per_task)):
@@ -220,23 +221,25 @@ def _hessian_seed_kernel(x, xbits, rne, dec, out, want_dq, status, Ht, d, mu, ro
         prefix = np.empty(bs + 1, np.float64)
         for b in blocks:
             xb = x[b]
-            amax, c0, finite = begin_block(b, xbits, status)
+            amax, c0, finite = begin_block(b, xbits, status, rc)
             if not finite:
                 continue
             best_c = c0
-            e0 = block_sse(xb, dec[c0], rne, sq)
-            _residual(xb, dec[c0], rne, r)
+            f, s = candidate(c0, dec, rc)
+            e0 = block_sse(xb, f, s, rc, sq)
+            _residual(xb, f, s, rc, r)
             best_e = _hess_err_seed(r, Hj, hr)
             if block_energy(xb, sq) > e0:
                 s_min, s_max, noise, taken = search_window(xbits[b], amax, e0, work, srt, prefix)
                 if not noise:
-                    lo, hi = code_range(dec, s_min, s_max)
+                    lo, hi = code_window(dec, rc, s_min, s_max)
                     for k in range(lo, hi + 1):
+                        f, s = candidate(k, dec, rc)
                         # Nothing clips once 6s >= amax: the seed's H(s) is exactly 0 then.
-                        clip = _clip_sse(xb, dec[k], sq) if _QMAX * dec[k] < amax else np.float32(0.0)
+                        clip = _clip_sse(xb, s, sq) if _QMAX * s < amax else np.float32(0.0)
                         if not clip < best_e * np.float32(10.0):
                             continue
-                        _residual(xb, dec[k], rne, r)
+                        _residual(xb, f, s, rc, r)
                         # A candidate whose proved lower bound exceeds best cannot improve
                         # (the seed would evaluate it and not take it).
                         if mu_j >= 0 and mu_j * _weighted_sq(r, dj) > best_e:
@@ -245,14 +248,16 @@ def _hessian_seed_kernel(x, xbits, rne, dec, out, want_dq, status, Ht, d, mu, ro
                         if e < best_e:
                             best_e = e
                             best_c = k
-            emit_block(b, best_c, xb, dec, rne, out, want_dq)
+            emit_block(b, best_c, xb, dec, rc, out, want_dq)
 
 
 @numba.njit(**JIT_SCALAR)
-def hess_err_exact(xb, s, rne, H, r):
-    """r^T H r in float64 with r = x - q*s exact (float32 difference held in float64)."""
+def hess_err_exact(xb, k, dec, rc, H, r):
+    """r^T H r in float64 for code k, r = x - dq exact (dq = fl(q*s) float32, held in
+    float64)."""
+    f, s = candidate(k, dec, rc)
     for i in range(xb.size):
-        r[i] = np.float64(xb[i]) - np.float64(fp4_signed(xb[i], s, rne) * s)
+        r[i] = np.float64(xb[i]) - np.float64(fp4_signed(xb[i], f, rc) * s)
     return quad_form64(r, H)
 
 
@@ -279,18 +284,19 @@ def _better(e, k, best_e, best_c, c0):
 
 
 @numba.njit(**JIT_SCALAR)
-def _weighted_sse(xb, s, rne, dj):
+def _weighted_sse(xb, f, s, rc, dj):
     """(sum_i d_i r_i^2, dead-zone part, clipped part) in float64 with r = x - q*s exact.
-    The dead-zone part (elements that quantize to 0: fl(|x|/s) <= 1/4, a set that only
-    grows with s) only grows with s, the clipped part (elements above 6s) only shrinks:
-    they bound every larger / smaller scale."""
+    The dead-zone part (elements that quantize to 0: fl(|x|/s) <= 1/4, or fl(|x| * f)
+    with a factor that only falls as s grows, a set that only grows with s) only grows
+    with s, the clipped part (elements above 6s) only shrinks: they bound every larger /
+    smaller scale."""
     lim = _QMAX * s
     total = 0.0
     dead = 0.0
     clip = 0.0
     for i in range(xb.size):
         a = abs(xb[i])
-        q = fp4_magnitude(a, s, rne)
+        q = fp4_project(a, f, rc)
         e = np.float64(a) - np.float64(q * s)
         w = dj[i] * (e * e)
         total += w
@@ -302,25 +308,27 @@ def _weighted_sse(xb, s, rne, dj):
 
 
 @numba.njit(**JIT_SCALAR)
-def exact_block(xb, rne, dec, c0, Hj, dj, mu, r):
-    """Argmin over all scales of the float64 r^T H r (s0 wins ties, then the smallest).
-    Scans up from s0 and then down, skipping a scale when mu * weighted_sse(s) > best and
-    stopping in a direction once the monotone dead-zone (up) or clipping (down) part of
-    that bound exceeds best. With mu = -inf (H not PSD) every scale is evaluated."""
+def exact_block(xb, rc, dec, c0, Hj, dj, mu, r):
+    """Argmin over the recipe's scales (rc.min_code..126, and s0) of the float64
+    r^T H r (s0 wins ties, then the smallest). Scans up from s0 and then down, skipping a
+    scale when mu * weighted_sse(s) > best and stopping in a direction once the monotone
+    dead-zone (up) or clipping (down) part of that bound exceeds best. With mu = -inf
+    (H not PSD) every scale is evaluated."""
     best_c = c0
-    best_e = hess_err_exact(xb, dec[c0], rne, Hj, r)
+    best_e = hess_err_exact(xb, c0, dec, rc, Hj, r)
     bounded = mu >= 0
     for direction in (1, -1):
         k = c0 + direction
-        while 1 <= k <= 126:
+        while rc.min_code <= k <= 126:
             if bounded:
-                w, dead, clip = _weighted_sse(xb, dec[k], rne, dj)
+                f, s = candidate(k, dec, rc)
+                w, dead, clip = _weighted_sse(xb, f, s, rc, dj)
                 if mu * (dead if direction == 1 else clip) > best_e:
                     break
                 if mu * w > best_e:
                     k += direction
                     continue
-            e = hess_err_exact(xb, dec[k], rne, Hj, r)
+            e = hess_err_exact(xb, k, dec, rc, Hj, r)
             if _better(e, k, best_e, best_c, c0):
                 best_e = e
                 best_c = k
@@ -329,7 +337,7 @@ def exact_block(xb, rne, dec, c0, Hj, dj, mu, r):
 
 
 @numba.njit(**JIT_PARALLEL)
-def _hessian_exact_kernel(x, xbits, rne, dec, out, want_dq, status, H, d, mu, rows_per_task):
+def _hessian_exact_kernel(x, xbits, rc, dec, out, want_dq, status, H, d, mu, rows_per_task):
     n, bs = x.shape
     ncb = H.shape[0]
     for task in numba.prange(n_column_tasks(n, ncb, rows_per_task)):
@@ -339,11 +347,11 @@ def _hessian_exact_kernel(x, xbits, rne, dec, out, want_dq, status, H, d, mu, ro
         r = np.empty(bs, np.float64)
         for b in blocks:
             xb = x[b]
-            amax, c0, finite = begin_block(b, xbits, status)
+            amax, c0, finite = begin_block(b, xbits, status, rc)
             if not finite:
                 continue
-            best_c = exact_block(xb, rne, dec, c0, Hj, dj, mu[j], r)
-            emit_block(b, best_c, xb, dec, rne, out, want_dq)
+            best_c = exact_block(xb, rc, dec, c0, Hj, dj, mu[j], r)
+            emit_block(b, best_c, xb, dec, rc, out, want_dq)
 
 
 # ----------------------------------------------------------------------------- public
@@ -378,7 +386,7 @@ def hessians_for(W, dim, X, H_blocks, dtype, who="nvfp4_optimal_hessian"):
 
 
 def nvfp4_optimal_hessian(W, dim=-1, return_dequant=False, X=None, H_blocks=None, *,
-                          mode="seed", rounding="seed"):
+                          mode="seed", recipe="seed", rounding=None, tensor_amax=None):
     """Hessian-aware NVFP4 scale search: per block, the E4M3 scale minimising r^T H_j r.
 
     Parameters
@@ -397,8 +405,10 @@ def nvfp4_optimal_hessian(W, dim=-1, return_dequant=False, X=None, H_blocks=None
     mode : {"seed", "exact"}, keyword-only
         ``"seed"`` reproduces the seed's bounded search; ``"exact"`` returns the true argmin
         over all 126 scales (never a larger r^T H r than the seed's).
-    rounding : {"seed", "rne"}, keyword-only
-        E2M1 tie rule.
+    recipe, rounding, tensor_amax : keyword-only
+        As :func:`nvfp4_np.nvfp4_naive`. Under a two-level recipe the candidates are the
+        recipe's E4M3 block-scale bytes and the error is that of the dequant
+        ``q * (sf * tensor_scale)``.
 
     Returns
     -------
@@ -415,5 +425,6 @@ def nvfp4_optimal_hessian(W, dim=-1, return_dequant=False, X=None, H_blocks=None
         H, ncb, _ = hessians_for(W, dim, X, H_blocks, np.float64)
         extra = (H, *diagonal_bounds(H, np.float64))
         kernel = _hessian_exact_kernel
-    out, _ = core.run_block_kernel(kernel, W, dim, return_dequant, rounding, *extra, HESSIAN_ROWS_PER_TASK)
+    out, _ = core.run_block_kernel(kernel, W, dim, return_dequant, recipe, rounding, tensor_amax, *extra,
+                                   HESSIAN_ROWS_PER_TASK)
     return out

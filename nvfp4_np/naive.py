@@ -10,20 +10,23 @@ __all__ = ["nvfp4_naive"]
 
 
 @numba.njit(**JIT_PARALLEL)
-def _naive_kernel(x, xbits, rne, dec, out, want_dq, status):
+def _naive_kernel(x, xbits, rc, dec, out, want_dq, status):
     n = x.shape[0]
     for c in numba.prange(n_chunks(n)):
         for b in range(c * CHUNK_BLOCKS, min(n, (c + 1) * CHUNK_BLOCKS)):
-            amax, code, finite = begin_block(b, xbits, status)
+            amax, code, finite = begin_block(b, xbits, status, rc)
             if not finite:
                 continue
-            emit_block(b, code, x[b], dec, rne, out, want_dq)
+            emit_block(b, code, x[b], dec, rc, out, want_dq)
 
 
-def nvfp4_naive(W, dim=-1, return_dequant=False, *, rounding="seed", out=None):
-    """Naive NVFP4 quantization: ``s = E4M3(max|x| / 6)`` per block.
+def nvfp4_naive(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=None, tensor_amax=None,
+                 out=None):
+    """Naive NVFP4 quantization: the block scale is the E4M3 rounding of ``max|x| / 6``
+    (in the recipe's arithmetic), elements are rounded to E2M1.
 
-    Bit-identical to the seed's ``nvfp4_naive`` for every finite input.
+    With the default ``recipe="seed"`` bit-identical to the seed's ``nvfp4_naive`` for
+    every finite input.
 
     Parameters
     ----------
@@ -34,10 +37,19 @@ def nvfp4_naive(W, dim=-1, return_dequant=False, *, rounding="seed", out=None):
     dim : int, default -1
         The block axis.
     return_dequant : bool, default False
-        Also return ``quants * scales``.
-    rounding : {"seed", "rne"}, keyword-only
-        Tie rule at the 7 E2M1 decision boundaries: ``"seed"`` rounds ties toward zero
-        (torch.bucketize), ``"rne"`` to the even code (hardware ``cvt.rn``).
+        Also return the dequantized values.
+    recipe : {"seed", "te", "modelopt", "torchao"}, keyword-only
+        The arithmetic (:data:`nvfp4_np.recipes.RECIPES`, validation/SPEC.md). ``"seed"``:
+        single level, the seed's. The others are the two-level recipes of Transformer
+        Engine, ModelOpt and torchao: a float32 tensor scale ``ts = amax / (6 * 448)``
+        (decode form) and E4M3 block scales ``sf``; dequant = ``q * (sf * ts)``.
+    rounding : {"seed", "rne"} or None, keyword-only
+        Tie rule at the 7 E2M1 decision boundaries; None takes the recipe's (``"seed"``
+        rounds ties toward zero like torch.bucketize, the two-level recipes round to the
+        even code like the hardware's ``cvt.rn``).
+    tensor_amax : float, optional, keyword-only
+        The tensor's largest magnitude for the tensor scale of a two-level recipe, when
+        ``W`` is only a slice of the tensor (default: ``max|W|``). Ignored by "seed".
     out : tuple of ndarray, optional, keyword-only
         ``(scales, quants)`` or, with ``return_dequant``, ``(scales, quants, dequant)``:
         float32 arrays of the returned shapes to write into (C-contiguous with the block
@@ -51,19 +63,23 @@ def nvfp4_naive(W, dim=-1, return_dequant=False, *, rounding="seed", out=None):
     quants : ndarray of float32
         Signed E2M1 values, shape of ``W``.
     dequant : ndarray of float32, optional
-        ``quants * scales``, shape of ``W``.
+        ``quants * (scales * tensor_scale)``, shape of ``W``.
+    tensor_scale : numpy.float32, only for a two-level recipe
+        The decode-form tensor scale.
 
     Raises
     ------
     ValueError
-        Block size not 16/32, ``dim`` out of range, NaN or Inf in ``W``.
+        Block size not 16/32, ``dim`` out of range, NaN or Inf in ``W``, unknown recipe.
     TypeError
         Integer, boolean or complex ``W``.
 
     Warns
     -----
     RuntimeWarning
-        When blocks with 0 < amax <= 6*2^-10 get scale 0 (the seed's behaviour).
+        When blocks with amax > 0 get block scale 0 (seed recipe: amax <= 6*2^-10; "te":
+        blocks ~2^19 times smaller than the tensor's amax).
     """
-    result, _ = core.run_block_kernel(_naive_kernel, W, dim, return_dequant, rounding, out=out)
+    result, _ = core.run_block_kernel(_naive_kernel, W, dim, return_dequant, recipe, rounding, tensor_amax,
+                                       out=out)
     return result

@@ -7,7 +7,7 @@ also accept values the kernels reject. The kernels compute the same quantities p
 
 import numpy as np
 
-from . import core
+from . import core, recipes
 from .formats import round_e2m1
 
 __all__ = ["fp4_quantize", "fp4_dequantize", "compute_block_sse", "nvfp4_dequantize", "seed_sum"]
@@ -87,8 +87,11 @@ def compute_block_sse(x, s, rounding="seed"):
     return seed_sum(err * err)
 
 
-def nvfp4_dequantize(scales, quants, dim=-1):
-    """Dequantize NVFP4: ``quants * scales`` with the scale broadcast along ``dim``.
+def nvfp4_dequantize(scales, quants, dim=-1, tensor_scale=None, recipe="seed"):
+    """Dequantize NVFP4: ``quants * scales`` with the scale broadcast along ``dim``, or
+    ``quants * (scales * tensor_scale)`` for a two-level recipe (float32, in that order;
+    ``quants * (scales / tensor_scale)`` for "compressed-tensors", whose tensor scale is
+    the encode form).
 
     Parameters
     ----------
@@ -98,6 +101,10 @@ def nvfp4_dequantize(scales, quants, dim=-1):
         Signed E2M1 values.
     dim : int, default -1
         The block axis of ``quants``.
+    tensor_scale : float, optional
+        The tensor scale a two-level recipe returned.
+    recipe : str, default "seed"
+        The recipe that produced them (decides how the tensor scale applies).
 
     Returns
     -------
@@ -114,4 +121,9 @@ def nvfp4_dequantize(scales, quants, dim=-1):
             f"scales must have shape quants.shape without dim {dim}, i.e. {expected}; "
             f"got scales {s.shape} for quants {q.shape}"
         )
+    if tensor_scale is not None:
+        ts = np.asarray(tensor_scale, dtype=np.float32)
+        if ts.ndim != 0 or not np.isfinite(ts):
+            raise ValueError(f"tensor_scale must be a finite scalar, got {tensor_scale!r}")
+        s = s / ts if recipes.get_recipe(recipe).dequant == "q*(s/ts)" else s * ts
     return q * np.expand_dims(s, d)

@@ -9,9 +9,10 @@ from ._block import (
     begin_block,
     block_energy,
     block_sse,
-    code_range,
+    candidate,
+    code_window,
     emit_block,
-    first_code_at_least,
+    first_candidate_at_least,
     n_chunks,
     search_window,
 )
@@ -27,7 +28,7 @@ _BOUND_GUARD = 1.0 - 2.0**-15
 
 
 @numba.njit(**JIT_PARALLEL)
-def _optimal_kernel(x, xbits, rne, dec, out, want_dq, status):
+def _optimal_kernel(x, xbits, rc, dec, out, want_dq, status):
     n, bs = x.shape
     for c in numba.prange(n_chunks(n)):
         sq = np.empty(bs, np.float32)
@@ -36,21 +37,25 @@ def _optimal_kernel(x, xbits, rne, dec, out, want_dq, status):
         prefix = np.empty(bs + 1, np.float64)
         for b in range(c * CHUNK_BLOCKS, min(n, (c + 1) * CHUNK_BLOCKS)):
             xb = x[b]
-            amax, c0, finite = begin_block(b, xbits, status)
+            amax, c0, finite = begin_block(b, xbits, status, rc)
             if not finite:
                 continue
             best_c = c0
-            best_e = block_sse(xb, dec[c0], rne, sq)
-            # Noise blocks (zeroing everything costs no more than s0) keep s0.
-            if block_energy(xb, sq) > best_e:
+            f, s = candidate(c0, dec, rc)
+            best_e = block_sse(xb, f, s, rc, sq)
+            # Nothing beats an error of 0 strictly. In the seed's search, noise blocks
+            # (zeroing everything costs no more than s0) keep s0.
+            if best_e > 0 and (not rc.seed_search or block_energy(xb, sq) > best_e):
                 s_min, s_max, noise, taken = search_window(xbits[b], amax, best_e, work, srt, prefix)
-                if not noise:
-                    best_c, best_e = _scan(xb, srt[:taken], prefix, rne, dec, sq, c0, best_e, s_min, s_max)
-            emit_block(b, best_c, xb, dec, rne, out, want_dq)
+                if noise:
+                    s_max = np.float32(np.inf)  # exact search only: no dead-zone bound
+                if not (noise and rc.seed_search):
+                    best_c, best_e = _scan(xb, srt[:taken], prefix, rc, dec, sq, c0, best_e, s_min, s_max)
+            emit_block(b, best_c, xb, dec, rc, out, want_dq)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _scan(xb, srt, prefix, rne, dec, sq, c0, best_e, s_min, s_max):
+def _scan(xb, srt, prefix, rc, dec, sq, c0, best_e, s_min, s_max):
     """The seed's ascending scan of the codes in [s_min, s_max] with strict improvement
     (s0 wins ties, then the smallest scale), returning the seed's choice with less work:
 
@@ -68,39 +73,45 @@ def _scan(xb, srt, prefix, rne, dec, sq, c0, best_e, s_min, s_max):
       4 * sorted[k*], so its dead zone holds no more than those.
     """
     best_c = c0
-    lo, hi = code_range(dec, s_min, s_max)
-    hi = min(hi, _dead_zone_stop(srt, prefix, dec, best_e) - 1)
+    lo, hi = code_window(dec, rc, s_min, s_max)
+    hi = min(hi, _dead_zone_stop(srt, prefix, dec, rc, best_e) - 1)
     for k in range(lo, hi + 1):
         if k == c0:
             continue  # E(s0) is the current best or worse: strict < never takes it again
         if k > hi:
             break
-        e = block_sse(xb, dec[k], rne, sq)
+        f, s = candidate(k, dec, rc)
+        e = block_sse(xb, f, s, rc, sq)
         if e < best_e:
             best_e = e
             best_c = k
-            hi = min(hi, _dead_zone_stop(srt, prefix, dec, best_e) - 1)
+            hi = min(hi, _dead_zone_stop(srt, prefix, dec, rc, best_e) - 1)
     return best_c, best_e
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _dead_zone_stop(srt, prefix, dec, best_e):
+def _dead_zone_stop(srt, prefix, dec, rc, best_e):
     """The first code at which the dead-zone bound reaches ``best_e`` (127 if none): the
-    dead zone |x| <= s/4 holds the z smallest magnitudes once s >= 4 * srt[z-1] (exact)."""
+    dead zone |x| <= s/4 holds the z smallest magnitudes once s >= 4 * srt[z-1] (exact
+    in the seed recipe; a code later otherwise, see code_window)."""
     for z in range(1, srt.size + 1):
         if prefix[z] * _BOUND_GUARD >= best_e:
-            return first_code_at_least(dec, srt[z - 1] * _DEAD_ZONE_INV)
+            return first_candidate_at_least(dec, rc, srt[z - 1] * _DEAD_ZONE_INV)
     return 127
 
 
-def nvfp4_optimal(W, dim=-1, return_dequant=False, *, rounding="seed", out=None):
-    """SSE-optimal NVFP4 quantization by the seed's bounded search over E4M3 scales.
+def nvfp4_optimal(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=None, tensor_amax=None,
+                 out=None):
+    """SSE-optimal NVFP4 quantization by a bounded search over the E4M3 block scales.
 
-    Per block: baseline ``s0 = E4M3(amax/6)`` with error ``E0``; blocks whose energy is
-    ``<= E0`` keep ``s0``; otherwise the E4M3 scales in ``[s_min, s_max]`` (clipping and
-    dead-zone bounds derived from ``E0``) are scanned in ascending order and the one with
-    the strictly smallest float32 SSE wins (``s0`` wins ties, then the smallest scale).
-    Bit-identical to the seed's ``nvfp4_optimal`` for every finite input.
+    Per block: baseline ``s0`` (the naive scale) with error ``E0``; the E4M3 scales in
+    ``[s_min, s_max]`` (clipping and dead-zone bounds derived from ``E0``) are scanned in
+    ascending order and the one with the strictly smallest float32 SSE (summed in the
+    seed's order) wins: ``s0`` wins ties, then the smallest scale. With
+    ``recipe="seed"`` this is the seed's search, bit-identical to the seed's
+    ``nvfp4_optimal`` for every finite input (blocks whose energy is ``<= E0`` keep
+    ``s0``). With a two-level recipe it is the exact argmin of the SSE of the dequant
+    ``q * (sf * ts)`` over the recipe's block-scale bytes (ModelOpt's MSE sweep, exact).
 
     Parameters
     ----------
@@ -109,18 +120,16 @@ def nvfp4_optimal(W, dim=-1, return_dequant=False, *, rounding="seed", out=None)
     dim : int, default -1
         The block axis.
     return_dequant : bool, default False
-        Also return ``quants * scales``.
-    rounding : {"seed", "rne"}, keyword-only
-        E2M1 tie rule, used both for the search and for the final quants.
+        Also return the dequantized values.
+    recipe, rounding, tensor_amax : keyword-only
+        As :func:`nvfp4_np.nvfp4_naive`; the tie rule applies to the search and to the
+        final quants.
     out : tuple of ndarray, optional, keyword-only
-        ``(scales, quants)`` or, with ``return_dequant``, ``(scales, quants, dequant)``:
-        float32 arrays of the returned shapes to write into (C-contiguous with the block
-        axis last; for ``dim=-1`` any C-contiguous array). Reusing buffers avoids
-        allocating and page-faulting fresh outputs on every call. They are returned.
+        As :func:`nvfp4_np.nvfp4_naive`.
 
     Returns
     -------
-    scales, quants[, dequant] : ndarray of float32
+    scales, quants[, dequant][, tensor_scale]
         As :func:`nvfp4_np.nvfp4_naive`.
 
     Raises
@@ -128,5 +137,6 @@ def nvfp4_optimal(W, dim=-1, return_dequant=False, *, rounding="seed", out=None)
     ValueError, TypeError
         As :func:`nvfp4_np.nvfp4_naive`.
     """
-    result, _ = core.run_block_kernel(_optimal_kernel, W, dim, return_dequant, rounding, out=out)
+    result, _ = core.run_block_kernel(_optimal_kernel, W, dim, return_dequant, recipe, rounding, tensor_amax,
+                                       out=out)
     return result

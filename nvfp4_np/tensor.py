@@ -1,14 +1,15 @@
-"""The high-level entry point: ``quantize`` a (..., K) array, get an ``NVFP4Tensor``."""
+"""The high-level entry point: ``quantize`` a (..., K) array, get an ``NVFP4Tensor``:
+the bytes (packed E2M1 codes, E4M3 scale bytes, float32 tensor scale) and what they mean."""
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import core
+from . import bits, core, recipes
 from .admm import nvfp4_admm
 from .hessian import nvfp4_optimal_hessian
 from .naive import nvfp4_naive
-from .ops import nvfp4_dequantize
 from .search import nvfp4_optimal
 
 __all__ = ["NVFP4Tensor", "quantize", "METHODS"]
@@ -17,51 +18,134 @@ __all__ = ["NVFP4Tensor", "quantize", "METHODS"]
 METHODS = {"naive": nvfp4_naive, "optimal": nvfp4_optimal, "hessian": nvfp4_optimal_hessian, "admm": nvfp4_admm}
 #: Methods that need activations X (or H_blocks), with their default mode.
 _HESSIAN_METHODS = {"hessian": "seed", "admm": "seed"}
+#: Version of the layout written by ``to_dict`` / ``save``.
+FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
 class NVFP4Tensor:
-    """An NVFP4-quantized array.
+    """An NVFP4-quantized array, as bytes.
+
+    The block axis is stored last: ``codes`` and ``scale_bytes`` are laid out as the
+    input with ``axis`` moved to the end (for the usual ``axis=-1`` that is the input's
+    own layout, (..., K)).
 
     Attributes
     ----------
-    scales : ndarray of float32
-        E4M3 block scales; the shape of the input with ``axis`` divided by ``block_size``.
-    quants : ndarray of float32
-        Signed E2M1 values, the shape of the input.
-    method : str
-        How the scales were chosen ("naive", "optimal").
+    codes : ndarray of uint8, shape (..., K // 2)
+        Packed E2M1 codes, element 2i in the low nibble and 2i+1 in the high nibble.
+    scale_bytes : ndarray of uint8, shape (..., K // block_size)
+        E4M3 block-scale bytes, row-major ("linear" layout).
+    tensor_scale : numpy.float32
+        The per-tensor scale as the recipe stores it: the decode form (about
+        ``amax / (6 * 448)``; 1.0 for the seed recipe), ``dequant = q * (scale *
+        tensor_scale)``; for "compressed-tensors" its encode form ``weight_global_scale``
+        (about ``6 * 448 / amax``), ``dequant = q * (scale / tensor_scale)``.
+    shape : tuple of int
+        Shape of the original (and of the dequantized) array.
     block_size : int
         16 or 32.
+    recipe : str
+        The arithmetic used (:data:`nvfp4_np.recipes.RECIPES`).
+    method : str
+        How block scales were chosen ("naive", "optimal", "hessian", "admm").
     axis : int
-        The (non-negative) axis along which blocks run.
+        The (non-negative) axis of ``shape`` along which blocks run.
     rounding : str
         E2M1 tie rule used ("seed" or "rne").
     """
 
-    scales: np.ndarray
-    quants: np.ndarray
-    method: str
+    codes: np.ndarray
+    scale_bytes: np.ndarray
+    tensor_scale: np.float32
+    shape: tuple
     block_size: int
+    recipe: str
+    method: str
     axis: int
-    rounding: str = "seed"
+    rounding: str
+
+    def _to_original(self, a):
+        return np.moveaxis(a, -1, self.axis)
 
     @property
-    def shape(self):
-        """Shape of the original (and of the dequantized) array."""
-        return self.quants.shape
+    def scales(self):
+        """E4M3 block scales as float32, shape of the input with ``axis`` divided by
+        ``block_size``."""
+        return self._to_original(bits.e4m3_values(self.scale_bytes))
+
+    @property
+    def quants(self):
+        """Signed E2M1 values as float32, shape :attr:`shape`."""
+        return self._to_original(bits.fp4_values(bits.unpack_fp4(self.codes)))
 
     def dequantize(self):
-        """``quants * scales`` broadcast over each block, float32, shape :attr:`shape`."""
-        q = np.moveaxis(self.quants, self.axis, -1)
-        blocked = q.reshape(q.shape[:-1] + (-1, self.block_size))
-        s = np.moveaxis(self.scales, self.axis, -1)
-        dq = nvfp4_dequantize(s, blocked, dim=-1).reshape(q.shape)
-        return np.moveaxis(dq, -1, self.axis)
+        """``q * (scale * tensor_scale)`` in float32 (``q * (scale / tensor_scale)`` for
+        the compressed-tensors recipe): the kernels' dequant, shape :attr:`shape`."""
+        q = bits.fp4_values(bits.unpack_fp4(self.codes))
+        sf = bits.e4m3_values(self.scale_bytes)
+        s = sf / self.tensor_scale if recipes.get_recipe(self.recipe).dequant == "q*(s/ts)" else sf * self.tensor_scale
+        blocked = q.reshape(q.shape[:-1] + (-1, self.block_size)) * s[..., None]
+        return self._to_original(blocked.reshape(q.shape))
+
+    def swizzled_scales(self):
+        """``scale_bytes`` in the 128x4 tiled layout tensor cores read
+        (:func:`nvfp4_np.bits.swizzle_scales`); a 1-D input counts as one row."""
+        sb = self.scale_bytes
+        return bits.swizzle_scales(sb[None] if sb.ndim == 1 else sb)
+
+    # ------------------------------------------------------------------ serialisation
+
+    def _meta(self):
+        return {"format": "nvfp4_np.NVFP4Tensor", "version": FORMAT_VERSION, "shape": list(self.shape),
+                "block_size": self.block_size, "recipe": self.recipe, "method": self.method,
+                "axis": self.axis, "rounding": self.rounding}
+
+    def to_dict(self, prefix=""):
+        """A dict of NumPy arrays (safetensors- and npz-ready): ``codes``, ``scale_bytes``,
+        ``tensor_scale`` (float32, shape (1,)) and ``meta`` (the other attributes as UTF-8
+        JSON in a uint8 array), each key prefixed with ``prefix``."""
+        meta = np.frombuffer(json.dumps(self._meta(), sort_keys=True).encode(), np.uint8)
+        return {prefix + "codes": self.codes, prefix + "scale_bytes": self.scale_bytes,
+                prefix + "tensor_scale": np.array([self.tensor_scale], np.float32),
+                prefix + "meta": meta.copy()}
+
+    @classmethod
+    def from_dict(cls, d, prefix=""):
+        """Inverse of :meth:`to_dict`; checks that the arrays fit the metadata."""
+        try:
+            meta = json.loads(bytes(np.asarray(d[prefix + "meta"], np.uint8)).decode())
+            codes = np.ascontiguousarray(d[prefix + "codes"])
+            scale_bytes = np.ascontiguousarray(d[prefix + "scale_bytes"])
+            ts = np.asarray(d[prefix + "tensor_scale"], np.float32).reshape(-1)
+        except KeyError as e:
+            raise ValueError(f"not an NVFP4Tensor dict: missing key {e.args[0]!r}") from None
+        if meta.get("format") != "nvfp4_np.NVFP4Tensor" or meta.get("version") != FORMAT_VERSION:
+            raise ValueError(f"unsupported NVFP4Tensor metadata: {meta!r}")
+        shape, bs, axis = tuple(meta["shape"]), meta["block_size"], meta["axis"]
+        moved = shape[:axis] + shape[axis + 1:] + (shape[axis],)
+        want = {"codes": moved[:-1] + (moved[-1] // 2,), "scale_bytes": moved[:-1] + (moved[-1] // bs,)}
+        for name, arr in (("codes", codes), ("scale_bytes", scale_bytes)):
+            if arr.dtype != np.uint8 or arr.shape != want[name]:
+                raise ValueError(f"{name} must be uint8 of shape {want[name]} for an NVFP4Tensor of shape "
+                                 f"{shape}, got {arr.dtype} {arr.shape}")
+        if ts.size != 1:
+            raise ValueError(f"tensor_scale must hold one float32, got shape {ts.shape}")
+        return cls(codes, scale_bytes, ts[0], shape, bs, meta["recipe"], meta["method"], axis, meta["rounding"])
+
+    def save(self, path):
+        """Write to an uncompressed ``.npz`` file (the arrays of :meth:`to_dict`)."""
+        np.savez(path, **self.to_dict())
+
+    @classmethod
+    def load(cls, path):
+        """Read a file written by :meth:`save`."""
+        with np.load(path) as z:
+            return cls.from_dict({k: z[k] for k in z.files})
 
 
-def quantize(W, block_size=16, method="optimal", axis=-1, *, rounding="seed", X=None,
-             H_blocks=None, mode=None):
+def quantize(W, block_size=16, method="optimal", axis=-1, *, recipe="seed", rounding=None, X=None,
+             H_blocks=None, mode=None, tensor_amax=None):
     """Quantize an array to NVFP4 with blocks of ``block_size`` along ``axis``.
 
     Parameters
@@ -76,13 +160,18 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, rounding="seed", X=
         ``"admm"`` also refines the quants (:func:`nvfp4_np.nvfp4_admm`).
     axis : int, default -1
         The axis that is cut into blocks (the GEMM reduction axis, K).
-    rounding : {"seed", "rne"}, keyword-only
-        E2M1 tie rule.
+    recipe : {"seed", "te", "modelopt", "torchao"}, keyword-only
+        The arithmetic (see :func:`nvfp4_np.nvfp4_naive` and validation/SPEC.md).
+    rounding : {"seed", "rne"} or None, keyword-only
+        E2M1 tie rule; None takes the recipe's.
     X, H_blocks : array_like, optional, keyword-only
-        Activations or block Hessians for ``method="hessian"``.
+        Activations or block Hessians for ``method="hessian"`` / ``"admm"``.
     mode : str, optional, keyword-only
         The method's mode: ``"seed"`` (default) or ``"exact"`` for ``"hessian"``,
         ``"seed"`` (default) or ``"best"`` for ``"admm"``.
+    tensor_amax : float, optional, keyword-only
+        Largest magnitude of the whole tensor when ``W`` is a slice of it (two-level
+        recipes; default ``max|W|``).
 
     Returns
     -------
@@ -92,14 +181,17 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, rounding="seed", X=
     --------
     >>> import numpy as np, nvfp4_np
     >>> W = np.random.default_rng(0).standard_normal((4, 64)).astype(np.float32)
-    >>> t = nvfp4_np.quantize(W, block_size=16, method="optimal")
-    >>> t.scales.shape, t.quants.shape
-    ((4, 4), (4, 64))
+    >>> t = nvfp4_np.quantize(W, block_size=16, method="optimal", recipe="te")
+    >>> t.codes.shape, t.scale_bytes.shape, t.codes.dtype
+    ((4, 32), (4, 4), dtype('uint8'))
+    >>> t.dequantize().shape
+    (4, 64)
     """
     core.check_block_size(block_size)
     fn = METHODS.get(method)
     if fn is None:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    r = recipes.get_recipe(recipe)
     W = core.as_float_array(W, "W")
     if W.ndim == 0:
         raise ValueError("W must have at least 1 dimension, got a 0-d array")
@@ -111,15 +203,17 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, rounding="seed", X=
         )
     moved = np.moveaxis(W, axis, -1)
     blocked = moved.reshape(moved.shape[:-1] + (K // block_size, block_size))
-    kw = {"rounding": rounding}
+    kw = {"recipe": r, "rounding": rounding, "tensor_amax": tensor_amax}
     if method in _HESSIAN_METHODS:
         kw.update(X=X, H_blocks=H_blocks, mode=mode or _HESSIAN_METHODS[method])
     elif X is not None or H_blocks is not None or mode is not None:
         raise ValueError(f"X, H_blocks and mode apply to method='hessian' or 'admm', not {method!r}")
     try:
-        scales, quants = fn(blocked, dim=-1, **kw)
+        result = fn(blocked, dim=-1, **kw)
     except core.NonFiniteError as e:  # report the position in W, not in the blocked view
         raise core.nonfinite_error(W, "W", e.n_blocks) from None
-    quants = np.moveaxis(quants.reshape(moved.shape), -1, axis)
-    scales = np.moveaxis(scales, -1, axis)
-    return NVFP4Tensor(scales, quants, method, block_size, axis, rounding)
+    scales, quants = result[0], result[1]
+    ts = result[2] if r.two_level else np.float32(1.0)
+    codes = bits.pack_fp4(bits.fp4_codes(quants.reshape(moved.shape)))
+    return NVFP4Tensor(codes, bits.e4m3_bytes(scales), np.float32(ts), tuple(W.shape), block_size, r.name,
+                       method, axis, r.rounding if rounding is None else rounding)

@@ -372,3 +372,157 @@ def ref_admm_seed(W, H, Hn, Minv, n_outer=3, n_inner=10, rounding="seed"):
     if q_star is None:  # n_outer = 0: the naive quantization
         q_star = ref_fp4_quantize(x, s[:, None], rounding)
     return s.reshape(M, ncb), q_star.reshape(W.shape)
+
+
+# ----------------------------------------------------------------------------- recipes
+#
+# The two-level recipes of real stacks, written from FORMAT_FACTS.md section 2 and the
+# libraries' sources (torchao 0.18 nvfp4_quantize, ModelOpt 0.47 NVFP4QTensor,
+# compressed-tensors 0.20, TE core_nvfp4.cuh), one float32 numpy operation per source
+# operation. E4M3 casts by ml_dtypes after the sources' clamp to 448 (so ml_dtypes' NaN
+# above 464 is never reached), E2M1 RNE by ml_dtypes' float4_e2m1fn cast after clamping
+# to 6. Each function takes (N, bs) float32 blocks of one tensor and returns
+# (scale_bytes (N,), codes (N, bs), tensor_scale, dequant (N, bs)).
+
+FLT_MAX = np.finfo(F32).max
+FP4_POS_CODES = {float(v): i for i, v in enumerate(CODEBOOK)}
+
+
+def ref_e4m3_cast(v):
+    """float32 >= 0 (already clamped to <= 448) -> E4M3 byte, RNE (ml_dtypes)."""
+    v = np.asarray(v, dtype=F32)
+    assert np.all(v <= 448) and np.all(v >= 0)
+    return v.astype(ml_dtypes.float8_e4m3fn).view(np.uint8)
+
+
+def ref_e2m1_rne_codes(y, negative):
+    """E2M1 codes of magnitudes ``y`` (float32 >= 0) rounded to nearest-even and
+    saturated at 6, with the sign bit where ``negative``."""
+    mag = np.minimum(np.asarray(y, dtype=F32), F32(6.0)).astype(ml_dtypes.float4_e2m1fn)
+    code = mag.view(np.uint8) & np.uint8(7)
+    return (code | (negative.astype(np.uint8) << 3)).astype(np.uint8)
+
+
+def ref_fp4_decode(codes):
+    """float32 value of E2M1 codes (0x8 -> -0.0)."""
+    mag = CODEBOOK[codes & 7]
+    return np.where(codes & 8, -mag, mag).astype(F32)
+
+
+def _two_level_tensor_amax(x, tensor_amax):
+    return F32(np.abs(x).max()) if tensor_amax is None else F32(tensor_amax)
+
+
+def ref_recipe_te(x, tensor_amax=None, codes_for=None):
+    """Transformer Engine: S_enc = min(2688 / amax, FLT_MAX) (1 if amax or S_enc is 0),
+    S_dec = 1 / S_enc; sf = E4M3(amax_b * (S_enc * (1/6))); y = |x| * min(1 / (sf *
+    S_dec), FLT_MAX); sign = x < 0; dequant q * (sf * S_dec)."""
+    x = np.asarray(x, dtype=F32)
+    amax = _two_level_tensor_amax(x, tensor_amax)
+    with np.errstate(divide="ignore", over="ignore"):
+        s_enc = np.minimum(F32(2688.0) / amax, FLT_MAX).astype(F32) if amax > 0 else F32(1.0)
+    if s_enc == 0:
+        s_enc = F32(1.0)
+    s_dec = F32(F32(1.0) / s_enc)
+    amax_b = np.abs(x).max(axis=-1)
+    v = (amax_b * F32(s_enc * F32(F32(1.0) / F32(6.0)))).astype(F32)
+    sb = ref_e4m3_cast(np.minimum(v, F32(448.0))) if codes_for is None else codes_for
+    sf = E4M3_ALL[sb]
+    with np.errstate(divide="ignore", over="ignore"):
+        m = np.minimum(F32(1.0) / (sf * s_dec).astype(F32), FLT_MAX).astype(F32)
+        y = (np.abs(x) * m[:, None]).astype(F32)
+    codes = ref_e2m1_rne_codes(y, x < 0)
+    dq = (ref_fp4_decode(codes) * (sf * s_dec).astype(F32)[:, None]).astype(F32)
+    return sb, codes, s_dec, dq
+
+
+def ref_recipe_modelopt(x, tensor_amax=None, codes_for=None):
+    """ModelOpt: wsf2 = amax / 2688; v = amax_b / (6 * wsf2), 0 -> 1.0, clamp [2^-9,
+    448]; y = |x| / (sf * wsf2); sign = x < 0; dequant q * (sf * wsf2)."""
+    x = np.asarray(x, dtype=F32)
+    amax = _two_level_tensor_amax(x, tensor_amax)
+    wsf2 = F32(amax / F32(2688.0)) if amax > 0 else F32(1.0)  # nvfp4_np's zero-tensor rule
+    amax_b = np.abs(x).max(axis=-1)
+    v = (amax_b / F32(F32(6.0) * wsf2)).astype(F32)
+    v[v == 0] = 1.0
+    sb = ref_e4m3_cast(np.clip(v, F32(2.0**-9), F32(448.0))) if codes_for is None else codes_for
+    sf = E4M3_ALL[sb]
+    d = (sf * wsf2).astype(F32)
+    y = (np.abs(x) / d[:, None]).astype(F32)
+    codes = ref_e2m1_rne_codes(y, x < 0)
+    return sb, codes, wsf2, (ref_fp4_decode(codes) * d[:, None]).astype(F32)
+
+
+def ref_recipe_torchao(x, tensor_amax=None, codes_for=None):
+    """torchao: pts = amax / 2688; v = (amax_b / 6) / pts, clamp [2^-6, 448];
+    y = clamp(x * ((1 / pts) / sf), -6, 6); sign bit copied; dequant q * (pts * sf)."""
+    x = np.asarray(x, dtype=F32)
+    amax = _two_level_tensor_amax(x, tensor_amax)
+    pts = F32(amax / F32(2688.0)) if amax > 0 else F32(1.0)  # nvfp4_np's zero-tensor rule
+    amax_b = np.abs(x).max(axis=-1)
+    v = ((amax_b / F32(6.0)).astype(F32) / pts).astype(F32)
+    sb = ref_e4m3_cast(np.clip(v, F32(2.0**-6), F32(448.0))) if codes_for is None else codes_for
+    sf = E4M3_ALL[sb]
+    r = (F32(F32(1.0) / pts) / sf).astype(F32)
+    scaled = np.clip((x * r[:, None]).astype(F32), F32(-6.0), F32(6.0))
+    codes = ref_e2m1_rne_codes(np.abs(scaled), np.signbit(scaled))
+    return sb, codes, pts, (ref_fp4_decode(codes) * (pts * sf).astype(F32)[:, None]).astype(F32)
+
+
+def ref_recipe_compressed_tensors(x, tensor_amax=None, codes_for=None):
+    """compressed-tensors: gs = (1 / max(amax, tiny)) * 2688 (1.0 if not finite);
+    v = gs * (amax_b / 6), clamp 448, byte 0 -> 0x20 (0.125); y = clamp(x / (sf / gs),
+    -6, 6); sign = x < 0; dequant q * (sf / gs)."""
+    x = np.asarray(x, dtype=F32)
+    amax = max(_two_level_tensor_amax(x, tensor_amax), np.finfo(F32).tiny)
+    with np.errstate(over="ignore"):
+        gs = F32(F32(F32(1.0) / amax) * F32(2688.0))
+    if not np.isfinite(gs):
+        gs = F32(1.0)
+    amax_b = np.abs(x).max(axis=-1)
+    v = (gs * (amax_b / F32(6.0)).astype(F32)).astype(F32)
+    if codes_for is None:
+        sb = ref_e4m3_cast(np.minimum(v, F32(448.0)))
+        sb = np.where(sb == 0, np.uint8(0x20), sb)
+    else:
+        sb = codes_for
+    sf = E4M3_ALL[sb]
+    d = (sf / gs).astype(F32)
+    y = (np.abs(x) / d[:, None]).astype(F32)
+    codes = ref_e2m1_rne_codes(y, x < 0)
+    return sb, codes, gs, (ref_fp4_decode(codes) * d[:, None]).astype(F32)
+
+
+REF_RECIPES = {
+    "te": ref_recipe_te,
+    "modelopt": ref_recipe_modelopt,
+    "torchao": ref_recipe_torchao,
+    "compressed-tensors": ref_recipe_compressed_tensors,
+}
+#: Smallest candidate scale byte of each recipe's search (its lower clamp).
+RECIPE_MIN_BYTE = {"te": 1, "modelopt": 1, "torchao": 8, "compressed-tensors": 1}
+
+
+def ref_recipe_exhaustive(x, recipe, tensor_amax=None):
+    """SSE-argmin under a two-level recipe over its baseline byte and every candidate
+    byte (RECIPE_MIN_BYTE..0x7E), the SSE summed in the seed's lane order; ties keep the
+    baseline, then the smallest byte. Returns (bytes (N,), sse (N,), table (126, N))."""
+    ref = REF_RECIPES[recipe]
+    x = np.asarray(x, dtype=F32)
+    n = x.shape[0]
+
+    def sse(sb):
+        _, _, _, dq = ref(x, tensor_amax, codes_for=sb)
+        e = x - dq
+        return ref_seed_sum(e * e)
+
+    b0 = ref(x, tensor_amax)[0]
+    best_b, best_e = b0.copy(), sse(b0)
+    table = np.full((126, n), np.inf, F32)
+    for byte in range(RECIPE_MIN_BYTE[recipe], 127):
+        e = sse(np.full(n, byte, np.uint8))
+        table[byte - 1] = e
+        better = e < best_e
+        best_e = np.where(better, e, best_e)
+        best_b = np.where(better, np.uint8(byte), best_b)
+    return best_b, best_e, table

@@ -165,3 +165,55 @@ def test_non_finite_error_reports_index_in_w():
     W[1, 20] = np.nan
     with pytest.raises(ValueError, match=r"\(1, 20\)"):
         quantize(W, 16)
+
+
+# ----------------------------------------------------------------------------- bytes
+
+
+@pytest.mark.parametrize("recipe", sorted(nvfp4_np.RECIPES))
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_nvfp4tensor_bytes_and_round_trips(recipe, axis, tmp_path):
+    W = sample((48, 64), seed=5)
+    t = quantize(W, 16, "optimal", axis=axis, recipe=recipe)
+    moved = np.moveaxis(W, axis, -1)
+    assert t.codes.dtype == np.uint8 and t.codes.shape == moved.shape[:-1] + (moved.shape[-1] // 2,)
+    assert t.scale_bytes.dtype == np.uint8 and t.scale_bytes.shape == moved.shape[:-1] + (moved.shape[-1] // 16,)
+    assert t.recipe == recipe and isinstance(t.tensor_scale, np.float32)
+    # the bytes say the same as the float views
+    assert_bits_equal(nvfp4_np.e4m3_values(t.scale_bytes), np.moveaxis(t.scales, axis, -1), "scales")
+    assert_bits_equal(nvfp4_np.fp4_values(nvfp4_np.unpack_fp4(t.codes)), np.moveaxis(t.quants, axis, -1), "quants")
+    # dict and npz round trips are lossless
+    for back in (NVFP4Tensor.from_dict(t.to_dict()), NVFP4Tensor.from_dict(t.to_dict("layer.0."), "layer.0.")):
+        assert np.array_equal(back.codes, t.codes) and np.array_equal(back.scale_bytes, t.scale_bytes)
+        assert back.tensor_scale.view(np.uint32) == t.tensor_scale.view(np.uint32)
+        assert (back.shape, back.block_size, back.recipe, back.method, back.axis, back.rounding) == (
+            t.shape, t.block_size, t.recipe, t.method, t.axis, t.rounding)
+        assert_bits_equal(back.dequantize(), t.dequantize(), "dequant after round trip")
+    t.save(tmp_path / "t.npz")
+    back = NVFP4Tensor.load(tmp_path / "t.npz")
+    assert_bits_equal(back.dequantize(), t.dequantize(), "dequant after save/load")
+    assert np.array_equal(t.swizzled_scales(), nvfp4_np.swizzle_scales(t.scale_bytes))
+
+
+def test_nvfp4tensor_dequantize_equals_method_dequant():
+    W = sample((20, 96), seed=6)
+    for recipe in sorted(nvfp4_np.RECIPES):
+        t = quantize(W, 32, "naive", recipe=recipe)
+        out = nvfp4_naive(W.reshape(20, 3, 32), return_dequant=True, recipe=recipe)
+        assert_bits_equal(t.dequantize(), out[2].reshape(W.shape), recipe)
+
+
+def test_nvfp4tensor_from_dict_rejects_bad_input():
+    t = quantize(sample((4, 32)), 16)
+    d = t.to_dict()
+    with pytest.raises(ValueError, match="missing key 'codes'"):
+        NVFP4Tensor.from_dict({k: v for k, v in d.items() if k != "codes"})
+    bad = dict(d, codes=d["codes"][:, :-1])
+    with pytest.raises(ValueError, match=r"codes must be uint8 of shape \(4, 16\)"):
+        NVFP4Tensor.from_dict(bad)
+
+
+def test_swizzled_scales_of_1d_tensor():
+    t = quantize(sample((64,)), 16)
+    sw = t.swizzled_scales()
+    assert sw.shape == (32, 16) and np.array_equal(sw.reshape(-1)[[0, 1, 2, 3]], t.scale_bytes)
