@@ -1,0 +1,259 @@
+"""Check a candidate implementation's outputs against the golden vectors.
+
+A candidate writes, for each vector it implements, a folder ``CANDIDATE/<vector>/`` with
+the output arrays under the vectors' names: ``codes``, ``scale_bytes``,
+``scale_bytes_swizzled``, ``tensor_scale``, ``dequant``, each as ``<name>.bin`` (raw
+little-endian, the vector's dtype and size) or inside a ``vector.npz``. The checker
+reports per vector: pass/fail, the number of differing blocks, the first differing blocks
+with their input values, expected and actual bytes, and why they differ (scale byte, code,
+tie rounding, nibble order, swizzle position, signed zero, tensor scale, dequant
+arithmetic). A missing or truncated file is reported as such.
+"""
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import bits, recipes
+from .golden import OUTPUTS
+
+_E2M1_BOUNDS = np.array([0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0], np.float32)
+
+
+@dataclass
+class BlockDiff:
+    """One differing block: its position, reason, and the evidence."""
+
+    row: int
+    block: int
+    reason: str
+    detail: str
+
+
+@dataclass
+class VectorResult:
+    """The comparison of one vector."""
+
+    name: str
+    passed: bool
+    problems: list = field(default_factory=list)  # file-level: missing, truncated, ...
+    differing_blocks: int = 0
+    n_blocks: int = 0
+    reasons: dict = field(default_factory=dict)  # reason -> number of blocks
+    examples: list = field(default_factory=list)  # first BlockDiffs
+
+
+@dataclass
+class Report:
+    """All vectors' results; ``passed`` when every checked vector passed."""
+
+    results: list
+
+    @property
+    def passed(self):
+        return bool(self.results) and all(r.passed for r in self.results)
+
+    def text(self, max_examples=3):
+        lines = []
+        for r in self.results:
+            status = "PASS" if r.passed else "FAIL"
+            line = f"{status}  {r.name}"
+            if r.n_blocks:
+                line += f"  ({r.differing_blocks} of {r.n_blocks} blocks differ)"
+            if r.reasons:
+                line += "  " + ", ".join(f"{k}: {v}" for k, v in sorted(r.reasons.items()))
+            lines.append(line)
+            lines += [f"      {p}" for p in r.problems]
+            for ex in r.examples[:max_examples]:
+                where = "swizzled scales" if ex.row < 0 else f"row {ex.row} block {ex.block}"
+                lines.append(f"      {where}: {ex.reason}: {ex.detail}")
+        n_fail = sum(not r.passed for r in self.results)
+        lines.append(f"{len(self.results) - n_fail} passed, {n_fail} failed")
+        return "\n".join(lines)
+
+
+def _load_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _np_dtype(name):
+    if name == "bfloat16":
+        import ml_dtypes
+
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(name)
+
+
+def load_array(folder, name, entry):
+    """An array of a vector folder (expected) from its ``.bin``, checked against the
+    manifest entry."""
+    with open(os.path.join(folder, entry["bin"]["file"]), "rb") as f:
+        data = f.read()
+    return _from_bytes(data, entry)
+
+
+def _from_bytes(data, entry):
+    dt = _np_dtype(entry["dtype"])
+    words = np.frombuffer(data, dtype=f"<u{dt.itemsize}")
+    return words.astype(words.dtype.newbyteorder("=")).view(dt).reshape(entry["shape"])
+
+
+def load_candidate(folder, name, entry):
+    """(array or None, problem or None) for the candidate's ``name``: ``.bin`` first,
+    then ``vector.npz``; size and dtype checked."""
+    expected_bytes = int(np.prod(entry["shape"], dtype=np.int64)) * entry["word_bytes"]
+    path = os.path.join(folder, f"{name}.bin")
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            data = f.read()
+        if len(data) != expected_bytes:
+            kind = "truncated" if len(data) < expected_bytes else "too long"
+            return None, f"{name}.bin is {kind}: {len(data)} bytes, expected {expected_bytes}"
+        return _from_bytes(data, entry), None
+    npz = os.path.join(folder, "vector.npz")
+    if os.path.exists(npz):
+        try:
+            with np.load(npz) as z:
+                if name in z.files:
+                    a = np.asarray(z[name])
+                    if a.size * a.dtype.itemsize != expected_bytes:
+                        return None, f"vector.npz[{name}] has {a.size} elements of {a.dtype}, expected shape {entry['shape']} of {entry['dtype']}"
+                    return _from_bytes(np.ascontiguousarray(a).tobytes(), entry), None
+        except (OSError, ValueError) as e:
+            return None, f"vector.npz unreadable: {e}"
+    return None, f"{name} missing (no {name}.bin or vector.npz entry)"
+
+
+def _words(a):
+    a = np.ascontiguousarray(a)
+    return a.view(f"u{a.dtype.itemsize}")
+
+
+def _scaled_value(x, scale_byte, rc):
+    """|x| scaled by the recipe's element factor for the block's scale byte (float32)."""
+    sf = np.float32(bits.e4m3_values(np.uint8(scale_byte)))
+    f = recipes.element_factor(sf, rc)
+    with np.errstate(all="ignore"):
+        return np.float32(np.abs(x) * f) if rc.elem_mul else np.float32(np.abs(x) / f)
+
+
+def _classify_block(x, exp_codes, act_codes, exp_sb, act_sb, rc):
+    """(reason, detail) for one block whose scale byte or codes differ."""
+    if exp_sb != act_sb:
+        ev, av = (float(bits.e4m3_values(np.uint8(b))) for b in (exp_sb, act_sb))
+        return "scale byte", (f"expected 0x{exp_sb:02x} ({ev!r}), got 0x{act_sb:02x} ({av!r}); "
+                              f"input {np.array2string(x, precision=9, max_line_width=200)}")
+    i = int(np.nonzero(exp_codes != act_codes)[0][0])
+    e, a = int(exp_codes[i]), int(act_codes[i])
+    where = f"element {i} = {float(x[i])!r}: expected code 0x{e:x}, got 0x{a:x}"
+    if (e ^ a) == 8 and (e & 7) == 0:
+        return "signed zero", where
+    y = _scaled_value(x[i], exp_sb, rc)
+    if abs((e & 7) - (a & 7)) == 1 and (e & 8) == (a & 8) and np.any(y == _E2M1_BOUNDS):
+        return "tie rounding", f"{where} (scaled value {float(y)!r} is a decision boundary)"
+    return "code", f"{where} (scaled value {float(y)!r})"
+
+
+def check_vector(vec_dir, cand_dir, max_examples=5):
+    """Compare one candidate folder with one vector folder."""
+    man = _load_json(os.path.join(vec_dir, "manifest.json"))
+    res = VectorResult(man["name"], passed=True)
+    if not os.path.isdir(cand_dir):
+        res.passed = False
+        res.problems.append(f"candidate folder {cand_dir} missing")
+        return res
+    arrays = man["arrays"]
+    exp = {n: load_array(vec_dir, n, arrays[n]) for n in OUTPUTS + ("input",)}
+    act = {}
+    for n in OUTPUTS:
+        a, problem = load_candidate(cand_dir, n, arrays[n])
+        if problem:
+            res.problems.append(problem)
+            res.passed = False
+        act[n] = a
+    bs = man["block_size"]
+    x = np.asarray(exp["input"], np.float32)
+    M = x.shape[0]
+    nb = x.shape[1] // bs
+    res.n_blocks = M * nb
+    amax = np.abs(x).max() if x.size else np.float32(0)
+    rc = recipes.params(man["recipe"], man["rounding"], amax)
+
+    def count(reason, row, block, detail):
+        res.reasons[reason] = res.reasons.get(reason, 0) + 1
+        if len(res.examples) < max_examples:
+            res.examples.append(BlockDiff(row, block, reason, detail))
+
+    bad_blocks = np.zeros((M, nb), bool)
+    if act["tensor_scale"] is not None and _words(act["tensor_scale"])[0] != _words(exp["tensor_scale"])[0]:
+        res.passed = False
+        res.problems.append(f"tensor scale: expected {exp['tensor_scale'][0]!r} "
+                            f"(0x{int(_words(exp['tensor_scale'])[0]):08x}), got {act['tensor_scale'][0]!r} "
+                            f"(0x{int(_words(act['tensor_scale'])[0]):08x})")
+        res.reasons["tensor scale"] = 1
+    if act["codes"] is not None and act["scale_bytes"] is not None:
+        ec, ac = exp["codes"], act["codes"]
+        swapped = ((ac & 0x0F) << 4) | (ac >> 4)
+        nibble_order = not np.array_equal(ac, ec) and np.array_equal(swapped, ec)
+        e_codes = bits.unpack_fp4(ec).reshape(M, nb, bs)
+        a_codes = bits.unpack_fp4(ac).reshape(M, nb, bs)
+        esb, asb = exp["scale_bytes"].reshape(M, nb), act["scale_bytes"].reshape(M, nb)
+        diff = (esb != asb) | (e_codes != a_codes).any(axis=-1)
+        bad_blocks |= diff
+        for r, b in zip(*np.nonzero(diff)):
+            xb = x[r, b * bs:(b + 1) * bs]
+            if nibble_order and esb[r, b] == asb[r, b]:
+                count("nibble order", r, b, "codes match with the two nibbles of each byte swapped "
+                      "(element 2i belongs in the LOW nibble)")
+                continue
+            reason, detail = _classify_block(xb, e_codes[r, b], a_codes[r, b], int(esb[r, b]), int(asb[r, b]), rc)
+            count(reason, r, b, detail)
+    if act["scale_bytes_swizzled"] is not None and not np.array_equal(act["scale_bytes_swizzled"],
+                                                                      exp["scale_bytes_swizzled"]):
+        es, as_ = exp["scale_bytes_swizzled"], act["scale_bytes_swizzled"]
+        linear = np.zeros_like(es)
+        lin = exp["scale_bytes"].reshape(-1)
+        linear[:lin.size] = lin
+        first = int(np.nonzero(es != as_)[0][0])
+        if np.array_equal(np.sort(es), np.sort(as_)):
+            why = "the right bytes in the wrong positions"
+            if np.array_equal(as_[:lin.size], lin):
+                why = "the linear (row-major) layout instead of the 128x4 tiles"
+            count("swizzle position", -1, -1, f"{why}; first at byte {first}: expected 0x{es[first]:02x}, got 0x{as_[first]:02x}")
+        else:
+            count("swizzle bytes", -1, -1, f"first at byte {first}: expected 0x{es[first]:02x}, got 0x{as_[first]:02x}")
+        res.passed = False
+    if act["dequant"] is not None:
+        ed, ad = _words(exp["dequant"]).reshape(M, nb, bs), _words(act["dequant"]).reshape(M, nb, bs)
+        ddiff = (ed != ad).any(axis=-1) & ~bad_blocks
+        for r, b in zip(*np.nonzero(ddiff)):
+            i = int(np.nonzero(ed[r, b] != ad[r, b])[0][0])
+            ev, av = exp["dequant"].reshape(M, nb, bs)[r, b, i], act["dequant"].reshape(M, nb, bs)[r, b, i]
+            reason = "signed zero" if ev == av == 0 else "dequant arithmetic"
+            count(reason, r, b, f"element {i}: expected {float(ev)!r} (0x{int(ed[r, b, i]):08x}), "
+                                f"got {float(av)!r} (0x{int(ad[r, b, i]):08x})")
+        bad_blocks |= ddiff
+    res.differing_blocks = int(bad_blocks.sum())
+    if res.differing_blocks or res.reasons:
+        res.passed = False
+    return res
+
+
+def verify(vectors, candidate, select=None, max_examples=5):
+    """Check every vector of the folder ``vectors`` (with an ``index.json``) whose name
+    matches the regular expression ``select`` (default: all) against ``candidate``."""
+    index = _load_json(os.path.join(vectors, "index.json"))
+    pattern = re.compile(select) if select else None
+    results = []
+    for entry in index["vectors"]:
+        name = entry["name"]
+        if pattern and not pattern.search(name):
+            continue
+        results.append(check_vector(os.path.join(vectors, name), os.path.join(candidate, name), max_examples))
+    if not results:
+        raise ValueError(f"no vector in {vectors} matches {select!r}")
+    return Report(results)

@@ -1,0 +1,212 @@
+"""Write the golden vectors: every method x block size x recipe on the inputs of
+:mod:`nvfp4_np.validation.suites`, each as ``.npz``, raw little-endian ``.bin`` and
+``.hex`` (one word per line, as Verilog's ``$readmemh`` reads), with a manifest.
+
+Layout::
+
+    OUT/index.json                      schema, library version, every vector's parameters
+    OUT/<vector>/manifest.json          parameters, and per array: file names, dtype,
+                                        shape, byte order, SHA-256 of each file
+    OUT/<vector>/<array>.bin|.hex       inputs: input (W), X, H, admm_Hn/admm_Minv/admm_H;
+                                        outputs: codes, scale_bytes, scale_bytes_swizzled,
+                                        tensor_scale, dequant
+    OUT/<vector>/vector.npz             all arrays
+
+Regenerating gives identical bytes (fixed inputs, no timestamps in the ``.npz``).
+"""
+
+import hashlib
+import io
+import json
+import os
+import warnings
+import zipfile
+
+import numpy as np
+
+from .. import __version__
+from ..admm import admm_operators
+from ..recipes import RECIPES
+from ..tensor import quantize
+from . import suites
+
+SCHEMA_VERSION = 1
+BLOCK_SIZES = (16, 32)
+#: Method names of the vectors -> (quantize method, mode).
+METHODS = {
+    "naive": ("naive", None),
+    "optimal": ("optimal", None),
+    "hessian-seed": ("hessian", "seed"),
+    "hessian-exact": ("hessian", "exact"),
+    "admm-seed": ("admm", "seed"),
+    "admm-best": ("admm", "best"),
+}
+#: The arrays a candidate implementation produces (the checker compares these).
+OUTPUTS = ("codes", "scale_bytes", "scale_bytes_swizzled", "tensor_scale", "dequant")
+SIZES = {"small": 8, "large": 256}
+
+
+def _suites(size):
+    """suite name -> (W, X or None, H-by-block-size or None, methods, description)."""
+    m = SIZES[size]
+    corner = suites.corner_matrix()
+    W_h, X = suites.hessian_case(m=m)
+    return {
+        "random": (suites.random_matrix(m=m), None, None, ("naive", "optimal"),
+                   "normal, Laplace, Student-t(3) and per-block magnitudes over 6 decades"),
+        "corners": (corner, None, None, ("naive", "optimal"),
+                    "FP4 ties, E4M3 ties and subnormal scales, underflow, saturation, zeros, -0.0"),
+        "ties": (suites.ties_matrix(), None, None, ("naive", "optimal"),
+                 "exact E2M1 ties under every recipe (tensor scale 1, power-of-two block scales)"),
+        "float16": (suites.as_dtype(suites.random_matrix(seed=2, m=m), "float16"), None, None,
+                    ("naive", "optimal"), "the random suite's rows given as float16"),
+        "bfloat16": (suites.as_dtype(suites.random_matrix(seed=2, m=m), "bfloat16"), None, None,
+                     ("naive", "optimal"), "the random suite's rows given as bfloat16"),
+        "hessian": (W_h, X, {bs: suites.exact_hessians(X, bs) for bs in BLOCK_SIZES},
+                    ("hessian-seed", "hessian-exact"), "integer activations X, exact H_j = X_j^T X_j"),
+        "admm": (W_h, None, {bs: suites.diagonal_hessian(bs) for bs in BLOCK_SIZES},
+                 ("admm-seed", "admm-best"), "diagonal H_j (operators exact on every machine)"),
+    }
+
+
+def vector_specs(size="small"):
+    """Every vector: dicts of name, suite, method, recipe, block_size and the inputs."""
+    specs = []
+    for suite, (W, X, Hs, methods, desc) in _suites(size).items():
+        for method in methods:
+            for recipe in RECIPES:
+                for bs in BLOCK_SIZES:
+                    specs.append({
+                        "name": f"{suite}-{method}-{recipe}-bs{bs}", "suite": suite, "description": desc,
+                        "method": method, "recipe": recipe, "block_size": bs,
+                        "W": W, "X": X, "H": None if Hs is None else Hs[bs],
+                    })
+    return specs
+
+
+def compute(spec):
+    """The expected outputs (and extra inputs) of one vector, as a dict of arrays."""
+    method, mode = METHODS[spec["method"]]
+    W = spec["W"]
+    kw = {}
+    arrays = {"input": W}
+    if spec["H"] is not None:
+        kw = {"H_blocks": spec["H"], "mode": mode}
+        if spec["X"] is not None:
+            arrays["X"] = spec["X"]
+        arrays["H"] = spec["H"]
+        if method == "admm":
+            Hn, Minv, H32 = admm_operators(spec["H"])
+            arrays.update(admm_Hn=Hn, admm_Minv=Minv, admm_H=H32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # scale underflow is part of the suite
+        t = quantize(W, spec["block_size"], method, recipe=spec["recipe"], **kw)
+    arrays.update(
+        codes=t.codes, scale_bytes=t.scale_bytes, scale_bytes_swizzled=t.swizzled_scales().reshape(-1),
+        tensor_scale=np.array([t.tensor_scale], np.float32), dequant=t.dequantize(),
+    )
+    return arrays, {"rounding": t.rounding, "mode": mode}
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def _word_dtype(dtype):
+    """Unsigned integer dtype of the same size: how the array's words are written."""
+    return np.dtype(f"<u{np.dtype(dtype).itemsize}")
+
+
+def array_bytes(a):
+    """Little-endian bytes of an array in C order."""
+    a = np.ascontiguousarray(a)
+    return a.view(_word_dtype(a.dtype)).astype(_word_dtype(a.dtype)).tobytes()
+
+
+def hex_text(a):
+    """One word per line, lowercase hex of the word's bits, zero-padded."""
+    a = np.ascontiguousarray(a)
+    words = a.view(_word_dtype(a.dtype)).reshape(-1)
+    width = 2 * a.dtype.itemsize
+    return "".join(f"{int(w):0{width}x}\n" for w in words)
+
+
+def npz_bytes(arrays):
+    """A deterministic ``.npz`` (fixed entry timestamps, sorted names, stored); bfloat16
+    arrays are stored as their uint16 bits (the manifest says bfloat16)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        for name in sorted(arrays):
+            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            a = io.BytesIO()
+            arr = np.ascontiguousarray(arrays[name])
+            if _dtype_name(arr.dtype) == "bfloat16":  # .npy has no bfloat16: its bits as uint16
+                arr = arr.view(np.uint16)
+            np.lib.format.write_array(a, arr, allow_pickle=False)
+            z.writestr(info, a.getvalue())
+    return buf.getvalue()
+
+
+def _sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def _dtype_name(dtype):
+    return "bfloat16" if np.dtype(dtype).name == "bfloat16" else np.dtype(dtype).name
+
+
+def write_vector(out_dir, spec):
+    """Write one vector's folder; return its manifest."""
+    arrays, extra = compute(spec)
+    folder = os.path.join(out_dir, spec["name"])
+    os.makedirs(folder, exist_ok=True)
+    files = {}
+    for name, a in arrays.items():
+        a = np.ascontiguousarray(a)
+        entry = {"dtype": _dtype_name(a.dtype), "shape": list(a.shape), "word_bytes": a.dtype.itemsize,
+                 "role": "output" if name in OUTPUTS else "input"}
+        for ext, data in (("bin", array_bytes(a)), ("hex", hex_text(a).encode())):
+            fname = f"{name}.{ext}"
+            with open(os.path.join(folder, fname), "wb") as f:
+                f.write(data)
+            entry[ext] = {"file": fname, "sha256": _sha(data)}
+        files[name] = entry
+    npz = npz_bytes(arrays)
+    with open(os.path.join(folder, "vector.npz"), "wb") as f:
+        f.write(npz)
+    manifest = {
+        "schema_version": SCHEMA_VERSION, "library": f"nvfp4_np {__version__}", "name": spec["name"],
+        "suite": spec["suite"], "description": spec["description"], "method": spec["method"],
+        "mode": extra["mode"], "recipe": spec["recipe"], "rounding": extra["rounding"],
+        "block_size": spec["block_size"], "block_axis": -1, "byte_order": "little",
+        "npz": {"file": "vector.npz", "sha256": _sha(npz)}, "arrays": files,
+    }
+    if spec["method"].startswith("admm"):
+        manifest["admm"] = {"n_outer": 3, "n_inner": 10}
+    _write_json(os.path.join(folder, "manifest.json"), manifest)
+    return manifest
+
+
+def _write_json(path, obj):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
+def generate(out_dir, size="small", progress=None):
+    """Write every vector under ``out_dir`` and an ``index.json``; return the index."""
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
+    os.makedirs(out_dir, exist_ok=True)
+    entries = []
+    specs = vector_specs(size)
+    for i, spec in enumerate(specs):
+        m = write_vector(out_dir, spec)
+        entries.append({k: m[k] for k in ("name", "suite", "method", "mode", "recipe", "rounding", "block_size")})
+        if progress:
+            progress(i + 1, len(specs), spec["name"])
+    index = {"schema_version": SCHEMA_VERSION, "library": f"nvfp4_np {__version__}", "size": size,
+             "generator": f"python -m nvfp4_np.validation generate --out DIR --size {size}",
+             "spec": "validation/SPEC.md", "vectors": entries}
+    _write_json(os.path.join(out_dir, "index.json"), index)
+    return index

@@ -1,0 +1,125 @@
+"""The inputs of the golden vectors: small matrices that matter, built deterministically.
+
+Every array comes from ``numpy.random.RandomState`` (whose streams NumPy keeps frozen
+across versions) or from explicit values, so regenerating gives identical bytes on any
+machine. Matrices are (M, 64) with blocks along the last axis: 4 blocks of 16 or 2 of 32
+per row.
+
+Hessian inputs are exact: X holds small integers, so H_j = X_j^T X_j is the same in any
+summation order (every partial sum is an integer below 2^24). The ADMM suites use
+diagonal Hessians, whose ADMM operators (largest eigenvalue, (H/lambda + I)^-1) LAPACK
+computes exactly on every machine; the vectors also carry those operators.
+"""
+
+import ml_dtypes
+import numpy as np
+
+F32 = np.float32
+K = 64
+
+#: E2M1 decision boundaries and magnitudes (written out: the suites must not depend on
+#: the code they test).
+_BOUNDS = [0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0]
+
+
+def random_matrix(seed=1, m=8):
+    """Rows of four distributions: normal, Laplace, Student-t(3), normal with per-block
+    magnitudes over six decades."""
+    rs = np.random.RandomState(seed)
+    q = m // 4
+    rows = [rs.standard_normal((q, K)), rs.laplace(size=(q, K)), rs.standard_t(3, size=(q, K))]
+    mags = 10.0 ** rs.uniform(-3, 3, (q, K // 16, 1))
+    rows.append((rs.standard_normal((q, K // 16, 16)) * mags).reshape(q, K))
+    return np.concatenate(rows).astype(F32)
+
+
+def _block(values):
+    b = np.zeros(16, F32)
+    b[:len(values)] = values
+    return b
+
+
+def corner_blocks():
+    """16-element blocks for the corner cases, and what each one exercises."""
+    blocks = []
+    # FP4 ties at all 7 boundaries (and their negatives) at scale 1 (amax 6) and 2^-4.
+    for k in (0, -4):
+        v = [6.0] + [b * (-1) ** i for i, b in enumerate(_BOUNDS)] + [b for b in _BOUNDS]
+        blocks.append(("fp4 ties at the 7 boundaries, scale 2^%d" % k, _block(np.array(v) * 2.0**k)))
+    # E4M3 ties: amax / 6 exactly halfway between two E4M3 values (normal and subnormal).
+    for s in (1.0625, 1.1875, 3 * 2.0**-10, 5 * 2.0**-10, 2.0**-9 + 2.0**-11):
+        blocks.append((f"E4M3 tie: amax/6 = {s!r}", _block([6 * s, -2 * s, s, 0.5 * s])))
+    # Scale underflow and the smallest scales.
+    for amax in (6 * 2.0**-10, 5 * 2.0**-10, 1e-6, 6 * 2.0**-9, 6 * 2.0**-9 * 1.01):
+        blocks.append((f"small block, amax {amax!r}", _block([amax, -amax / 3, amax / 7, 0.0])))
+    # Saturation at 448 and beyond.
+    for amax in (2688.0, 6 * 464.0, 6 * 470.0, 1e5):
+        blocks.append((f"large block, amax {amax!r}", _block([amax, -amax / 2, amax / 5, -amax / 11])))
+    blocks.append(("scale exactly 448", _block([2688.0, 448.0, -224.0])))
+    blocks.append(("scale exactly 2^-9", _block([6 * 2.0**-9, 2.0**-9, -2.0**-10])))
+    blocks.append(("all zero", _block([])))
+    negz = np.full(16, -0.0, F32)
+    blocks.append(("all -0.0", negz))
+    mixed = _block([1.0, -0.0, -1e-7, 0.0, -0.1, 0.1])
+    mixed[6:] = -0.0
+    blocks.append(("-0.0 and negatives that round to 0", mixed))
+    blocks.append(("single nonzero element", _block([0.0, 0.0, -3.25])))
+    blocks.append(("single nonzero element, tiny", _block([2.0**-12])))
+    blocks.append(("equal elements", np.full(16, 0.3, F32)))
+    rs = np.random.RandomState(5)
+    blocks.append(("integers (many ties)", rs.randint(-12, 13, 16).astype(F32)))
+    blocks.append(("integers / 4 (many ties)", (rs.randint(-12, 13, 16) / 4).astype(F32)))
+    return blocks
+
+
+def corner_matrix():
+    """The corner blocks, four to a row (so block size 32 pairs them up)."""
+    blocks = [b for _, b in corner_blocks()]
+    while len(blocks) % 4:
+        blocks.append(np.zeros(16, F32))
+    return np.stack(blocks).reshape(-1, K).astype(F32)
+
+
+def ties_matrix():
+    """Exact E2M1 ties under every recipe: the tensor's amax is 6 * 448 = 2688, so the
+    two-level tensor scale is 1 (te, modelopt, torchao), and every block's amax is
+    6 * 2^k, so its scale is the power of two 2^k and the scaled elements are exactly the
+    7 decision boundaries (and the E2M1 values, both signs)."""
+    blocks = [_block([2688.0, 448.0 * 0.75, -448.0 * 3.5, 448.0 * 5])]
+    for k in (6, 3, 0, -2, -5, -7):
+        ties = [6.0] + [b * (-1) ** i for i, b in enumerate(_BOUNDS)] + [-b for b in _BOUNDS[:4]] + [-6.0, 0.5, 1.5, 3.0]
+        blocks.append(_block(np.array(ties) * 2.0**k))
+        blocks.append(_block(np.array([6.0] + [-b for b in _BOUNDS] + _BOUNDS) * 2.0**k))
+    while len(blocks) % 4:
+        blocks.append(_block([1.75, -0.75, 6.0, 3.5]))
+    return np.stack(blocks).reshape(-1, K).astype(F32)
+
+
+def as_dtype(W, dtype):
+    """W rounded to float16 / bfloat16 (RNE); the vector's input is in that dtype."""
+    return W.astype({"float16": np.float16, "bfloat16": ml_dtypes.bfloat16}[dtype])
+
+
+def hessian_case(seed=3, m=8, t=24):
+    """(W, X) with integer activations: correlated columns of very different norms."""
+    rs = np.random.RandomState(seed)
+    X = rs.randint(-3, 4, (t, K)).astype(F32)
+    X[:, 1:] += X[:, :-1]  # neighbouring columns correlate
+    X[:, ::5] *= 4  # column norms differ
+    W = (rs.standard_normal((m, K)) * 10.0 ** rs.uniform(-1, 1, (m, 1))).astype(F32)
+    return W, X
+
+
+def exact_hessians(X, block_size):
+    """H_j = X_j^T X_j as float32, exact for the integer X of hessian_case."""
+    Xd = np.asarray(X, np.float64)
+    assert np.array_equal(Xd, np.round(Xd)) and np.abs(Xd).max() * len(Xd) ** 0.5 < 2**11
+    return np.stack([Xd[:, j:j + block_size].T @ Xd[:, j:j + block_size]
+                     for j in range(0, Xd.shape[1], block_size)]).astype(F32)
+
+
+def diagonal_hessian(block_size, seed=4):
+    """(K // block_size, bs, bs) diagonal Hessians (float32) with power-of-two diagonals."""
+    rs = np.random.RandomState(seed)
+    d = 2.0 ** rs.randint(-3, 5, (K // block_size, block_size))
+    return np.stack([np.diag(r) for r in d]).astype(F32)

@@ -1,0 +1,204 @@
+"""Golden vectors: regenerated bit for bit, consistent across their three file forms, and
+a checker that names what a wrong implementation got wrong."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import nvfp4_np
+from nvfp4_np import validation
+from nvfp4_np.validation.golden import hex_text
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COMMITTED = os.path.join(REPO, "validation", "vectors")
+# The corner inputs underflow on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore:.*underflows to 0:RuntimeWarning")
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("vectors"))
+    validation.generate(out)
+    return out
+
+
+def _files(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+
+
+def test_regenerated_vectors_equal_the_committed_ones(fresh):
+    """CI's check: the committed vectors are what this code generates, byte for byte."""
+    assert _files(fresh) == _files(COMMITTED), "the set of files differs: regenerate validation/vectors"
+    differ = []
+    for rel in _files(fresh):
+        with open(os.path.join(fresh, rel), "rb") as a, open(os.path.join(COMMITTED, rel), "rb") as b:
+            if a.read() != b.read():
+                differ.append(rel)
+    assert not differ, (f"{len(differ)} files differ (first {differ[:5]}); regenerate with "
+                        f"'python -m nvfp4_np golden --out validation/vectors' after a deliberate change")
+
+
+def test_manifest_hashes_and_file_forms_agree(fresh):
+    import hashlib
+
+    index = json.load(open(os.path.join(fresh, "index.json")))
+    assert len(index["vectors"]) == 140
+    methods = {(v["method"], v["recipe"], v["block_size"]) for v in index["vectors"]}
+    assert len(methods) == 6 * len(nvfp4_np.RECIPES) * 2  # every method x recipe x block size
+    for v in index["vectors"][::7]:
+        folder = os.path.join(fresh, v["name"])
+        man = json.load(open(os.path.join(folder, "manifest.json")))
+        with np.load(os.path.join(folder, "vector.npz")) as z:
+            for name, entry in man["arrays"].items():
+                raw = open(os.path.join(folder, entry["bin"]["file"]), "rb").read()
+                assert hashlib.sha256(raw).hexdigest() == entry["bin"]["sha256"]
+                a = validation.checker.load_array(folder, name, entry)
+                assert list(a.shape) == entry["shape"]
+                assert np.array_equal(np.ascontiguousarray(z[name]).view(np.uint8).reshape(-1),
+                                      np.frombuffer(raw, np.uint8)), name
+                hx = open(os.path.join(folder, entry["hex"]["file"])).read()
+                assert hx == hex_text(a), name
+                assert all(len(line) == 2 * entry["word_bytes"] for line in hx.splitlines())
+
+
+def test_expected_outputs_are_the_library_outputs(fresh):
+    """Spot check: a vector's expected bytes are quantize()'s, read back from the files."""
+    folder = os.path.join(fresh, "random-optimal-te-bs16")
+    man = json.load(open(os.path.join(folder, "manifest.json")))
+    arr = {n: validation.checker.load_array(folder, n, e) for n, e in man["arrays"].items()}
+    t = nvfp4_np.quantize(arr["input"], 16, "optimal", recipe="te")
+    assert np.array_equal(arr["codes"], t.codes) and np.array_equal(arr["scale_bytes"], t.scale_bytes)
+    assert np.array_equal(arr["scale_bytes_swizzled"], t.swizzled_scales().reshape(-1))
+    assert arr["tensor_scale"][0] == t.tensor_scale
+    assert np.array_equal(arr["dequant"].view(np.uint32), t.dequantize().view(np.uint32))
+
+
+def _candidate_from_vectors(vectors, dest, names=None):
+    """A candidate that is a copy of the expected outputs."""
+    for name in names or os.listdir(vectors):
+        src = os.path.join(vectors, name)
+        if not os.path.isdir(src):
+            continue
+        os.makedirs(os.path.join(dest, name), exist_ok=True)
+        for out in validation.OUTPUTS:
+            shutil.copy(os.path.join(src, f"{out}.bin"), os.path.join(dest, name, f"{out}.bin"))
+
+
+def test_checker_passes_a_correct_candidate(fresh, tmp_path):
+    _candidate_from_vectors(fresh, tmp_path)
+    report = validation.verify(fresh, str(tmp_path))
+    assert report.passed and len(report.results) == 140
+    assert "140 passed, 0 failed" in report.text()
+
+
+def _one(fresh, tmp_path, name):
+    _candidate_from_vectors(fresh, tmp_path, [name])
+    return os.path.join(tmp_path, name)
+
+
+def _check(fresh, tmp_path, name):
+    r = validation.verify(fresh, str(tmp_path), select=f"^{name}$").results[0]
+    assert not r.passed
+    return r
+
+
+def test_checker_names_nibble_order(fresh, tmp_path):
+    name = "random-naive-te-bs16"
+    d = _one(fresh, tmp_path, name)
+    c = np.fromfile(os.path.join(d, "codes.bin"), np.uint8)
+    (((c & 15) << 4) | (c >> 4)).astype(np.uint8).tofile(os.path.join(d, "codes.bin"))
+    r = _check(fresh, tmp_path, name)
+    assert set(r.reasons) == {"nibble order"} and r.differing_blocks == r.n_blocks
+
+
+def test_checker_names_scale_byte_and_shows_the_block(fresh, tmp_path):
+    name = "corners-optimal-seed-bs16"
+    d = _one(fresh, tmp_path, name)
+    s = np.fromfile(os.path.join(d, "scale_bytes.bin"), np.uint8)
+    s[5] ^= 1
+    s.tofile(os.path.join(d, "scale_bytes.bin"))
+    r = _check(fresh, tmp_path, name)
+    assert r.reasons == {"scale byte": 1} and r.differing_blocks == 1
+    assert (r.examples[0].row, r.examples[0].block) == (1, 1) and "input [" in r.examples[0].detail
+
+
+def test_checker_names_tie_rounding_and_signed_zero(fresh, tmp_path):
+    """A candidate that rounds ties to even where the seed recipe rounds toward zero, and
+    one that writes -0.0 as code 0x8 (torchao's rule) where the recipe writes 0x0."""
+    name = "corners-naive-seed-bs16"
+    d = _one(fresh, tmp_path, name)
+    folder = os.path.join(fresh, name)
+    man = json.load(open(os.path.join(folder, "manifest.json")))
+    W = validation.checker.load_array(folder, "input", man["arrays"]["input"])
+    t = nvfp4_np.quantize(W, 16, "naive", rounding="rne")
+    t.codes.tofile(os.path.join(d, "codes.bin"))
+    t.dequantize().tofile(os.path.join(d, "dequant.bin"))
+    r = _check(fresh, tmp_path, name)
+    assert set(r.reasons) == {"tie rounding"}, r.reasons
+    # signed zero: set the sign bit of every zero code whose input is -0.0
+    _candidate_from_vectors(fresh, tmp_path, [name])
+    codes = nvfp4_np.unpack_fp4(np.fromfile(os.path.join(d, "codes.bin"), np.uint8).reshape(W.shape[0], -1))
+    negz = (np.signbit(W) & (W == 0)).reshape(codes.shape)
+    assert negz.any()
+    codes[negz] |= 8
+    nvfp4_np.pack_fp4(codes).tofile(os.path.join(d, "codes.bin"))
+    r = _check(fresh, tmp_path, name)
+    assert set(r.reasons) == {"signed zero"}, r.reasons
+
+
+def test_checker_names_swizzle_tensor_scale_and_dequant(fresh, tmp_path):
+    name = "random-naive-modelopt-bs32"
+    d = _one(fresh, tmp_path, name)
+    lin = np.fromfile(os.path.join(d, "scale_bytes.bin"), np.uint8)
+    sw = np.zeros(os.path.getsize(os.path.join(d, "scale_bytes_swizzled.bin")), np.uint8)
+    sw[:lin.size] = lin
+    sw.tofile(os.path.join(d, "scale_bytes_swizzled.bin"))
+    ts = np.fromfile(os.path.join(d, "tensor_scale.bin"), np.float32)
+    np.nextafter(ts, np.float32(1)).astype(np.float32).tofile(os.path.join(d, "tensor_scale.bin"))
+    dq = np.fromfile(os.path.join(d, "dequant.bin"), np.float32)
+    dq[17] = np.nextafter(dq[17], np.float32(np.inf))
+    dq.tofile(os.path.join(d, "dequant.bin"))
+    r = _check(fresh, tmp_path, name)
+    assert set(r.reasons) == {"swizzle position", "tensor scale", "dequant arithmetic"}, r.reasons
+    assert any("linear (row-major) layout" in e.detail for e in r.examples)
+
+
+def test_checker_reports_missing_and_truncated_files(fresh, tmp_path):
+    name = "float16-optimal-torchao-bs16"
+    d = _one(fresh, tmp_path, name)
+    os.remove(os.path.join(d, "dequant.bin"))
+    with open(os.path.join(d, "codes.bin"), "r+b") as f:
+        f.truncate(7)
+    r = _check(fresh, tmp_path, name)
+    assert any("dequant missing" in p for p in r.problems)
+    assert any("codes.bin is truncated: 7 bytes, expected 256" in p for p in r.problems)
+    r = validation.verify(fresh, str(tmp_path), select="^random-naive-seed-bs16$").results[0]
+    assert not r.passed and "candidate folder" in r.problems[0]
+
+
+def test_checker_reads_a_candidate_npz(fresh, tmp_path):
+    name = "bfloat16-naive-compressed-tensors-bs16"
+    os.makedirs(tmp_path / name)
+    with np.load(os.path.join(fresh, name, "vector.npz")) as z:
+        np.savez(tmp_path / name / "vector.npz", **{k: z[k] for k in validation.OUTPUTS})
+    assert validation.verify(fresh, str(tmp_path), select=f"^{name}$").passed
+
+
+def test_cli_exit_status(fresh, tmp_path):
+    _candidate_from_vectors(fresh, tmp_path, ["random-naive-seed-bs16"])
+    run = lambda *a: subprocess.run([sys.executable, "-m", "nvfp4_np", *a], capture_output=True, text=True)  # noqa: E731
+    ok = run("verify", "--vectors", fresh, "--candidate", str(tmp_path), "--select", "^random-naive-seed-bs16$")
+    assert ok.returncode == 0 and "1 passed, 0 failed" in ok.stdout
+    bad = run("verify", "--vectors", fresh, "--candidate", str(tmp_path), "--select", "^random-naive-te-bs16$")
+    assert bad.returncode == 1 and "FAIL" in bad.stdout
+    none = run("verify", "--vectors", fresh, "--candidate", str(tmp_path), "--select", "no-such-vector")
+    assert none.returncode == 2 and "no vector" in none.stderr
+    missing = run("verify", "--vectors", str(tmp_path / "nope"), "--candidate", str(tmp_path))
+    assert missing.returncode == 2
+    helps = run("--help")
+    assert helps.returncode == 0 and "nvfp4-np verify" in helps.stdout
