@@ -10,10 +10,13 @@ it before E2M1 rounding) and the effective scale ``s`` (dequant = q * s). In the
 recipe both are the E4M3 value dec[k].
 """
 
+import math
+
 import numba
 import numpy as np
 
 from ._bits import bits_to_f32
+from ._arith import mul_rn
 from ._config import CHUNK_BLOCKS, JIT_SCALAR
 from .formats import E2M1, E4M3_MAX_CODE, e2m1_round, e4m3_code, seed_sum_inplace
 from .recipes import block_scale_for, effective_scale, element_factor, fp4_project, recipe_code, signed
@@ -109,13 +112,13 @@ def block_sse(xb, f, s, rc, sq):
     if rc.elem_mul:
         for i in range(xb.size):
             a = abs(xb[i])
-            e = a - e2m1_round(a * f, rc.rne) * s
-            sq[i] = e * e
+            e = a - mul_rn(e2m1_round(a * f, rc.rne), s)
+            sq[i] = mul_rn(e, e)
     else:
         for i in range(xb.size):
             a = abs(xb[i])
-            e = a - e2m1_round(a / f, rc.rne) * s
-            sq[i] = e * e
+            e = a - mul_rn(e2m1_round(a / f, rc.rne), s)
+            sq[i] = mul_rn(e, e)
     return seed_sum_inplace(sq)
 
 
@@ -126,18 +129,18 @@ def matvec_korder(Mt, v, out):
     vectorises without changing any sum's order."""
     n = v.size
     for a in range(n):
-        out[a] = Mt[0, a] * v[0]
+        out[a] = mul_rn(Mt[0, a], v[0])
     for k in range(1, n):
         vk = v[k]
         for a in range(n):
-            out[a] += Mt[k, a] * vk
+            out[a] += mul_rn(Mt[k, a], vk)
 
 
 @numba.njit(**JIT_SCALAR)
 def block_energy(xb, sq):
     """Seed-exact sum of squares of a block."""
     for i in range(xb.size):
-        sq[i] = xb[i] * xb[i]
+        sq[i] = mul_rn(xb[i], xb[i])
     return seed_sum_inplace(sq)
 
 
@@ -180,7 +183,9 @@ def search_window(row_bits, amax, e0, work, srt, prefix):
     squares. ``work`` is uint32 scratch.
     """
     n = row_bits.size
-    s_min = (amax - np.sqrt(e0)) / _QMAX
+    # float32 sqrt, correctly rounded: float64 sqrt then one rounding to float32 is the
+    # same (53 >= 2*24 + 2 bits), and math.sqrt compiles for CUDA too (np.sqrt does not).
+    s_min = (amax - np.float32(math.sqrt(np.float64(e0)))) / _QMAX
     if s_min < 0:
         s_min = np.float32(0.0)
     for i in range(n):

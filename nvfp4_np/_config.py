@@ -30,3 +30,12 @@ HESSIAN_ROWS_PER_TASK = 64
 #: Weight rows per parallel task in the ADMM kernel: the task's blocks share H_j and run
 #: ADMM together, one vectorised loop over blocks per step.
 ADMM_ROWS_PER_TASK = 512
+
+#: GPU: threads per CUDA block (one thread per NVFP4 block), and NVFP4 blocks per chunk
+#: when a host array is processed piecewise (device memory stays O(chunk)). Results never
+#: depend on either.
+GPU_THREADS_PER_BLOCK = 128
+GPU_CHUNK_BLOCKS = 1 << 22
+#: GPU: NVFP4 blocks per shared-memory tile in the memory-bound kernels (naive, optimal):
+#: a CUDA block of this many threads loads and stores its tile with coalesced accesses.
+GPU_TILE_BLOCKS = 64

@@ -34,6 +34,7 @@ from ._block import (
     fp4_signed,
     n_column_tasks,
 )
+from ._arith import mul_rn
 from ._config import ADMM_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR
 from .formats import e4m3_code
 from .recipes import block_scale_for
@@ -78,11 +79,11 @@ def _matmul_korder(M, V, out, nb):
     for a in range(n):
         m0 = M[a, 0]
         for r in range(nb):
-            out[a, r] = m0 * V[0, r]
+            out[a, r] = mul_rn(m0, V[0, r])
         for k in range(1, n):
             mk = M[a, k]
             for r in range(nb):
-                out[a, r] += mk * V[k, r]
+                out[a, r] += mul_rn(mk, V[k, r])
 
 
 @numba.njit(**JIT_SCALAR)
@@ -91,7 +92,7 @@ def _lane_dot(A, B, nb, sq, res):
     n = A.shape[0]
     for i in range(n):
         for r in range(nb):
-            sq[i, r] = A[i, r] * B[i, r]
+            sq[i, r] = mul_rn(A[i, r], B[i, r])
     for i in range(8, n):
         for r in range(nb):
             sq[i & 7, r] += sq[i, r]
@@ -125,11 +126,13 @@ def _admm_batch(X, C, perm, nb, rc, dec, Hn, Minv, H, n_outer, n_inner, W, Z, U,
                 Z[i, r] = fp4_signed(W[i, r], _ONE, rc)  # the seed's fp4_quantize(w, 1)
                 U[i, r] = 0.0
         _matmul_korder(Hn, W, T, na)  # T = Hn w, kept for the inner loop in W's place
-        W[:, :na] = T[:, :na]
+        for i in range(n):  # (element by element: a slice copy needs NRT, absent in CUDA)
+            for r in range(na):
+                W[i, r] = T[i, r]
         for _ in range(n_inner):
             for i in range(n):
                 for r in range(na):
-                    T[i, r] = W[i, r] + _RHO * (Z[i, r] - U[i, r])
+                    T[i, r] = W[i, r] + mul_rn(_RHO, Z[i, r] - U[i, r])
             _matmul_korder(Minv, T, Q, na)
             for i in range(n):
                 for r in range(na):
@@ -208,36 +211,53 @@ def _admm_kernel(x, xbits, rc, dec, out, want_dq, status, Hn, Minv, H, H64, d, m
         denom = np.empty(rows_per_task, np.float32)
         r64 = np.empty(bs, np.float64)
         for r in range(nb):
-            b = blocks[r]
-            amax, c0, finite = begin_block(b, xbits, status, rc)
-            code = c0
-            if finite and best:
-                code = exact_block(x[b], rc, dec, c0, H64[j], d[j], mu[j], r64)
-            start[r] = code
-            C[r] = code
-            for i in range(bs):
-                X[i, r] = x[b, i]
+            admm_start(blocks[r], r, x, xbits, rc, dec, status, H64[j], d[j], mu[j], best, X, C, start, r64)
         _admm_batch(X, C, perm, nb, rc, dec, Hn[j], Minv[j], H[j], n_outer, n_inner, W, Z, U, T, Q,
                     numer, denom)
         for c in range(nb):
             r = perm[c]
-            b = blocks[r]
-            if status[b] == NONFINITE:
-                continue
-            xb = x[b]
-            if n_outer == 0:
-                emit_block(b, start[r], xb, dec, rc, out, want_dq)
-            elif not best:
-                _emit_quants(b, C[c], Z, c, xb, dec, rc, out, want_dq)
-            else:
-                e_h = hess_err_exact(xb, start[r], dec, rc, H64[j], r64)
-                e_a = _admm_error(xb, C[c], Z, c, dec, rc, H64[j], r64)
-                errors[b, 0] = e_h
-                errors[b, 1] = min(e_a, e_h)
-                if e_a < e_h:
-                    _emit_quants(b, C[c], Z, c, xb, dec, rc, out, want_dq)
-                else:
-                    emit_block(b, start[r], xb, dec, rc, out, want_dq)
+            admm_finish(blocks[r], c, start[r], x, rc, dec, out, want_dq, status, H64[j], best, n_outer,
+                        C, Z, errors, r64)
+
+
+@numba.njit(**JIT_SCALAR)
+def admm_start(b, r, x, xbits, rc, dec, status, H64j, dj, mu_j, best, X, C, start, r64):
+    """Load block ``b`` into column r of X with its starting code (naive, or the exact
+    Hessian-optimal one in best mode). Shared by the CPU kernel and its GPU twin."""
+    amax, c0, finite = begin_block(b, xbits, status, rc)
+    code = c0
+    if finite and best:
+        code = exact_block(x[b], rc, dec, c0, H64j, dj, mu_j, r64)
+    start[r] = code
+    C[r] = code
+    for i in range(x.shape[1]):
+        X[i, r] = x[b, i]
+
+
+@numba.njit(**JIT_SCALAR)
+def admm_finish(b, c, start_code, x, rc, dec, out, want_dq, status, H64j, best, n_outer, C, Z, errors, r64):
+    """Write block ``b`` from column c of the ADMM result (code C[c], quants Z[:, c]): in
+    best mode the better of it and the start, by float64 r^T H r."""
+    if status[b] == NONFINITE:
+        return
+    xb = x[b]
+    if n_outer == 0:
+        emit_block(b, start_code, xb, dec, rc, out, want_dq)
+        if best:  # (for return_info: the result is the Hessian-optimal start)
+            e_h = hess_err_exact(xb, start_code, dec, rc, H64j, r64)
+            errors[b, 0] = e_h
+            errors[b, 1] = e_h
+    elif not best:
+        _emit_quants(b, C[c], Z, c, xb, dec, rc, out, want_dq)
+    else:
+        e_h = hess_err_exact(xb, start_code, dec, rc, H64j, r64)
+        e_a = _admm_error(xb, C[c], Z, c, dec, rc, H64j, r64)
+        errors[b, 0] = e_h
+        errors[b, 1] = min(e_a, e_h)
+        if e_a < e_h:
+            _emit_quants(b, C[c], Z, c, xb, dec, rc, out, want_dq)
+        else:
+            emit_block(b, start_code, xb, dec, rc, out, want_dq)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -281,6 +301,17 @@ def nvfp4_admm(W, dim=-1, return_dequant=False, X=None, n_outer=3, n_inner=10, *
         As the seed's (float32); ``quants`` are E2M1 values (ADMM's, not necessarily the
         rounding of W / scale); ``tensor_scale`` with a two-level recipe.
     """
+    operands, n_blocks = admm_operands(W, dim, X, H_blocks, mode, n_outer, n_inner, return_info)
+    errors = np.zeros((n_blocks if mode == "best" else 1, 2), np.float64)
+    out, _ = core.run_block_kernel(_admm_kernel, W, dim, return_dequant, recipe, rounding, tensor_amax,
+                                   *operands, ADMM_ROWS_PER_TASK, errors)
+    return out + (admm_info(errors),) if return_info else out
+
+
+def admm_operands(W, dim, X, H_blocks, mode, n_outer, n_inner, return_info):
+    """Checked arguments and what the ADMM kernels take besides the blocks (CPU and GPU
+    alike): (Hn, Minv, H float32, H float64, d, mu, best, n_outer, n_inner), and the
+    number of blocks."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     for name, v in (("n_outer", n_outer), ("n_inner", n_inner)):
@@ -293,16 +324,14 @@ def nvfp4_admm(W, dim=-1, return_dequant=False, X=None, n_outer=3, n_inner=10, *
     best = mode == "best"
     d, mu = diagonal_bounds(H, np.float64) if best else (np.zeros((ncb, bs)), np.zeros(ncb))
     n_blocks = int(np.prod(np.shape(W), dtype=np.int64)) // bs
-    errors = np.zeros((n_blocks if best else 1, 2), np.float64)
-    out, _ = core.run_block_kernel(_admm_kernel, W, dim, return_dequant, recipe, rounding, tensor_amax,
-                                   Hn, Minv, H32, H, d, mu, best, int(n_outer), int(n_inner),
-                                   ADMM_ROWS_PER_TASK, errors)
-    if not return_info:
-        return out
-    info = {
-        "blocks": n_blocks,
+    return (Hn, Minv, H32, H, d, mu, best, int(n_outer), int(n_inner)), n_blocks
+
+
+def admm_info(errors):
+    """return_info's dict from the per-block (Hessian-optimal, result) errors."""
+    return {
+        "blocks": len(errors),
         "improved_blocks": int((errors[:, 1] < errors[:, 0]).sum()),
         "hessian_error": float(errors[:, 0].sum()),
         "error": float(errors[:, 1].sum()),
     }
-    return out + (info,)

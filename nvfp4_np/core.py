@@ -120,20 +120,26 @@ def warn_caller(message, category=RuntimeWarning):
 
 def check_status(status, W, name="W", recipe="seed"):
     """Raise on non-finite input; warn once about blocks whose scale underflowed to 0."""
-    counts = np.bincount(status, minlength=3)
+    check_status_counts(np.bincount(status, minlength=3), W, name, recipe)
+
+
+def check_status_counts(counts, W, name="W", recipe="seed"):
+    """check_status from the number of blocks of each status (OK, UNDERFLOW, NONFINITE)."""
     if counts[NONFINITE]:
         raise nonfinite_error(W, name, int(counts[NONFINITE]))
     if counts[UNDERFLOW]:
         r = recipes.get_recipe(recipe)
         if r.two_level:
             why = (f"are more than ~{2**10 * 448:.0f}x smaller than the tensor's largest value, "
-                   f"so their E4M3 block scale underflows to 0 and they dequantize to 0 (recipe "
-                   f"{r.name!r}). Quantize such parts as separate tensors to keep them.")
+                   f"so their naive E4M3 block scale underflows to 0 and, unless a search finds a "
+                   f"nonzero scale, they dequantize to 0 (recipe {r.name!r}). Quantize such parts "
+                   f"as separate tensors to keep them.")
         else:
-            why = (f"have amax <= 6*2^-10 (= {6 * 2.0**-10}), so their E4M3 scale underflows to 0 "
-                   f"and they dequantize to 0 (the seed's behaviour). To keep them, multiply {name} "
-                   f"by a power of two before quantizing and divide the dequantized result by "
-                   f"it, or use a two-level recipe (recipe='te', 'modelopt' or 'torchao').")
+            why = (f"have amax <= 6*2^-10 (= {6 * 2.0**-10}), so their naive E4M3 scale underflows "
+                   f"to 0 and, unless a search finds a nonzero scale, they dequantize to 0 (the "
+                   f"seed's behaviour). To keep them, multiply {name} by a power of two before "
+                   f"quantizing and divide the dequantized result by it, or use a two-level recipe "
+                   f"(recipe='te', 'modelopt', 'torchao' or 'compressed-tensors').")
         warn_caller(f"{int(counts[UNDERFLOW])} block(s) of {name} {why}")
 
 

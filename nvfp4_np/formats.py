@@ -153,8 +153,8 @@ def e4m3_code(v):
         return _E4M3_NAN_CODE
     if v > _E4M3_SATURATE_ABOVE:
         return np.uint8(E4M3_MAX_CODE)
-    if v < _E4M3_MIN_NORMAL:  # fixed quantum 2^-9; v * 2^9 is exact, rint is RNE
-        return np.uint8(np.rint(v * _E4M3_SUBNORMAL_INV_QUANTUM))
+    if v < _E4M3_MIN_NORMAL:  # fixed quantum 2^-9; v * 2^9 (< 8) is exact, rounded RNE
+        return np.uint8(rint_small(v * _E4M3_SUBNORMAL_INV_QUANTUM))
     b = f32_to_bits(v)
     b += _HALF_MINUS_ONE + ((b >> _DROP) & np.uint32(1))
     return np.uint8((b >> _DROP) - _REBIAS)
@@ -172,6 +172,17 @@ _E2M1_Q0, _E2M1_Q1, _E2M1_Q2 = _E2M1_Q
 _E2M1_R0, _E2M1_R1, _E2M1_R2 = [np.float32(1 / q) for q in _E2M1_Q]
 _E2M1_MAX = np.float32(E2M1.max_finite)
 _HALF = np.float32(0.5)
+_ONE = np.float32(1.0)
+_MAGIC = np.float32(2.0**23)
+
+
+@numba.njit(**JIT_SCALAR)
+def rint_small(v):
+    """Round a float32 ``0 <= v < 2^22`` to an integer, ties to even: adding 2^23 leaves
+    no fraction bits, so the addition rounds (RNE) and the subtraction is exact. Plain
+    float arithmetic, so the same code runs in CPU and CUDA kernels (np.rint does not
+    compile for CUDA). Larger v come back at least as large."""
+    return (v + _MAGIC) - _MAGIC
 
 
 @numba.njit(**JIT_SCALAR)
@@ -179,16 +190,19 @@ def e2m1_round(y, rne):
     """Round a non-negative float32 ``y`` to an E2M1 magnitude (0, 0.5, ..., 6).
 
     ``v = y / spacing`` is exact (a power of two), so rounding v to an integer is rounding
-    y to the grid: ties to even with ``rne``, else toward zero (``ceil(v - 1/2)``: the
-    subtraction is exact for v >= 1/4, and below it the result is 0). Values above 6,
-    +inf and NaN give 6, as torch.bucketize sends them past the last boundary.
-    Branch-free: loops over elements vectorise.
+    y to the grid: ties to even with ``rne``; else ties go down (toward zero): where the
+    even neighbour of a tie is the upper one (``r - v == 1/2``, exact as r and v are
+    within 1/2 of each other), take the lower. Values above 6, +inf and NaN give 6, as
+    torch.bucketize sends them past the last boundary. Branch-free: loops over elements
+    vectorise.
     """
     small = y < _E2M1_B1
     mid = y < _E2M1_B2
     q = _E2M1_Q0 if small else (_E2M1_Q1 if mid else _E2M1_Q2)
     v = y * (_E2M1_R0 if small else (_E2M1_R1 if mid else _E2M1_R2))
-    r = np.rint(v) if rne else np.ceil(v - _HALF) + np.float32(0.0)  # + 0: ceil(-0.3) is -0
+    r = rint_small(v)
+    if not rne:
+        r = r - _ONE if r - v == _HALF else r
     m = r * q
     return m if m < _E2M1_MAX else _E2M1_MAX
 

@@ -38,6 +38,7 @@ from ._block import (
     n_column_tasks,
     search_window,
 )
+from ._arith import mul_rn
 from ._config import HESSIAN_CHUNK_ROWS, HESSIAN_GEMM_COLS, HESSIAN_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR
 from .formats import seed_sum_inplace
 from .recipes import fp4_project
@@ -168,7 +169,7 @@ def diagonal_bounds(H, eval_dtype):
 def _residual(xb, f, s, rc, r):
     """r = x - dq in float32, as the seed computes it."""
     for i in range(xb.size):
-        r[i] = xb[i] - fp4_signed(xb[i], f, rc) * s
+        r[i] = xb[i] - mul_rn(fp4_signed(xb[i], f, rc), s)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -178,7 +179,7 @@ def _hess_err_seed(r, Ht, hr):
     seed's lane sum of r * Hr."""
     matvec_korder(Ht, r, hr)
     for a in range(r.size):
-        hr[a] = r[a] * hr[a]
+        hr[a] = mul_rn(r[a], hr[a])
     return seed_sum_inplace(hr)
 
 
@@ -189,18 +190,18 @@ def _weighted_sq(r, dj):
     total = 0.0
     for i in range(r.size):
         v = np.float64(r[i])
-        total += dj[i] * (v * v)
+        total += mul_rn(dj[i], mul_rn(v, v))
     return total * _W_GUARD
 
 
 @numba.njit(**JIT_SCALAR)
 def _clip_sse(xb, s, sq):
     """The seed's fast-fail H(s) = sum(max(|x| - 6s, 0)^2), lane order."""
-    lim = _QMAX * s
+    lim = mul_rn(_QMAX, s)
     for i in range(xb.size):
         c = abs(xb[i]) - lim
         c = c if c > 0 else np.float32(0.0)
-        sq[i] = c * c
+        sq[i] = mul_rn(c, c)
     return seed_sum_inplace(sq)
 
 
@@ -210,9 +211,6 @@ def _hessian_seed_kernel(x, xbits, rc, dec, out, want_dq, status, Ht, d, mu, row
     ncb = Ht.shape[0]
     for task in numba.prange(n_column_tasks(n, ncb, rows_per_task)):
         j, blocks = column_block_task(task, n, ncb, rows_per_task)
-        Hj = Ht[j]
-        dj = d[j]
-        mu_j = mu[j]
         sq = np.empty(bs, np.float32)
         r = np.empty(bs, np.float32)
         hr = np.empty(bs, np.float32)
@@ -220,35 +218,43 @@ def _hessian_seed_kernel(x, xbits, rc, dec, out, want_dq, status, Ht, d, mu, row
         work = np.empty(bs, np.uint32)
         prefix = np.empty(bs + 1, np.float64)
         for b in blocks:
-            xb = x[b]
-            amax, c0, finite = begin_block(b, xbits, status, rc)
-            if not finite:
-                continue
-            best_c = c0
-            f, s = candidate(c0, dec, rc)
-            e0 = block_sse(xb, f, s, rc, sq)
-            _residual(xb, f, s, rc, r)
-            best_e = _hess_err_seed(r, Hj, hr)
-            if block_energy(xb, sq) > e0:
-                s_min, s_max, noise, taken = search_window(xbits[b], amax, e0, work, srt, prefix)
-                if not noise:
-                    lo, hi = code_window(dec, rc, s_min, s_max)
-                    for k in range(lo, hi + 1):
-                        f, s = candidate(k, dec, rc)
-                        # Nothing clips once 6s >= amax: the seed's H(s) is exactly 0 then.
-                        clip = _clip_sse(xb, s, sq) if _QMAX * s < amax else np.float32(0.0)
-                        if not clip < best_e * np.float32(10.0):
-                            continue
-                        _residual(xb, f, s, rc, r)
-                        # A candidate whose proved lower bound exceeds best cannot improve
-                        # (the seed would evaluate it and not take it).
-                        if mu_j >= 0 and mu_j * _weighted_sq(r, dj) > best_e:
-                            continue
-                        e = _hess_err_seed(r, Hj, hr)
-                        if e < best_e:
-                            best_e = e
-                            best_c = k
-            emit_block(b, best_c, xb, dec, rc, out, want_dq)
+            hessian_seed_block(b, x, xbits, rc, dec, out, want_dq, status, Ht[j], d[j], mu[j],
+                               sq, r, hr, srt, work, prefix)
+
+
+@numba.njit(**JIT_SCALAR)
+def hessian_seed_block(b, x, xbits, rc, dec, out, want_dq, status, Hj, dj, mu_j, sq, r, hr, srt, work, prefix):
+    """The seed's Hessian search for block ``b`` of column block j (``Hj`` transposed,
+    ``dj``, ``mu_j``), written to ``out``; the CPU kernel and its GPU twin call this."""
+    xb = x[b]
+    amax, c0, finite = begin_block(b, xbits, status, rc)
+    if not finite:
+        return
+    best_c = c0
+    f, s = candidate(c0, dec, rc)
+    e0 = block_sse(xb, f, s, rc, sq)
+    _residual(xb, f, s, rc, r)
+    best_e = _hess_err_seed(r, Hj, hr)
+    if block_energy(xb, sq) > e0:
+        s_min, s_max, noise, taken = search_window(xbits[b], amax, e0, work, srt, prefix)
+        if not noise:
+            lo, hi = code_window(dec, rc, s_min, s_max)
+            for k in range(lo, hi + 1):
+                f, s = candidate(k, dec, rc)
+                # Nothing clips once 6s >= amax: the seed's H(s) is exactly 0 then.
+                clip = _clip_sse(xb, s, sq) if _QMAX * s < amax else np.float32(0.0)
+                if not clip < best_e * np.float32(10.0):
+                    continue
+                _residual(xb, f, s, rc, r)
+                # A candidate whose proved lower bound exceeds best cannot improve
+                # (the seed would evaluate it and not take it).
+                if mu_j >= 0 and mu_j * _weighted_sq(r, dj) > best_e:
+                    continue
+                e = _hess_err_seed(r, Hj, hr)
+                if e < best_e:
+                    best_e = e
+                    best_c = k
+    emit_block(b, best_c, xb, dec, rc, out, want_dq)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -269,8 +275,8 @@ def quad_form64(r, H):
     for a in range(n):
         acc = 0.0
         for k in range(n):
-            acc += H[a, k] * r[k]
-        total += r[a] * acc
+            acc += mul_rn(H[a, k], r[k])
+        total += mul_rn(r[a], acc)
     return total
 
 
@@ -298,7 +304,7 @@ def _weighted_sse(xb, f, s, rc, dj):
         a = abs(xb[i])
         q = fp4_project(a, f, rc)
         e = np.float64(a) - np.float64(q * s)
-        w = dj[i] * (e * e)
+        w = mul_rn(dj[i], mul_rn(e, e))
         total += w
         if q == 0:
             dead += w
@@ -415,16 +421,21 @@ def nvfp4_optimal_hessian(W, dim=-1, return_dequant=False, X=None, H_blocks=None
     scales, quants[, dequant] : ndarray of float32
         Shapes as the seed's: ``scales`` is ``W.shape`` without ``dim``.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if mode == "seed":
-        H, ncb, _ = hessians_for(W, dim, X, H_blocks, np.float32)
-        extra = (np.ascontiguousarray(H.transpose(0, 2, 1)), *diagonal_bounds(H, np.float32))
-        kernel = _hessian_seed_kernel
-    else:
-        H, ncb, _ = hessians_for(W, dim, X, H_blocks, np.float64)
-        extra = (H, *diagonal_bounds(H, np.float64))
-        kernel = _hessian_exact_kernel
+    extra = hessian_operands(W, dim, X, H_blocks, mode)
+    kernel = _hessian_seed_kernel if mode == "seed" else _hessian_exact_kernel
     out, _ = core.run_block_kernel(kernel, W, dim, return_dequant, recipe, rounding, tensor_amax, *extra,
                                    HESSIAN_ROWS_PER_TASK)
     return out
+
+
+def hessian_operands(W, dim, X, H_blocks, mode):
+    """What the kernels of ``mode`` take besides the blocks (CPU and GPU alike): seed
+    mode (H_j transposed, d, mu) in float32 arithmetic, exact mode (H_j, d, mu) in float64;
+    the leading axis indexes column blocks."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode == "seed":
+        H, _, _ = hessians_for(W, dim, X, H_blocks, np.float32)
+        return (np.ascontiguousarray(H.transpose(0, 2, 1)), *diagonal_bounds(H, np.float32))
+    H, _, _ = hessians_for(W, dim, X, H_blocks, np.float64)
+    return (H, *diagonal_bounds(H, np.float64))

@@ -38,11 +38,13 @@ def nvfp4_naive(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=None
         The block axis.
     return_dequant : bool, default False
         Also return the dequantized values.
-    recipe : {"seed", "te", "modelopt", "torchao"}, keyword-only
+    recipe : {"seed", "te", "modelopt", "torchao", "compressed-tensors"}, keyword-only
         The arithmetic (:data:`nvfp4_np.recipes.RECIPES`, validation/SPEC.md). ``"seed"``:
         single level, the seed's. The others are the two-level recipes of Transformer
-        Engine, ModelOpt and torchao: a float32 tensor scale ``ts = amax / (6 * 448)``
-        (decode form) and E4M3 block scales ``sf``; dequant = ``q * (sf * ts)``.
+        Engine, ModelOpt, torchao and compressed-tensors: a float32 tensor scale ``ts``
+        (decode form about ``amax / (6 * 448)``, dequant = ``q * (sf * ts)``; for
+        compressed-tensors the encode form about ``6 * 448 / amax``, dequant =
+        ``q * (sf / ts)``) and E4M3 block scales ``sf``.
     rounding : {"seed", "rne"} or None, keyword-only
         Tie rule at the 7 E2M1 decision boundaries; None takes the recipe's (``"seed"``
         rounds ties toward zero like torch.bucketize, the two-level recipes round to the
@@ -63,9 +65,9 @@ def nvfp4_naive(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=None
     quants : ndarray of float32
         Signed E2M1 values, shape of ``W``.
     dequant : ndarray of float32, optional
-        ``quants * (scales * tensor_scale)``, shape of ``W``.
+        ``quants * scales`` (two-level: ``quants * (scales * tensor_scale)``), shape of ``W``.
     tensor_scale : numpy.float32, only for a two-level recipe
-        The decode-form tensor scale.
+        The tensor scale as the recipe stores it.
 
     Raises
     ------

@@ -141,9 +141,10 @@ def _ts_none(amax):
 
 def _ts_decode(amax):
     # fl(amax / 2688). A zero tensor has no scale to speak of (the stacks divide 0 by 0
-    # and emit NaN bytes); 1.0 keeps every formula finite, its blocks are all zero.
-    ts = amax / _RANGE if amax > 0 else _F32(1.0)
-    return ts, _F32(1.0)
+    # and emit NaN bytes), nor has one whose amax / 2688 underflows to 0 (amax below
+    # ~1.9e-42); 1.0 keeps every formula finite for them.
+    ts = amax / _RANGE
+    return (ts if ts > 0 else _F32(1.0)), _F32(1.0)
 
 
 def _ts_te(amax):

@@ -16,7 +16,7 @@ from ._block import (
     n_chunks,
     search_window,
 )
-from ._config import CHUNK_BLOCKS, JIT_PARALLEL
+from ._config import CHUNK_BLOCKS, JIT_PARALLEL, JIT_SCALAR
 
 __all__ = ["nvfp4_optimal"]
 
@@ -36,22 +36,29 @@ def _optimal_kernel(x, xbits, rc, dec, out, want_dq, status):
         work = np.empty(bs, np.uint32)
         prefix = np.empty(bs + 1, np.float64)
         for b in range(c * CHUNK_BLOCKS, min(n, (c + 1) * CHUNK_BLOCKS)):
-            xb = x[b]
-            amax, c0, finite = begin_block(b, xbits, status, rc)
-            if not finite:
-                continue
-            best_c = c0
-            f, s = candidate(c0, dec, rc)
-            best_e = block_sse(xb, f, s, rc, sq)
-            # Nothing beats an error of 0 strictly. In the seed's search, noise blocks
-            # (zeroing everything costs no more than s0) keep s0.
-            if best_e > 0 and (not rc.seed_search or block_energy(xb, sq) > best_e):
-                s_min, s_max, noise, taken = search_window(xbits[b], amax, best_e, work, srt, prefix)
-                if noise:
-                    s_max = np.float32(np.inf)  # exact search only: no dead-zone bound
-                if not (noise and rc.seed_search):
-                    best_c, best_e = _scan(xb, srt[:taken], prefix, rc, dec, sq, c0, best_e, s_min, s_max)
-            emit_block(b, best_c, xb, dec, rc, out, want_dq)
+            optimal_block(b, x, xbits, rc, dec, out, want_dq, status, sq, srt, work, prefix)
+
+
+@numba.njit(**JIT_SCALAR)
+def optimal_block(b, x, xbits, rc, dec, out, want_dq, status, sq, srt, work, prefix):
+    """Search and write block ``b`` (the CPU kernel and its GPU twin both call this).
+    ``sq``, ``srt``, ``work`` (bs) and ``prefix`` (bs + 1) are scratch."""
+    xb = x[b]
+    amax, c0, finite = begin_block(b, xbits, status, rc)
+    if not finite:
+        return
+    best_c = c0
+    f, s = candidate(c0, dec, rc)
+    best_e = block_sse(xb, f, s, rc, sq)
+    # Nothing beats an error of 0 strictly. In the seed's search, noise blocks (zeroing
+    # everything costs no more than s0) keep s0.
+    if best_e > 0 and (not rc.seed_search or block_energy(xb, sq) > best_e):
+        s_min, s_max, noise, taken = search_window(xbits[b], amax, best_e, work, srt, prefix)
+        if noise:
+            s_max = np.float32(np.inf)  # exact search only: no dead-zone bound
+        if not (noise and rc.seed_search):
+            best_c, best_e = _scan(xb, srt[:taken], prefix, rc, dec, sq, c0, best_e, s_min, s_max)
+    emit_block(b, best_c, xb, dec, rc, out, want_dq)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -53,6 +53,8 @@ class NVFP4Tensor:
         The (non-negative) axis of ``shape`` along which blocks run.
     rounding : str
         E2M1 tie rule used ("seed" or "rne").
+    mode : str or None
+        The method's mode ("seed", "exact", "best") for "hessian" and "admm".
     """
 
     codes: np.ndarray
@@ -64,6 +66,7 @@ class NVFP4Tensor:
     method: str
     axis: int
     rounding: str
+    mode: str = None
 
     def _to_original(self, a):
         return np.moveaxis(a, -1, self.axis)
@@ -99,7 +102,7 @@ class NVFP4Tensor:
     def _meta(self):
         return {"format": "nvfp4_np.NVFP4Tensor", "version": FORMAT_VERSION, "shape": list(self.shape),
                 "block_size": self.block_size, "recipe": self.recipe, "method": self.method,
-                "axis": self.axis, "rounding": self.rounding}
+                "axis": self.axis, "rounding": self.rounding, "mode": self.mode}
 
     def to_dict(self, prefix=""):
         """A dict of NumPy arrays (safetensors- and npz-ready): ``codes``, ``scale_bytes``,
@@ -131,7 +134,8 @@ class NVFP4Tensor:
                                  f"{shape}, got {arr.dtype} {arr.shape}")
         if ts.size != 1:
             raise ValueError(f"tensor_scale must hold one float32, got shape {ts.shape}")
-        return cls(codes, scale_bytes, ts[0], shape, bs, meta["recipe"], meta["method"], axis, meta["rounding"])
+        return cls(codes, scale_bytes, ts[0], shape, bs, meta["recipe"], meta["method"], axis, meta["rounding"],
+                   meta.get("mode"))
 
     def save(self, path):
         """Write to an uncompressed ``.npz`` file (the arrays of :meth:`to_dict`)."""
@@ -145,7 +149,7 @@ class NVFP4Tensor:
 
 
 def quantize(W, block_size=16, method="optimal", axis=-1, *, recipe="seed", rounding=None, X=None,
-             H_blocks=None, mode=None, tensor_amax=None):
+             H_blocks=None, mode=None, tensor_amax=None, device="cpu"):
     """Quantize an array to NVFP4 with blocks of ``block_size`` along ``axis``.
 
     Parameters
@@ -160,7 +164,7 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, recipe="seed", roun
         ``"admm"`` also refines the quants (:func:`nvfp4_np.nvfp4_admm`).
     axis : int, default -1
         The axis that is cut into blocks (the GEMM reduction axis, K).
-    recipe : {"seed", "te", "modelopt", "torchao"}, keyword-only
+    recipe : {"seed", "te", "modelopt", "torchao", "compressed-tensors"}, keyword-only
         The arithmetic (see :func:`nvfp4_np.nvfp4_naive` and validation/SPEC.md).
     rounding : {"seed", "rne"} or None, keyword-only
         E2M1 tie rule; None takes the recipe's.
@@ -172,6 +176,8 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, recipe="seed", roun
     tensor_amax : float, optional, keyword-only
         Largest magnitude of the whole tensor when ``W`` is a slice of it (two-level
         recipes; default ``max|W|``).
+    device : {"cpu", "cuda"}, keyword-only
+        Where the kernels run; the bytes are identical (see :mod:`nvfp4_np.gpu`).
 
     Returns
     -------
@@ -188,9 +194,17 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, recipe="seed", roun
     (4, 64)
     """
     core.check_block_size(block_size)
-    fn = METHODS.get(method)
-    if fn is None:
+    if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    if device == "cpu":
+        fn = METHODS[method]
+    elif device == "cuda":
+        from . import gpu
+
+        fn = {"naive": gpu.nvfp4_naive, "optimal": gpu.nvfp4_optimal, "hessian": gpu.nvfp4_optimal_hessian,
+              "admm": gpu.nvfp4_admm}[method]
+    else:
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
     r = recipes.get_recipe(recipe)
     W = core.as_float_array(W, "W")
     if W.ndim == 0:
@@ -216,4 +230,4 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, recipe="seed", roun
     ts = result[2] if r.two_level else np.float32(1.0)
     codes = bits.pack_fp4(bits.fp4_codes(quants.reshape(moved.shape)))
     return NVFP4Tensor(codes, bits.e4m3_bytes(scales), np.float32(ts), tuple(W.shape), block_size, r.name,
-                       method, axis, r.rounding if rounding is None else rounding)
+                       method, axis, r.rounding if rounding is None else rounding, kw.get("mode"))

@@ -6,7 +6,7 @@ candidate's outputs (the same as the ``nvfp4-np golden`` / ``nvfp4-np verify`` c
 The arithmetic behind every expected byte is written out in validation/SPEC.md.
 """
 
-from .golden import OUTPUTS, generate, vector_specs
+from .golden import OUTPUTS, generate, vector_specs, write_candidate
 from .checker import Report, check_vector, verify
 
-__all__ = ["generate", "verify", "check_vector", "vector_specs", "Report", "OUTPUTS"]
+__all__ = ["generate", "verify", "check_vector", "vector_specs", "write_candidate", "Report", "OUTPUTS"]

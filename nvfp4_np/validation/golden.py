@@ -84,7 +84,7 @@ def vector_specs(size="small"):
     return specs
 
 
-def compute(spec):
+def compute(spec, device="cpu"):
     """The expected outputs (and extra inputs) of one vector, as a dict of arrays."""
     method, mode = METHODS[spec["method"]]
     W = spec["W"]
@@ -100,7 +100,7 @@ def compute(spec):
             arrays.update(admm_Hn=Hn, admm_Minv=Minv, admm_H=H32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # scale underflow is part of the suite
-        t = quantize(W, spec["block_size"], method, recipe=spec["recipe"], **kw)
+        t = quantize(W, spec["block_size"], method, recipe=spec["recipe"], device=device, **kw)
     arrays.update(
         codes=t.codes, scale_bytes=t.scale_bytes, scale_bytes_swizzled=t.swizzled_scales().reshape(-1),
         tensor_scale=np.array([t.tensor_scale], np.float32), dequant=t.dequantize(),
@@ -210,3 +210,35 @@ def generate(out_dir, size="small", progress=None):
              "spec": "validation/SPEC.md", "vectors": entries}
     _write_json(os.path.join(out_dir, "index.json"), index)
     return index
+
+
+def write_candidate(vectors, out_dir, device="cpu", select=None):
+    """Run nvfp4_np itself as a candidate implementation: read every vector's inputs from
+    its files, quantize on ``device``, and write the outputs the checker reads
+    (``out_dir/<vector>/<output>.bin``). ``nvfp4-np verify`` on the result checks, for
+    example, that the GPU path reproduces the vectors."""
+    import re
+
+    from .checker import load_array
+
+    with open(os.path.join(vectors, "index.json"), encoding="utf-8") as f:
+        index = json.load(f)
+    pattern = re.compile(select) if select else None
+    names = []
+    for entry in index["vectors"]:
+        if pattern and not pattern.search(entry["name"]):
+            continue
+        folder = os.path.join(vectors, entry["name"])
+        with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as f:
+            man = json.load(f)
+        arrays = {n: load_array(folder, n, e) for n, e in man["arrays"].items() if e["role"] == "input"}
+        spec = {"method": man["method"], "recipe": man["recipe"], "block_size": man["block_size"],
+                "W": arrays["input"], "X": arrays.get("X"), "H": arrays.get("H")}
+        outputs, _ = compute(spec, device=device)
+        dest = os.path.join(out_dir, entry["name"])
+        os.makedirs(dest, exist_ok=True)
+        for name in OUTPUTS:
+            with open(os.path.join(dest, f"{name}.bin"), "wb") as f:
+                f.write(array_bytes(outputs[name]))
+        names.append(entry["name"])
+    return names

@@ -1,0 +1,153 @@
+"""GPU throughput of every method, with the CPU path's figure on the same machine in the
+same run, and the naive kernel's fraction of HBM bandwidth.
+
+    python benchmarks/bench_gpu.py [--rows 8192] [--cols 8192] [--tokens 8192] [--repeat 5]
+                                   [--hbm-tbs 3.35] [--cpu-repeat 1] [--no-cpu]
+
+W (rows, cols) float32 in blocks of 16; X (tokens, cols) for the Hessian methods, whose
+block Hessians are computed once on the host and passed to both paths. GPU figures time
+the call on a device-resident W with CUDA events (kernel, output allocation and the status
+read-back; no host<->device copy of W or of the results), median of --repeat; the copies
+are timed apart. Every GPU result is checked bit for bit against the CPU path.
+"""
+
+import argparse
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+
+def _events_time(cuda, fn, repeat):
+    ts = []
+    for _ in range(repeat):
+        start, stop = cuda.event(), cuda.event()
+        start.record()
+        fn()
+        stop.record()
+        stop.synchronize()
+        ts.append(start.elapsed_time(stop) / 1e3)
+    return max(statistics.median(ts), 1e-9)  # (the simulator times everything as 0)
+
+
+def _kernel_only(cuda, kernel, d_x, recipe, repeat):
+    """Median time of the kernel launch alone (outputs preallocated, no status check)."""
+    from nvfp4_np import _gpu, formats, recipes
+    from nvfp4_np._config import GPU_TILE_BLOCKS
+
+    n, bs = d_x.shape
+    rc = recipes.params(recipe, None, np.float32(_gpu.device_amax(d_x)))
+    out = (cuda.device_array(n, np.uint8), cuda.device_array(n, np.float32), cuda.device_array((n, bs), np.float32),
+           cuda.device_array((1, bs), np.float32))
+    st = cuda.device_array(n, np.uint8)
+    dec = cuda.to_device(formats.E4M3_DECODE)
+    bits = d_x.view(np.uint32)
+    args = (n, d_x, bits, rc, dec, out, False, st)
+    return _events_time(cuda, lambda: _gpu.launch(kernel, n, *args, threads=GPU_TILE_BLOCKS), repeat)
+
+
+def _host(a):
+    return a.copy_to_host() if hasattr(a, "copy_to_host") else np.asarray(a)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=8192)
+    ap.add_argument("--cols", type=int, default=8192)
+    ap.add_argument("--tokens", type=int, default=8192)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--cpu-repeat", type=int, default=1)
+    ap.add_argument("--hbm-tbs", type=float, default=3.35, help="HBM bandwidth in TB/s (H100 SXM: 3.35)")
+    ap.add_argument("--no-cpu", action="store_true", help="skip the CPU figures and the bit check")
+    ap.add_argument("--methods", default="naive,optimal,optimal-te,hessian-seed,hessian-exact,admm-seed,admm-best")
+    a = ap.parse_args(argv)
+    warnings.simplefilter("ignore", RuntimeWarning)
+
+    import numba
+    from numba import cuda
+
+    import nvfp4_np
+    from nvfp4_np import gpu
+
+    bs = 16
+    rng = np.random.default_rng(0)
+    W = (0.05 * rng.standard_normal((a.rows, a.cols // bs, bs))).astype(np.float32)
+    n = W.size
+    try:
+        name = cuda.get_current_device().name
+        name = name.decode() if isinstance(name, bytes) else name
+    except AttributeError:  # the simulator
+        name = "CUDA simulator"
+    print(f"# GPU {name}; W {a.rows}x{a.cols} float32, "
+          f"blocks of {bs}; X {a.tokens}x{a.cols}; numba {numba.__version__}, CPU {numba.get_num_threads()} threads")
+    print("# command: python benchmarks/bench_gpu.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+
+    t0 = time.perf_counter()
+    d_W = cuda.to_device(W)
+    cuda.synchronize()
+    h2d = _events_time(cuda, lambda: cuda.to_device(W), 3)
+    H = None
+    methods = a.methods.split(",")
+    if any(m.startswith(("hessian", "admm")) for m in methods):
+        X = (rng.standard_normal((a.tokens, a.cols)).astype(np.float32)
+             * (10.0 ** rng.uniform(0, 1, a.cols)).astype(np.float32))
+        H = nvfp4_np.block_hessians(X, bs, accumulate=np.float64)
+        del X
+    print(f"# setup {time.perf_counter() - t0:.1f} s; host->device copy of W: {h2d * 1e3:.2f} ms "
+          f"({W.nbytes / h2d / 1e9:.1f} GB/s)")
+
+    calls = {
+        "naive": (gpu.nvfp4_naive, nvfp4_np.nvfp4_naive, {}),
+        "optimal": (gpu.nvfp4_optimal, nvfp4_np.nvfp4_optimal, {}),
+        "optimal-te": (gpu.nvfp4_optimal, nvfp4_np.nvfp4_optimal, {"recipe": "te"}),
+        "hessian-seed": (gpu.nvfp4_optimal_hessian, nvfp4_np.nvfp4_optimal_hessian, {"H_blocks": H}),
+        "hessian-exact": (gpu.nvfp4_optimal_hessian, nvfp4_np.nvfp4_optimal_hessian, {"H_blocks": H, "mode": "exact"}),
+        "admm-seed": (gpu.nvfp4_admm, nvfp4_np.nvfp4_admm, {"H_blocks": H}),
+        "admm-best": (gpu.nvfp4_admm, nvfp4_np.nvfp4_admm, {"H_blocks": H, "mode": "best"}),
+    }
+    kernel_lines = []
+    print(f"{'method':14s} {'GPU ms':>9s} {'GPU Gel/s':>10s} {'CPU ms':>9s} {'CPU Gel/s':>10s} {'GPU/CPU':>8s}  bits")
+    for m in methods:
+        g_fn, c_fn, kw = calls[m]
+        out = g_fn(d_W, **kw)  # compile and warm up
+        cuda.synchronize()
+        t_gpu = _events_time(cuda, lambda: g_fn(d_W, **kw), a.repeat)
+        line = f"{m:14s} {t_gpu * 1e3:9.2f} {n / t_gpu / 1e9:10.2f}"
+        if m in ("naive", "optimal"):
+            from nvfp4_np import gpu_naive, gpu_search
+
+            kern = gpu_naive._naive_kernel if m == "naive" else gpu_search._optimal_kernel
+            t_k = _kernel_only(cuda, kern, d_W.reshape(-1, bs), "seed", a.repeat)
+            kernel_lines.append(f"# {m} kernel alone: {t_k * 1e3:.2f} ms = {n / t_k / 1e9:.2f} G elements/s")
+            if m == "naive":
+                # bytes the naive kernel moves: W read (4/el), quants written (4/el),
+                # scales (4/block), scale bytes and status (1/block each) written
+                moved = n * 8 + (n // bs) * 6
+                naive_t = t_k
+        if a.no_cpu:
+            print(line)
+            continue
+        c_fn(W[:64], **kw)
+        ts = []
+        for _ in range(a.cpu_repeat):
+            t = time.perf_counter()
+            ref = c_fn(W, **kw)
+            ts.append(time.perf_counter() - t)
+        t_cpu = statistics.median(ts)
+        same = all(np.array_equal(np.atleast_1d(_host(g)).view(np.uint8), np.atleast_1d(np.asarray(c)).view(np.uint8))
+                   for g, c in zip(out, ref))
+        print(f"{line} {t_cpu * 1e3:9.1f} {n / t_cpu / 1e9:10.3f} {t_cpu / t_gpu:8.1f}  "
+              f"{'identical' if same else 'DIFFER'}")
+    print("\n".join(kernel_lines))
+    if "naive" in methods:
+        print(f"# naive kernel: {moved / naive_t / 1e12:.2f} TB/s = {100 * moved / naive_t / (a.hbm_tbs * 1e12):.0f}% "
+              f"of {a.hbm_tbs} TB/s HBM (bytes read + written / time)")
+        q = gpu.nvfp4_naive(d_W)[1]
+        d2h = _events_time(cuda, lambda: q.copy_to_host(), 3)
+        print(f"# device->host copy of the quants: {d2h * 1e3:.2f} ms ({W.nbytes / d2h / 1e9:.1f} GB/s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""What the GPU twins share: lazy numba.cuda import, the launch wrapper that mirrors
+core.run_block_kernel (same checks, same shapes, same status handling), device-array
+input, chunking of large host inputs, and the device-side tensor amax.
+
+The kernels themselves are one thread per NVFP4 block calling the very same per-block
+functions as the CPU kernels (``optimal_block``, ``hessian_seed_block``, ...), compiled
+for CUDA by numba: the bits cannot differ by construction (IEEE division, no fast-math,
+the same summation order). numba.cuda is imported only when a GPU function is called.
+"""
+
+import contextlib
+import functools
+
+import numpy as np
+
+from . import _arith, core, formats, recipes
+from ._config import GPU_CHUNK_BLOCKS, GPU_THREADS_PER_BLOCK
+
+_arith.register_cuda()  # only the GPU modules import this one
+
+
+@functools.cache
+def cuda():
+    """The numba.cuda module, or a clear ImportError."""
+    try:
+        from numba import cuda as _cuda
+    except ImportError as e:  # pragma: no cover - numba always ships numba.cuda or numba-cuda
+        raise ImportError("the GPU path needs numba-cuda: pip install 'nvfp4_np[cuda]'") from e
+    if not _cuda.is_available():
+        raise RuntimeError(
+            "no CUDA GPU is available (numba.cuda.is_available() is False); install the NVIDIA driver "
+            "and 'nvfp4_np[cuda]', or run the simulator with NUMBA_ENABLE_CUDASIM=1"
+        )
+    return _cuda
+
+
+def device_fn(fn):
+    """A per-block njit function as a GPU kernel calls it: ``fn`` itself (numba compiles it
+    for CUDA); under the CUDA simulator (NUMBA_ENABLE_CUDASIM=1), where kernels run as
+    Python and hold fake arrays, a wrapper that hands ``fn`` the NumPy arrays inside."""
+    from numba import config
+
+    if not config.ENABLE_CUDASIM:
+        return fn
+
+    def call(*args):
+        return fn(*(_unwrap(a) for a in args))
+
+    return call
+
+
+def _unwrap(a):
+    item = a.__dict__.get("_item") if hasattr(a, "__dict__") else None
+    if item is not None:  # the simulator's FakeWithinKernelCUDAArray
+        return item._ary
+    if type(a).__name__ == "FakeCUDAArray":  # inside tuples the simulator does not wrap
+        return a._ary
+    if type(a) is tuple:
+        return tuple(_unwrap(v) for v in a)
+    return a
+
+
+def shape_only(W):
+    """A host stand-in with W's shape (no memory) for the shape checks of the wrappers,
+    so that device arrays are never copied to the host for them."""
+    if not is_device_array(W):
+        return W
+    return np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), shape=W.shape, strides=(0,) * len(W.shape))
+
+
+def is_device_array(a):
+    """Whether ``a`` lives on the GPU (``__cuda_array_interface__``, or the simulator's
+    fake device arrays)."""
+    return hasattr(a, "__cuda_array_interface__") or type(a).__name__ == "FakeCUDAArray"
+
+
+def launch(kernel, n, *args, threads=GPU_THREADS_PER_BLOCK):
+    """kernel[grid, threads](*args) over n work items (one thread each), compiled (on
+    first use) without FMA contraction."""
+    if n:
+        with _ieee_compile():
+            kernel[(n + threads - 1) // threads, threads](*args)
+
+
+@contextlib.contextmanager
+def _ieee_compile():
+    """NVVM fuses a*b + c into one FMA (one rounding instead of two) unless it is given
+    -fma=0, and numba-cuda passes that option only together with fastmath. A fused
+    operation is not the float32 arithmetic the CPU kernels do (measured: 'te'-recipe
+    searches and ADMM then differ in rare blocks), so while our kernels compile, every
+    NVVM compilation gets fma=0 unless it asks otherwise."""
+    from numba import config
+
+    if config.ENABLE_CUDASIM:
+        yield
+        return
+    import numba.cuda.codegen as codegen
+    from numba.cuda.cudadrv import nvvm
+
+    modules = {id(m): m for m in (nvvm, codegen.nvvm)}.values()  # the one codegen calls, too
+    originals = [(m, m.compile_ir) for m in modules]
+
+    def patched(original):
+        def compile_ir(llvmir, **options):
+            options.setdefault("fma", False)
+            return original(llvmir, **options)
+        return compile_ir
+
+    for m, original in originals:
+        m.compile_ir = patched(original)
+    try:
+        yield
+    finally:
+        for m, original in originals:
+            m.compile_ir = original
+
+
+def status_counts(status_dev):
+    """How many blocks have each status (OK, UNDERFLOW, NONFINITE), counted on the device
+    (three integers come back instead of one byte per block)."""
+    from .gpu_naive import _count_status_kernel
+
+    counts = cuda().to_device(np.zeros(3, np.int64))
+    launch(_count_status_kernel, status_dev.size, status_dev, counts)
+    return counts.copy_to_host()
+
+
+def device_amax(x_dev):
+    """float32 max |x| of a device array (exact: an integer max of the bit patterns)."""
+    from .gpu_naive import _amax_bits_kernel
+
+    c = cuda()
+    out = c.to_device(np.zeros(1, np.uint32))
+    launch(_amax_bits_kernel, x_dev.size, x_dev.reshape(-1).view(np.uint32), out)
+    m = out.copy_to_host().view(np.float32)[0]
+    return m if np.isfinite(m) else np.float32(0.0)
+
+
+@functools.cache
+def _dec():
+    return cuda().to_device(formats.E4M3_DECODE)
+
+
+def run_blocks(kernel, W, dim, return_dequant, recipe, rounding, amax, *extra, ncb=1, block_out=None,
+               threads=GPU_THREADS_PER_BLOCK):
+    """The GPU form of core.run_block_kernel: ``kernel(n, x, xbits, rc, dec, (codes,
+    scales, quants, dequant), want_dq, status, *extra[, block_out])`` with one thread per
+    block (``threads`` per CUDA block). Returns (result, block_out on the host or None).
+
+    Host (NumPy) ``W``: laid out like the CPU path, processed in chunks of about
+    GPU_CHUNK_BLOCKS blocks holding whole rows of ``ncb`` column blocks (so block b's
+    column block stays b % ncb; results do not depend on the chunking), NumPy results.
+    Device ``W`` (anything with ``__cuda_array_interface__``): float32, C-contiguous,
+    block axis last; device results of the same shapes. ``extra`` arrays must already be
+    on the device. ``block_out=(trailing shape, dtype)`` adds a per-block float output
+    array (e.g. ADMM's errors) as the kernel's last argument."""
+    c = cuda()
+    r = recipes.get_recipe(recipe)
+    if is_device_array(W):
+        return _run_device(c, kernel, W, dim, return_dequant, r, rounding, amax, extra, block_out, threads)
+    x, batch_shape, dim = core.to_blocks(W, dim)
+    amax = core.tensor_amax(x, amax) if r.two_level else np.float32(0.0)
+    rc = recipes.params(r, rounding, amax)
+    n, bs = x.shape
+    scales = np.empty(n, np.float32)
+    quants = np.empty((n, bs), np.float32)
+    dequant = np.empty((n, bs) if return_dequant else (1, bs), np.float32)
+    status = np.zeros(n, np.uint8)
+    extra_out = None if block_out is None else np.zeros((n,) + block_out[0], block_out[1])
+    step = max(1, GPU_CHUNK_BLOCKS // ncb) * ncb
+    for b0 in range(0, n, step):
+        b1 = min(n, b0 + step)
+        m = b1 - b0
+        xd = c.to_device(x[b0:b1])
+        out_d = _device_outputs(c, m, bs, return_dequant)
+        st = c.to_device(np.zeros(m, np.uint8))
+        tail = () if block_out is None else (c.to_device(np.zeros((m,) + block_out[0], block_out[1])),)
+        launch(kernel, m, m, xd, xd.view(np.uint32), rc, _dec(), out_d, return_dequant, st, *extra, *tail,
+               threads=threads)
+        scales[b0:b1] = out_d[1].copy_to_host()
+        quants[b0:b1] = out_d[2].copy_to_host()
+        if return_dequant:
+            dequant[b0:b1] = out_d[3].copy_to_host()
+        status[b0:b1] = st.copy_to_host()
+        if tail:
+            extra_out[b0:b1] = tail[0].copy_to_host()
+    if status.any():
+        core.check_status(status, W, recipe=r)
+    result = core.from_blocks(scales, quants, dequant if return_dequant else None, batch_shape, dim)
+    if r.two_level:
+        result = tuple(result) + (rc.ts,)
+    return result, extra_out
+
+
+def _device_outputs(c, m, bs, return_dequant):
+    """(codes, scales, quants, dequant) device arrays for m blocks ((1, bs) dequant if unused)."""
+    return (c.device_array(m, np.uint8), c.device_array(m, np.float32), c.device_array((m, bs), np.float32),
+            c.device_array((m, bs) if return_dequant else (1, bs), np.float32))
+
+
+def _run_device(c, kernel, W, dim, return_dequant, r, rounding, amax, extra, block_out, threads):
+    x = W if hasattr(W, "copy_to_host") else c.as_cuda_array(W)  # numba's own arrays as they are
+    if x.dtype != np.float32 or not x.is_c_contiguous():
+        raise TypeError(f"a device array W must be C-contiguous float32, got {x.dtype} "
+                        f"(contiguous: {x.is_c_contiguous()})")
+    shape = tuple(x.shape)  # a plain tuple (the simulator's shapes reject negative indices)
+    if not shape or dim not in (-1, len(shape) - 1):
+        raise ValueError("for a device array W the block axis must be the last one (dim=-1)")
+    bs = shape[-1]
+    if bs not in core.BLOCK_SIZES:
+        raise ValueError(f"W.shape[-1] is the block size and must be 16 or 32; W has shape {shape}")
+    batch_shape = shape[:-1]
+    xb = x.reshape(-1, bs)
+    n = xb.shape[0]
+    if r.two_level:
+        amax = core.tensor_amax(None, amax) if amax is not None else device_amax(xb)
+    rc = recipes.params(r, rounding, amax if r.two_level else np.float32(0.0))
+    out_d = _device_outputs(c, n, bs, return_dequant)
+    st = c.device_array(n, np.uint8)  # every block's status is written by the kernel
+    tail = () if block_out is None else (c.to_device(np.zeros((n,) + block_out[0], block_out[1])),)
+    launch(kernel, n, n, xb, xb.view(np.uint32), rc, _dec(), out_d, return_dequant, st, *extra, *tail,
+           threads=threads)
+    counts = status_counts(st)
+    if counts[1:].any():
+        core.check_status_counts(counts, x.copy_to_host(), recipe=r)
+    result = [out_d[1].reshape(batch_shape), out_d[2].reshape(batch_shape + (bs,))]
+    if return_dequant:
+        result.append(out_d[3].reshape(batch_shape + (bs,)))
+    if r.two_level:
+        result.append(rc.ts)
+    return tuple(result), (tail[0].copy_to_host() if tail else None)

@@ -1,0 +1,22 @@
+"""The GPU path: the public functions on a CUDA GPU, bit-identical to the CPU ones.
+
+``from nvfp4_np import gpu`` (imports numba.cuda; nothing else in nvfp4_np does)::
+
+    gpu.nvfp4_naive(W, ...)       gpu.nvfp4_optimal(W, ...)
+    gpu.nvfp4_optimal_hessian(W, X=..., mode="seed" | "exact")
+    gpu.nvfp4_admm(W, X=..., mode="seed" | "best")
+
+Same signatures as the CPU functions (without ``out=``). ``W`` may be a NumPy array
+(NumPy results; large inputs pass through the GPU in chunks) or a device array with
+``__cuda_array_interface__`` (CuPy, numba, PyTorch CUDA tensors; float32, C-contiguous,
+block axis last), which gives numba device arrays. ``nvfp4_np.quantize(..., device="cuda")``
+uses these. Needs ``pip install 'nvfp4_np[cuda]'`` and an NVIDIA GPU, or the simulator
+(``NUMBA_ENABLE_CUDASIM=1``) for testing.
+"""
+
+from .gpu_admm import nvfp4_admm
+from .gpu_hessian import nvfp4_optimal_hessian
+from .gpu_naive import nvfp4_naive
+from .gpu_search import nvfp4_optimal
+
+__all__ = ["nvfp4_naive", "nvfp4_optimal", "nvfp4_optimal_hessian", "nvfp4_admm"]
