@@ -217,3 +217,15 @@ def test_swizzled_scales_of_1d_tensor():
     t = quantize(sample((64,)), 16)
     sw = t.swizzled_scales()
     assert sw.shape == (32, 16) and np.array_equal(sw.reshape(-1)[[0, 1, 2, 3]], t.scale_bytes)
+
+
+def test_nvfp4tensor_safetensors_round_trip(tmp_path):
+    st = pytest.importorskip("safetensors.numpy", reason="safetensors is not installed")
+    W = sample((40, 96), seed=7)
+    for recipe in ("te", "compressed-tensors"):
+        t = quantize(W, 32, "optimal", recipe=recipe)
+        path = str(tmp_path / f"{recipe}.safetensors")
+        st.save_file(t.to_dict("model.layers.0.weight."), path)
+        back = NVFP4Tensor.from_dict(st.load_file(path), "model.layers.0.weight.")
+        assert np.array_equal(back.codes, t.codes) and np.array_equal(back.scale_bytes, t.scale_bytes)
+        assert_bits_equal(back.dequantize(), t.dequantize(), f"{recipe} after safetensors")
