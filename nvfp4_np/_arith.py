@@ -18,7 +18,7 @@ def mul_rn(a, b):
     return a * b
 
 
-@overload(mul_rn, target="cpu", inline="always", jit_options={"fastmath": False})
+@overload(mul_rn, target="cpu", jit_options={"fastmath": False})
 def _mul_rn_cpu(a, b):
     return lambda a, b: a * b
 
