@@ -125,5 +125,5 @@ def nvfp4_dequantize(scales, quants, dim=-1, tensor_scale=None, recipe="seed"):
         ts = np.asarray(tensor_scale, dtype=np.float32)
         if ts.ndim != 0 or not np.isfinite(ts):
             raise ValueError(f"tensor_scale must be a finite scalar, got {tensor_scale!r}")
-        s = s / ts if recipes.get_recipe(recipe).dequant == "q*(s/ts)" else s * ts
+        s = recipes.dequant_scales(recipe, s, ts)
     return q * np.expand_dims(s, d)

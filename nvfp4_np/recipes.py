@@ -22,7 +22,7 @@ from ._bits import f32_to_bits
 from ._config import JIT_SCALAR
 from .formats import E2M1, E4M3, ROUNDING_MODES, e2m1_round, e4m3_code
 
-__all__ = ["Recipe", "RECIPES", "get_recipe", "tensor_scale"]
+__all__ = ["Recipe", "RECIPES", "get_recipe", "dequant_scales"]
 
 _F32 = np.float32
 _SIX = _F32(E2M1.max_finite)
@@ -198,11 +198,13 @@ RecipeParams = namedtuple(
 )
 
 
-def tensor_scale(recipe, amax):
-    """The float32 tensor scale ``recipe`` stores for a tensor whose largest magnitude
-    (after conversion to float32) is ``amax``; 1.0 for single-level recipes."""
-    with np.errstate(over="ignore", divide="ignore"):
-        return _TENSOR_SCALE[get_recipe(recipe).tensor_scale](_F32(amax))[0]
+def dequant_scales(recipe, sf, ts):
+    """NumPy form of :func:`effective_scale`: float32 block scales ``sf`` combined with
+    the stored tensor scale ``ts`` as the recipe's dequant does (``sf * ts``, or
+    ``sf / ts``)."""
+    sf = np.asarray(sf, dtype=np.float32)
+    ts = np.float32(ts)
+    return sf / ts if _DEQUANT_DIVIDES[get_recipe(recipe).dequant] else sf * ts
 
 
 def params(recipe, rounding, amax):

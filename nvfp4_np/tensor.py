@@ -10,6 +10,7 @@ from . import bits, core, recipes
 from .admm import nvfp4_admm
 from .hessian import nvfp4_optimal_hessian
 from .naive import nvfp4_naive
+from .ops import nvfp4_dequantize
 from .search import nvfp4_optimal
 
 __all__ = ["NVFP4Tensor", "quantize", "METHODS"]
@@ -86,10 +87,9 @@ class NVFP4Tensor:
         """``q * (scale * tensor_scale)`` in float32 (``q * (scale / tensor_scale)`` for
         the compressed-tensors recipe): the kernels' dequant, shape :attr:`shape`."""
         q = bits.fp4_values(bits.unpack_fp4(self.codes))
-        sf = bits.e4m3_values(self.scale_bytes)
-        s = sf / self.tensor_scale if recipes.get_recipe(self.recipe).dequant == "q*(s/ts)" else sf * self.tensor_scale
-        blocked = q.reshape(q.shape[:-1] + (-1, self.block_size)) * s[..., None]
-        return self._to_original(blocked.reshape(q.shape))
+        blocked = q.reshape(q.shape[:-1] + (-1, self.block_size))
+        dq = nvfp4_dequantize(bits.e4m3_values(self.scale_bytes), blocked, -1, self.tensor_scale, self.recipe)
+        return self._to_original(dq.reshape(q.shape))
 
     def swizzled_scales(self):
         """``scale_bytes`` in the 128x4 tiled layout tensor cores read
