@@ -159,43 +159,42 @@ def run_blocks(kernel, W, dim, return_dequant, recipe, rounding, amax, *extra, n
     if is_device_array(W):
         return _run_device(c, kernel, W, dim, return_dequant, r, rounding, amax, extra, block_out, threads)
     x, batch_shape, dim = core.to_blocks(W, dim)
-    amax = core.tensor_amax(x, amax) if r.two_level else np.float32(0.0)
-    rc = recipes.params(r, rounding, amax)
+    rc = core.tensor_params(r, rounding, x, amax)
     n, bs = x.shape
     scales = np.empty(n, np.float32)
     quants = np.empty((n, bs), np.float32)
     dequant = np.empty((n, bs) if return_dequant else (1, bs), np.float32)
-    status = np.zeros(n, np.uint8)
+    counts = np.zeros(3, np.int64)
     extra_out = None if block_out is None else np.zeros((n,) + block_out[0], block_out[1])
     step = max(1, GPU_CHUNK_BLOCKS // ncb) * ncb
     for b0 in range(0, n, step):
         b1 = min(n, b0 + step)
-        m = b1 - b0
-        xd = c.to_device(x[b0:b1])
-        out_d = _device_outputs(c, m, bs, return_dequant)
-        st = c.to_device(np.zeros(m, np.uint8))
-        tail = () if block_out is None else (c.to_device(np.zeros((m,) + block_out[0], block_out[1])),)
-        launch(kernel, m, m, xd, xd.view(np.uint32), rc, _dec(), out_d, return_dequant, st, *extra, *tail,
-               threads=threads)
+        out_d, chunk_counts, tail = _launch_blocks(c, kernel, c.to_device(x[b0:b1]), rc, return_dequant, extra,
+                                                   block_out, threads)
+        counts += chunk_counts
         scales[b0:b1] = out_d[1].copy_to_host()
         quants[b0:b1] = out_d[2].copy_to_host()
         if return_dequant:
             dequant[b0:b1] = out_d[3].copy_to_host()
-        status[b0:b1] = st.copy_to_host()
         if tail:
             extra_out[b0:b1] = tail[0].copy_to_host()
-    if status.any():
-        core.check_status(status, W, recipe=r)
+    if counts[1:].any():
+        core.check_status_counts(counts, W, recipe=r)
     result = core.from_blocks(scales, quants, dequant if return_dequant else None, batch_shape, dim)
-    if r.two_level:
-        result = tuple(result) + (rc.ts,)
-    return result, extra_out
+    return core.with_tensor_scale(result, r, rc), extra_out
 
 
-def _device_outputs(c, m, bs, return_dequant):
-    """(codes, scales, quants, dequant) device arrays for m blocks ((1, bs) dequant if unused)."""
-    return (c.device_array(m, np.uint8), c.device_array(m, np.float32), c.device_array((m, bs), np.float32),
-            c.device_array((m, bs) if return_dequant else (1, bs), np.float32))
+def _launch_blocks(c, kernel, xb, rc, return_dequant, extra, block_out, threads):
+    """Run ``kernel`` on the device blocks ``xb`` (m, bs): (outputs (codes, scales,
+    quants, dequant), status counts, () or (block_out array,))."""
+    m, bs = tuple(xb.shape)
+    out_d = (c.device_array(m, np.uint8), c.device_array(m, np.float32), c.device_array((m, bs), np.float32),
+             c.device_array((m, bs) if return_dequant else (1, bs), np.float32))  # (1, bs): unused
+    status = c.device_array(m, np.uint8)  # every block's status is written by the kernel
+    tail = () if block_out is None else (c.to_device(np.zeros((m,) + block_out[0], block_out[1])),)
+    launch(kernel, m, m, xb, xb.view(np.uint32), rc, _dec(), out_d, return_dequant, status, *extra, *tail,
+           threads=threads)
+    return out_d, status_counts(status), tail
 
 
 def _run_device(c, kernel, W, dim, return_dequant, r, rounding, amax, extra, block_out, threads):
@@ -211,21 +210,13 @@ def _run_device(c, kernel, W, dim, return_dequant, r, rounding, amax, extra, blo
         raise ValueError(f"W.shape[-1] is the block size and must be 16 or 32; W has shape {shape}")
     batch_shape = shape[:-1]
     xb = x.reshape(-1, bs)
-    n = xb.shape[0]
-    if r.two_level:
-        amax = core.tensor_amax(None, amax) if amax is not None else device_amax(xb)
-    rc = recipes.params(r, rounding, amax if r.two_level else np.float32(0.0))
-    out_d = _device_outputs(c, n, bs, return_dequant)
-    st = c.device_array(n, np.uint8)  # every block's status is written by the kernel
-    tail = () if block_out is None else (c.to_device(np.zeros((n,) + block_out[0], block_out[1])),)
-    launch(kernel, n, n, xb, xb.view(np.uint32), rc, _dec(), out_d, return_dequant, st, *extra, *tail,
-           threads=threads)
-    counts = status_counts(st)
+    if r.two_level and amax is None:
+        amax = device_amax(xb)
+    rc = core.tensor_params(r, rounding, None, amax)
+    out_d, counts, tail = _launch_blocks(c, kernel, xb, rc, return_dequant, extra, block_out, threads)
     if counts[1:].any():
         core.check_status_counts(counts, x.copy_to_host(), recipe=r)
     result = [out_d[1].reshape(batch_shape), out_d[2].reshape(batch_shape + (bs,))]
     if return_dequant:
         result.append(out_d[3].reshape(batch_shape + (bs,)))
-    if r.two_level:
-        result.append(rc.ts)
-    return tuple(result), (tail[0].copy_to_host() if tail else None)
+    return core.with_tensor_scale(tuple(result), r, rc), (tail[0].copy_to_host() if tail else None)

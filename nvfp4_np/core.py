@@ -181,19 +181,29 @@ def tensor_amax(x, given=None):
     return m if np.isfinite(m) else np.float32(0.0)
 
 
+def tensor_params(r, rounding, x, amax):
+    """The recipe ``r``'s constants for the blocks ``x`` (its tensor amax taken from x
+    unless ``amax`` is given; x may be None then)."""
+    return recipes.params(r, rounding, tensor_amax(x, amax) if r.two_level else np.float32(0.0))
+
+
+def with_tensor_scale(result, r, rc):
+    """The method's result tuple, with the tensor scale appended for a two-level recipe."""
+    return tuple(result) + (rc.ts,) if r.two_level else result
+
+
 def run_block_kernel(kernel, W, dim, return_dequant, recipe, rounding, amax, *extra, out=None):
     """Run a per-block kernel ``kernel(x, xbits, rc, dec, (codes, scales, quants,
     dequant), want_dq, status, *extra)`` and return the seed-shaped ``(scales, quants[,
-    dequant])`` (written into ``out`` when given), with the decode-form tensor scale
-    appended for two-level recipes; plus the scale codes (uint8, flat).
+    dequant])`` (written into ``out`` when given), with the tensor scale appended for
+    two-level recipes; plus the scale codes (uint8, flat).
 
     ``recipe``/``rounding`` as the public functions take them; ``amax`` the caller's
     tensor amax or None (computed from W when the recipe has a tensor scale)."""
     r = recipes.get_recipe(recipe)
     dec = formats.E4M3_DECODE
     x, batch_shape, dim = to_blocks(W, dim)
-    amax = tensor_amax(x, amax) if r.two_level else np.float32(0.0)
-    rc = recipes.params(r, rounding, amax)
+    rc = tensor_params(r, rounding, x, amax)
     n, bs = x.shape
     codes = np.empty(n, np.uint8)
     if out is None:
@@ -211,6 +221,4 @@ def run_block_kernel(kernel, W, dim, return_dequant, recipe, rounding, amax, *ex
             check_status(status, W, recipe=r)
     result = out if out is not None else from_blocks(
         scales, quants, dequant if return_dequant else None, batch_shape, dim)
-    if r.two_level:
-        result = tuple(result) + (rc.ts,)
-    return result, codes
+    return with_tensor_scale(result, r, rc), codes

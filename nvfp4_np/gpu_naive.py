@@ -11,66 +11,60 @@ import numpy as np
 from numba import cuda
 
 from . import _gpu
-from ._block import begin_block, emit_block
 from ._config import GPU_TILE_BLOCKS
+from .naive import naive_block
 
 __all__ = ["nvfp4_naive"]
 
 _T = GPU_TILE_BLOCKS
 _MAX_BS = 32
-_begin_block = _gpu.device_fn(begin_block)
-_emit_block = _gpu.device_fn(emit_block)
 
 
 @cuda.jit(device=True)
-def load_tile(x, xbits, base, m, tile, tile_bits):
-    """Rows base..base+m-1 of x (and of its bits) into the shared tiles, coalesced."""
-    bs = x.shape[1]
+def copy_rows(src, src0, dst, dst0, m):
+    """Rows src0.. of src to rows dst0.. of dst (m rows of src.shape[1] columns), the
+    threads of the CUDA block taking consecutive words (coalesced in global memory)."""
+    bs = src.shape[1]
     t = cuda.threadIdx.x
     for k in range(bs):
         idx = k * _T + t
         r = idx // bs
         if r < m:
             c = idx - r * bs
-            tile[r, c] = x[base + r, c]
-            tile_bits[r, c] = xbits[base + r, c]
+            dst[dst0 + r, c] = src[src0 + r, c]
 
 
-@cuda.jit(device=True)
-def store_tile(dst, base, m, tile):
-    """The tile's first m rows to rows base.. of dst, coalesced."""
-    bs = dst.shape[1]
-    t = cuda.threadIdx.x
-    for k in range(bs):
-        idx = k * _T + t
-        r = idx // bs
-        if r < m:
-            c = idx - r * bs
-            dst[base + r, c] = tile[r, c]
+def tiled_kernel(block_fn):
+    """A kernel that stages a tile of _T NVFP4 blocks through shared memory and has one
+    thread per block call ``block_fn(t, x, xbits, rc, dec, out, want_dq, status)`` (the
+    signature of the CPU's per-block functions) on the tile."""
+
+    @cuda.jit
+    def kernel(n, x, xbits, rc, dec, out, want_dq, status):
+        tile = cuda.shared.array((_T, _MAX_BS), numba.float32)
+        tile_bits = cuda.shared.array((_T, _MAX_BS), numba.uint32)
+        q_tile = cuda.shared.array((_T, _MAX_BS), numba.float32)
+        dq_tile = cuda.shared.array((_T, _MAX_BS), numba.float32)
+        bs = x.shape[1]
+        base = cuda.blockIdx.x * _T
+        m = min(_T, n - base)
+        copy_rows(x, base, tile[:, :bs], 0, m)
+        copy_rows(xbits, base, tile_bits[:, :bs], 0, m)
+        cuda.syncthreads()
+        t = cuda.threadIdx.x
+        if t < m:
+            codes, scales, quants, dequant = out
+            tout = (codes[base:base + m], scales[base:base + m], q_tile[:, :bs], dq_tile[:, :bs])
+            block_fn(t, tile[:, :bs], tile_bits[:, :bs], rc, dec, tout, want_dq, status[base:base + m])
+        cuda.syncthreads()
+        copy_rows(q_tile[:, :bs], 0, out[2], base, m)
+        if want_dq:
+            copy_rows(dq_tile[:, :bs], 0, out[3], base, m)
+
+    return kernel
 
 
-@cuda.jit
-def _naive_kernel(n, x, xbits, rc, dec, out, want_dq, status):
-    tile = cuda.shared.array((_T, _MAX_BS), numba.float32)
-    tile_bits = cuda.shared.array((_T, _MAX_BS), numba.uint32)
-    q_tile = cuda.shared.array((_T, _MAX_BS), numba.float32)
-    dq_tile = cuda.shared.array((_T, _MAX_BS), numba.float32)
-    bs = x.shape[1]
-    base = cuda.blockIdx.x * _T
-    m = min(_T, n - base)
-    load_tile(x, xbits, base, m, tile, tile_bits)
-    cuda.syncthreads()
-    t = cuda.threadIdx.x
-    if t < m:
-        codes, scales, quants, dequant = out
-        tout = (codes[base:base + m], scales[base:base + m], q_tile[:, :bs], dq_tile[:, :bs])
-        amax, code, finite = _begin_block(t, tile_bits[:, :bs], status[base:base + m], rc)
-        if finite:
-            _emit_block(t, code, tile[t, :bs], dec, rc, tout, want_dq)
-    cuda.syncthreads()
-    store_tile(out[2], base, m, q_tile)
-    if want_dq:
-        store_tile(out[3], base, m, dq_tile)
+_naive_kernel = tiled_kernel(_gpu.device_fn(naive_block))
 
 
 @cuda.jit

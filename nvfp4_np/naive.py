@@ -4,7 +4,7 @@ import numba
 
 from . import core
 from ._block import begin_block, emit_block, n_chunks
-from ._config import CHUNK_BLOCKS, JIT_PARALLEL
+from ._config import CHUNK_BLOCKS, JIT_PARALLEL, JIT_SCALAR
 
 __all__ = ["nvfp4_naive"]
 
@@ -14,10 +14,15 @@ def _naive_kernel(x, xbits, rc, dec, out, want_dq, status):
     n = x.shape[0]
     for c in numba.prange(n_chunks(n)):
         for b in range(c * CHUNK_BLOCKS, min(n, (c + 1) * CHUNK_BLOCKS)):
-            amax, code, finite = begin_block(b, xbits, status, rc)
-            if not finite:
-                continue
-            emit_block(b, code, x[b], dec, rc, out, want_dq)
+            naive_block(b, x, xbits, rc, dec, out, want_dq, status)
+
+
+@numba.njit(**JIT_SCALAR)
+def naive_block(b, x, xbits, rc, dec, out, want_dq, status):
+    """Quantize and write block ``b`` (the CPU kernel and its GPU twin both call this)."""
+    amax, code, finite = begin_block(b, xbits, status, rc)
+    if finite:
+        emit_block(b, code, x[b], dec, rc, out, want_dq)
 
 
 def nvfp4_naive(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=None, tensor_amax=None,
