@@ -10,9 +10,14 @@ Public API (everything else is private):
 - bytes: ``fp4_codes``, ``fp4_values``, ``e4m3_bytes``, ``e4m3_values``, ``pack_fp4``,
   ``unpack_fp4``, ``swizzle_scales``, ``unswizzle_scales``
 - format tables and rounding: ``nvfp4_np.formats``
+- checkpoints (the ``nvfp4-np`` command line's engine): ``quantize_checkpoint``,
+  ``dequantize_checkpoint``, ``nvfp4_np.checkpoint``
 """
 
+__version__ = "0.1.0"  # before the imports: submodules record it
+
 from .admm import nvfp4_admm
+from .checkpoint import dequantize_checkpoint, quantize_checkpoint
 from .bits import (
     e4m3_bytes,
     e4m3_values,
@@ -31,8 +36,6 @@ from .ops import compute_block_sse, fp4_dequantize, fp4_quantize, nvfp4_dequanti
 from .recipes import RECIPES, Recipe
 from .search import nvfp4_optimal
 from .tensor import NVFP4Tensor, quantize
-
-__version__ = "0.1.0"
 
 __all__ = [
     "quantize",
@@ -58,4 +61,6 @@ __all__ = [
     "unpack_fp4",
     "swizzle_scales",
     "unswizzle_scales",
+    "quantize_checkpoint",
+    "dequantize_checkpoint",
 ]

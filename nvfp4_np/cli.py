@@ -1,13 +1,204 @@
-"""The ``nvfp4-np`` command line (also ``python -m nvfp4_np``)."""
+"""The ``nvfp4-np`` command line (also ``python -m nvfp4_np``).
+
+Exit status: 0 done, 1 a check failed (verify) or the output could not be written,
+2 bad input (nothing is written), 130 / 143 interrupted by SIGINT / SIGTERM (nothing is
+written).
+"""
 
 import argparse
+import json
+import os
+import signal
 import sys
 
 _EXAMPLES = """examples:
-  nvfp4-np golden --out validation/vectors            write the golden vectors
+  nvfp4-np quantize model/ -o model-nvfp4              every 2-D weight, SSE-optimal scales
+  nvfp4-np quantize model.safetensors -o out --method admm --calib acts.npz --recipe compressed-tensors
+  nvfp4-np quantize model/ -o out --dry-run            list what would be quantized and why not
+  nvfp4-np inspect out                                 tensors, formats and errors
+  nvfp4-np dequantize out -o out-f32 --dtype float32   back to floats (exact in float32)
+  nvfp4-np report out-optimal out-naive --png err.png  compare runs, draw errors and scale bytes
+  nvfp4-np golden --out validation/vectors             write the golden vectors
   nvfp4-np verify --vectors validation/vectors --candidate my_outputs
-  nvfp4-np verify --vectors validation/vectors --candidate out --select 'naive-(te|seed)-'
 """
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so the same cleanup runs as for Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def _err(cmd, msg):
+    print(f"nvfp4-np {cmd}: {msg}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- quantize
+
+
+class _Progress:
+    """A tqdm bar (tensors done, elements/s, ETA) on a terminal; plain lines otherwise."""
+
+    def __init__(self, total, n_tensors, quiet):
+        self.bar = None
+        if not quiet and sys.stderr.isatty():
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                tqdm = None
+            if tqdm is not None:
+                self.bar = tqdm(total=total, unit="el", unit_scale=True, dynamic_ncols=True,
+                                desc=f"0/{n_tensors} tensors", file=sys.stderr)
+        self.n_tensors, self.done = n_tensors, 0
+
+    def elements(self, n):
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def line(self, text):
+        self.done += 1
+        if self.bar is not None:
+            self.bar.set_description(f"{self.done}/{self.n_tensors} tensors")
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _settings(args):
+    from .checkpoint import Settings
+
+    return Settings(method=args.method, mode=args.mode, recipe=args.recipe, block_size=args.block_size,
+                    rounding=args.rounding, fallback=args.fallback, device=args.device)
+
+
+def _quantize(args):
+    from . import checkpoint as ck
+
+    if args.threads:
+        import numba
+
+        if not 1 <= args.threads <= numba.config.NUMBA_NUM_THREADS:
+            _err("quantize", f"--threads must be 1..{numba.config.NUMBA_NUM_THREADS}, got {args.threads}")
+            return 2
+        numba.set_num_threads(args.threads)
+    settings = _settings(args)
+    kw = dict(include=args.include, exclude=args.exclude, default_excludes=not args.no_default_excludes,
+              calib=args.calib)
+    if args.dry_run:
+        _print_plan(ck.prepare(args.input, settings, **kw)[2])
+        return 0
+    bar = None
+
+    def on_plan(plans):
+        nonlocal bar
+        q = [p for p in plans if p.action == "quantize"]
+        bar = _Progress(sum(p.shape[0] * p.shape[1] for p in q), len(q), args.quiet)
+
+    try:
+        report = ck.quantize_checkpoint(args.input, args.out, settings, overwrite=args.overwrite,
+                                        log=lambda s: bar.line(s), progress=lambda n: bar.elements(n),
+                                        on_plan=on_plan, command=["nvfp4-np"] + list(args.argv), **kw)
+    finally:
+        if bar is not None:
+            bar.close()
+    t = report["totals"]
+    werr = "n/a" if t["weight_error_pct"] is None else f"{t['weight_error_pct']:.3f}%"
+    print(f"wrote {args.out}: {t['quantized']} tensors quantized ({t['quantized_elements']:,} elements), "
+          f"{t['copied']} copied; weight error (RMS over elements) {werr}; {t['seconds']:.1f} s")
+    if t["zero_scale_blocks"]:
+        print(f"note: {t['zero_scale_blocks']} blocks got scale 0 (all their |w| <= 6*2^-10 under recipe "
+              f"{settings.recipe!r}); a two-level recipe (te, modelopt, compressed-tensors) avoids that",
+              file=sys.stderr)
+    return 0
+
+
+def _print_plan(plans):
+    q = [p for p in plans if p.action == "quantize"]
+    c = [p for p in plans if p.action == "copy"]
+    print(f"quantize ({len(q)}):")
+    for p in q:
+        how = p.method + (f"/{p.mode}" if p.mode else "")
+        extra = f"  calibration {p.calib[1]!r}" if p.calib else (f"  ({p.reason})" if p.reason else "")
+        print(f"  {p.name}  {p.dtype} {list(p.shape)}  {how}{extra}")
+    print(f"copy unchanged ({len(c)}):")
+    for p in c:
+        print(f"  {p.name}  {p.dtype} {list(p.shape)}  ({p.reason})")
+
+
+# --------------------------------------------------------------------------- inspect / dequantize / report
+
+
+def _inspect(args):
+    from . import checkpoint as ck
+
+    rows = ck.inspect_rows(args.file)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    cols = ("name", "shape", "dtype", "stored as", "method", "weight err %", "output err %")
+    table = [(r["name"], "x".join(map(str, r["shape"])), r["dtype"], r["stored"], r.get("method") or "",
+              _pct(r.get("weight_error_pct")), _pct(r.get("output_error_pct"))) for r in rows]
+    _print_table(cols, table)
+    return 0
+
+
+def _pct(v):
+    return "" if v is None else f"{v:.3f}"
+
+
+def _print_table(cols, table):
+    widths = [max([len(c)] + [len(str(r[i])) for r in table]) for i, c in enumerate(cols)]
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip())
+    for r in table:
+        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())
+
+
+def _dequantize(args):
+    from . import checkpoint as ck
+
+    res = ck.dequantize_checkpoint(args.input, args.out, args.dtype, overwrite=args.overwrite,
+                                   log=None if args.quiet else (lambda s: print(s, file=sys.stderr)))
+    print(f"wrote {args.out}: {res['dequantized']} weights dequantized to {args.dtype}, {res['tensors']} tensors")
+    return 0
+
+
+def _report(args):
+    from . import checkpoint as ck
+
+    runs = [ck.read_report(r) for r in args.runs]
+    labels = args.labels.split(",") if args.labels else [ck.run_label(r) for r in runs]
+    if len(labels) != len(runs):
+        _err("report", f"--labels gives {len(labels)} names for {len(runs)} runs")
+        return 2
+    names = list(dict.fromkeys(e["name"] for r in runs for e in r["tensors"] if e["action"] == "quantized"))
+    cols = ["tensor"] + [f"{lab}: weight / output err %" for lab in labels]
+    table = []
+    for n in names:
+        row = [n]
+        for r in runs:
+            e = next((e for e in r["tensors"] if e["name"] == n and e["action"] == "quantized"), None)
+            row.append("" if e is None else f"{_pct(e['weight_error_pct'])} / {_pct(e.get('output_error_pct')) or '-'}")
+        table.append(row)
+    table.append(["(RMS over elements)"] + [f"{_pct(r['totals']['weight_error_pct'])} / -" for r in runs])
+    _print_table(cols, table)
+    if args.png:
+        try:
+            from . import plot
+        except ImportError as e:
+            _err("report", f"--png needs matplotlib ({e}): pip install 'nvfp4_np[plot]'")
+            return 2
+        plot.report_png(runs, labels, args.png)
+        print(f"wrote {args.png}")
+    return 0
+
+
+# --------------------------------------------------------------------------- golden / verify
 
 
 def _golden(args):
@@ -28,39 +219,119 @@ def _verify(args):
     try:
         report = verify(args.vectors, args.candidate, select=args.select, max_examples=args.examples)
     except (OSError, ValueError) as e:
-        print(f"nvfp4-np verify: {e}", file=sys.stderr)
+        _err("verify", e)
         return 2
     print(report.text(max_examples=args.examples))
     return 0 if report.passed else 1
 
 
+# --------------------------------------------------------------------------- parser
+
+
 def build_parser():
-    p = argparse.ArgumentParser(
-        prog="nvfp4-np", description="Bit-exact NVFP4 quantization: golden vectors and checks.",
-        epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(prog="nvfp4-np", description="Bit-exact NVFP4 quantization of checkpoints, "
+                                "golden vectors and checks.", epilog=_EXAMPLES, formatter_class=fmt)
     sub = p.add_subparsers(dest="command", required=True)
-    g = sub.add_parser("golden", help="write the golden vectors", epilog=_EXAMPLES,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    g.add_argument("--out", required=True, help="output folder")
+
+    def cmd(name, help, func):
+        s = sub.add_parser(name, help=help, description=help, epilog=_EXAMPLES, formatter_class=fmt)
+        s.set_defaults(func=func)
+        return s
+
+    q = cmd("quantize", "quantize the 2-D weights of a checkpoint into the compressed-tensors NVFP4 layout",
+            _quantize)
+    q.add_argument("input", metavar="IN", help=".safetensors file, sharded index json, model folder, .npy or .npz")
+    q.add_argument("-o", "--out", required=True, help="output folder (written atomically)")
+    q.add_argument("--method", choices=("naive", "optimal", "hessian", "admm"), default="optimal",
+                   help="block-scale method (default optimal; hessian and admm need --calib)")
+    q.add_argument("--mode", help="hessian: seed|exact (default exact); admm: seed|best (default best)")
+    q.add_argument("--recipe", choices=("seed", "te", "modelopt", "torchao", "compressed-tensors"),
+                   default="compressed-tensors",
+                   help="the arithmetic (default compressed-tensors: the layout's own, what vLLM computes)")
+    q.add_argument("--block-size", type=int, choices=(16, 32), default=16)
+    q.add_argument("--rounding", choices=("seed", "rne"), help="E2M1 tie rule (default: the recipe's)")
+    q.add_argument("--include", metavar="REGEX", help="quantize only tensors whose name matches")
+    q.add_argument("--exclude", metavar="REGEX", action="append", default=[],
+                   help="also skip tensors whose name matches (repeatable)")
+    q.add_argument("--no-default-excludes", action="store_true",
+                   help="do not skip embeddings, norms, biases and lm_head by default")
+    q.add_argument("--calib", metavar="ACTS.npz",
+                   help="per-layer activations '<module>' (T, K) or Hessians '<module>.H' (K, K) / (K/bs, bs, bs)")
+    q.add_argument("--fallback", choices=("naive", "optimal"), default="optimal",
+                   help="method for tensors without calibration data (default optimal)")
+    q.add_argument("--threads", type=int, help="Numba threads (default: all cores)")
+    q.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where kernels run (same bytes)")
+    q.add_argument("--dry-run", action="store_true", help="print what would be quantized or copied, and why")
+    q.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    q.add_argument("--quiet", action="store_true", help="no progress bar: plain log lines")
+
+    d = cmd("dequantize", "expand an NVFP4 checkpoint back to floating weights", _dequantize)
+    d.add_argument("input", metavar="IN", help="quantized checkpoint (folder, .safetensors or index json)")
+    d.add_argument("-o", "--out", required=True, help="output folder, or a .npz file")
+    d.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32")
+    d.add_argument("--overwrite", action="store_true")
+    d.add_argument("--quiet", action="store_true")
+
+    i = cmd("inspect", "list a checkpoint's tensors, their formats and (from the report) errors", _inspect)
+    i.add_argument("file", metavar="FILE", help="folder, .safetensors, index json, .npy or .npz")
+    i.add_argument("--json", action="store_true", help="machine-readable output")
+
+    r = cmd("report", "compare the reports of quantize runs; optionally draw them (needs matplotlib)", _report)
+    r.add_argument("runs", metavar="RUN", nargs="+", help="output folder of 'nvfp4-np quantize' (or its report json)")
+    r.add_argument("--labels", help="comma-separated names of the runs (default: method/mode/recipe)")
+    r.add_argument("--png", metavar="FILE", help="write per-layer error bars and scale-byte histograms")
+
+    g = cmd("golden", "write the golden vectors", _golden)
+    g.add_argument("-o", "--out", required=True, help="output folder")
     g.add_argument("--size", choices=("small", "large"), default="small",
                    help="small: the committed set (8-row matrices); large: 256-row matrices")
     g.add_argument("--quiet", action="store_true")
-    g.set_defaults(func=_golden)
-    v = sub.add_parser("verify", help="check a candidate implementation's outputs against the vectors",
-                       epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    v = cmd("verify", "check a candidate implementation's outputs against the golden vectors", _verify)
     v.add_argument("--vectors", required=True, help="folder written by 'nvfp4-np golden'")
     v.add_argument("--candidate", required=True,
                    help="folder with one sub-folder per vector holding codes.bin, scale_bytes.bin, "
                         "scale_bytes_swizzled.bin, tensor_scale.bin, dequant.bin (or a vector.npz)")
     v.add_argument("--select", help="regular expression: check only the vectors whose name matches")
     v.add_argument("--examples", type=int, default=3, help="differing blocks shown per vector")
-    v.set_defaults(func=_verify)
     return p
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    args.argv = argv
+    from .checkpoint import CheckpointError
+
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
+    try:
+        return args.func(args)
+    except CheckpointError as e:
+        _err(args.command, f"{e}; nothing written")
+        return 2
+    except BrokenPipeError:  # e.g. `nvfp4-np inspect ... | head`: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except _Terminated:
+        _err(args.command, "terminated (SIGTERM); nothing written, the output was left as it was")
+        return 143
+    except KeyboardInterrupt:
+        _err(args.command, "interrupted; nothing written, the output was left as it was")
+        return 130
+    except OSError as e:
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        _err(args.command, f"{where}{e.strerror or e}; nothing written, the output was left as it was")
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread():
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

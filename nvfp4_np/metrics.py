@@ -24,23 +24,31 @@ def metrics(W, W_dq, X=None, *, chunk_rows=HESSIAN_CHUNK_ROWS):
     dict
         ``weight_error`` = ``||W_dq - W||_F / ||W||_F``, and ``output_error`` (None without X).
     """
-    W = np.asarray(core.as_float_array(W, "W"), dtype=np.float64)
-    Wq = np.asarray(core.as_float_array(W_dq, "W_dq"), dtype=np.float64)
+    W = core.as_float_array(W, "W")
+    Wq = core.as_float_array(W_dq, "W_dq")
     if W.shape != Wq.shape:
         raise ValueError(f"W and W_dq must have the same shape, got {W.shape} and {Wq.shape}")
     if W.ndim != 2:
         raise ValueError(f"W must be 2-D (M, K), got shape {W.shape}")
-    out = {"weight_error": _ratio(np.sum((Wq - W) ** 2), np.sum(W ** 2)), "output_error": None}
+    num = den = 0.0
+    step = max(1, (1 << 20) // max(W.shape[1], 1))  # float64 copies of a row chunk at a time
+    for r0 in range(0, W.shape[0], step):
+        w = np.asarray(W[r0:r0 + step], np.float64).reshape(-1)
+        d = np.asarray(Wq[r0:r0 + step], np.float64).reshape(-1) - w
+        num += float(d @ d)
+        den += float(w @ w)
+    out = {"weight_error": _ratio(num, den), "output_error": None}
     if X is not None:
         X = core.as_float_array(X, "X")
         if X.ndim != 2 or X.shape[1] != W.shape[1]:
             raise ValueError(f"X must be (T, K) with K = W.shape[1] = {W.shape[1]}, got shape {X.shape}")
-        D = (Wq - W).T
+        W64 = np.asarray(W, np.float64)
+        D = (np.asarray(Wq, np.float64) - W64).T
         num = den = 0.0
         for t0 in range(0, X.shape[0], chunk_rows):
             Xc = np.asarray(X[t0:t0 + chunk_rows], dtype=np.float64)
             num += np.sum((Xc @ D) ** 2)
-            den += np.sum((Xc @ W.T) ** 2)
+            den += np.sum((Xc @ W64.T) ** 2)
         out["output_error"] = _ratio(num, den)
     return out
 

@@ -1,0 +1,83 @@
+"""Write a tiny Llama-shaped checkpoint to quantize, with no download.
+
+    python examples/make_checkpoint.py tiny-llama [--layers 2] [--hidden 256] [--shards 2]
+
+The folder gets ``config.json``, bfloat16 weights in safetensors (sharded with an index
+json when --shards > 1, as Hugging Face saves large models) and ``calib.npz`` with the
+activations X (T, K) seen by every linear layer, for ``--method hessian|admm --calib``.
+Weights are heavy-tailed (Student t, 4 degrees of freedom) with a few large input
+channels, and the activations are correlated, as in real models; values are drawn from
+a fixed seed, so the files are the same on every machine.
+"""
+
+import argparse
+import json
+import os
+
+import ml_dtypes
+import numpy as np
+
+from nvfp4_np import _safetensors
+
+
+def make(folder, layers=2, hidden=256, inter=None, vocab=512, shards=2, tokens=512, seed=0):
+    inter = inter or 2 * hidden
+    rng = np.random.default_rng(seed)
+    bf16 = ml_dtypes.bfloat16
+    t = {"model.embed_tokens.weight": rng.standard_normal((vocab, hidden)) * 0.02}
+    shapes = {"self_attn.q_proj": (hidden, hidden), "self_attn.k_proj": (hidden // 4, hidden),
+              "self_attn.v_proj": (hidden // 4, hidden), "self_attn.o_proj": (hidden, hidden),
+              "mlp.gate_proj": (inter, hidden), "mlp.up_proj": (inter, hidden), "mlp.down_proj": (hidden, inter)}
+    acts = {}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        t[p + "input_layernorm.weight"] = 1 + 0.1 * rng.standard_normal(hidden)
+        t[p + "post_attention_layernorm.weight"] = 1 + 0.1 * rng.standard_normal(hidden)
+        for name, (m, k) in shapes.items():
+            w = rng.standard_t(4, (m, k)) * (0.5 / np.sqrt(k))
+            w[:, rng.choice(k, 2, replace=False)] *= 8  # outlier input channels
+            t[p + name + ".weight"] = w
+            mix = rng.standard_normal((k, k)) / np.sqrt(k)  # correlated activations
+            acts[p + name] = (rng.standard_normal((tokens, k)) @ (np.eye(k) + 0.5 * mix)).astype(np.float32)
+    t["model.norm.weight"] = np.ones(hidden)
+    t["lm_head.weight"] = rng.standard_normal((vocab, hidden)) * 0.02
+    t = {k: np.asarray(v, np.float64).astype(bf16) for k, v in t.items()}
+
+    os.makedirs(folder, exist_ok=True)
+    names = list(t)
+    groups = [names[i::shards] for i in range(shards)] if shards > 1 else [names]
+    if shards > 1:
+        weight_map, total = {}, 0
+        for j, g in enumerate(groups):
+            fname = f"model-{j + 1:05d}-of-{shards:05d}.safetensors"
+            _safetensors.save(os.path.join(folder, fname), {k: t[k] for k in g}, {"format": "pt"})
+            weight_map.update({k: fname for k in g})
+            total += sum(t[k].nbytes for k in g)
+        with open(os.path.join(folder, "model.safetensors.index.json"), "w") as f:
+            json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
+    else:
+        _safetensors.save(os.path.join(folder, "model.safetensors"), t, {"format": "pt"})
+    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": hidden,
+              "intermediate_size": inter, "num_hidden_layers": layers, "num_attention_heads": 4,
+              "num_key_value_heads": 1, "vocab_size": vocab, "torch_dtype": "bfloat16"}
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    np.savez(os.path.join(folder, "calib.npz"), **acts)
+    return t, acts
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("folder")
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--shards", type=int, default=2)
+    ap.add_argument("--tokens", type=int, default=512)
+    a = ap.parse_args(argv)
+    t, acts = make(a.folder, a.layers, a.hidden, shards=a.shards, tokens=a.tokens)
+    n = sum(v.size for v in t.values())
+    print(f"wrote {a.folder}: {len(t)} tensors, {n:,} parameters (bfloat16), {len(acts)} activation sets in calib.npz")
+
+
+if __name__ == "__main__":
+    main()

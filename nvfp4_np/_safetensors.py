@@ -1,0 +1,227 @@
+"""A strict, lazy reader and a streaming writer for the safetensors format, in NumPy.
+
+The ``safetensors`` package's NumPy API has no bfloat16 or float8 (checkpoints are mostly
+bf16, and the NVFP4 layout stores float8_e4m3fn scales), and reading through torch would
+make torch a dependency. The format is small: 8 bytes of little-endian header length N, N
+bytes of JSON ``{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__":
+{str: str}}``, then the data, offsets relative to its start. Tensors are read as
+``np.memmap`` views, so opening a 100 GB file costs its header and memory stays bounded by
+what is touched.
+"""
+
+import json
+import math
+import os
+
+import ml_dtypes
+import numpy as np
+
+#: safetensors dtype name -> (bits per element, NumPy dtype or None when NumPy has none).
+DTYPES = {
+    "F64": (64, np.dtype(np.float64)), "F32": (32, np.dtype(np.float32)),
+    "F16": (16, np.dtype(np.float16)), "BF16": (16, np.dtype(ml_dtypes.bfloat16)),
+    "F8_E4M3": (8, np.dtype(ml_dtypes.float8_e4m3fn)), "F8_E5M2": (8, np.dtype(ml_dtypes.float8_e5m2)),
+    "F8_E8M0": (8, np.dtype(ml_dtypes.float8_e8m0fnu)),
+    "I64": (64, np.dtype(np.int64)), "I32": (32, np.dtype(np.int32)), "I16": (16, np.dtype(np.int16)),
+    "I8": (8, np.dtype(np.int8)), "U64": (64, np.dtype(np.uint64)), "U32": (32, np.dtype(np.uint32)),
+    "U16": (16, np.dtype(np.uint16)), "U8": (8, np.dtype(np.uint8)), "BOOL": (8, np.dtype(np.bool_)),
+    "C64": (64, np.dtype(np.complex64)),
+    "F6_E2M3": (6, None), "F6_E3M2": (6, None), "F4": (4, None),
+}
+#: The floating dtypes a weight may have to be quantized.
+FLOAT_DTYPES = ("F64", "F32", "F16", "BF16")
+_BY_NUMPY = {np_dt: name for name, (_, np_dt) in DTYPES.items() if np_dt is not None}
+#: Refuse headers larger than this (the reference implementation's limit).
+MAX_HEADER = 100_000_000
+_ALIGN = 8
+
+
+class SafetensorsError(ValueError):
+    """A file that is not a valid safetensors file; the message names the file."""
+
+
+def dtype_name(dt):
+    """The safetensors name of a NumPy dtype."""
+    try:
+        return _BY_NUMPY[np.dtype(dt)]
+    except KeyError:
+        raise TypeError(f"dtype {np.dtype(dt)} has no safetensors equivalent") from None
+
+
+def nbytes(dtype, shape):
+    return math.ceil(math.prod(shape) * DTYPES[dtype][0] / 8)
+
+
+class TensorInfo:
+    """Where one tensor lives: name, safetensors dtype, shape, absolute byte range."""
+
+    __slots__ = ("name", "dtype", "shape", "start", "end")
+
+    def __init__(self, name, dtype, shape, start, end):
+        self.name, self.dtype, self.shape, self.start, self.end = name, dtype, shape, start, end
+
+    @property
+    def numpy_dtype(self):
+        return DTYPES[self.dtype][1]
+
+    @property
+    def is_float(self):
+        return self.dtype in FLOAT_DTYPES
+
+    def __repr__(self):
+        return f"TensorInfo({self.name!r}, {self.dtype}, {self.shape})"
+
+
+class SafetensorsFile:
+    """An opened safetensors file: ``infos`` (name -> TensorInfo, in file order),
+    ``metadata`` (dict), ``get(name)`` (a read-only memmap view)."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        self.infos, self.metadata = _read_header(self.path)
+
+    def __contains__(self, name):
+        return name in self.infos
+
+    def raw(self, name):
+        """The tensor's bytes as a read-only uint8 view. Each tensor gets its own mapping,
+        released with the last view of it: pages of tensors already processed do not
+        stay in the process's resident memory."""
+        info = self.infos[name]
+        if info.end == info.start:
+            return np.empty(0, np.uint8)
+        return np.memmap(self.path, np.uint8, mode="r", offset=info.start, shape=(info.end - info.start,))
+
+    def get(self, name):
+        """The tensor as a read-only NumPy view of the file (no copy)."""
+        info = self.infos[name]
+        if info.numpy_dtype is None:
+            raise SafetensorsError(f"{self.path}: tensor {name!r} has dtype {info.dtype}, which NumPy cannot hold")
+        return self.raw(name).view(info.numpy_dtype).reshape(info.shape)
+
+
+def _read_header(path):
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                raise SafetensorsError(f"{path}: not a safetensors file ({size} bytes, too short for a header)")
+            n = int.from_bytes(head, "little")
+            if n < 2 or n > MAX_HEADER or 8 + n > size:
+                raise SafetensorsError(
+                    f"{path}: not a safetensors file (header length {n} does not fit a file of {size} bytes)")
+            header = f.read(n)
+    except IsADirectoryError:
+        raise SafetensorsError(f"{path}: is a directory, not a safetensors file") from None
+    try:
+        meta = json.loads(header.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SafetensorsError(f"{path}: not a safetensors file (header is not JSON: {e})") from None
+    if not isinstance(meta, dict):
+        raise SafetensorsError(f"{path}: not a safetensors file (header is not a JSON object)")
+    metadata = meta.pop("__metadata__", None) or {}
+    data_start, data_size = 8 + n, size - 8 - n
+    infos = {}
+    for name, e in meta.items():
+        try:
+            dtype, shape, (b, end) = e["dtype"], tuple(int(d) for d in e["shape"]), e["data_offsets"]
+        except (KeyError, TypeError, ValueError):
+            raise SafetensorsError(f"{path}: tensor {name!r} has a malformed header entry {e!r}") from None
+        if dtype not in DTYPES:
+            raise SafetensorsError(f"{path}: tensor {name!r} has unknown dtype {dtype!r}")
+        if any(d < 0 for d in shape) or not 0 <= b <= end or end - b != nbytes(dtype, shape):
+            raise SafetensorsError(
+                f"{path}: tensor {name!r} ({dtype}, shape {list(shape)}) has inconsistent data_offsets {[b, end]}")
+        if end > data_size:
+            raise SafetensorsError(
+                f"{path}: truncated: tensor {name!r} ends at byte {data_start + end} but the file has {size} bytes")
+        infos[name] = TensorInfo(name, dtype, shape, data_start + b, data_start + end)
+    infos = dict(sorted(infos.items(), key=lambda kv: (kv[1].start, kv[0])))
+    return infos, metadata
+
+
+class SafetensorsWriter:
+    """Write tensors in a declared order, streaming: the header (all names, dtypes and
+    shapes) is written first, then each tensor's bytes with :meth:`write`.
+
+    Parameters
+    ----------
+    path : str
+    specs : list of (name, dtype_name, shape)
+        Every tensor the file will hold, in the order they will be written.
+    metadata : dict of str to str, optional
+    """
+
+    def __init__(self, path, specs, metadata=None):
+        header, offset = {}, 0
+        if metadata:
+            header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+        self._order = []
+        for name, dtype, shape in specs:
+            if name in header or name == "__metadata__":
+                raise ValueError(f"duplicate tensor name {name!r}")
+            size = nbytes(dtype, shape)
+            header[name] = {"dtype": dtype, "shape": [int(d) for d in shape], "data_offsets": [offset, offset + size]}
+            self._order.append((name, dtype, tuple(int(d) for d in shape), size))
+            offset += size
+        blob = json.dumps(header, separators=(",", ":")).encode()
+        blob += b" " * (-(8 + len(blob)) % _ALIGN)  # data starts 8-byte aligned, as the reference writer does
+        self.path = path
+        self._f = open(path, "wb")
+        self._f.write(len(blob).to_bytes(8, "little") + blob)
+        self._next = 0
+
+    def write(self, name, data):
+        """Write the next tensor: an array of its declared dtype and shape."""
+        a = np.asarray(data)
+        want, dtype, shape, _ = self._order[self._next]
+        if name != want:
+            raise ValueError(f"expected tensor {want!r} next, got {name!r}")
+        if DTYPES[dtype][1] != a.dtype or a.shape != shape:
+            raise ValueError(f"tensor {name!r}: header says {dtype} {shape}, got {a.dtype} {a.shape}")
+        self.write_raw(name, np.ascontiguousarray(a.reshape(-1)).view(np.uint8))
+
+    def write_raw(self, name, buf):
+        """Write the next tensor from its raw bytes (a 1-D uint8 array, e.g.
+        :meth:`SafetensorsFile.raw` of the tensor being copied)."""
+        want, _, _, size = self._order[self._next]
+        if name != want:
+            raise ValueError(f"expected tensor {want!r} next, got {name!r}")
+        if buf.dtype != np.uint8 or buf.ndim != 1 or buf.size != size:
+            raise ValueError(f"tensor {name!r}: expected {size} raw bytes, got {buf.dtype} {buf.shape}")
+        # Large copies go in 64 MiB pieces: a memmap source is paged in as it is written.
+        for i in range(0, size, 1 << 26):
+            self._f.write(memoryview(np.ascontiguousarray(buf[i:i + (1 << 26)])))
+        self._next += 1
+
+    def close(self):
+        """Flush to disk (fsync); every declared tensor must have been written."""
+        if self._next != len(self._order):
+            missing = [n for n, *_ in self._order[self._next:]]
+            self._f.close()
+            raise ValueError(f"{self.path}: {len(missing)} tensors never written, first {missing[0]!r}")
+        self._f.flush()
+        os.fsync(self._f.fileno())
+        self._f.close()
+
+    def abort(self):
+        self._f.close()
+
+
+def save(path, tensors, metadata=None):
+    """Write a dict of NumPy arrays to a safetensors file (bfloat16 and float8 included)."""
+    w = SafetensorsWriter(path, [(k, dtype_name(v.dtype), v.shape) for k, v in tensors.items()], metadata)
+    try:
+        for k, v in tensors.items():
+            w.write(k, v)
+    except BaseException:
+        w.abort()
+        raise
+    w.close()
+
+
+def load(path):
+    """Read a whole safetensors file into a dict of NumPy arrays (copies)."""
+    f = SafetensorsFile(path)
+    return {k: np.array(f.get(k)) for k in f.infos}
