@@ -16,6 +16,7 @@ Output layout, per quantized weight ``<module>.weight`` (M, K), block 16
 - ``<module>.weight_global_scale`` float32 (1,), the encode form: dequant = q * (s / gs)
 """
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -33,7 +34,6 @@ from . import __version__, bits, recipes
 from ._safetensors import DTYPES, FLOAT_DTYPES, SafetensorsError, SafetensorsFile, SafetensorsWriter, TensorInfo
 from ._safetensors import dtype_name
 from .hessian import block_hessians
-from .metrics import metrics
 from .tensor import NVFP4Tensor, quantize
 
 __all__ = ["CheckpointError", "open_checkpoint", "plan", "quantize_checkpoint", "dequantize_checkpoint",
@@ -416,57 +416,108 @@ def layout_tensor(packed, scale_bytes, gs, shape):
                        (M, K), bs, "compressed-tensors", "stored", 1, "rne")
 
 
-def quantize_tensor(W, p, settings, calib=None, *, rows=None, tensor_amax=None, progress=None):
-    """Quantize weight ``W`` (M, K) as planned: the compressed-tensors arrays and the
-    report entry.
+def row_step(K):
+    """Rows per quantize call for a weight with K columns. It also fixes the partition
+    over which error sums are accumulated, so any split of the rows into whole steps
+    (the Dask tasks) gives the same report figures as one process."""
+    return max(1, ROWS_ELEMENTS // max(K, 1))
 
-    ``rows=(r0, r1)`` quantizes that row range only (with ``tensor_amax``, the whole
-    tensor's, it gives the whole's bytes); the entry then has no error figures.
-    ``progress(n)`` is called with the elements done as row chunks finish.
-    """
-    t0 = time.perf_counter()
-    # One float32 copy (the kernels' input type; exact from float16 / bfloat16): read once
-    # from the file, reused by every row range and the error figures.
-    W = np.asarray(W, np.float32)
-    full = rows is None
-    r0, r1 = (0, W.shape[0]) if full else rows
+
+def tensor_operands(p, settings, calib):
+    """What the quantization of weight ``p`` needs besides its rows: ``(X, H_blocks,
+    H_full)`` from its calibration entry (X (T, K) float32 or None; the block Hessians,
+    computed once per tensor; the full Hessian (K, K) float64 when that was given)."""
+    if p.calib is None:
+        return None, None, None
+    kind, key = p.calib
+    A = calib.load(key)
+    if kind == "X":
+        return np.asarray(A, np.float32), block_hessians(A, settings.block_size), None
+    if A.ndim == 2:
+        return None, _diag_blocks(A, settings.block_size), np.asarray(A, np.float64)
+    return None, A, None
+
+
+def quantize_rows(W, r0, p, settings, amax, operands, progress=None, step=None):
+    """Quantize rows ``[r0, r0 + len(W))`` of weight ``p`` (W float32, r0 a multiple of
+    ``step``, default :func:`row_step`) with the whole tensor's ``amax``: a dict with the packed codes,
+    scale bytes, global scale, the scale-byte histogram and, per row step, the float64
+    sums (|dq - W|^2, |W|^2, output-error numerator and denominator)."""
+    X, H, H_full = operands
     M, K = W.shape
-    amax = tensor_amax if tensor_amax is not None else _amax(W)
-    kw = {"recipe": settings.recipe, "rounding": settings.rounding, "tensor_amax": amax,
-          "device": settings.device}
-    X = H_full = None
-    if p.calib is not None:
-        kind, key = p.calib
-        A = calib.load(key)
-        if kind == "X":  # the block Hessians once per tensor, not once per row range
-            X, H = A, block_hessians(A, settings.block_size)
-        elif A.ndim == 2:
-            H_full, H = A, _diag_blocks(A, settings.block_size)
-        else:
-            H = A
+    kw = {"recipe": settings.recipe, "rounding": settings.rounding, "tensor_amax": amax, "device": settings.device}
+    if H is not None:
         kw.update(H_blocks=H, mode=p.mode)
-    step = max(1, ROWS_ELEMENTS // max(K, 1))
-    packed = np.empty((r1 - r0, K // 2), np.uint8)
-    sbytes = np.empty((r1 - r0, K // settings.block_size), np.uint8)
+    step = step or row_step(K)
+    if r0 % step:
+        raise ValueError(f"row range start {r0} is not a multiple of the row step {step}")
+    packed = np.empty((M, K // 2), np.uint8)
+    sbytes = np.empty((M, K // settings.block_size), np.uint8)
+    sums = np.zeros((-(-M // step), 4))
+    X64 = None if X is None else X.astype(np.float64)
     gs = np.float32(1.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # zero-scale blocks: counted in the report instead
-        for a in range(r0, r1, step):
-            b = min(a + step, r1)
+        for i, a in enumerate(range(0, M, step)):
+            b = min(a + step, M)
             t = quantize(W[a:b], settings.block_size, p.method, -1, **kw)
-            packed[a - r0:b - r0], sbytes[a - r0:b - r0] = t.codes, t.scale_bytes
-            gs = global_scale(t)
+            packed[a:b], sbytes[a:b], gs = t.codes, t.scale_bytes, global_scale(t)
+            sums[i] = _error_sums(W[a:b], layout_tensor(t.codes, t.scale_bytes, gs, (b - a, K)).dequantize(),
+                                  X64, H_full)
             if progress:
                 progress((b - a) * K)
+    return {"packed": packed, "sbytes": sbytes, "gs": gs, "sums": sums, "has_output": X is not None or H_full is not None,
+            "hist": np.bincount(sbytes.reshape(-1), minlength=256)}
+
+
+def _error_sums(w, dq, X64, H_full):
+    w = w.astype(np.float64)
+    d = dq.astype(np.float64) - w
+    out = [float(np.einsum("ij,ij->", d, d)), float(np.einsum("ij,ij->", w, w)), 0.0, 0.0]
+    if X64 is not None:
+        xd, xw = X64 @ d.T, X64 @ w.T
+        out[2:] = float(np.einsum("ij,ij->", xd, xd)), float(np.einsum("ij,ij->", xw, xw))
+    elif H_full is not None:
+        out[2:] = float(np.einsum("ij,ij->", d @ H_full, d)), float(np.einsum("ij,ij->", w @ H_full, w))
+    return out
+
+
+def finish_tensor(p, settings, pieces, seconds):
+    """The output arrays and report entry of weight ``p`` from its row pieces (in row
+    order)."""
+    M, K = p.shape
+    packed = np.concatenate([q["packed"] for q in pieces]) if len(pieces) > 1 else pieces[0]["packed"]
+    sbytes = np.concatenate([q["sbytes"] for q in pieces]) if len(pieces) > 1 else pieces[0]["sbytes"]
+    sums = np.concatenate([q["sums"] for q in pieces]).sum(axis=0)
+    hist = sum(q["hist"] for q in pieces)
+    gs = pieces[0]["gs"]
     arrays = dict(zip((o[0] for o in p.outputs), (packed, sbytes.view(DTYPES["F8_E4M3"][1]), np.array([gs]))))
+    has_out = pieces[0]["has_output"]
     entry = {"name": p.name, "shape": [M, K], "dtype": p.dtype, "action": "quantized", "method": p.method,
              "mode": p.mode, "recipe": settings.recipe, "block_size": settings.block_size,
-             "calibration": p.calib[1] if p.calib else None, "note": p.reason or None,
-             "global_scale": float(gs), "seconds": time.perf_counter() - t0}
-    if full:
-        entry.update(error_entry(W, layout_tensor(packed, sbytes, gs, (M, K)), X, H_full))
-        entry["elements_per_s"] = M * K / max(entry["seconds"], 1e-9)
+             "calibration": p.calib[1] if p.calib else None, "note": p.reason or None, "global_scale": float(gs),
+             "weight_error_pct": 100 * _ratio(sums[0], sums[1]),
+             "output_error_pct": 100 * _ratio(sums[2], sums[3]) if has_out else None,
+             "scale_byte_histogram": {f"0x{b:02x}": int(n) for b, n in enumerate(hist) if n},
+             "zero_scale_blocks": int(hist[0]), "seconds": seconds,
+             "elements_per_s": M * K / max(seconds, 1e-9)}
     return arrays, entry
+
+
+def _ratio(num, den):
+    return math.sqrt(num / den) if den > 0 else (0.0 if num == 0 else math.inf)
+
+
+def quantize_tensor(W, p, settings, calib=None, *, progress=None):
+    """Quantize weight ``W`` (M, K) as planned: ``(arrays, entry)``, the
+    compressed-tensors arrays by output name and the report entry. ``progress(n)`` is
+    called with the elements done as row steps finish."""
+    t0 = time.perf_counter()
+    # One float32 copy (the kernels' input type; exact from float16 / bfloat16): read once
+    # from the file, reused by every row step and the error figures.
+    W = np.asarray(W, np.float32)
+    piece = quantize_rows(W, 0, p, settings, _amax(W), tensor_operands(p, settings, calib), progress)
+    return finish_tensor(p, settings, [piece], time.perf_counter() - t0)
 
 
 def _amax(W):
@@ -479,26 +530,6 @@ def _diag_blocks(H, bs):
     K = H.shape[0]
     idx = np.arange(K).reshape(-1, bs)
     return np.ascontiguousarray(H[idx[:, :, None], idx[:, None, :]])
-
-
-def error_entry(W, t, X=None, H=None):
-    """Weight error %, output error % (with activations X, or the full Hessian H (K, K)),
-    scale-byte histogram and zero-scale count of a quantized weight ``t``."""
-    dq = t.dequantize()
-    W = np.asarray(W)
-    m = metrics(W, dq, X)
-    out_err = m["output_error"]
-    if out_err is None and H is not None:
-        D = dq.astype(np.float64) - W.astype(np.float64)
-        Wd = W.astype(np.float64)
-        Hd = H.astype(np.float64)
-        num, den = np.einsum("ij,ij->", D @ Hd, D), np.einsum("ij,ij->", Wd @ Hd, Wd)
-        out_err = float(np.sqrt(num / den)) if den > 0 else None
-    hist = np.bincount(t.scale_bytes.reshape(-1), minlength=256)
-    return {"weight_error_pct": 100 * m["weight_error"],
-            "output_error_pct": None if out_err is None else 100 * out_err,
-            "scale_byte_histogram": {f"0x{b:02x}": int(n) for b, n in enumerate(hist) if n},
-            "zero_scale_blocks": int(hist[0])}
 
 
 # --------------------------------------------------------------------------- writing
@@ -588,7 +619,7 @@ def quantization_config(plans, settings):
 
 
 def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), default_excludes=True, calib=None,
-                        overwrite=False, log=None, progress=None, on_plan=None, command=None):
+                        overwrite=False, log=None, progress=None, on_plan=None, command=None, engine=None):
     """Quantize a checkpoint into a compressed-tensors NVFP4 folder.
 
     Parameters
@@ -614,6 +645,9 @@ def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), de
         Called once the plan is made, before any work.
     command : list of str, optional
         Recorded in the report.
+    engine : callable, optional
+        Who computes: :func:`local_engine` (default, this process) or
+        :func:`nvfp4_np.distributed.engine` (a Dask cluster); the output is the same.
 
     Returns
     -------
@@ -627,11 +661,13 @@ def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), de
     if on_plan:
         on_plan(plans)
     entries = []
-    quantized = [p for p in plans if p.action == "quantize"]
-    with CheckpointWriter(out, overwrite) as w:
+    order = [p for shard in ckpt.shards for p in plans if p.shard == shard]  # the order tensors are written
+    quantized = [p for p in order if p.action == "quantize"]
+    results = (engine or local_engine)(ckpt, cal, quantized, settings, progress)
+    with CheckpointWriter(out, overwrite) as w, contextlib.closing(results):
         weight_map, total = {}, 0
         for shard in ckpt.shards:
-            sp = [p for p in plans if p.shard == shard]
+            sp = [p for p in order if p.shard == shard]
             specs = [o for p in sp for o in p.outputs]
             fw = w.shard(shard, specs, _shard_metadata(sp))
             for p in sp:
@@ -640,10 +676,8 @@ def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), de
                     entries.append({"name": p.name, "shape": list(p.shape), "dtype": p.dtype, "action": "copied",
                                     "reason": p.reason})
                     continue
-                try:
-                    arrays, entry = quantize_tensor(ckpt.get(p.name), p, settings, cal, progress=progress)
-                except ValueError as e:  # non-finite weights, bad activations: name the tensor
-                    raise CheckpointError(f"{ckpt.path}: tensor {p.name!r}: {e}") from None
+                arrays, entry = next(results)
+                assert entry["name"] == p.name
                 for oname, *_ in p.outputs:
                     fw.write(oname, arrays[oname])
                 entries.append(entry)
@@ -664,10 +698,26 @@ def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), de
         config = dict(ckpt.config or {})
         config["quantization_config"] = quantization_config(plans, settings)
         w.write_json("config.json", config)
-        report = _report(inp, out, settings, entries, plans, time.perf_counter() - t_start, command, calib)
+        report = _report(inp, out, settings, entries, plans, time.perf_counter() - t_start, command, calib,
+                         getattr(engine, "description", "local"))
         w.write_json(REPORT_NAME, report)
         w.commit()
     return report
+
+
+def local_engine(ckpt, cal, quantized, settings, progress):
+    """Quantize the planned weights here, one after the other: yields ``(arrays, entry)``
+    per weight of ``quantized``, in order. (:func:`nvfp4_np.distributed.engine` is the
+    Dask one.)"""
+    for p in quantized:
+        try:
+            yield quantize_tensor(ckpt.get(p.name), p, settings, cal, progress=progress)
+        except ValueError as e:  # non-finite weights, bad activations: name the tensor
+            raise tensor_error(ckpt, p, e) from None
+
+
+def tensor_error(ckpt, p, e):
+    return CheckpointError(f"{ckpt.path}: tensor {p.name!r}: {e}")
 
 
 def _shard_metadata(shard_plans):
@@ -689,12 +739,13 @@ def _line(i, n, e):
             f"{' (' + e['note'] + ')' if e.get('note') else ''}")
 
 
-def _report(inp, out, settings, entries, plans, seconds, command, calib):
+def _report(inp, out, settings, entries, plans, seconds, command, calib, engine):
     q = [e for e in entries if e["action"] == "quantized"]
     n_el = sum(math.prod(e["shape"]) for e in q)
     return {
         "format": "nvfp4_np.report", "version": 1, "nvfp4_np": __version__,
         "command": command, "input": os.path.abspath(os.fspath(inp)), "output": os.path.abspath(os.fspath(out)),
+        "engine": engine,
         "settings": dict(dataclasses.asdict(settings), calibration=calib, layout="compressed-tensors nvfp4-pack-quantized",
                          layout_dequant_exact=settings.recipe in _LAYOUT_RECIPES),
         "totals": {"tensors": len(entries), "quantized": len(q), "copied": len(entries) - len(q),

@@ -6,6 +6,7 @@ written).
 """
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ _EXAMPLES = """examples:
   nvfp4-np quantize model/ -o model-nvfp4              every 2-D weight, SSE-optimal scales
   nvfp4-np quantize model.safetensors -o out --method admm --calib acts.npz --recipe compressed-tensors
   nvfp4-np quantize model/ -o out --dry-run            list what would be quantized and why not
+  nvfp4-np quantize model/ -o out --workers 4          on a local Dask cluster (or --dask-scheduler ADDR)
   nvfp4-np inspect out                                 tensors, formats and errors
   nvfp4-np dequantize out -o out-f32 --dtype float32   back to floats (exact in float32)
   nvfp4-np report out-optimal out-naive --png err.png  compare runs, draw errors and scale bytes
@@ -80,7 +82,7 @@ def _settings(args):
 def _quantize(args):
     from . import checkpoint as ck
 
-    if args.threads:
+    if args.threads and not args.workers:
         import numba
 
         if not 1 <= args.threads <= numba.config.NUMBA_NUM_THREADS:
@@ -100,13 +102,16 @@ def _quantize(args):
         q = [p for p in plans if p.action == "quantize"]
         bar = _Progress(sum(p.shape[0] * p.shape[1] for p in q), len(q), args.quiet)
 
-    try:
-        report = ck.quantize_checkpoint(args.input, args.out, settings, overwrite=args.overwrite,
-                                        log=lambda s: bar.line(s), progress=lambda n: bar.elements(n),
-                                        on_plan=on_plan, command=["nvfp4-np"] + list(args.argv), **kw)
-    finally:
-        if bar is not None:
-            bar.close()
+    with contextlib.ExitStack() as stack:
+        if args.dask_scheduler or args.workers:
+            kw["engine"] = _dask_engine(args, stack)
+        try:
+            report = ck.quantize_checkpoint(args.input, args.out, settings, overwrite=args.overwrite,
+                                            log=lambda s: bar.line(s), progress=lambda n: bar.elements(n),
+                                            on_plan=on_plan, command=["nvfp4-np"] + list(args.argv), **kw)
+        finally:
+            if bar is not None:
+                bar.close()
     t = report["totals"]
     werr = "n/a" if t["weight_error_pct"] is None else f"{t['weight_error_pct']:.3f}%"
     print(f"wrote {args.out}: {t['quantized']} tensors quantized ({t['quantized_elements']:,} elements), "
@@ -116,6 +121,29 @@ def _quantize(args):
               f"{settings.recipe!r}); a two-level recipe (te, modelopt, compressed-tensors) avoids that",
               file=sys.stderr)
     return 0
+
+
+def _dask_engine(args, stack):
+    """The Dask engine on --dask-scheduler ADDRESS or on a LocalCluster of --workers N
+    processes (closed when the command ends)."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise _Usage("--dask-scheduler / --workers need Dask: pip install 'nvfp4_np[distributed]'") from None
+    from . import distributed
+
+    if args.dask_scheduler and args.workers:
+        raise _Usage("give --dask-scheduler or --workers, not both")
+    if args.workers:
+        cluster = stack.enter_context(distributed.local_cluster(args.workers, args.threads))
+        client = stack.enter_context(Client(cluster))
+    else:
+        client = stack.enter_context(Client(args.dask_scheduler, timeout="30s"))
+    return distributed.engine(client)
+
+
+class _Usage(Exception):
+    """A usage error found after parsing (exit 2)."""
 
 
 def _print_plan(plans):
@@ -260,7 +288,11 @@ def build_parser():
                    help="per-layer activations '<module>' (T, K) or Hessians '<module>.H' (K, K) / (K/bs, bs, bs)")
     q.add_argument("--fallback", choices=("naive", "optimal"), default="optimal",
                    help="method for tensors without calibration data (default optimal)")
-    q.add_argument("--threads", type=int, help="Numba threads (default: all cores)")
+    q.add_argument("--threads", type=int, help="Numba threads (default: all cores; with --workers, per worker)")
+    q.add_argument("--workers", type=int, metavar="N", help="run on a local Dask cluster of N worker processes")
+    q.add_argument("--dask-scheduler", metavar="ADDRESS",
+                   help="run on the Dask cluster at ADDRESS (e.g. tcp://host:8786); the workers must see IN "
+                        "and --calib at the same paths")
     q.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where kernels run (same bytes)")
     q.add_argument("--dry-run", action="store_true", help="print what would be quantized or copied, and why")
     q.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
@@ -307,7 +339,7 @@ def main(argv=None):
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:
         return args.func(args)
-    except CheckpointError as e:
+    except (CheckpointError, _Usage) as e:
         _err(args.command, f"{e}; nothing written")
         return 2
     except BrokenPipeError:  # e.g. `nvfp4-np inspect ... | head`: not an error
@@ -319,6 +351,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         _err(args.command, "interrupted; nothing written, the output was left as it was")
         return 130
+    except _runtime_errors() as e:
+        _err(args.command, f"{e}; nothing written, the output was left as it was")
+        return 1
     except OSError as e:
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         _err(args.command, f"{where}{e.strerror or e}; nothing written, the output was left as it was")
@@ -326,6 +361,13 @@ def main(argv=None):
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _runtime_errors():
+    """Failures of the machinery, not of the input (exit 1): the Dask cluster's, when it
+    was used (never imports dask otherwise)."""
+    mod = sys.modules.get("nvfp4_np.distributed")
+    return (mod.DistributedError,) if mod else ()
 
 
 def _main_thread():

@@ -1,0 +1,179 @@
+"""Quantize a checkpoint on a Dask cluster, bit-identical to one process.
+
+Optional: ``pip install nvfp4_np[distributed]``; nothing imports dask unless this module
+is used. The driver (this process) plans from the file headers alone, then submits one
+task per row range of every weight (:data:`TASK_ELEMENTS` elements each, whole row
+steps of :func:`nvfp4_np.checkpoint.row_step`). Workers read their rows straight from
+the input files, which must be on a filesystem they share with the driver, and return
+the packed codes, scale bytes and error sums. The driver writes them in order through
+the same atomic writer as the single-process command. So the output folder is
+byte-identical, and so are the report's error figures: their float64 sums are taken per
+row step and added in the same order however the rows were split.
+
+Faults: a worker that dies is replaced by its nanny and the scheduler reruns its tasks
+(up to ``distributed.scheduler.allowed-failures`` times). A task that raises (non-finite
+weights, a bad calibration entry) is not retried: its input error cannot go away. The
+run then stops, the outstanding tasks are cancelled and nothing is written.
+"""
+
+import collections
+import os
+
+import numpy as np
+
+from . import checkpoint as ck
+
+__all__ = ["quantize_checkpoint", "engine", "DistributedError", "TASK_ELEMENTS"]
+
+#: Elements of W per task: big enough to amortise scheduling (~1 ms a task), small
+#: enough to spread one large tensor over many workers.
+TASK_ELEMENTS = 1 << 24
+
+
+class DistributedError(RuntimeError):
+    """The cluster could not finish (a task's worker died too often, the scheduler went
+    away); nothing was written."""
+
+
+def quantize_checkpoint(client, inputs, output, settings=None, *, task_elements=TASK_ELEMENTS, window=None, **kw):
+    """:func:`nvfp4_np.checkpoint.quantize_checkpoint` with the work done by the Dask
+    ``client``'s workers; same arguments (``include``, ``exclude``, ``calib``,
+    ``overwrite``, ``log``, ``progress``...), same output, byte for byte.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    inputs, output : str
+        As the single-process function; ``inputs`` (and the calibration file) must be
+        readable by every worker at the same path.
+    task_elements : int
+        Elements of W per task.
+    window : int, optional
+        Tasks in flight at most (default: twice the cluster's threads, at least one
+        weight ahead); bounds the results held in worker memory.
+    """
+    return ck.quantize_checkpoint(inputs, output, settings, engine=engine(client, task_elements, window), **kw)
+
+
+def engine(client, task_elements=TASK_ELEMENTS, window=None):
+    """An engine for :func:`nvfp4_np.checkpoint.quantize_checkpoint` that runs on
+    ``client``'s cluster."""
+
+    def run(ckpt, cal, quantized, settings, progress):
+        yield from _run(client, ckpt, cal, quantized, settings, progress, task_elements, window)
+
+    run.description = f"dask ({len(client.scheduler_info().get('workers', {}))} workers)"
+    return run
+
+
+# ------------------------------------------------------------------ tasks (run on workers)
+
+
+def _reader(path):
+    return ck._ArrayFile(path) if path.endswith((".npy", ".npz")) else ck.SafetensorsFile(path)
+
+
+def _rows(path, name, r0, r1):
+    return np.asarray(_reader(path).get(name)[r0:r1], np.float32)
+
+
+def _amax_task(path, name, r0, r1):
+    return ck._amax(_rows(path, name, r0, r1))
+
+
+def _max_task(values):
+    return np.float32(max(values))
+
+
+def _operands_task(calib_path, p, settings):
+    return ck.tensor_operands(p, settings, ck.Calibration(calib_path))
+
+
+def _rows_task(path, name, r0, r1, p, settings, amax, operands, step):
+    import time
+
+    t0 = time.perf_counter()
+    W = _rows(path, name, r0, r1)
+    piece = ck.quantize_rows(W, r0, p, settings, ck._amax(W) if amax is None else amax, operands, step=step)
+    piece["seconds"] = time.perf_counter() - t0
+    return piece
+
+
+# ------------------------------------------------------------------ the driver
+
+
+def _ranges(p, task_elements):
+    M, K = p.shape
+    step = ck.row_step(K)
+    rows = max(1, task_elements // max(K, 1)) // step * step or step
+    return [(r, min(r + rows, M)) for r in range(0, M, rows)] or [(0, 0)]
+
+
+def _submit(client, ckpt, cal, p, settings, task_elements):
+    from . import recipes
+
+    path = ckpt.shards[ckpt.where[p.name]].path
+    ranges = _ranges(p, task_elements)
+    operands = (None, None, None)
+    if p.calib is not None:
+        operands = client.submit(_operands_task, cal.path, p, settings, pure=False)
+    amax = None  # one task: it takes max|W| of its own rows
+    if len(ranges) > 1:
+        if recipes.get_recipe(settings.recipe).two_level:
+            parts = [client.submit(_amax_task, path, p.name, a, b, pure=False) for a, b in ranges]
+            amax = client.submit(_max_task, parts, pure=False)
+        else:
+            amax = np.float32(0)  # single-level recipes do not use it
+    step = ck.row_step(p.shape[1])  # the driver's: the error sums' partition is the single process's
+    return [client.submit(_rows_task, path, p.name, a, b, p, settings, amax, operands, step, pure=False)
+            for a, b in ranges]
+
+
+def _run(client, ckpt, cal, quantized, settings, progress, task_elements, window):
+    from distributed import CancelledError, KilledWorker
+
+    threads = sum(client.nthreads().values()) or 1
+    window = window or 2 * threads
+    pending = collections.deque()
+    todo = iter(quantized)
+    in_flight = 0
+
+    def fill():
+        nonlocal in_flight
+        while in_flight < window or not pending:
+            p = next(todo, None)
+            if p is None:
+                return
+            futs = _submit(client, ckpt, cal, p, settings, task_elements)
+            pending.append((p, futs))
+            in_flight += len(futs)
+
+    try:
+        fill()
+        while pending:
+            p, futs = pending.popleft()
+            try:
+                pieces = client.gather(futs)
+            except ValueError as e:  # raised by the task: an input error, never retried
+                raise ck.tensor_error(ckpt, p, e) from None
+            except (KilledWorker, CancelledError, OSError) as e:
+                raise DistributedError(f"tensor {p.name!r}: the cluster could not finish it: "
+                                       f"{type(e).__name__}: {e}") from None
+            in_flight -= len(futs)
+            fill()
+            if progress:
+                progress(p.shape[0] * p.shape[1])
+            yield ck.finish_tensor(p, settings, pieces, sum(q["seconds"] for q in pieces))
+    finally:
+        for _, futs in pending:
+            client.cancel(futs)
+
+
+def local_cluster(workers, threads=None):
+    """A LocalCluster of ``workers`` processes with one Dask thread each; each worker's
+    Numba kernels get ``threads`` threads (default: the cores divided among workers)."""
+    from distributed import LocalCluster
+
+    threads = threads or max(1, (os.cpu_count() or 1) // workers)
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                        env={"NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)})
