@@ -89,7 +89,9 @@ class SafetensorsFile:
         stay in the process's resident memory."""
         info = self.infos[name]
         if info.end == info.start:
-            return np.empty(0, np.uint8)
+            empty = np.empty(0, np.uint8)
+            empty.flags.writeable = False  # like every other tensor's view
+            return empty
         return np.memmap(self.path, np.uint8, mode="r", offset=info.start, shape=(info.end - info.start,))
 
     def get(self, name):

@@ -305,7 +305,10 @@ def test_killed_process_leaves_nothing(tmp_path, sig, code):
     out = tmp_path / "out"
     p = subprocess.Popen([sys.executable, "-m", "nvfp4_np", "quantize", str(tmp_path / "big.safetensors"), "-o",
                           str(out), "--method", "admm", "--calib", str(tmp_path / "h.npz"), "--threads", "1",
-                          "--quiet"], stderr=subprocess.PIPE, text=True)
+                          "--quiet"], stderr=subprocess.PIPE, text=True,
+                         # a shell's background jobs (CI) start with SIGINT ignored, and Python
+                         # then installs no KeyboardInterrupt handler; a terminal's Ctrl-C has one
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     first = p.stderr.readline()
     assert first.startswith("[1/40]"), first
     p.send_signal(sig)
