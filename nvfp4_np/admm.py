@@ -48,12 +48,6 @@ _ONE = np.float32(1.0)
 _TINY = np.float32(1e-12)  # the seed's clamps in the scale refit
 
 
-def _scipy_batches():
-    import scipy
-
-    return tuple(int(p) for p in scipy.__version__.split(".")[:2]) >= (1, 16)
-
-
 def admm_operators(H):
     """Per column block, float32: H_n = H / max(lambda_max, 1e-6), (H_n + rho I)^-1 and H,
     as the seed precomputes them (here in float64 with scipy, then rounded)."""
@@ -64,9 +58,11 @@ def admm_operators(H):
     lam = np.array([eigvalsh(h, subset_by_index=[n - 1, n - 1])[0] for h in H64]).reshape(-1)
     Hn = (H64 / np.maximum(lam, 1e-6)[:, None, None]).astype(np.float32)
     A = Hn.astype(np.float64) + float(_RHO) * np.eye(n)
-    # scipy >= 1.16 inverts the whole stack in one call (same result, a fraction of the
-    # time of one Python-level call per matrix); older scipy takes one matrix per call.
-    Minv = inv(A) if len(A) and _scipy_batches() else np.array([inv(a) for a in A]).reshape(A.shape)
+    # One call per matrix. scipy >= 1.16 also inverts a whole stack in one call, with the
+    # same bits, but right after a BLAS GEMM (block_hessians) that call sometimes stalls
+    # for ~0.1 s on a thread hand-off (seen here: 3 ms to 120 ms for 256 matrices); the
+    # loop takes a steady ~9 ms.
+    Minv = np.array([inv(a) for a in A]).reshape(A.shape)
     return Hn, Minv.astype(np.float32), H64.astype(np.float32)
 
 
