@@ -69,16 +69,12 @@ def engine(client, task_elements=TASK_ELEMENTS, window=None):
 # ------------------------------------------------------------------ tasks (run on workers)
 
 
-def _reader(path):
-    return ck._ArrayFile(path) if path.endswith((".npy", ".npz")) else ck.SafetensorsFile(path)
-
-
 def _rows(path, name, r0, r1):
-    return np.asarray(_reader(path).get(name)[r0:r1], np.float32)
+    return np.asarray(ck.reader(path).get(name)[r0:r1], np.float32)
 
 
 def _amax_task(path, name, r0, r1):
-    return ck._amax(_rows(path, name, r0, r1))
+    return ck.amax_of(_rows(path, name, r0, r1))
 
 
 def _max_task(values):
@@ -94,7 +90,7 @@ def _rows_task(path, name, r0, r1, p, settings, amax, operands, step):
 
     t0 = time.perf_counter()
     W = _rows(path, name, r0, r1)
-    piece = ck.quantize_rows(W, r0, p, settings, ck._amax(W) if amax is None else amax, operands, step=step)
+    piece = ck.quantize_rows(W, r0, p, settings, ck.amax_of(W) if amax is None else amax, operands, step=step)
     piece["seconds"] = time.perf_counter() - t0
     return piece
 

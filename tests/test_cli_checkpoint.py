@@ -96,7 +96,7 @@ def test_quantize_bytes_equal_the_api(model, tmp_path, method, recipe, calib):
         e = entries[name]
         kw = {}
         if calib and (calib == "X" or m + ".H" in np.load(tmp_path / "h.npz").files):
-            kw = {"X": acts[m]} if calib == "X" else {"H_blocks": ck._diag_blocks(acts[m].T @ acts[m], 16)}
+            kw = {"X": acts[m]} if calib == "X" else {"H_blocks": ck.diag_blocks(acts[m].T @ acts[m], 16)}
             kw["mode"] = ck.BEST_MODES[method]
             assert e["method"] == method and e["calibration"] is not None
         elif calib:
@@ -201,7 +201,7 @@ def test_row_ranges_give_the_same_bytes(model, tmp_path, monkeypatch):
     """A tensor is quantized in row ranges with the whole tensor's amax: same bytes."""
     d, t, _ = model
     assert _run("quantize", d, "-o", tmp_path / "a", "--quiet", "--recipe", "te") == 0
-    monkeypatch.setattr(ck, "ROWS_ELEMENTS", 7 * 64)  # ragged row ranges
+    monkeypatch.setattr(ck.rows, "ROWS_ELEMENTS", 7 * 64)  # ragged row ranges
     assert _run("quantize", d, "-o", tmp_path / "b", "--quiet", "--recipe", "te") == 0
     assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
 

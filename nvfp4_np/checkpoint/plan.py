@@ -1,0 +1,164 @@
+"""Deciding, from headers alone, what happens to every tensor: which weights are
+quantized (and how), which are copied, and why."""
+
+import dataclasses
+import re
+
+from .. import recipes
+from .layout import SUFFIXES
+from .source import Calibration, CheckpointError, open_checkpoint
+
+
+#: Names skipped unless asked for: embeddings, norms, biases and the output head, as
+#: llm-compressor's and ModelOpt's NVFP4 recipes leave them in high precision.
+DEFAULT_EXCLUDES = {
+    "embedding": r"(^|\.)(embed_tokens|embed_positions|embeddings?|wte|wpe|tok_embeddings|word_embeddings"
+                 r"|position_embeddings|shared)(\.|$)",
+    "output head": r"(^|\.)lm_head(\.|$)|^output\.weight$",
+    "norm": r"norm",
+    "bias": r"\.bias$",
+}
+#: The report written beside the output tensors.
+
+
+#: Modes the command line uses when none is given: the best each method offers.
+BEST_MODES = {"hessian": "exact", "admm": "best"}
+
+
+@dataclasses.dataclass
+class TensorPlan:
+    """What happens to one input tensor; ``outputs`` lists (name, dtype, shape) written."""
+
+    name: str
+    shard: str
+    dtype: str
+    shape: tuple
+    action: str                 # "quantize" or "copy"
+    reason: str = ""            # why it is copied, or the fallback taken
+    method: str = None
+    mode: str = None
+    calib: tuple = None         # (kind, key) in the calibration file
+    outputs: list = dataclasses.field(default_factory=list)
+
+    @property
+    def module(self):
+        return self.name[:-len(".weight")] if self.name.endswith(".weight") else self.name
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """How weights are quantized (the same for every tensor of a run)."""
+
+    method: str = "optimal"
+    mode: str = None
+    recipe: str = "compressed-tensors"
+    block_size: int = 16
+    rounding: str = None
+    fallback: str = "optimal"
+    device: str = "cpu"
+
+    def __post_init__(self):
+        from ..tensor import METHODS
+
+        if self.method not in METHODS:
+            raise CheckpointError(f"method must be one of {sorted(METHODS)}, got {self.method!r}")
+        if self.fallback not in ("naive", "optimal"):
+            raise CheckpointError(f"fallback must be 'naive' or 'optimal', got {self.fallback!r}")
+        if self.block_size not in (16, 32):
+            raise CheckpointError(f"block size must be 16 or 32, got {self.block_size}")
+        recipes.get_recipe(self.recipe)
+        modes = {"hessian": ("seed", "exact"), "admm": ("seed", "best")}.get(self.method, ())
+        if self.mode is not None and self.mode not in modes:
+            raise CheckpointError(f"mode {self.mode!r} does not apply to method {self.method!r}"
+                                  f"{' (choose ' + ' or '.join(modes) + ')' if modes else ''}")
+        if self.device not in ("cpu", "cuda"):
+            raise CheckpointError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+
+
+def plan(ckpt, settings, *, include=None, exclude=(), default_excludes=True, calib=None):
+    """Decide, from headers alone, what every tensor of ``ckpt`` becomes.
+
+    A tensor is quantized when it is floating and 2-D, its name matches ``include`` (a
+    regular expression, searched; default: every name) and no exclude
+    pattern (``DEFAULT_EXCLUDES`` unless ``default_excludes`` is False, plus ``exclude``),
+    and its K is a multiple of the block. A tensor that ``include`` names explicitly but
+    cannot be quantized is an error, as is an ``include`` that matches nothing. Hessian methods need a calibration entry; without one a tensor falls back to
+    ``settings.fallback``.
+    """
+    try:
+        inc = re.compile(include) if include else None
+        excl = [(f"excluded by default ({k})", re.compile(v)) for k, v in DEFAULT_EXCLUDES.items()
+                if default_excludes]
+        excl += [(f"excluded by --exclude {v!r}", re.compile(v)) for v in exclude or ()]
+    except re.error as e:
+        raise CheckpointError(f"bad regular expression {e.pattern!r}: {e}") from None
+    bs = settings.block_size
+    out, matched = [], 0
+    names = set(ckpt.names())
+    for name in ckpt.names():
+        info = ckpt.info(name)
+        p = TensorPlan(name, ckpt.where[name], info.dtype, info.shape, "copy")
+        explicit = inc is not None and inc.search(name) is not None
+        matched += explicit
+        wanted = explicit if inc is not None else True
+        p.reason = _skip_reason(info, wanted, excl, bs, name)
+        if p.reason is None:
+            if explicit and (not info.is_float or len(info.shape) != 2 or info.shape[1] % bs):
+                raise CheckpointError(f"{ckpt.path}: tensor {name!r} matches --include but {_unfit(info, bs)}")
+            p.action, p.reason = "quantize", ""
+            p.method, p.mode = settings.method, settings.mode
+            if settings.method in BEST_MODES:
+                p.mode = settings.mode or BEST_MODES[settings.method]
+                p.calib = calib.check(name, info.shape[1], bs) if calib is not None else None
+                if p.calib is None:
+                    p.method, p.mode = settings.fallback, None
+                    p.reason = f"no activations in the calibration file: {settings.fallback}"
+            M, K = info.shape
+            for suffix, dt, shape in zip(SUFFIXES, ("U8", "F8_E4M3", "F32"), ((M, K // 2), (M, K // bs), (1,))):
+                oname = f"{p.module}.{suffix}"
+                if oname in names:
+                    raise CheckpointError(f"{ckpt.path}: cannot quantize {name!r}: the input already has {oname!r}")
+                p.outputs.append((oname, dt, shape))
+        elif explicit and not any(e.search(name) for _, e in excl):
+            raise CheckpointError(f"{ckpt.path}: tensor {name!r} matches --include but {_unfit(info, bs)}")
+        else:
+            p.outputs.append((name, info.dtype, info.shape))
+        out.append(p)
+    if inc is not None and not matched:
+        raise CheckpointError(f"{ckpt.path}: --include {include!r} matches none of its {len(names)} tensors")
+    return out
+
+
+def _unfit(info, bs):
+    if not info.is_float:
+        return f"its dtype {info.dtype} is not floating"
+    if len(info.shape) != 2:
+        return f"it is {len(info.shape)}-D (shape {list(info.shape)}), not a 2-D weight"
+    return f"its K = {info.shape[1]} (shape {list(info.shape)}) is not a multiple of the block size {bs}"
+
+
+def _skip_reason(info, wanted, excl, bs, name):
+    """None when the tensor is to be quantized, else why it is copied."""
+    for why, e in excl:
+        if e.search(name):
+            return why
+    if not wanted:
+        return "not selected"
+    if not info.is_float:
+        return f"dtype {info.dtype}"
+    if len(info.shape) != 2:
+        return f"{len(info.shape)}-D"
+    if info.shape[1] % bs:
+        return f"K = {info.shape[1]} is not a multiple of {bs}"
+    return None
+
+
+def prepare(inp, settings, *, include=None, exclude=(), default_excludes=True, calib=None):
+    """Open the input and the calibration file and make the plan: ``(ckpt, calibration,
+    plans)``. Every input error is raised here, before anything is written."""
+    if settings.method in BEST_MODES and not calib:
+        raise CheckpointError(f"method {settings.method!r} needs activations or Hessians: pass --calib ACTS.npz")
+    ckpt = open_checkpoint(inp)
+    cal = Calibration(calib) if calib else None
+    return ckpt, cal, plan(ckpt, settings, include=include, exclude=exclude, default_excludes=default_excludes,
+                           calib=cal)

@@ -1,0 +1,124 @@
+"""Reading quantized checkpoints back: ``dequantize_checkpoint`` and the rows of
+``nvfp4-np inspect``."""
+
+import os
+import tempfile
+
+import numpy as np
+
+from .._safetensors import DTYPES, dtype_name
+from .layout import load_quantized, nvfp4_groups, original_names
+from .quantize import read_report
+from .source import CheckpointError, open_checkpoint
+from .writer import CheckpointWriter
+
+
+def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=None):
+    """Expand every compressed-tensors NVFP4 triple back to ``<module>.weight`` in
+    ``dtype`` (float32 is exact; bfloat16 and float16 round to nearest even, as
+    compressed-tensors' own ``decompress`` does to bfloat16); other tensors are copied.
+    ``out`` ending in ``.npz`` writes one ``.npz``, otherwise a folder of safetensors
+    shards named as the input's."""
+    np_dtype = {"float32": np.float32, "bfloat16": DTYPES["BF16"][1], "float16": np.float16}.get(dtype)
+    if np_dtype is None:
+        raise CheckpointError(f"dtype must be float32, bfloat16 or float16, got {dtype!r}")
+    ckpt = open_checkpoint(inp)
+    groups = nvfp4_groups(ckpt)
+    members = {n: m for m, g in groups.items() for n in g[:3]}
+    original = original_names(ckpt)
+
+    def tensors(shard):
+        for name in ckpt.names():
+            if ckpt.where[name] != shard:
+                continue
+            m = members.get(name)
+            if m is None:
+                yield name, None
+            elif name == groups[m][0]:
+                yield original.get(m, f"{m}.weight"), m
+
+    if os.fspath(out).endswith(".npz"):
+        if np_dtype != np.float32 and np_dtype != np.float16:
+            raise CheckpointError(f"{out}: .npz cannot hold {dtype} (NumPy has no such dtype); write a folder "
+                                  f"(safetensors) or use --dtype float32")
+        if os.path.exists(out) and not overwrite:
+            raise CheckpointError(f"{out}: already exists (pass --overwrite to replace it)")
+        arrays = {}
+        for shard in ckpt.shards:
+            for name, m in tensors(shard):
+                if m:
+                    arrays[name] = load_quantized(ckpt, m, groups).dequantize().astype(np_dtype)
+                else:  # NumPy has no bfloat16 / float8: widen those (exactly) to float32
+                    a = np.array(ckpt.get(name))
+                    arrays[name] = a.astype(np.float32) if a.dtype.kind == "V" else a
+        tmp = tempfile.mktemp(prefix=f".{os.path.basename(out)}.partial-", suffix=".npz",
+                              dir=os.path.dirname(os.path.abspath(out)))
+        try:
+            np.savez(tmp, **arrays)
+            os.replace(tmp, out)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return {"dequantized": len(groups), "tensors": len(arrays)}
+    with CheckpointWriter(out, overwrite) as w:
+        weight_map = {}
+        for shard in ckpt.shards:
+            items = list(tensors(shard))
+            specs = [(n, dtype_name(np_dtype), groups[m][3]) if m else (n, ckpt.info(n).dtype, ckpt.info(n).shape)
+                     for n, m in items]
+            fw = w.shard(shard, specs, {"format": "pt"})
+            for n, m in items:
+                if m:
+                    fw.write(n, load_quantized(ckpt, m, groups).dequantize().astype(np_dtype))
+                    if log:
+                        log(f"{n} {groups[m][3][0]}x{groups[m][3][1]} -> {dtype}")
+                else:
+                    fw.write_raw(n, ckpt.raw(n))
+                weight_map[n] = shard
+            fw.close()
+        if ckpt.sharded:
+            w.write_json(os.path.basename(ckpt.path), {"metadata": {}, "weight_map": weight_map})
+        if ckpt.config is not None:
+            config = {k: v for k, v in ckpt.config.items() if k != "quantization_config"}
+            w.write_json("config.json", config)
+        w.commit()
+    return {"dequantized": len(groups), "tensors": len(weight_map)}
+
+
+def inspect_rows(path):
+    """One dict per logical tensor of a checkpoint: name, shape, dtype, how it is stored,
+    and for quantized weights the method and errors from the report beside it."""
+    ckpt = open_checkpoint(path)
+    groups = nvfp4_groups(ckpt)
+    folder = ckpt.folder or os.path.dirname(os.path.abspath(ckpt.path))
+    try:
+        report = read_report(folder)
+        by_name = {e["name"]: e for e in report["tensors"]}
+    except (OSError, ValueError):
+        by_name = {}
+    original = original_names(ckpt)
+    members = {n: m for m, g in groups.items() for n in g[:3]}
+    rows = []
+    for name in ckpt.names():
+        if name not in members:
+            info = ckpt.info(name)
+            rows.append({"name": name, "shape": list(info.shape), "dtype": info.dtype, "stored": info.dtype})
+            continue
+        m = members[name]
+        if name != groups[m][0]:
+            continue
+        pk, sc, gsn, (M, K) = groups[m]
+        gs = float(np.asarray(ckpt.get(gsn)).reshape(-1)[0])
+        wname = original.get(m, f"{m}.weight")
+        e = by_name.get(wname, {})
+        rows.append({"name": wname, "shape": [M, K], "dtype": e.get("dtype", "-"),
+                     "stored": f"nvfp4 b{K // ckpt.info(sc).shape[1]} gs={gs:.6g}",
+                     "method": (e.get("method", "") + ("/" + e["mode"] if e.get("mode") else "")) or None,
+                     "weight_error_pct": e.get("weight_error_pct"), "output_error_pct": e.get("output_error_pct")})
+    return rows
+
+
+def run_label(report):
+    """A short name for a quantize run: method[/mode] recipe."""
+    s = report["settings"]
+    return f"{s['method']}{'/' + s['mode'] if s.get('mode') else ''} {s['recipe']}"
