@@ -100,7 +100,10 @@ def _quantize(args):
     def on_plan(plans):
         nonlocal bar
         q = [p for p in plans if p.action == "quantize"]
-        bar = _Progress(sum(p.shape[0] * p.shape[1] for p in q), len(q), args.quiet)
+        n = sum(p.shape[0] * p.shape[1] for p in q)
+        print(f"{len(q)} tensors to quantize ({n:,} elements), {len(plans) - len(q)} to copy; the first run "
+              f"on a machine also compiles the kernels (about a minute, cached after)", file=sys.stderr, flush=True)
+        bar = _Progress(n, len(q), args.quiet)
 
     with contextlib.ExitStack() as stack:
         if args.dask_scheduler or args.workers:
