@@ -8,7 +8,7 @@ W (rows, cols) float32 in blocks of 16; X (tokens, cols) for the Hessian methods
 block Hessians are computed once on the host and passed to both paths. GPU figures time
 the call on a device-resident W with CUDA events (kernel, output allocation and the status
 read-back; no host<->device copy of W or of the results), median of --repeat; the copies
-are timed apart. Every GPU result is checked bit for bit against the CPU path.
+are timed apart. The kernel-alone lines time 10 back-to-back launches. Every GPU result is checked bit for bit against the CPU path.
 """
 
 import argparse
@@ -32,10 +32,12 @@ def _events_time(cuda, fn, repeat):
     return max(statistics.median(ts), 1e-9)  # (the simulator times everything as 0)
 
 
-def _kernel_only(cuda, kernel, d_x, recipe, repeat):
-    """Median time of the kernel launch alone (outputs preallocated, no status check)."""
-    from nvfp4_np import _gpu, formats, recipes
-    from nvfp4_np._config import GPU_TILE_BLOCKS
+def _kernel_only(cuda, block_fn, variant, d_x, recipe, repeat, launches=10):
+    """Median time of the kernel alone (outputs preallocated, no status check): events
+    around ``launches`` back-to-back launches, so that the host's launch overhead (numba
+    marshals a dozen arguments per launch) overlaps the previous kernel instead of being
+    counted."""
+    from nvfp4_np import _gpu, _gpu_tile, formats, recipes
 
     n, bs = d_x.shape
     rc = recipes.params(recipe, None, np.float32(_gpu.device_amax(d_x)))
@@ -43,9 +45,12 @@ def _kernel_only(cuda, kernel, d_x, recipe, repeat):
            cuda.device_array((1, bs), np.float32))
     st = cuda.device_array(n, np.uint8)
     dec = cuda.to_device(formats.E4M3_DECODE)
-    bits = d_x.view(np.uint32)
-    args = (n, d_x, bits, rc, dec, out, False, st)
-    return _events_time(cuda, lambda: _gpu.launch(kernel, n, *args, threads=GPU_TILE_BLOCKS), repeat)
+
+    def run():
+        for _ in range(launches):
+            _gpu_tile.launch_tiles(block_fn, d_x, 1, rc, dec, out, False, st, **variant)
+
+    return _events_time(cuda, run, repeat) / launches
 
 
 def _host(a):
@@ -116,10 +121,11 @@ def main(argv=None):
         t_gpu = _events_time(cuda, lambda: g_fn(d_W, **kw), a.repeat)
         line = f"{m:14s} {t_gpu * 1e3:9.2f} {n / t_gpu / 1e9:10.2f}"
         if m in ("naive", "optimal"):
-            from nvfp4_np import gpu_naive, gpu_search
+            from nvfp4_np import _config, gpu_naive, gpu_search
 
-            kern = gpu_naive._naive_kernel if m == "naive" else gpu_search._optimal_kernel
-            t_k = _kernel_only(cuda, kern, d_W.reshape(-1, bs), "seed", a.repeat)
+            fn, variant = ((gpu_naive.naive_tile_block, _config.GPU_NAIVE) if m == "naive" else
+                           (gpu_search.optimal_tile_block, _config.GPU_OPTIMAL))
+            t_k = _kernel_only(cuda, fn, variant, d_W.reshape(-1, bs), "seed", a.repeat)
             kernel_lines.append(f"# {m} kernel alone: {t_k * 1e3:.2f} ms = {n / t_k / 1e9:.2f} G elements/s")
             if m == "naive":
                 # bytes the naive kernel moves: W read (4/el), quants written (4/el),

@@ -31,11 +31,23 @@ HESSIAN_ROWS_PER_TASK = 64
 #: ADMM together, one vectorised loop over blocks per step.
 ADMM_ROWS_PER_TASK = 512
 
-#: GPU: threads per CUDA block (one thread per NVFP4 block), and NVFP4 blocks per chunk
-#: when a host array is processed piecewise (device memory stays O(chunk)). Results never
-#: depend on either.
+#: GPU: threads per CUDA block of the small reductions (tensor amax, status counts), and
+#: NVFP4 blocks per chunk when a host array is processed piecewise (device memory stays
+#: O(chunk)). Results never depend on either.
 GPU_THREADS_PER_BLOCK = 128
 GPU_CHUNK_BLOCKS = 1 << 22
-#: GPU: NVFP4 blocks per shared-memory tile in the memory-bound kernels (naive, optimal):
-#: a CUDA block of this many threads loads and stores its tile with coalesced accesses.
+#: GPU: threads per CUDA block of the tiled kernels (one NVFP4 block per thread), by default.
 GPU_TILE_BLOCKS = 64
+#: GPU: the options of each method's tiled kernel (_gpu_tile.tiled_kernel), the fastest
+#: measured on an H200 (W 8192x8192, blocks of 16, X 8192x8192). Results never depend on
+#: them. The memory-bound kernels stage their tiles through shared memory;
+#: the exact Hessian and ADMM kernels, whose work is float arithmetic per block, read
+#: global memory directly (staged, the constant tile layout made the compiler unroll into
+#: register spills), ADMM capped at 96 registers (more threads resident, fewer stalls).
+#: The naive kernel is bound by instruction issue, not by memory (Nsight Compute: SM 83%,
+#: DRAM 24%): capped at 64 registers, 16 CUDA blocks fit on a multiprocessor instead of 12.
+GPU_NAIVE = dict(tile=64, max_registers=64)
+GPU_OPTIMAL = dict(tile=128)
+GPU_HESSIAN_SEED = dict(tile=64)
+GPU_HESSIAN_EXACT = dict(tile=64, stage=False)
+GPU_ADMM = dict(tile=64, stage=False, max_registers=96)

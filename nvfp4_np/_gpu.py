@@ -2,9 +2,9 @@
 core.run_block_kernel (same checks, same shapes, same status handling), device-array
 input, chunking of large host inputs, and the device-side tensor amax.
 
-The kernels themselves are one thread per NVFP4 block calling the very same per-block
-functions as the CPU kernels (``optimal_block``, ``hessian_seed_block``, ...), compiled
-for CUDA by numba: the bits cannot differ by construction (IEEE division, no fast-math,
+The kernels themselves (_gpu_tile.py) are one thread per NVFP4 block calling the very same
+per-block functions as the CPU kernels (``optimal_block``, ``hessian_seed_block``, ...),
+compiled for CUDA by numba: the bits cannot differ by construction (IEEE division, no fast-math,
 the same summation order). numba.cuda is imported only when a GPU function is called.
 """
 
@@ -141,23 +141,25 @@ def _dec():
     return cuda().to_device(formats.E4M3_DECODE)
 
 
-def run_blocks(kernel, W, dim, return_dequant, recipe, rounding, amax, *extra, ncb=1, block_out=None,
-               threads=GPU_THREADS_PER_BLOCK):
-    """The GPU form of core.run_block_kernel: ``kernel(n, x, xbits, rc, dec, (codes,
-    scales, quants, dequant), want_dq, status, *extra[, block_out])`` with one thread per
-    block (``threads`` per CUDA block). Returns (result, block_out on the host or None).
+def run_blocks(block_fn, W, dim, return_dequant, recipe, rounding, amax, *extra, ncb=1, block_out=None,
+               variant=None):
+    """The GPU form of core.run_block_kernel: ``block_fn`` (a device function with the
+    signature of _gpu_tile.tiled_kernel's) on every block, one thread per block, in
+    tiles of one column block. Returns (result, block_out on the host or None).
 
     Host (NumPy) ``W``: laid out like the CPU path, processed in chunks of about
     GPU_CHUNK_BLOCKS blocks holding whole rows of ``ncb`` column blocks (so block b's
     column block stays b % ncb; results do not depend on the chunking), NumPy results.
     Device ``W`` (anything with ``__cuda_array_interface__``): float32, C-contiguous,
-    block axis last; device results of the same shapes. ``extra`` arrays must already be
-    on the device. ``block_out=(trailing shape, dtype)`` adds a per-block float output
-    array (e.g. ADMM's errors) as the kernel's last argument."""
+    block axis last; device results of the same shapes. ``extra`` (a tuple the block
+    function gets) must already be on the device. ``block_out=(trailing shape, dtype)``
+    appends a per-block output array (e.g. ADMM's errors) to ``extra``. ``variant``:
+    the kernel's options (_gpu_tile.tiled_kernel)."""
+    variant = variant or {}
     c = cuda()
     r = recipes.get_recipe(recipe)
     if is_device_array(W):
-        return _run_device(c, kernel, W, dim, return_dequant, r, rounding, amax, extra, block_out, threads)
+        return _run_device(c, block_fn, W, dim, return_dequant, r, rounding, amax, extra, block_out, ncb, variant)
     x, batch_shape, dim = core.to_blocks(W, dim)
     rc = core.tensor_params(r, rounding, x, amax)
     n, bs = x.shape
@@ -169,8 +171,8 @@ def run_blocks(kernel, W, dim, return_dequant, recipe, rounding, amax, *extra, n
     step = max(1, GPU_CHUNK_BLOCKS // ncb) * ncb
     for b0 in range(0, n, step):
         b1 = min(n, b0 + step)
-        out_d, chunk_counts, tail = _launch_blocks(c, kernel, c.to_device(x[b0:b1]), rc, return_dequant, extra,
-                                                   block_out, threads)
+        out_d, chunk_counts, tail = _launch_blocks(c, block_fn, c.to_device(x[b0:b1]), ncb, rc, return_dequant,
+                                                   extra, block_out, variant)
         counts += chunk_counts
         scales[b0:b1] = out_d[1].copy_to_host()
         quants[b0:b1] = out_d[2].copy_to_host()
@@ -184,20 +186,21 @@ def run_blocks(kernel, W, dim, return_dequant, recipe, rounding, amax, *extra, n
     return core.with_tensor_scale(result, r, rc), extra_out
 
 
-def _launch_blocks(c, kernel, xb, rc, return_dequant, extra, block_out, threads):
-    """Run ``kernel`` on the device blocks ``xb`` (m, bs): (outputs (codes, scales,
+def _launch_blocks(c, block_fn, xb, ncb, rc, return_dequant, extra, block_out, variant):
+    """Run ``block_fn`` on the device blocks ``xb`` (m, bs): (outputs (codes, scales,
     quants, dequant), status counts, () or (block_out array,))."""
+    from ._gpu_tile import launch_tiles
+
     m, bs = tuple(xb.shape)
     out_d = (c.device_array(m, np.uint8), c.device_array(m, np.float32), c.device_array((m, bs), np.float32),
              c.device_array((m, bs) if return_dequant else (1, bs), np.float32))  # (1, bs): unused
     status = c.device_array(m, np.uint8)  # every block's status is written by the kernel
     tail = () if block_out is None else (c.to_device(np.zeros((m,) + block_out[0], block_out[1])),)
-    launch(kernel, m, m, xb, xb.view(np.uint32), rc, _dec(), out_d, return_dequant, status, *extra, *tail,
-           threads=threads)
+    launch_tiles(block_fn, xb, ncb, rc, _dec(), out_d, return_dequant, status, tuple(extra), tail, **variant)
     return out_d, status_counts(status), tail
 
 
-def _run_device(c, kernel, W, dim, return_dequant, r, rounding, amax, extra, block_out, threads):
+def _run_device(c, block_fn, W, dim, return_dequant, r, rounding, amax, extra, block_out, ncb, variant):
     x = W if hasattr(W, "copy_to_host") else c.as_cuda_array(W)  # numba's own arrays as they are
     if x.dtype != np.float32 or not x.is_c_contiguous():
         raise TypeError(f"a device array W must be C-contiguous float32, got {x.dtype} "
@@ -213,7 +216,7 @@ def _run_device(c, kernel, W, dim, return_dequant, r, rounding, amax, extra, blo
     if r.two_level and amax is None:
         amax = device_amax(xb)
     rc = core.tensor_params(r, rounding, None, amax)
-    out_d, counts, tail = _launch_blocks(c, kernel, xb, rc, return_dequant, extra, block_out, threads)
+    out_d, counts, tail = _launch_blocks(c, block_fn, xb, ncb, rc, return_dequant, extra, block_out, variant)
     if counts[1:].any():
         core.check_status_counts(counts, x.copy_to_host(), recipe=r)
     result = [out_d[1].reshape(batch_shape), out_d[2].reshape(batch_shape + (bs,))]

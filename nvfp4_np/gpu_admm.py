@@ -1,12 +1,14 @@
 """GPU twin of admm.py: one CUDA thread per block runs the same ADMM (``_admm_batch``
-on a batch of one block) between the same start and finish functions, with its column
-block's operators in device memory."""
+on a batch of one block) between the same start and finish functions, in the tiles of
+_gpu_tile.py (unstaged, see _config.GPU_ADMM; a tile's threads share their column block's
+operators)."""
 
 import numba
 import numpy as np
 from numba import cuda
 
 from . import _gpu
+from ._config import GPU_ADMM
 from .admm import _admm_batch, admm_finish, admm_info, admm_operands, admm_start
 
 __all__ = ["nvfp4_admm"]
@@ -17,31 +19,28 @@ _batch = _gpu.device_fn(_admm_batch)
 _finish = _gpu.device_fn(admm_finish)
 
 
-@cuda.jit
-def _admm_kernel(n, x, xbits, rc, dec, out, want_dq, status, Hn, Minv, H, H64, d, mu, best, n_outer, n_inner,
-                 errors):
-    b = cuda.grid(1)
-    if b < n:
-        bs = x.shape[1]
-        j = b % H.shape[0]
-        X = cuda.local.array((_MAX_BS, 1), numba.float32)
-        W = cuda.local.array((_MAX_BS, 1), numba.float32)
-        Z = cuda.local.array((_MAX_BS, 1), numba.float32)
-        U = cuda.local.array((_MAX_BS, 1), numba.float32)
-        T = cuda.local.array((_MAX_BS, 1), numba.float32)
-        Q = cuda.local.array((_MAX_BS, 1), numba.float32)
-        C = cuda.local.array(1, numba.uint8)
-        start = cuda.local.array(1, numba.uint8)
-        perm = cuda.local.array(1, numba.int64)
-        numer = cuda.local.array(1, numba.float32)
-        denom = cuda.local.array(1, numba.float32)
-        r64 = cuda.local.array(_MAX_BS, numba.float64)
-        perm[0] = 0
-        _start(b, 0, x, xbits, rc, dec, status, H64[j], d[j], mu[j], best, X[:bs], C, start, r64[:bs])
-        _batch(X[:bs], C, perm, 1, rc, dec, Hn[j], Minv[j], H[j], n_outer, n_inner, W[:bs], Z[:bs], U[:bs],
-               T[:bs], Q[:bs], numer, denom)
-        _finish(b, 0, start[0], x, rc, dec, out, want_dq, status, H64[j], best, n_outer, C, Z[:bs], errors,
-                r64[:bs])
+@cuda.jit(device=True)
+def _admm_tile_block(t, x, xbits, rc, dec, out, want_dq, status, j, rows, extra):
+    Hn, Minv, H, H64, d, mu, best, n_outer, n_inner, errors = extra
+    bs = x.shape[1]
+    X = cuda.local.array((_MAX_BS, 1), numba.float32)
+    W = cuda.local.array((_MAX_BS, 1), numba.float32)
+    Z = cuda.local.array((_MAX_BS, 1), numba.float32)
+    U = cuda.local.array((_MAX_BS, 1), numba.float32)
+    T = cuda.local.array((_MAX_BS, 1), numba.float32)
+    Q = cuda.local.array((_MAX_BS, 1), numba.float32)
+    C = cuda.local.array(1, numba.uint8)
+    start = cuda.local.array(1, numba.uint8)
+    perm = cuda.local.array(1, numba.int64)
+    numer = cuda.local.array(1, numba.float32)
+    denom = cuda.local.array(1, numba.float32)
+    r64 = cuda.local.array(_MAX_BS, numba.float64)
+    perm[0] = 0
+    _start(t, 0, x, xbits, rc, dec, status, H64[j], d[j], mu[j], best, X[:bs], C, start, r64[:bs])
+    _batch(X[:bs], C, perm, 1, rc, dec, Hn[j], Minv[j], H[j], n_outer, n_inner, W[:bs], Z[:bs], U[:bs],
+           T[:bs], Q[:bs], numer, denom)
+    _finish(t, 0, start[0], x, rc, dec, out, want_dq, status, H64[j], best, n_outer, C, Z[:bs], errors[rows, j],
+            r64[:bs])
 
 
 def nvfp4_admm(W, dim=-1, return_dequant=False, X=None, n_outer=3, n_inner=10, *, mode="seed", recipe="seed",
@@ -52,6 +51,7 @@ def nvfp4_admm(W, dim=-1, return_dequant=False, X=None, n_outer=3, n_inner=10, *
                                        return_info)
     c = _gpu.cuda()
     dev = tuple(c.to_device(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a for a in operands)
-    result, errors = _gpu.run_blocks(_admm_kernel, W, dim, return_dequant, recipe, rounding, tensor_amax, *dev,
-                                     ncb=operands[0].shape[0], block_out=((2,), np.float64))
+    result, errors = _gpu.run_blocks(_admm_tile_block, W, dim, return_dequant, recipe, rounding, tensor_amax, *dev,
+                                     ncb=operands[0].shape[0], block_out=((2,), np.float64),
+                                     variant=GPU_ADMM)
     return result + (admm_info(errors),) if return_info else result

@@ -1,6 +1,8 @@
 """GPU twin of hessian.py: one CUDA thread per block runs the same seed-mode search
-(``hessian_seed_block``) or exact search (``exact_block``) against its column block's
-H_j in device memory."""
+(``hessian_seed_block``) or exact search (``exact_block``) in the tiles of _gpu_tile.py
+(seed mode staged through shared memory, exact mode on global memory: see
+_config.GPU_HESSIAN_*). A tile's blocks share one column block j, so all its threads read
+the same H_j (warp-uniform loads)."""
 
 import numba
 import numpy as np
@@ -8,6 +10,7 @@ from numba import cuda
 
 from . import _gpu
 from ._block import begin_block, emit_block
+from ._config import GPU_HESSIAN_EXACT, GPU_HESSIAN_SEED
 from .hessian import exact_block, hessian_operands, hessian_seed_block
 
 __all__ = ["nvfp4_optimal_hessian"]
@@ -20,33 +23,29 @@ _begin_block = _gpu.device_fn(begin_block)
 _emit_block = _gpu.device_fn(emit_block)
 
 
-@cuda.jit
-def _hessian_seed_kernel(n, x, xbits, rc, dec, out, want_dq, status, Ht, d, mu):
-    b = cuda.grid(1)
-    if b < n:
-        bs = x.shape[1]
-        j = b % Ht.shape[0]
-        sq = cuda.local.array(_MAX_BS, numba.float32)
-        r = cuda.local.array(_MAX_BS, numba.float32)
-        hr = cuda.local.array(_MAX_BS, numba.float32)
-        srt = cuda.local.array(_MAX_BS, numba.float32)
-        work = cuda.local.array(_MAX_BS, numba.uint32)
-        prefix = cuda.local.array(_MAX_PREFIX, numba.float64)
-        _seed_block(b, x, xbits, rc, dec, out, want_dq, status, Ht[j], d[j], mu[j], sq[:bs], r[:bs], hr[:bs],
-                    srt[:bs], work[:bs], prefix[:bs + 1])
+@cuda.jit(device=True)
+def _seed_tile_block(t, x, xbits, rc, dec, out, want_dq, status, j, rows, extra):
+    Ht, d, mu = extra
+    bs = x.shape[1]
+    sq = cuda.local.array(_MAX_BS, numba.float32)
+    r = cuda.local.array(_MAX_BS, numba.float32)
+    hr = cuda.local.array(_MAX_BS, numba.float32)
+    srt = cuda.local.array(_MAX_BS, numba.float32)
+    work = cuda.local.array(_MAX_BS, numba.uint32)
+    prefix = cuda.local.array(_MAX_PREFIX, numba.float64)
+    _seed_block(t, x, xbits, rc, dec, out, want_dq, status, Ht[j], d[j], mu[j], sq[:bs], r[:bs], hr[:bs],
+                srt[:bs], work[:bs], prefix[:bs + 1])
 
 
-@cuda.jit
-def _hessian_exact_kernel(n, x, xbits, rc, dec, out, want_dq, status, H, d, mu):
-    b = cuda.grid(1)
-    if b < n:
-        bs = x.shape[1]
-        j = b % H.shape[0]
-        r = cuda.local.array(_MAX_BS, numba.float64)
-        amax, c0, finite = _begin_block(b, xbits, status, rc)
-        if finite:
-            best = _exact_block(x[b], rc, dec, c0, H[j], d[j], mu[j], r[:bs])
-            _emit_block(b, best, x[b], dec, rc, out, want_dq)
+@cuda.jit(device=True)
+def _exact_tile_block(t, x, xbits, rc, dec, out, want_dq, status, j, rows, extra):
+    H, d, mu = extra
+    bs = x.shape[1]
+    r = cuda.local.array(_MAX_BS, numba.float64)
+    amax, c0, finite = _begin_block(t, xbits, status, rc)
+    if finite:
+        best = _exact_block(x[t], rc, dec, c0, H[j], d[j], mu[j], r[:bs])
+        _emit_block(t, best, x[t], dec, rc, out, want_dq)
 
 
 def nvfp4_optimal_hessian(W, dim=-1, return_dequant=False, X=None, H_blocks=None, *, mode="seed", recipe="seed",
@@ -56,7 +55,8 @@ def nvfp4_optimal_hessian(W, dim=-1, return_dequant=False, X=None, H_blocks=None
     extra = hessian_operands(_gpu.shape_only(W), dim, X, H_blocks, mode)
     ncb = extra[0].shape[0]
     c = _gpu.cuda()
-    kernel = _hessian_seed_kernel if mode == "seed" else _hessian_exact_kernel
-    result, _ = _gpu.run_blocks(kernel, W, dim, return_dequant, recipe, rounding, tensor_amax,
-                                *(c.to_device(np.ascontiguousarray(a)) for a in extra), ncb=ncb)
+    block_fn, variant = (_seed_tile_block, GPU_HESSIAN_SEED) if mode == "seed" else (_exact_tile_block,
+                                                                                       GPU_HESSIAN_EXACT)
+    result, _ = _gpu.run_blocks(block_fn, W, dim, return_dequant, recipe, rounding, tensor_amax,
+                                *(c.to_device(np.ascontiguousarray(a)) for a in extra), ncb=ncb, variant=variant)
     return result

@@ -1,13 +1,12 @@
 """GPU twin of search.py: one CUDA thread per block runs the same bounded search
-(``optimal_block``) in per-thread local scratch, on the shared-memory tiles of
-gpu_naive.py."""
+(``optimal_block``) in per-thread local scratch, in the shared-memory tiles of
+_gpu_tile.py."""
 
 import numba
 from numba import cuda
 
 from . import _gpu
-from ._config import GPU_TILE_BLOCKS
-from .gpu_naive import tiled_kernel
+from ._config import GPU_OPTIMAL
 from .search import optimal_block
 
 __all__ = ["nvfp4_optimal"]
@@ -18,21 +17,18 @@ _optimal_block = _gpu.device_fn(optimal_block)
 
 
 @cuda.jit(device=True)
-def _optimal_in_local_scratch(b, x, xbits, rc, dec, out, want_dq, status):
+def optimal_tile_block(t, x, xbits, rc, dec, out, want_dq, status, j, rows, extra):
     bs = x.shape[1]
     sq = cuda.local.array(_MAX_BS, numba.float32)
     srt = cuda.local.array(_MAX_BS, numba.float32)
     work = cuda.local.array(_MAX_BS, numba.uint32)
     prefix = cuda.local.array(_MAX_PREFIX, numba.float64)
-    _optimal_block(b, x, xbits, rc, dec, out, want_dq, status, sq[:bs], srt[:bs], work[:bs], prefix[:bs + 1])
-
-
-_optimal_kernel = tiled_kernel(_optimal_in_local_scratch)
+    _optimal_block(t, x, xbits, rc, dec, out, want_dq, status, sq[:bs], srt[:bs], work[:bs], prefix[:bs + 1])
 
 
 def nvfp4_optimal(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=None, tensor_amax=None):
     """:func:`nvfp4_np.nvfp4_optimal` on a CUDA GPU, bit-identical (inputs and outputs as
     :func:`nvfp4_np.gpu.nvfp4_naive`)."""
-    result, _ = _gpu.run_blocks(_optimal_kernel, W, dim, return_dequant, recipe, rounding, tensor_amax,
-                                threads=GPU_TILE_BLOCKS)
+    result, _ = _gpu.run_blocks(optimal_tile_block, W, dim, return_dequant, recipe, rounding, tensor_amax,
+                                variant=GPU_OPTIMAL)
     return result

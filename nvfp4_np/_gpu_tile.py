@@ -1,0 +1,159 @@
+"""The one kernel shape of the GPU path: a CUDA block per tile of NVFP4 blocks, one thread
+per NVFP4 block (the CPU's per-block function), the tile staged through shared memory.
+
+A thread's block is 16 or 32 consecutive words. Read straight from global memory, a
+warp's 32 threads would touch 32 rows 64-128 bytes apart on every access; instead the
+CUDA block copies its tile with coalesced accesses (consecutive threads, consecutive
+words) into shared memory and back. Rows in shared memory are padded to bs + 1 words:
+with a stride of bs words the 32 threads of a warp, each reading element i of its own
+row, would all hit one of the 32 banks (a 32-way conflict, the main cost of the first
+version); with bs + 1 they hit 32 different banks.
+
+A tile holds rows m0.. of one column block j (NVFP4 block b = m * ncb + j; the grid is
+(row tiles, ncb)), so every thread of a CUDA block reads the same H_j (warp-uniform loads
+in the Hessian and ADMM kernels instead of 32 different matrices); with ncb = 1 (naive,
+optimal) a tile is consecutive blocks.
+
+Shared memory holds the input tile (one array, seen both as float32 and as uint32 bits),
+the quants tile and the dequant tile (used when the dequant is wanted). The per-block
+function gets views of the tiles and writes its per-block outputs (scale byte, scale,
+status) straight to global memory. Kernels whose work is arithmetic rather than memory
+traffic may skip the staging (``stage=False``, see tiled_kernel).
+"""
+
+import functools
+
+import numba
+import numpy as np
+from numba import cuda
+
+from ._config import GPU_TILE_BLOCKS
+
+__all__ = ["launch_tiles", "tiled_kernel"]
+
+
+@functools.cache
+def tiled_kernel(block_fn, bs, tile=GPU_TILE_BLOCKS, per_thread=1, stage=True, max_registers=None):
+    """The tiled kernel of ``block_fn`` for block size ``bs``; ``bs``, ``tile`` (threads
+    per CUDA block) and ``per_thread`` (NVFP4 blocks per thread: a tile has
+    tile * per_thread rows) are compile-time constants, so the copy loops unroll and the
+    padded stride folds into the addressing. ``stage=False``: no shared memory, the
+    per-block function works on the global arrays (where the work is arithmetic, the
+    constant tile layout only makes the compiler unroll more than the registers hold).
+
+    The kernel is ``kernel(rows, ncb, x, xbits, xflat, rc, dec, out, qflat, dqflat,
+    want_dq, status, extra)``. Per-block arrays come shaped (rows, ncb, ...): x (rows,
+    ncb, bs) with its uint32 view xbits and flat view xflat, ``out = (codes, scales,
+    quants, dequant)`` (dequant (1, 1, bs) when not wanted) with flat views qflat, dqflat
+    of quants and dequant, status, and any in the tuple ``extra``. For each of its blocks
+    a thread calls ``block_fn(t, x, xbits, rc, dec, out, want_dq, status, j, rows,
+    extra)``: j is the tile's column block and ``rows`` the slice of its rows, so that
+    ``a[rows, j]`` is the tile's part of a per-block array a; x, xbits, quants and dequant
+    are tile views, codes, scales and status such global views, and row t is the
+    thread's block.
+    """
+    T, BS, S, K = tile, bs, bs + 1, per_thread
+    R = T * K  # rows of a tile
+    KBS = K * BS  # words a thread copies
+    SH = BS.bit_length() - 1  # idx >> SH, idx & MASK: row and column of word idx of a tile
+    MASK = BS - 1
+    opts = {} if max_registers is None or numba.config.ENABLE_CUDASIM else {"max_registers": max_registers}
+
+    @cuda.jit(**opts)
+    def direct(rows, ncb, x, xbits, xflat, rc, dec, out, qflat, dqflat, want_dq, status, extra):
+        j = cuda.blockIdx.y
+        m0 = cuda.blockIdx.x * R
+        sel = slice(m0, min(m0 + R, rows))
+        codes, scales, quants, dequant = out
+        tout = (codes[sel, j], scales[sel, j], quants[sel, j], dequant[sel, j] if want_dq else dequant[0])
+        for i in range(K):
+            t = cuda.threadIdx.x + i * T
+            if m0 + t < rows:
+                block_fn(t, x[sel, j], xbits[sel, j], rc, dec, tout, want_dq, status[sel, j], j, sel, extra)
+
+    @cuda.jit(**opts)
+    def staged(rows, ncb, x, xbits, xflat, rc, dec, out, qflat, dqflat, want_dq, status, extra):
+        words = cuda.shared.array((R, S), numba.uint32)
+        q_tile = cuda.shared.array((R, S), numba.float32)
+        dq_tile = cuda.shared.array((R, S), numba.float32)
+        j = cuda.blockIdx.y
+        m0 = cuda.blockIdx.x * R
+        m = min(R, rows - m0)
+        base = (m0 * ncb + j) * BS  # word (r, c) of the tile is flat word base + r * step + c
+        step = ncb * BS
+        end = m * BS  # words of the tile's m rows
+        t0 = cuda.threadIdx.x
+        # All K * BS loads of a thread are issued before the first store to shared
+        # memory: each thread keeps K * BS loads in flight instead of one.
+        v = cuda.local.array(KBS, numba.uint32)
+        if ncb == 1:  # the tile is contiguous: word idx is flat word base + idx
+            for k in range(KBS):
+                idx = k * T + t0
+                if idx < end:
+                    v[k] = xflat[base + idx]
+        else:
+            for k in range(KBS):
+                idx = k * T + t0
+                if idx < end:
+                    v[k] = xflat[base + (idx >> SH) * step + (idx & MASK)]
+        for k in range(KBS):
+            idx = k * T + t0
+            if idx < end:
+                words[idx >> SH, idx & MASK] = v[k]
+        cuda.syncthreads()
+        sel = slice(m0, m0 + m)
+        tout = (out[0][sel, j], out[1][sel, j], q_tile[:, :BS], dq_tile[:, :BS])
+        for i in range(K):
+            t = t0 + i * T
+            if t < m:
+                block_fn(t, words.view(np.float32)[:, :BS], words[:, :BS], rc, dec, tout, want_dq, status[sel, j], j,
+                         sel, extra)
+        cuda.syncthreads()
+        if ncb == 1:
+            for k in range(KBS):
+                idx = k * T + t0
+                if idx < end:
+                    qflat[base + idx] = q_tile[idx >> SH, idx & MASK]
+        else:
+            for k in range(KBS):
+                idx = k * T + t0
+                if idx < end:
+                    qflat[base + (idx >> SH) * step + (idx & MASK)] = q_tile[idx >> SH, idx & MASK]
+        if want_dq:
+            for k in range(KBS):
+                idx = k * T + t0
+                if idx < end:
+                    dqflat[base + (idx >> SH) * step + (idx & MASK)] = dq_tile[idx >> SH, idx & MASK]
+
+    return staged if stage else direct
+
+
+def launch_tiles(block_fn, xb, ncb, rc, dec, out, want_dq, status, extra=(), block_arrays=(), **variant):
+    """Run ``block_fn`` over the device blocks ``xb`` (n, bs) of ``ncb`` column blocks
+    per row (n a multiple of ncb), compiled (on first use) without FMA contraction.
+    ``out``, ``status`` and ``block_arrays`` (per-block outputs, appended to ``extra``)
+    have n rows; the kernel gets them as (n // ncb, ncb, ...) views. ``variant``:
+    tiled_kernel's options (the callers pass their tuned ones)."""
+    from . import _gpu
+
+    n, bs = tuple(xb.shape)
+    if not n:
+        return
+    kernel = tiled_kernel(block_fn, bs, **variant)
+    tile = variant.get("tile", GPU_TILE_BLOCKS)
+    rows_per_tile = tile * variant.get("per_thread", 1)
+    rows = n // ncb
+    if ncb > 65535:  # the grid's y dimension
+        raise ValueError(f"the GPU kernels take at most 65535 column blocks per row, got {ncb}")
+
+    def grid_view(a):  # (n, ...) -> (rows, ncb, ...); an unused dequant (1, bs) -> (1, 1, bs)
+        m = tuple(a.shape)
+        return a.reshape((rows, ncb) + m[1:] if a is not out[3] or want_dq else (1, 1) + m[1:])
+
+    xbits = xb.view(np.uint32)
+    out_k = tuple(grid_view(a) for a in out)
+    extra_k = tuple(extra) + tuple(grid_view(a) for a in block_arrays)
+    with _gpu._ieee_compile():
+        kernel[((rows + rows_per_tile - 1) // rows_per_tile, ncb), tile](
+            rows, ncb, grid_view(xb), grid_view(xbits), xbits.reshape(-1), rc, dec, out_k, out[2].reshape(-1),
+            out[3].reshape(-1), bool(want_dq), grid_view(status), extra_k)
