@@ -374,3 +374,18 @@ def test_plain_progress_lines_when_not_a_tty(model, tmp_path):
     assert all("weight error" in ln and "M el/s" in ln for ln in lines)
     assert "\r" not in r.stderr  # no bar redraws in a log file
     assert r.stdout.startswith(f"wrote {tmp_path / 'o'}: 3 tensors quantized") and time.time() - t0 < 300
+
+
+def test_empty_tensors_are_copied_not_quantized(tmp_path, capsys):
+    t = {"rows0.weight": np.zeros((0, 64), np.float32), "cols0.weight": np.zeros((4, 0), np.float32),
+         "w.weight": np.ones((4, 32), np.float32)}
+    sn.save_file(t, str(tmp_path / "e.safetensors"))
+    assert _run("quantize", tmp_path / "e.safetensors", "-o", tmp_path / "o", "--quiet") == 0
+    got = st.load(str(tmp_path / "o" / "e.safetensors"))
+    assert got["rows0.weight"].shape == (0, 64) and got["cols0.weight"].shape == (4, 0)
+    assert "w.weight_packed" in got
+    report = json.loads((tmp_path / "o" / ck.REPORT_NAME).read_text())
+    assert {e["name"]: e.get("reason") for e in report["tensors"] if e["action"] == "copied"} == {
+        "rows0.weight": "it is empty (shape [0, 64])", "cols0.weight": "it is empty (shape [4, 0])"}
+    _fails(capsys, "quantize", tmp_path / "e.safetensors", "-o", tmp_path / "x", "--include", "cols0",
+           match="it is empty")

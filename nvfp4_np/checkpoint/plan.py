@@ -103,8 +103,6 @@ def plan(ckpt, settings, *, include=None, exclude=(), default_excludes=True, cal
         wanted = explicit if inc is not None else True
         p.reason = _skip_reason(info, wanted, excl, bs, name)
         if p.reason is None:
-            if explicit and (not info.is_float or len(info.shape) != 2 or info.shape[1] % bs):
-                raise CheckpointError(f"{ckpt.path}: tensor {name!r} matches --include but {_unfit(info, bs)}")
             p.action, p.reason = "quantize", ""
             p.method, p.mode = settings.method, settings.mode
             if settings.method in BEST_MODES:
@@ -130,11 +128,17 @@ def plan(ckpt, settings, *, include=None, exclude=(), default_excludes=True, cal
 
 
 def _unfit(info, bs):
+    """Why a tensor cannot be quantized, or None."""
+    shape = list(info.shape)
     if not info.is_float:
         return f"its dtype {info.dtype} is not floating"
-    if len(info.shape) != 2:
-        return f"it is {len(info.shape)}-D (shape {list(info.shape)}), not a 2-D weight"
-    return f"its K = {info.shape[1]} (shape {list(info.shape)}) is not a multiple of the block size {bs}"
+    if len(shape) != 2:
+        return f"it is {len(shape)}-D (shape {shape}), not a 2-D weight"
+    if 0 in shape:
+        return f"it is empty (shape {shape})"
+    if shape[1] % bs:
+        return f"its K = {shape[1]} (shape {shape}) is not a multiple of the block size {bs}"
+    return None
 
 
 def _skip_reason(info, wanted, excl, bs, name):
@@ -142,15 +146,7 @@ def _skip_reason(info, wanted, excl, bs, name):
     for why, e in excl:
         if e.search(name):
             return why
-    if not wanted:
-        return "not selected"
-    if not info.is_float:
-        return f"dtype {info.dtype}"
-    if len(info.shape) != 2:
-        return f"{len(info.shape)}-D"
-    if info.shape[1] % bs:
-        return f"K = {info.shape[1]} is not a multiple of {bs}"
-    return None
+    return "not selected" if not wanted else _unfit(info, bs)
 
 
 def prepare(inp, settings, *, include=None, exclude=(), default_excludes=True, calib=None):
