@@ -174,6 +174,13 @@ def test_sharded_checkpoint(tmp_path):
     ref = nvfp4_np.quantize(t[name], method="optimal", recipe="compressed-tensors")
     f = idx["weight_map"]["model.layers.0.mlp.up_proj.weight_packed"]
     assert np.array_equal(st.load(str(out / f))["model.layers.0.mlp.up_proj.weight_packed"], ref.codes)
+    # a shard the index names but that is missing: the error names it
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "model.safetensors.index.json").write_text(json.dumps(index))
+    os.link(d / "model-00001-of-00002.safetensors", broken / "model-00001-of-00002.safetensors")
+    assert _run("quantize", broken, "-o", tmp_path / "x", "--quiet") == 2
+    assert not (tmp_path / "x").exists()
     # the folder form finds the index itself; dequantize keeps the sharding
     assert _run("dequantize", out, "-o", tmp_path / "deq", "--quiet") == 0
     assert set(os.listdir(tmp_path / "deq")) >= set(shards) | {"model.safetensors.index.json"}

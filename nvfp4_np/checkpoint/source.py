@@ -130,7 +130,8 @@ def open_checkpoint(path):
     except SafetensorsError as e:
         raise CheckpointError(str(e)) from None
     except OSError as e:
-        raise CheckpointError(f"{path}: cannot read: {e.strerror or e}") from None
+        where = f" {e.filename}" if e.filename and e.filename != path else ""
+        raise CheckpointError(f"{path}: cannot read{where}: {e.strerror or e}") from None
     name = os.path.basename(path) if isinstance(reader, SafetensorsFile) else "model.safetensors"
     return Checkpoint(path, {name: reader}, {t: name for t in reader.infos}, folder, config)
 
