@@ -142,6 +142,9 @@ def _dask_engine(args, stack):
         client = stack.enter_context(Client(cluster))
     else:
         client = stack.enter_context(Client(args.dask_scheduler, timeout="30s"))
+    if not args.quiet:
+        print(f"Dask: {len(client.scheduler_info().get('workers', {}))} workers, dashboard {client.dashboard_link}",
+              file=sys.stderr, flush=True)
     return distributed.engine(client)
 
 

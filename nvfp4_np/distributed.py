@@ -171,5 +171,6 @@ def local_cluster(workers, threads=None):
     from distributed import LocalCluster
 
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
-    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    # ":0": the dashboard on a free port (a fixed one clashes with any other cluster running)
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                         env={"NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)})
