@@ -19,17 +19,10 @@ from .source import CheckpointError
 
 #: Suffixes of the compressed-tensors NVFP4 tensors of one weight.
 SUFFIXES = ("weight_packed", "weight_scale", "weight_global_scale")
-#: Elements per quantize call: rows are independent, so a tensor is quantized in row
-#: ranges (same bits as one call, with the whole tensor's amax) to show progress and to
-#: react to Ctrl-C within a second or so.
-
-
-LAYOUT_RECIPES = ("seed", "compressed-tensors")  # recipes whose dequant the layout states exactly
-
-
+#: Recipes whose dequant the layout states exactly (the others store gs = 1/ts).
+LAYOUT_RECIPES = ("seed", "compressed-tensors")
+#: safetensors metadata key of the original names of renamed weights (shard_metadata).
 NAMES_KEY = "nvfp4_np.original_names"
-#: Files of an input folder not copied to the output: weights in any format, and arrays
-#: (calibration data). Everything else (tokenizer, generation config, ...) is copied.
 
 
 def global_scale(t):
@@ -111,6 +104,20 @@ def load_quantized(ckpt, module, groups):
     """The NVFP4Tensor of one compressed-tensors triple."""
     pk, sc, gs, shape = groups[module]
     return layout_tensor(ckpt.get(pk), ckpt.get(sc).view(np.uint8), np.asarray(ckpt.get(gs)).reshape(-1)[0], shape)
+
+
+def logical_tensors(ckpt, groups):
+    """The checkpoint as its weights: ``(shard, name, module)`` in file order, one per
+    tensor that is not part of an NVFP4 triple (module None) and one per triple of
+    ``groups`` (:func:`nvfp4_groups`), named ``<module>.weight`` or its original name."""
+    members = {n: m for m, g in groups.items() for n in g[:3]}
+    original = original_names(ckpt)
+    for name in ckpt.names():
+        m = members.get(name)
+        if m is None:
+            yield ckpt.where[name], name, None
+        elif name == groups[m][0]:
+            yield ckpt.where[name], original.get(m, f"{m}.weight"), m
 
 
 def original_names(ckpt):

@@ -10,7 +10,6 @@ import shutil
 import time
 
 from .. import __version__
-from .._safetensors import DTYPES
 from .layout import LAYOUT_RECIPES, quantization_config, shard_metadata
 from .plan import Settings, prepare
 from .rows import quantize_tensor
@@ -20,9 +19,6 @@ from .writer import CheckpointWriter
 
 #: The report written beside the output tensors.
 REPORT_NAME = "nvfp4_report.json"
-#: Suffixes of the compressed-tensors NVFP4 tensors of one weight.
-
-
 #: Files of an input folder not copied to the output: weights in any format, and arrays
 #: (calibration data). Everything else (tokenizer, generation config, ...) is copied.
 _NOT_COPIED = (".safetensors", ".npz", ".npy", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack")
@@ -74,8 +70,8 @@ def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), de
     order = [p for shard in ckpt.shards for p in plans if p.shard == shard]  # the order tensors are written
     quantized = [p for p in order if p.action == "quantize"]
     results = (engine or local_engine)(ckpt, cal, quantized, settings, progress)
+    done = 0
     with CheckpointWriter(out, overwrite) as w, contextlib.closing(results):
-        weight_map, total = {}, 0
         for shard in ckpt.shards:
             sp = [p for p in order if p.shard == shard]
             specs = [o for p in sp for o in p.outputs]
@@ -91,14 +87,12 @@ def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), de
                 for oname, *_ in p.outputs:
                     fw.write(oname, arrays[oname])
                 entries.append(entry)
+                done += 1
                 if log:
-                    log(_line(len([e for e in entries if e["action"] == "quantized"]), len(quantized), entry))
+                    log(_line(done, len(quantized), entry))
             fw.close()
-            for oname, dt, shape in specs:
-                weight_map[oname] = shard
-                total += math.ceil(math.prod(shape) * DTYPES[dt][0] / 8)
         if ckpt.sharded:
-            w.write_json(os.path.basename(ckpt.path), {"metadata": {"total_size": total}, "weight_map": weight_map})
+            w.write_index(os.path.basename(ckpt.path))
         if ckpt.folder:
             skip = set(ckpt.shards) | {os.path.basename(ckpt.path), "config.json", REPORT_NAME}
             for f in sorted(os.listdir(ckpt.folder)):

@@ -7,7 +7,7 @@ import tempfile
 import numpy as np
 
 from .._safetensors import DTYPES, dtype_name
-from .layout import load_quantized, nvfp4_groups, original_names
+from .layout import load_quantized, logical_tensors, nvfp4_groups
 from .quantize import read_report
 from .source import CheckpointError, open_checkpoint
 from .writer import CheckpointWriter
@@ -24,18 +24,7 @@ def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=Non
         raise CheckpointError(f"dtype must be float32, bfloat16 or float16, got {dtype!r}")
     ckpt = open_checkpoint(inp)
     groups = nvfp4_groups(ckpt)
-    members = {n: m for m, g in groups.items() for n in g[:3]}
-    original = original_names(ckpt)
-
-    def tensors(shard):
-        for name in ckpt.names():
-            if ckpt.where[name] != shard:
-                continue
-            m = members.get(name)
-            if m is None:
-                yield name, None
-            elif name == groups[m][0]:
-                yield original.get(m, f"{m}.weight"), m
+    items = list(logical_tensors(ckpt, groups))
 
     if os.fspath(out).endswith(".npz"):
         if np_dtype != np.float32 and np_dtype != np.float16:
@@ -44,13 +33,12 @@ def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=Non
         if os.path.exists(out) and not overwrite:
             raise CheckpointError(f"{out}: already exists (pass --overwrite to replace it)")
         arrays = {}
-        for shard in ckpt.shards:
-            for name, m in tensors(shard):
-                if m:
-                    arrays[name] = load_quantized(ckpt, m, groups).dequantize().astype(np_dtype)
-                else:  # NumPy has no bfloat16 / float8: widen those (exactly) to float32
-                    a = np.array(ckpt.get(name))
-                    arrays[name] = a.astype(np.float32) if a.dtype.kind == "V" else a
+        for _, name, m in items:
+            if m:
+                arrays[name] = load_quantized(ckpt, m, groups).dequantize().astype(np_dtype)
+            else:  # NumPy has no bfloat16 / float8: widen those (exactly) to float32
+                a = np.array(ckpt.get(name))
+                arrays[name] = a.astype(np.float32) if a.dtype.kind == "V" else a
         tmp = tempfile.mktemp(prefix=f".{os.path.basename(out)}.partial-", suffix=".npz",
                               dir=os.path.dirname(os.path.abspath(out)))
         try:
@@ -61,28 +49,26 @@ def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=Non
                 os.remove(tmp)
         return {"dequantized": len(groups), "tensors": len(arrays)}
     with CheckpointWriter(out, overwrite) as w:
-        weight_map = {}
         for shard in ckpt.shards:
-            items = list(tensors(shard))
+            here = [(n, m) for s, n, m in items if s == shard]
             specs = [(n, dtype_name(np_dtype), groups[m][3]) if m else (n, ckpt.info(n).dtype, ckpt.info(n).shape)
-                     for n, m in items]
+                     for n, m in here]
             fw = w.shard(shard, specs, {"format": "pt"})
-            for n, m in items:
+            for n, m in here:
                 if m:
                     fw.write(n, load_quantized(ckpt, m, groups).dequantize().astype(np_dtype))
                     if log:
                         log(f"{n} {groups[m][3][0]}x{groups[m][3][1]} -> {dtype}")
                 else:
                     fw.write_raw(n, ckpt.raw(n))
-                weight_map[n] = shard
             fw.close()
         if ckpt.sharded:
-            w.write_json(os.path.basename(ckpt.path), {"metadata": {}, "weight_map": weight_map})
+            w.write_index(os.path.basename(ckpt.path))
         if ckpt.config is not None:
             config = {k: v for k, v in ckpt.config.items() if k != "quantization_config"}
             w.write_json("config.json", config)
         w.commit()
-    return {"dequantized": len(groups), "tensors": len(weight_map)}
+    return {"dequantized": len(groups), "tensors": len(items)}
 
 
 def inspect_rows(path):
@@ -96,20 +82,14 @@ def inspect_rows(path):
         by_name = {e["name"]: e for e in report["tensors"]}
     except (OSError, ValueError):
         by_name = {}
-    original = original_names(ckpt)
-    members = {n: m for m, g in groups.items() for n in g[:3]}
     rows = []
-    for name in ckpt.names():
-        if name not in members:
-            info = ckpt.info(name)
-            rows.append({"name": name, "shape": list(info.shape), "dtype": info.dtype, "stored": info.dtype})
-            continue
-        m = members[name]
-        if name != groups[m][0]:
+    for _, wname, m in logical_tensors(ckpt, groups):
+        if m is None:
+            info = ckpt.info(wname)
+            rows.append({"name": wname, "shape": list(info.shape), "dtype": info.dtype, "stored": info.dtype})
             continue
         pk, sc, gsn, (M, K) = groups[m]
         gs = float(np.asarray(ckpt.get(gsn)).reshape(-1)[0])
-        wname = original.get(m, f"{m}.weight")
         e = by_name.get(wname, {})
         rows.append({"name": wname, "shape": [M, K], "dtype": e.get("dtype", "-"),
                      "stored": f"nvfp4 b{K // ckpt.info(sc).shape[1]} gs={gs:.6g}",

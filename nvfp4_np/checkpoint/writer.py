@@ -5,7 +5,7 @@ import os
 import shutil
 import tempfile
 
-from .._safetensors import SafetensorsWriter
+from .._safetensors import SafetensorsWriter, nbytes
 from .source import CheckpointError
 
 
@@ -23,6 +23,7 @@ class CheckpointWriter:
             raise CheckpointError(f"{parent}: no such folder for the output")
         self.tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(self.out)}.partial-", dir=parent)
         self._open = None
+        self.weight_map, self.total_size = {}, 0  # of the shards written, for write_index
 
     def path(self, name):
         return os.path.join(self.tmp, name)
@@ -33,8 +34,16 @@ class CheckpointWriter:
             f.write("\n")
 
     def shard(self, name, specs, metadata):
+        """A SafetensorsWriter for shard ``name`` holding ``specs`` (name, dtype, shape)."""
+        for tensor, dtype, shape in specs:
+            self.weight_map[tensor] = name
+            self.total_size += nbytes(dtype, shape)
         self._open = SafetensorsWriter(self.path(name), specs, metadata)
         return self._open
+
+    def write_index(self, name):
+        """The sharded checkpoint's index json (Hugging Face's form) over the shards written."""
+        self.write_json(name, {"metadata": {"total_size": self.total_size}, "weight_map": self.weight_map})
 
     def commit(self):
         """Replace OUT with the finished folder (an existing OUT is moved aside first and
