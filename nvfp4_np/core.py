@@ -177,7 +177,9 @@ def tensor_amax(x, given=None):
         return a
     if x.size == 0:
         return np.float32(0.0)
-    m = np.abs(x).max()
+    # max(max, -min) is max|x| without a temporary |x| the size of the tensor; abs() makes
+    # an all -0.0 tensor give +0.0, and NaN/Inf still come out non-finite.
+    m = abs(max(x.max(), -x.min()))
     return m if np.isfinite(m) else np.float32(0.0)
 
 

@@ -18,10 +18,13 @@ run then stops, the outstanding tasks are cancelled and nothing is written.
 
 import collections
 import os
+import time
 
 import numpy as np
 
 from . import checkpoint as ck
+from . import recipes
+from .core import tensor_amax
 
 __all__ = ["quantize_checkpoint", "engine", "DistributedError", "TASK_ELEMENTS"]
 
@@ -74,7 +77,7 @@ def _rows(path, name, r0, r1):
 
 
 def _amax_task(path, name, r0, r1):
-    return ck.amax_of(_rows(path, name, r0, r1))
+    return tensor_amax(_rows(path, name, r0, r1))
 
 
 def _max_task(values):
@@ -86,11 +89,9 @@ def _operands_task(calib_path, p, settings):
 
 
 def _rows_task(path, name, r0, r1, p, settings, amax, operands, step):
-    import time
-
     t0 = time.perf_counter()
     W = _rows(path, name, r0, r1)
-    piece = ck.quantize_rows(W, r0, p, settings, ck.amax_of(W) if amax is None else amax, operands, step=step)
+    piece = ck.quantize_rows(W, r0, p, settings, tensor_amax(W) if amax is None else amax, operands, step=step)
     piece["seconds"] = time.perf_counter() - t0
     return piece
 
@@ -98,18 +99,17 @@ def _rows_task(path, name, r0, r1, p, settings, amax, operands, step):
 # ------------------------------------------------------------------ the driver
 
 
-def _ranges(p, task_elements):
+def _ranges(p, task_elements, step):
+    """Row ranges of about task_elements elements, whole multiples of ``step`` rows."""
     M, K = p.shape
-    step = ck.row_step(K)
     rows = max(1, task_elements // max(K, 1)) // step * step or step
     return [(r, min(r + rows, M)) for r in range(0, M, rows)] or [(0, 0)]
 
 
 def _submit(client, ckpt, cal, p, settings, task_elements):
-    from . import recipes
-
     path = ckpt.shards[ckpt.where[p.name]].path
-    ranges = _ranges(p, task_elements)
+    step = ck.row_step(p.shape[1])  # the driver's: the error sums' partition is the single process's
+    ranges = _ranges(p, task_elements, step)
     operands = (None, None, None)
     if p.calib is not None:
         operands = client.submit(_operands_task, cal.path, p, settings, pure=False)
@@ -120,7 +120,6 @@ def _submit(client, ckpt, cal, p, settings, task_elements):
             amax = client.submit(_max_task, parts, pure=False)
         else:
             amax = np.float32(0)  # single-level recipes do not use it
-    step = ck.row_step(p.shape[1])  # the driver's: the error sums' partition is the single process's
     return [client.submit(_rows_task, path, p.name, a, b, p, settings, amax, operands, step, pure=False)
             for a, b in ranges]
 

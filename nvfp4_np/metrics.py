@@ -37,7 +37,7 @@ def metrics(W, W_dq, X=None, *, chunk_rows=HESSIAN_CHUNK_ROWS):
         d = np.asarray(Wq[r0:r0 + step], np.float64).reshape(-1) - w
         num += float(d @ d)
         den += float(w @ w)
-    out = {"weight_error": _ratio(num, den), "output_error": None}
+    out = {"weight_error": error_ratio(num, den), "output_error": None}
     if X is not None:
         X = core.as_float_array(X, "X")
         if X.ndim != 2 or X.shape[1] != W.shape[1]:
@@ -49,9 +49,10 @@ def metrics(W, W_dq, X=None, *, chunk_rows=HESSIAN_CHUNK_ROWS):
             Xc = np.asarray(X[t0:t0 + chunk_rows], dtype=np.float64)
             num += np.sum((Xc @ D) ** 2)
             den += np.sum((Xc @ W64.T) ** 2)
-        out["output_error"] = _ratio(num, den)
+        out["output_error"] = error_ratio(num, den)
     return out
 
 
-def _ratio(num, den):
+def error_ratio(num, den):
+    """sqrt(num / den) of two sums of squares: a relative error (0 for 0/0, inf for x/0)."""
     return float(np.sqrt(num / den)) if den > 0 else (0.0 if num == 0 else float("inf"))

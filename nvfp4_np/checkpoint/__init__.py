@@ -19,7 +19,7 @@ from .layout import SUFFIXES, global_scale, layout_tensor, load_quantized, nvfp4
 from .plan import BEST_MODES, DEFAULT_EXCLUDES, Settings, TensorPlan, plan, prepare
 from .quantize import REPORT_NAME, local_engine, quantize_checkpoint, read_report, tensor_error
 from .readback import dequantize_checkpoint, inspect_rows, run_label
-from .rows import amax_of, diag_blocks, finish_tensor, quantize_rows, quantize_tensor, row_step, tensor_operands
+from .rows import diag_blocks, finish_tensor, quantize_rows, quantize_tensor, row_step, tensor_operands
 from .source import ArrayFile, Calibration, Checkpoint, CheckpointError, open_checkpoint, reader
 from .writer import CheckpointWriter
 

@@ -2,14 +2,15 @@
 sums behind the report's error figures, in a partition that any split of the rows
 reproduces (so a Dask run reports the same numbers as one process)."""
 
-import math
 import time
 import warnings
 
 import numpy as np
 
 from .._safetensors import DTYPES
+from ..core import tensor_amax
 from ..hessian import block_hessians
+from ..metrics import error_ratio
 from ..tensor import quantize
 from .layout import global_scale, layout_tensor
 
@@ -18,7 +19,6 @@ from .layout import global_scale, layout_tensor
 #: ranges (same bits as one call, with the whole tensor's amax) to show progress and to
 #: react to Ctrl-C within a second or so.
 ROWS_ELEMENTS = 1 << 22
-#: Modes the command line uses when none is given: the best each method offers.
 
 
 def row_step(K):
@@ -101,16 +101,12 @@ def finish_tensor(p, settings, pieces, seconds):
     entry = {"name": p.name, "shape": [M, K], "dtype": p.dtype, "action": "quantized", "method": p.method,
              "mode": p.mode, "recipe": settings.recipe, "block_size": settings.block_size,
              "calibration": p.calib[1] if p.calib else None, "note": p.reason or None, "global_scale": float(gs),
-             "weight_error_pct": 100 * _ratio(sums[0], sums[1]),
-             "output_error_pct": 100 * _ratio(sums[2], sums[3]) if has_out else None,
+             "weight_error_pct": 100 * error_ratio(sums[0], sums[1]),
+             "output_error_pct": 100 * error_ratio(sums[2], sums[3]) if has_out else None,
              "scale_byte_histogram": {f"0x{b:02x}": int(n) for b, n in enumerate(hist) if n},
              "zero_scale_blocks": int(hist[0]), "seconds": seconds,
              "elements_per_s": M * K / max(seconds, 1e-9)}
     return arrays, entry
-
-
-def _ratio(num, den):
-    return math.sqrt(num / den) if den > 0 else (0.0 if num == 0 else math.inf)
 
 
 def quantize_tensor(W, p, settings, calib=None, *, progress=None):
@@ -121,14 +117,8 @@ def quantize_tensor(W, p, settings, calib=None, *, progress=None):
     # One float32 copy (the kernels' input type; exact from float16 / bfloat16): read once
     # from the file, reused by every row step and the error figures.
     W = np.asarray(W, np.float32)
-    piece = quantize_rows(W, 0, p, settings, amax_of(W), tensor_operands(p, settings, calib), progress)
+    piece = quantize_rows(W, 0, p, settings, tensor_amax(W), tensor_operands(p, settings, calib), progress)
     return finish_tensor(p, settings, [piece], time.perf_counter() - t0)
-
-
-def amax_of(W):
-    """max|W| of a float32 array (NaN/Inf are reported by the kernels)."""
-    m = np.float32(max(W.max(initial=0), -W.min(initial=0))) if W.size else np.float32(0)
-    return m if np.isfinite(m) else np.float32(0)
 
 
 def diag_blocks(H, bs):
