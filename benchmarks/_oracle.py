@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: timing, and running the seed in an oracle Python."""
+"""What the benchmark scripts share: timing, running the seed in an oracle Python, and
+synthetic checkpoints."""
 
 import json
 import os
@@ -50,3 +51,19 @@ def run_in_oracle(oracle, seed_dir, threads, body, *arrays):
         res = subprocess.run([oracle, "-c", _PREAMBLE + body, seed_dir, str(threads), *paths],
                              check=True, capture_output=True, text=True)
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def write_weights(path, n, rows, cols, seed=0):
+    """A bfloat16 safetensors file of n heavy-tailed (Student t, 4 degrees of freedom)
+    weights ``model.layers.{i}.mlp.up_proj.weight`` of (rows, cols), written one tensor
+    at a time."""
+    import ml_dtypes
+
+    from nvfp4_np import _safetensors
+
+    rng = np.random.default_rng(seed)
+    specs = [(f"model.layers.{i}.mlp.up_proj.weight", "BF16", (rows, cols)) for i in range(n)]
+    w = _safetensors.SafetensorsWriter(path, specs, {"format": "pt"})
+    for name, _, shape in specs:
+        w.write(name, (rng.standard_t(4, shape) * 0.02).astype(ml_dtypes.bfloat16))
+    w.close()

@@ -12,26 +12,13 @@ tensor (not the checkpoint), the two peaks are about equal whatever --tensors is
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
-import ml_dtypes
-import numpy as np
-
-
-def _write(path, n, rows, cols, seed=0):
-    from nvfp4_np import _safetensors
-
-    rng = np.random.default_rng(seed)
-    specs = [(f"model.layers.{i}.mlp.up_proj.weight", "BF16", (rows, cols)) for i in range(n)]
-    w = _safetensors.SafetensorsWriter(path, specs, {"format": "pt"})
-    for name, _, shape in specs:  # one tensor in memory at a time
-        w.write(name, (rng.standard_t(4, shape) * 0.02).astype(ml_dtypes.bfloat16))
-    w.close()
+from _oracle import write_weights
 
 
 def _run(args):
@@ -59,8 +46,8 @@ def main(argv=None):
     os.makedirs(tmp, exist_ok=True)
     try:
         big, one = os.path.join(tmp, "big.safetensors"), os.path.join(tmp, "one.safetensors")
-        _write(big, a.tensors, a.rows, a.cols)
-        _write(one, 1, a.rows, a.cols)
+        write_weights(big, a.tensors, a.rows, a.cols)
+        write_weights(one, 1, a.rows, a.cols)
         el = a.tensors * a.rows * a.cols
         import numba
 

@@ -19,21 +19,15 @@ import subprocess
 import sys
 import tempfile
 
-import ml_dtypes
 import numpy as np
+from _oracle import write_weights
 
 
 def _write(folder, n, rows, cols):
-    from nvfp4_np import _safetensors
-
     os.makedirs(folder, exist_ok=True)
-    rng = np.random.default_rng(0)
-    specs = [(f"model.layers.{i}.mlp.up_proj.weight", "BF16", (rows, cols)) for i in range(n)]
-    w = _safetensors.SafetensorsWriter(os.path.join(folder, "model.safetensors"), specs, {"format": "pt"})
-    for name, _, shape in specs:
-        w.write(name, (rng.standard_t(4, shape) * 0.02).astype(ml_dtypes.bfloat16))
-    w.close()
+    write_weights(os.path.join(folder, "model.safetensors"), n, rows, cols)
     # Hessians for the Hessian-aware methods: correlated, as real activations are
+    rng = np.random.default_rng(1)
     A = rng.standard_normal((cols, cols)).astype(np.float32) / np.sqrt(cols)
     H = (A @ A.T + np.eye(cols, dtype=np.float32)).astype(np.float32)
     np.savez(os.path.join(folder, "calib.npz"), **{f"model.layers.{i}.mlp.up_proj.H": H for i in range(n)})
