@@ -1,10 +1,12 @@
 """Per-block Numba primitives shared by every method: amax, the naive scale, the FP4
 projection, the block SSE in the seed's float32 order, and the seed's search window.
 
-A block is a 1-D float32 view of 16 or 32 elements. Block scales are handled as E4M3
-byte codes (0 = scale 0, 1..126 = the positive finite values), ``dec`` is
-:data:`nvfp4_np.formats.E4M3_DECODE`, and ``rc`` is the tensor's recipe reduced to
-constants (:class:`nvfp4_np.recipes.RecipeParams`). A code k acts through two float32
+A block is row ``b`` of a (N, bs) float32 array ``x`` (bs = 16 or 32), addressed as
+``x[b, i]``: the primitives take ``(x, b)`` rather than a row view, because on the CPU a
+view costs a pair of atomic reference-count updates (measured: ~30 ns a block). Block
+scales are handled as E4M3 byte codes (0 = scale 0, 1..126 = the positive finite
+values), ``dec`` is :data:`nvfp4_np.formats.E4M3_DECODE`, and ``rc`` is the tensor's
+recipe reduced to constants (:class:`nvfp4_np.recipes.RecipeParams`). A code k acts through two float32
 numbers (:func:`candidate`): the element factor ``f`` (|x| is divided or multiplied by
 it before E2M1 rounding) and the effective scale ``s`` (dequant = q * s). In the seed
 recipe both are the E4M3 value dec[k].
@@ -17,8 +19,16 @@ import numpy as np
 
 from ._bits import bits_to_f32
 from ._arith import mul_rn
-from ._config import CHUNK_BLOCKS, JIT_SCALAR
-from .formats import E2M1, E4M3_MAX_CODE, e2m1_round, e4m3_code, seed_sum_inplace
+from ._config import CHUNK_BLOCKS, JIT_SCALAR, JIT_SCALAR_FN
+from .formats import (
+    E2M1,
+    E2M1_BOUNDARIES,
+    E2M1_VALUES,
+    E4M3_MAX_CODE,
+    e2m1_round,
+    e4m3_code,
+    seed_sum_inplace,
+)
 from .recipes import block_scale_for, effective_scale, element_factor, fp4_project, recipe_code, signed
 
 #: Status of a block, written by every kernel and read by the wrapper (core.check_status).
@@ -30,6 +40,32 @@ _ABS_MASK = np.uint32(0x7FFFFFFF)
 _INF_BITS = np.uint32(0x7F800000)
 
 
+# E2M1 rounding as comparisons, for exact recipes (element factor = effective scale = the
+# E4M3 value s). For s > 0 and an E2M1 boundary b, b*s is exact in float32, and fl(a / s)
+# compares with b exactly as a compares with b*s (a/s > b iff a > b*s; a/s rounds to b
+# only if a == b*s): the spacing of float32 around a, divided by s, is more than half the
+# spacing around b. So a magnitude quantizes to the j-th E2M1 value above 0 when it
+# exceeds exactly j of the thresholds b*s; a tie (a == b*s) goes down ("seed") or, with
+# "rne", up where the upper neighbour is even (its code is even; _e2m1_cmp compares
+# with >= there). For s = 0 (code 0) every threshold is 0: a > 0 gives 6, as a/0 = inf
+# does, and the dequant q*0 is 0 either way; a = 0 gives 0 where 0/0 gives 6, but its
+# quant is 0 under the "x<0" sign rule of every exact recipe.
+_B = tuple(np.float32(v) for v in E2M1_BOUNDARIES)
+_Q = tuple(np.float32(v) for v in E2M1_VALUES[1:])
+_RNE_TIE_UP = tuple(j % 2 == 0 for j in range(1, len(E2M1_VALUES)))
+assert len(_B) == 7 and _RNE_TIE_UP == (False, True, False, True, False, True, False)
+
+
+@numba.njit(**JIT_SCALAR)
+def block_len(x):
+    """The block size of ``x`` (N, bs) as the loop bound of every per-element loop.
+    Capped at 32 (the largest block) so that LLVM knows the trip count is small: its
+    loop vectoriser then runs one vector body of 8 or 16 elements per iteration instead
+    of interleaving 4 bodies (32 elements), which would leave a 16-element block wholly
+    to the scalar remainder loop."""
+    return min(x.shape[1], 32)
+
+
 @numba.njit(**JIT_SCALAR)
 def n_chunks(n):
     """Number of CHUNK_BLOCKS-sized work items for n blocks."""
@@ -37,13 +73,13 @@ def n_chunks(n):
 
 
 @numba.njit(**JIT_SCALAR)
-def block_amax(row_bits):
-    """(amax, finite) of a block given as float32 bit patterns. An integer max over the
-    magnitude bits orders finite floats like their values and puts Inf/NaN above every
-    finite one; unlike a float max it vectorises without fastmath."""
+def block_amax(xbits, b):
+    """(amax, finite) of block ``b`` given as float32 bit patterns. An integer max over
+    the magnitude bits orders finite floats like their values and puts Inf/NaN above
+    every finite one; unlike a float max it vectorises without fastmath."""
     m = np.uint32(0)
-    for i in range(row_bits.size):
-        v = np.uint32(row_bits[i] & _ABS_MASK)
+    for i in range(block_len(xbits)):
+        v = np.uint32(xbits[b, i] & _ABS_MASK)
         m = v if v > m else m
     return bits_to_f32(np.uint32(m)), m < _INF_BITS
 
@@ -53,7 +89,7 @@ def begin_block(b, xbits, status, rc):
     """Start block ``b``: (amax, the recipe's baseline code s0, finite). Records the
     block's status: NONFINITE (the caller skips it; the wrapper raises), UNDERFLOW
     (amax > 0 but the E4M3 block scale is 0) or OK."""
-    amax, finite = block_amax(xbits[b])
+    amax, finite = block_amax(xbits, b)
     if not finite:
         status[b] = NONFINITE
         return amax, np.uint8(0), False
@@ -90,7 +126,7 @@ def candidate(k, dec, rc):
     return element_factor(sf, rc), effective_scale(sf, rc)
 
 
-@numba.njit(**JIT_SCALAR)
+@numba.njit(**JIT_SCALAR_FN)
 def fp4_signed(v, f, rc):
     """FP4 quant of a value: its magnitude's E2M1 value under factor ``f`` with the
     recipe's sign rule (seed: torch.sign, -0.0 and NaN -> +0.0; a negative that rounds
@@ -99,8 +135,8 @@ def fp4_signed(v, f, rc):
 
 
 @numba.njit(**JIT_SCALAR)
-def block_sse(xb, f, s, rc, sq):
-    """SSE of a block under element factor ``f`` and effective scale ``s``, summed in
+def block_sse(x, b, f, s, rc, sq):
+    """SSE of block ``b`` under element factor ``f`` and effective scale ``s``, summed in
     the seed's float32 order.
 
     ``x - sign(x)*q*s`` has the magnitude ``|x| - q*s`` exactly (rounding is symmetric),
@@ -110,16 +146,61 @@ def block_sse(xb, f, s, rc, sq):
     # where the search spends its time, and a select between a*f and a/f per element
     # would compute both.
     if rc.elem_mul:
-        for i in range(xb.size):
-            a = abs(xb[i])
+        for i in range(block_len(x)):
+            a = abs(x[b, i])
             e = a - mul_rn(e2m1_round(a * f, rc.rne), s)
             sq[i] = mul_rn(e, e)
     else:
-        for i in range(xb.size):
-            a = abs(xb[i])
+        for i in range(block_len(x)):
+            a = abs(x[b, i])
             e = a - mul_rn(e2m1_round(a / f, rc.rne), s)
             sq[i] = mul_rn(e, e)
     return seed_sum_inplace(sq)
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def _thresholds(s):
+    """The 7 thresholds b*s of scale ``s`` (exact recipes; see _B)."""
+    return (_B[0] * s, _B[1] * s, _B[2] * s, _B[3] * s, _B[4] * s, _B[5] * s, _B[6] * s)
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def _e2m1_cmp(a, t, rne):
+    """E2M1 magnitude of a / s for a magnitude ``a``, by comparisons with the thresholds
+    ``t`` of s (exact recipes; see _B). Callers pass ``rne`` as a constant, so each loop
+    compiles to one set of comparisons. (A branch-free sum of steps was tried: 40% slower
+    search.)"""
+    q = np.float32(0.0)
+    q = _Q[0] if a > t[0] else q
+    q = _Q[1] if (a >= t[1] if rne else a > t[1]) else q
+    q = _Q[2] if a > t[2] else q
+    q = _Q[3] if (a >= t[3] if rne else a > t[3]) else q
+    q = _Q[4] if a > t[4] else q
+    q = _Q[5] if (a >= t[5] if rne else a > t[5]) else q
+    q = _Q[6] if a > t[6] else q
+    return q
+
+
+@numba.njit(**JIT_SCALAR)
+def _sse_cmp(x, b, s, rne, sq):
+    t = _thresholds(s)
+    for i in range(block_len(x)):
+        a = abs(x[b, i])
+        e = a - mul_rn(_e2m1_cmp(a, t, rne), s)
+        sq[i] = mul_rn(e, e)
+    return seed_sum_inplace(sq)
+
+
+@numba.njit(**JIT_SCALAR)
+def code_sse(x, b, k, dec, rc, sq):
+    """SSE of block ``b`` at block-scale code ``k`` in the seed's float32 order (as
+    block_sse of candidate(k)); exact recipes round by comparisons, no division."""
+    if not rc.exact:
+        f, s = candidate(k, dec, rc)
+        return block_sse(x, b, f, s, rc, sq)
+    if rc.rne:
+        return _sse_cmp(x, b, dec[k], True, sq)
+    return _sse_cmp(x, b, dec[k], False, sq)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -137,82 +218,105 @@ def matvec_korder(Mt, v, out):
 
 
 @numba.njit(**JIT_SCALAR)
-def block_energy(xb, sq):
-    """Seed-exact sum of squares of a block."""
-    for i in range(xb.size):
-        sq[i] = mul_rn(xb[i], xb[i])
+def block_energy(x, b, sq):
+    """Seed-exact sum of squares of block ``b``."""
+    for i in range(block_len(x)):
+        sq[i] = mul_rn(x[b, i], x[b, i])
     return seed_sum_inplace(sq)
 
 
 @numba.njit(**JIT_SCALAR)
-def quantize_block(xb, f, s, rc, q_out, dq_out, want_dq):
-    """FP4 quants ``sign(x)*q`` under factor ``f`` (the recipe's sign rule), and
-    optionally the dequant ``q*s``."""
-    for i in range(xb.size):
-        q_out[i] = fp4_signed(xb[i], f, rc)
+def quantize_block(x, b, f, s, rc, quants, dequant, want_dq):
+    """FP4 quants ``sign(x)*q`` of block ``b`` under factor ``f`` (the recipe's sign
+    rule) into row b of ``quants``, and optionally the dequant ``q*s`` into row b of
+    ``dequant``. Exact recipes (f = s) round by comparisons."""
+    if not rc.exact:
+        for i in range(block_len(x)):
+            quants[b, i] = fp4_signed(x[b, i], f, rc)
+    elif rc.rne:
+        _quantize_cmp(x, b, s, True, rc, quants)
+    else:
+        _quantize_cmp(x, b, s, False, rc, quants)
     if want_dq:
-        for i in range(xb.size):
-            dq_out[i] = q_out[i] * s
+        for i in range(block_len(x)):
+            dequant[b, i] = quants[b, i] * s
 
 
 @numba.njit(**JIT_SCALAR)
-def emit_block(b, code, xb, dec, rc, out, want_dq):
+def _quantize_cmp(x, b, s, rne, rc, quants):
+    t = _thresholds(s)
+    for i in range(block_len(x)):
+        v = x[b, i]
+        quants[b, i] = signed(v, _e2m1_cmp(abs(v), t, rne), rc)
+
+
+@numba.njit(**JIT_SCALAR)
+def emit_block(b, code, x, dec, rc, out, want_dq):
     """Write block ``b``'s results: its scale byte, block scale, quants (and dequant).
     ``out = (codes, scales, quants, dequant)``."""
     codes, scales, quants, dequant = out
     f, s = candidate(code, dec, rc)
     codes[b] = code
     scales[b] = dec[code]
-    quantize_block(xb, f, s, rc, quants[b], dequant[b if want_dq else 0], want_dq)
+    quantize_block(x, b, f, s, rc, quants, dequant, want_dq)
 
 
 @numba.njit(**JIT_SCALAR)
-def search_window(row_bits, amax, e0, work, srt, prefix):
-    """The seed's candidate window [s_min, s_max] from the baseline SSE ``e0``.
+def search_window(xbits, b, amax, e0, work, srt, prefix):
+    """Block ``b``'s candidate window [s_min, s_max] from the baseline SSE ``e0``.
 
     The seed sorts |x| ascending, takes ``cumsum`` of the squares (float32 squares,
     accumulated in float64, each prefix rounded to float32) and counts the prefixes
     ``<= e0`` (k*); ``s_max = sorted[k*] / 0.25``, and ``k* == n`` marks a noise block.
-    Only the prefix up to k* matters, so instead of a full sort the smallest remaining
-    magnitude is extracted (with all its copies) until a prefix exceeds ``e0``: on
-    typical blocks k* is 3 (bs 16) to 8 (bs 32). The minimum is an integer min over
-    magnitude bits, which vectorises.
 
-    Returns (s_min, s_max, noise, taken): ``srt[:taken]`` are the smallest magnitudes in
-    ascending order and ``prefix[k]`` (float64, k <= taken) the sum of the k smallest
-    squares. ``work`` is uint32 scratch.
+    Here the magnitudes are sorted by rank (each element's rank is the number of smaller
+    ones: a vectorised count per element, with no chain of dependent steps), then the
+    prefixes are taken 8 at a time without a branch per step and counted as the seed
+    counts them; on typical blocks k* is 3 (bs 16) to 8 (bs 32), one or two groups.
+    (Sorting only the magnitudes whose square is <= e0, which are all that can precede
+    sorted[k*], was tried: the compaction cost more than the smaller sort saved.)
+
+    Returns (s_min, s_max, noise). Scratch: ``srt`` (float32, bs), ``prefix`` (float64,
+    bs + 1), ``work`` (uint32, 2 * bs).
     """
-    n = row_bits.size
+    n = block_len(xbits)
     # float32 sqrt, correctly rounded: float64 sqrt then one rounding to float32 is the
     # same (53 >= 2*24 + 2 bits), and math.sqrt compiles for CUDA too (np.sqrt does not).
     s_min = (amax - np.float32(math.sqrt(np.float64(e0)))) / _QMAX
     if s_min < 0:
         s_min = np.float32(0.0)
+    # work[:n]: magnitude bits (integers order finite floats as their values); work[n:]:
+    # ranks.
     for i in range(n):
-        work[i] = row_bits[i] & _ABS_MASK
+        work[i] = xbits[b, i] & _ABS_MASK
+        work[n + i] = 0
+        srt[i] = -1.0
+    for j in range(n):
+        mj = work[j]
+        for i in range(n):
+            work[n + i] += np.uint32(mj < work[i])
+    # Equal magnitudes share a rank and land in one slot; the slots after it, left at -1,
+    # repeat the value before them.
+    for i in range(n):
+        srt[work[n + i]] = bits_to_f32(work[i])
     acc = 0.0
     prefix[0] = 0.0
-    taken = 0
-    while taken < n:
-        m = np.uint32(0xFFFFFFFF)  # above every finite magnitude's bits
-        for i in range(n):
-            w = work[i]
-            m = w if w < m else m
-        copies = 0
-        for i in range(n):
-            hit = work[i] == m
-            copies += hit
-            work[i] = np.uint32(0xFFFFFFFF) if hit else work[i]
-        v = bits_to_f32(m)
-        sq = np.float64(v * v)
-        for _ in range(copies):
-            srt[taken] = v
-            acc += sq
-            taken += 1
-            prefix[taken] = acc
-            if not np.float32(acc) <= e0:
-                return s_min, v * _DEAD_ZONE_INV, False, taken
-    return s_min, np.float32(0.0), True, taken
+    v = np.float32(0.0)
+    k = 0
+    for g in range(0, n, 8):
+        for t in range(g, g + 8):
+            u = srt[t]
+            v = u if u >= 0 else v
+            srt[t] = v
+            acc += np.float64(v * v)
+            prefix[t + 1] = acc
+        c = 0
+        for t in range(g + 1, g + 9):
+            c += np.float32(prefix[t]) <= e0
+        k += c
+        if c < 8:
+            return s_min, srt[k] * _DEAD_ZONE_INV, False
+    return s_min, np.float32(0.0), True
 
 
 @numba.njit(**JIT_SCALAR)
@@ -246,11 +350,3 @@ def code_window(dec, rc, s_min, s_max):
         lo, hi = code_range(dec, block_scale_for(s_min, rc), block_scale_for(s_max, rc))
         lo, hi = lo - 1, hi + 1
     return max(lo, rc.min_code), min(hi, E4M3_MAX_CODE)
-
-
-@numba.njit(**JIT_SCALAR)
-def first_candidate_at_least(dec, rc, s):
-    """The smallest code whose effective scale may be >= s (see code_window)."""
-    if rc.exact:
-        return first_code_at_least(dec, s)
-    return first_code_at_least(dec, block_scale_for(s, rc)) + 1

@@ -4,9 +4,14 @@ Every kernel is compiled with these flags. ``fastmath`` stays off everywhere: it
 let LLVM reorder float32 sums, and the seed's summation order is part of the result.
 """
 
-#: Scalar helpers inlined into kernels. error_model="numpy": a float division by zero
+#: Helpers that take arrays, inlined into kernels by Numba itself (a call that passes an
+#: array costs reference-count updates). error_model="numpy": a float division by zero
 #: gives inf/NaN as IEEE (and torch) do, instead of raising, and costs no check.
 JIT_SCALAR = dict(cache=True, nogil=True, fastmath=False, error_model="numpy", inline="always")
+#: Helpers on scalars only: compiled once and left to LLVM, which inlines them before it
+#: vectorises. Inlining them in Numba's IR too copied them at every use and made the
+#: search kernel's compilation take minutes.
+JIT_SCALAR_FN = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 #: Block-parallel kernels (prange over chunks of blocks).
 JIT_PARALLEL = dict(cache=True, nogil=True, fastmath=False, error_model="numpy", parallel=True)
 #: Elementwise ufuncs built from the scalar helpers.

@@ -28,6 +28,7 @@ from . import core
 from ._block import (
     NONFINITE,
     begin_block,
+    block_len,
     candidate,
     column_block_task,
     emit_block,
@@ -174,13 +175,13 @@ def _swap_columns(a, b, X, Z, C, perm, numer, denom):
 
 
 @numba.njit(**JIT_SCALAR)
-def _emit_quants(b, code, Z, r, xb, dec, rc, out, want_dq):
+def _emit_quants(b, code, Z, r, x, dec, rc, out, want_dq):
     """Write block b with scale code ``code`` and the quants in column r of Z."""
     codes, scales, quants, dequant = out
     _, s = candidate(code, dec, rc)
     codes[b] = code
     scales[b] = dec[code]
-    for i in range(xb.size):
+    for i in range(block_len(x)):
         quants[b, i] = Z[i, r]
         if want_dq:
             dequant[b, i] = Z[i, r] * s
@@ -223,7 +224,7 @@ def admm_start(b, r, x, xbits, rc, dec, status, H64j, dj, mu_j, best, X, C, star
     amax, c0, finite = begin_block(b, xbits, status, rc)
     code = c0
     if finite and best:
-        code = exact_block(x[b], rc, dec, c0, H64j, dj, mu_j, r64)
+        code = exact_block(x, b, rc, dec, c0, H64j, dj, mu_j, r64)
     start[r] = code
     C[r] = code
     for i in range(x.shape[1]):
@@ -236,33 +237,32 @@ def admm_finish(b, c, start_code, x, rc, dec, out, want_dq, status, H64j, best, 
     best mode the better of it and the start, by float64 r^T H r."""
     if status[b] == NONFINITE:
         return
-    xb = x[b]
     if n_outer == 0:
-        emit_block(b, start_code, xb, dec, rc, out, want_dq)
+        emit_block(b, start_code, x, dec, rc, out, want_dq)
         if best:  # (for return_info: the result is the Hessian-optimal start)
-            e_h = hess_err_exact(xb, start_code, dec, rc, H64j, r64)
+            e_h = hess_err_exact(x, b, start_code, dec, rc, H64j, r64)
             errors[b, 0] = e_h
             errors[b, 1] = e_h
     elif not best:
-        _emit_quants(b, C[c], Z, c, xb, dec, rc, out, want_dq)
+        _emit_quants(b, C[c], Z, c, x, dec, rc, out, want_dq)
     else:
-        e_h = hess_err_exact(xb, start_code, dec, rc, H64j, r64)
-        e_a = _admm_error(xb, C[c], Z, c, dec, rc, H64j, r64)
+        e_h = hess_err_exact(x, b, start_code, dec, rc, H64j, r64)
+        e_a = _admm_error(x, b, C[c], Z, c, dec, rc, H64j, r64)
         errors[b, 0] = e_h
         errors[b, 1] = min(e_a, e_h)
         if e_a < e_h:
-            _emit_quants(b, C[c], Z, c, xb, dec, rc, out, want_dq)
+            _emit_quants(b, C[c], Z, c, x, dec, rc, out, want_dq)
         else:
-            emit_block(b, start_code, xb, dec, rc, out, want_dq)
+            emit_block(b, start_code, x, dec, rc, out, want_dq)
 
 
 @numba.njit(**JIT_SCALAR)
-def _admm_error(xb, code, Z, c, dec, rc, H, r):
+def _admm_error(x, b, code, Z, c, dec, rc, H, r):
     """float64 r^T H r for r = x - dq, dq = fl(z * s) the dequant of the ADMM quants in
     column c of Z at scale code ``code``."""
     _, s = candidate(code, dec, rc)
-    for i in range(xb.size):
-        r[i] = np.float64(xb[i]) - np.float64(Z[i, c] * s)
+    for i in range(block_len(x)):
+        r[i] = np.float64(x[b, i]) - np.float64(Z[i, c] * s)
     return quad_form64(r, H)
 
 

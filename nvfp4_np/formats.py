@@ -16,7 +16,7 @@ import numba
 import numpy as np
 
 from ._bits import f32_to_bits
-from ._config import JIT_SCALAR, JIT_UFUNC
+from ._config import JIT_SCALAR, JIT_SCALAR_FN, JIT_UFUNC
 
 __all__ = [
     "FloatFormat",
@@ -141,7 +141,7 @@ _HALF_MINUS_ONE = np.uint32((1 << (23 - E4M3.mantissa_bits - 1)) - 1)
 _REBIAS = np.uint32((127 - E4M3.bias) << E4M3.mantissa_bits)
 
 
-@numba.njit(**JIT_SCALAR)
+@numba.njit(**JIT_SCALAR_FN)
 def e4m3_code(v):
     """E4M3 byte code of a non-negative float32 ``v``, round-to-nearest-even.
 
@@ -176,7 +176,7 @@ _ONE = np.float32(1.0)
 _MAGIC = np.float32(2.0**23)
 
 
-@numba.njit(**JIT_SCALAR)
+@numba.njit(**JIT_SCALAR_FN)
 def rint_small(v):
     """Round a float32 ``0 <= v < 2^22`` to an integer, ties to even: adding 2^23 leaves
     no fraction bits, so the addition rounds (RNE) and the subtraction is exact. Plain
@@ -185,7 +185,7 @@ def rint_small(v):
     return (v + _MAGIC) - _MAGIC
 
 
-@numba.njit(**JIT_SCALAR)
+@numba.njit(**JIT_SCALAR_FN)
 def e2m1_round(y, rne):
     """Round a non-negative float32 ``y`` to an E2M1 magnitude (0, 0.5, ..., 6).
 

@@ -8,12 +8,12 @@ import numpy as np
 from numba import cuda
 
 from . import _gpu
+from ._gpu import MAX_BS  # (local array sizes: plain globals)
 from ._config import GPU_ADMM
 from .admm import _admm_batch, admm_finish, admm_info, admm_operands, admm_start
 
 __all__ = ["nvfp4_admm"]
 
-_MAX_BS = 32
 _start = _gpu.device_fn(admm_start)
 _batch = _gpu.device_fn(_admm_batch)
 _finish = _gpu.device_fn(admm_finish)
@@ -23,18 +23,18 @@ _finish = _gpu.device_fn(admm_finish)
 def _admm_tile_block(t, x, xbits, rc, dec, out, want_dq, status, j, rows, extra):
     Hn, Minv, H, H64, d, mu, best, n_outer, n_inner, errors = extra
     bs = x.shape[1]
-    X = cuda.local.array((_MAX_BS, 1), numba.float32)
-    W = cuda.local.array((_MAX_BS, 1), numba.float32)
-    Z = cuda.local.array((_MAX_BS, 1), numba.float32)
-    U = cuda.local.array((_MAX_BS, 1), numba.float32)
-    T = cuda.local.array((_MAX_BS, 1), numba.float32)
-    Q = cuda.local.array((_MAX_BS, 1), numba.float32)
+    X = cuda.local.array((MAX_BS, 1), numba.float32)
+    W = cuda.local.array((MAX_BS, 1), numba.float32)
+    Z = cuda.local.array((MAX_BS, 1), numba.float32)
+    U = cuda.local.array((MAX_BS, 1), numba.float32)
+    T = cuda.local.array((MAX_BS, 1), numba.float32)
+    Q = cuda.local.array((MAX_BS, 1), numba.float32)
     C = cuda.local.array(1, numba.uint8)
     start = cuda.local.array(1, numba.uint8)
     perm = cuda.local.array(1, numba.int64)
     numer = cuda.local.array(1, numba.float32)
     denom = cuda.local.array(1, numba.float32)
-    r64 = cuda.local.array(_MAX_BS, numba.float64)
+    r64 = cuda.local.array(MAX_BS, numba.float64)
     perm[0] = 0
     _start(t, 0, x, xbits, rc, dec, status, H64[j], d[j], mu[j], best, X[:bs], C, start, r64[:bs])
     _batch(X[:bs], C, perm, 1, rc, dec, Hn[j], Minv[j], H[j], n_outer, n_inner, W[:bs], Z[:bs], U[:bs],

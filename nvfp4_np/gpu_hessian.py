@@ -9,14 +9,13 @@ import numpy as np
 from numba import cuda
 
 from . import _gpu
+from ._gpu import MAX_BS, MAX_PREFIX, MAX_WORK  # (local array sizes: plain globals)
 from ._block import begin_block, emit_block
 from ._config import GPU_HESSIAN_EXACT, GPU_HESSIAN_SEED
 from .hessian import exact_block, hessian_operands, hessian_seed_block
 
 __all__ = ["nvfp4_optimal_hessian"]
 
-_MAX_BS = 32
-_MAX_PREFIX = _MAX_BS + 1  # (a local array's size must be a global constant)
 _seed_block = _gpu.device_fn(hessian_seed_block)
 _exact_block = _gpu.device_fn(exact_block)
 _begin_block = _gpu.device_fn(begin_block)
@@ -27,25 +26,25 @@ _emit_block = _gpu.device_fn(emit_block)
 def _seed_tile_block(t, x, xbits, rc, dec, out, want_dq, status, j, rows, extra):
     Ht, d, mu = extra
     bs = x.shape[1]
-    sq = cuda.local.array(_MAX_BS, numba.float32)
-    r = cuda.local.array(_MAX_BS, numba.float32)
-    hr = cuda.local.array(_MAX_BS, numba.float32)
-    srt = cuda.local.array(_MAX_BS, numba.float32)
-    work = cuda.local.array(_MAX_BS, numba.uint32)
-    prefix = cuda.local.array(_MAX_PREFIX, numba.float64)
+    sq = cuda.local.array(MAX_BS, numba.float32)
+    r = cuda.local.array(MAX_BS, numba.float32)
+    hr = cuda.local.array(MAX_BS, numba.float32)
+    srt = cuda.local.array(MAX_BS, numba.float32)
+    work = cuda.local.array(MAX_WORK, numba.uint32)
+    prefix = cuda.local.array(MAX_PREFIX, numba.float64)
     _seed_block(t, x, xbits, rc, dec, out, want_dq, status, Ht[j], d[j], mu[j], sq[:bs], r[:bs], hr[:bs],
-                srt[:bs], work[:bs], prefix[:bs + 1])
+                srt[:bs], work[:2 * bs], prefix[:bs + 1])
 
 
 @cuda.jit(device=True)
 def _exact_tile_block(t, x, xbits, rc, dec, out, want_dq, status, j, rows, extra):
     H, d, mu = extra
     bs = x.shape[1]
-    r = cuda.local.array(_MAX_BS, numba.float64)
+    r = cuda.local.array(MAX_BS, numba.float64)
     amax, c0, finite = _begin_block(t, xbits, status, rc)
     if finite:
-        best = _exact_block(x[t], rc, dec, c0, H[j], d[j], mu[j], r[:bs])
-        _emit_block(t, best, x[t], dec, rc, out, want_dq)
+        best = _exact_block(x, t, rc, dec, c0, H[j], d[j], mu[j], r[:bs])
+        _emit_block(t, best, x, dec, rc, out, want_dq)
 
 
 def nvfp4_optimal_hessian(W, dim=-1, return_dequant=False, X=None, H_blocks=None, *, mode="seed", recipe="seed",

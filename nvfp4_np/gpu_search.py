@@ -6,24 +6,23 @@ import numba
 from numba import cuda
 
 from . import _gpu
+from ._gpu import MAX_BS, MAX_PREFIX, MAX_WORK  # (local array sizes: plain globals)
 from ._config import GPU_OPTIMAL
 from .search import optimal_block
 
 __all__ = ["nvfp4_optimal"]
 
-_MAX_BS = 32
-_MAX_PREFIX = _MAX_BS + 1  # (a local array's size must be a global constant)
 _optimal_block = _gpu.device_fn(optimal_block)
 
 
 @cuda.jit(device=True)
 def optimal_tile_block(t, x, xbits, rc, dec, out, want_dq, status, j, rows, extra):
     bs = x.shape[1]
-    sq = cuda.local.array(_MAX_BS, numba.float32)
-    srt = cuda.local.array(_MAX_BS, numba.float32)
-    work = cuda.local.array(_MAX_BS, numba.uint32)
-    prefix = cuda.local.array(_MAX_PREFIX, numba.float64)
-    _optimal_block(t, x, xbits, rc, dec, out, want_dq, status, sq[:bs], srt[:bs], work[:bs], prefix[:bs + 1])
+    sq = cuda.local.array(MAX_BS, numba.float32)
+    srt = cuda.local.array(MAX_BS, numba.float32)
+    work = cuda.local.array(MAX_WORK, numba.uint32)
+    prefix = cuda.local.array(MAX_PREFIX, numba.float64)
+    _optimal_block(t, x, xbits, rc, dec, out, want_dq, status, sq[:bs], srt[:bs], work[:2 * bs], prefix[:bs + 1])
 
 
 def nvfp4_optimal(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=None, tensor_amax=None):

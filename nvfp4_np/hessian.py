@@ -27,6 +27,7 @@ from . import core
 from ._block import (
     _QMAX,
     begin_block,
+    block_len,
     block_energy,
     block_sse,
     candidate,
@@ -172,10 +173,10 @@ def diagonal_bounds(H, eval_dtype):
 
 
 @numba.njit(**JIT_SCALAR)
-def _residual(xb, f, s, rc, r):
+def _residual(x, b, f, s, rc, r):
     """r = x - dq in float32, as the seed computes it."""
-    for i in range(xb.size):
-        r[i] = xb[i] - mul_rn(fp4_signed(xb[i], f, rc), s)
+    for i in range(block_len(x)):
+        r[i] = x[b, i] - mul_rn(fp4_signed(x[b, i], f, rc), s)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -201,11 +202,11 @@ def _weighted_sq(r, dj):
 
 
 @numba.njit(**JIT_SCALAR)
-def _clip_sse(xb, s, sq):
+def _clip_sse(x, b, s, sq):
     """The seed's fast-fail H(s) = sum(max(|x| - 6s, 0)^2), lane order."""
     lim = mul_rn(_QMAX, s)
-    for i in range(xb.size):
-        c = abs(xb[i]) - lim
+    for i in range(block_len(x)):
+        c = abs(x[b, i]) - lim
         c = c if c > 0 else np.float32(0.0)
         sq[i] = mul_rn(c, c)
     return seed_sum_inplace(sq)
@@ -221,7 +222,7 @@ def _hessian_seed_kernel(x, xbits, rc, dec, out, want_dq, status, Ht, d, mu, row
         r = np.empty(bs, np.float32)
         hr = np.empty(bs, np.float32)
         srt = np.empty(bs, np.float32)
-        work = np.empty(bs, np.uint32)
+        work = np.empty(2 * bs, np.uint32)
         prefix = np.empty(bs + 1, np.float64)
         for b in blocks:
             hessian_seed_block(b, x, xbits, rc, dec, out, want_dq, status, Ht[j], d[j], mu[j],
@@ -232,26 +233,25 @@ def _hessian_seed_kernel(x, xbits, rc, dec, out, want_dq, status, Ht, d, mu, row
 def hessian_seed_block(b, x, xbits, rc, dec, out, want_dq, status, Hj, dj, mu_j, sq, r, hr, srt, work, prefix):
     """The seed's Hessian search for block ``b`` of column block j (``Hj`` transposed,
     ``dj``, ``mu_j``), written to ``out``; the CPU kernel and its GPU twin call this."""
-    xb = x[b]
     amax, c0, finite = begin_block(b, xbits, status, rc)
     if not finite:
         return
     best_c = c0
     f, s = candidate(c0, dec, rc)
-    e0 = block_sse(xb, f, s, rc, sq)
-    _residual(xb, f, s, rc, r)
+    e0 = block_sse(x, b, f, s, rc, sq)
+    _residual(x, b, f, s, rc, r)
     best_e = _hess_err_seed(r, Hj, hr)
-    if block_energy(xb, sq) > e0:
-        s_min, s_max, noise, taken = search_window(xbits[b], amax, e0, work, srt, prefix)
+    if block_energy(x, b, sq) > e0:
+        s_min, s_max, noise = search_window(xbits, b, amax, e0, work, srt, prefix)
         if not noise:
             lo, hi = code_window(dec, rc, s_min, s_max)
             for k in range(lo, hi + 1):
                 f, s = candidate(k, dec, rc)
                 # Nothing clips once 6s >= amax: the seed's H(s) is exactly 0 then.
-                clip = _clip_sse(xb, s, sq) if _QMAX * s < amax else np.float32(0.0)
+                clip = _clip_sse(x, b, s, sq) if _QMAX * s < amax else np.float32(0.0)
                 if not clip < best_e * np.float32(10.0):
                     continue
-                _residual(xb, f, s, rc, r)
+                _residual(x, b, f, s, rc, r)
                 # A candidate whose proved lower bound exceeds best cannot improve
                 # (the seed would evaluate it and not take it).
                 if mu_j >= 0 and mu_j * _weighted_sq(r, dj) > best_e:
@@ -260,16 +260,16 @@ def hessian_seed_block(b, x, xbits, rc, dec, out, want_dq, status, Hj, dj, mu_j,
                 if e < best_e:
                     best_e = e
                     best_c = k
-    emit_block(b, best_c, xb, dec, rc, out, want_dq)
+    emit_block(b, best_c, x, dec, rc, out, want_dq)
 
 
 @numba.njit(**JIT_SCALAR)
-def hess_err_exact(xb, k, dec, rc, H, r):
+def hess_err_exact(x, b, k, dec, rc, H, r):
     """r^T H r in float64 for code k, r = x - dq exact (dq = fl(q*s) float32, held in
     float64)."""
     f, s = candidate(k, dec, rc)
-    for i in range(xb.size):
-        r[i] = np.float64(xb[i]) - np.float64(fp4_signed(xb[i], f, rc) * s)
+    for i in range(block_len(x)):
+        r[i] = np.float64(x[b, i]) - np.float64(fp4_signed(x[b, i], f, rc) * s)
     return quad_form64(r, H)
 
 
@@ -296,7 +296,7 @@ def _better(e, k, best_e, best_c, c0):
 
 
 @numba.njit(**JIT_SCALAR)
-def _weighted_sse(xb, f, s, rc, dj):
+def _weighted_sse(x, b, f, s, rc, dj):
     """(sum_i d_i r_i^2, dead-zone part, clipped part) in float64 with r = x - q*s exact.
     The dead-zone part (elements that quantize to 0: fl(|x|/s) <= 1/4, or fl(|x| * f)
     with a factor that only falls as s grows, a set that only grows with s) only grows
@@ -306,8 +306,8 @@ def _weighted_sse(xb, f, s, rc, dj):
     total = 0.0
     dead = 0.0
     clip = 0.0
-    for i in range(xb.size):
-        a = abs(xb[i])
+    for i in range(block_len(x)):
+        a = abs(x[b, i])
         q = fp4_project(a, f, rc)
         e = np.float64(a) - np.float64(q * s)
         w = mul_rn(dj[i], mul_rn(e, e))
@@ -320,27 +320,27 @@ def _weighted_sse(xb, f, s, rc, dj):
 
 
 @numba.njit(**JIT_SCALAR)
-def exact_block(xb, rc, dec, c0, Hj, dj, mu, r):
-    """Argmin over the recipe's scales (rc.min_code..126, and s0) of the float64
+def exact_block(x, b, rc, dec, c0, Hj, dj, mu, r):
+    """Block ``b``'s argmin over the recipe's scales (rc.min_code..126, and s0) of the float64
     r^T H r (s0 wins ties, then the smallest). Scans up from s0 and then down, skipping a
     scale when mu * weighted_sse(s) > best and stopping in a direction once the monotone
     dead-zone (up) or clipping (down) part of that bound exceeds best. With mu = -inf
     (H not PSD) every scale is evaluated."""
     best_c = c0
-    best_e = hess_err_exact(xb, c0, dec, rc, Hj, r)
+    best_e = hess_err_exact(x, b, c0, dec, rc, Hj, r)
     bounded = mu >= 0
     for direction in (1, -1):
         k = c0 + direction
         while rc.min_code <= k <= 126:
             if bounded:
                 f, s = candidate(k, dec, rc)
-                w, dead, clip = _weighted_sse(xb, f, s, rc, dj)
+                w, dead, clip = _weighted_sse(x, b, f, s, rc, dj)
                 if mu * (dead if direction == 1 else clip) > best_e:
                     break
                 if mu * w > best_e:
                     k += direction
                     continue
-            e = hess_err_exact(xb, k, dec, rc, Hj, r)
+            e = hess_err_exact(x, b, k, dec, rc, Hj, r)
             if _better(e, k, best_e, best_c, c0):
                 best_e = e
                 best_c = k
@@ -358,12 +358,11 @@ def _hessian_exact_kernel(x, xbits, rc, dec, out, want_dq, status, H, d, mu, row
         dj = d[j]
         r = np.empty(bs, np.float64)
         for b in blocks:
-            xb = x[b]
             amax, c0, finite = begin_block(b, xbits, status, rc)
             if not finite:
                 continue
-            best_c = exact_block(xb, rc, dec, c0, Hj, dj, mu[j], r)
-            emit_block(b, best_c, xb, dec, rc, out, want_dq)
+            best_c = exact_block(x, b, rc, dec, c0, Hj, dj, mu[j], r)
+            emit_block(b, best_c, x, dec, rc, out, want_dq)
 
 
 # ----------------------------------------------------------------------------- public

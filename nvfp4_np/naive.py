@@ -5,16 +5,28 @@ import numba
 from . import core
 from ._block import begin_block, emit_block, n_chunks
 from ._config import CHUNK_BLOCKS, JIT_PARALLEL, JIT_SCALAR
+from .recipes import SEED_PARAMS
 
 __all__ = ["nvfp4_naive"]
 
 
-@numba.njit(**JIT_PARALLEL)
-def _naive_kernel(x, xbits, rc, dec, out, want_dq, status):
+@numba.njit(**JIT_SCALAR)
+def _naive_blocks(x, xbits, rc, dec, out, want_dq, status):
     n = x.shape[0]
     for c in numba.prange(n_chunks(n)):
         for b in range(c * CHUNK_BLOCKS, min(n, (c + 1) * CHUNK_BLOCKS)):
             naive_block(b, x, xbits, rc, dec, out, want_dq, status)
+
+
+@numba.njit(**JIT_PARALLEL)
+def _naive_kernel(x, xbits, rc, dec, out, want_dq, status):
+    _naive_blocks(x, xbits, rc, dec, out, want_dq, status)
+
+
+@numba.njit(**JIT_PARALLEL)
+def _naive_kernel_seed(x, xbits, rc, dec, out, want_dq, status):
+    """_naive_kernel for rc == SEED_PARAMS, with those constants frozen in."""
+    _naive_blocks(x, xbits, SEED_PARAMS, dec, out, want_dq, status)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -22,7 +34,7 @@ def naive_block(b, x, xbits, rc, dec, out, want_dq, status):
     """Quantize and write block ``b`` (the CPU kernel and its GPU twin both call this)."""
     amax, code, finite = begin_block(b, xbits, status, rc)
     if finite:
-        emit_block(b, code, x[b], dec, rc, out, want_dq)
+        emit_block(b, code, x, dec, rc, out, want_dq)
 
 
 def nvfp4_naive(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=None, tensor_amax=None,
@@ -87,6 +99,6 @@ def nvfp4_naive(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=None
         When blocks with amax > 0 get block scale 0 (seed recipe: amax <= 6*2^-10; "te":
         blocks ~2^19 times smaller than the tensor's amax).
     """
-    result, _ = core.run_block_kernel(_naive_kernel, W, dim, return_dequant, recipe, rounding, tensor_amax,
-                                       out=out)
+    kernels = (_naive_kernel, _naive_kernel_seed)
+    result, _ = core.run_block_kernel(kernels, W, dim, return_dequant, recipe, rounding, tensor_amax, out=out)
     return result

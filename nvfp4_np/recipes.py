@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from ._bits import f32_to_bits
-from ._config import JIT_SCALAR
+from ._config import JIT_SCALAR_FN
 from .formats import E2M1, E4M3, ROUNDING_MODES, e2m1_round, e4m3_code
 
 __all__ = ["Recipe", "RECIPES", "get_recipe", "dequant_scales"]
@@ -222,18 +222,26 @@ def params(recipe, rounding, amax):
     floor = _F32(r.scale_floor)
     min_code = max(1, int(e4m3_code(floor)))
     # With y = |x| / s exactly and dequant q * s exactly, the search bounds hold with no
-    # slack; any other arithmetic rounds a few more times and the bounds widen by a code.
-    exact = not elem_mul and ce == 1 and ts == 1
+    # slack, and the kernels round |x| / s by comparing |x| with b * s (the "x<0" sign
+    # rule makes code 0's quant of 0.0 right there); any other arithmetic rounds a few
+    # more times, the bounds widen by a code, and the kernels divide.
+    exact = not elem_mul and ce == 1 and ts == 1 and r.negative_zero == "x<0"
     return RecipeParams(rounding == "rne", bool(mul1), _F32(c1), bool(mul2), _F32(c2), floor,
                         _F32(r.zero_block_scale), np.uint8(r.zero_scale_byte), np.int64(min_code),
                         bool(elem_mul), _F32(ne), bool(ce_div), _F32(ce), bool(ts_div), _F32(ts),
                         r.negative_zero == "sign-bit", bool(exact), r.search == "seed")
 
 
+#: The seed recipe's constants. It has no tensor scale, so they never vary: the CPU kernels
+#: have a twin compiled with these frozen in, in which every branch on the recipe folds
+#: away (core.run_block_kernel picks it when a call's constants equal these).
+SEED_PARAMS = params("seed", None, _F32(0.0))
+
+
 # ---------------------------------------------------------------- Numba primitives
 
 
-@numba.njit(**JIT_SCALAR)
+@numba.njit(**JIT_SCALAR_FN)
 def recipe_code(amax, rc):
     """E4M3 byte of the block scale for a block of largest magnitude ``amax``."""
     v = amax * rc.c1 if rc.mul1 else amax / rc.c1
@@ -246,7 +254,7 @@ def recipe_code(amax, rc):
     return rc.zero_code if code == 0 else code
 
 
-@numba.njit(**JIT_SCALAR)
+@numba.njit(**JIT_SCALAR_FN)
 def element_factor(sf, rc):
     """The element scaling for block scale ``sf``: the divisor d = fl(sf OP ce), or
     the multiplier min(fl(ne / d), FLT_MAX) (see ``rc.elem_mul``)."""
@@ -257,27 +265,27 @@ def element_factor(sf, rc):
     return m if m < _FLT_MAX else _FLT_MAX
 
 
-@numba.njit(**JIT_SCALAR)
+@numba.njit(**JIT_SCALAR_FN)
 def effective_scale(sf, rc):
     """The dequantization scale fl(sf * ts) (or fl(sf / ts)): dequant = q * it."""
     return sf / rc.ts if rc.ts_div else sf * rc.ts
 
 
-@numba.njit(**JIT_SCALAR)
+@numba.njit(**JIT_SCALAR_FN)
 def block_scale_for(s, rc):
     """The block scale whose effective scale is about ``s`` (the inverse of
     effective_scale, up to rounding)."""
     return s * rc.ts if rc.ts_div else s / rc.ts
 
 
-@numba.njit(**JIT_SCALAR)
+@numba.njit(**JIT_SCALAR_FN)
 def fp4_project(a, f, rc):
     """E2M1 magnitude of a magnitude ``a`` under element factor ``f``."""
     y = a * f if rc.elem_mul else a / f
     return e2m1_round(y, rc.rne)
 
 
-@numba.njit(**JIT_SCALAR)
+@numba.njit(**JIT_SCALAR_FN)
 def signed(v, q, rc):
     """Give magnitude ``q`` the sign of ``v`` by the recipe's rule: negative iff v < 0
     (torch.sign: -0.0 and NaN give +0.0), or also for -0.0 (its sign bit)."""

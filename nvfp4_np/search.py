@@ -5,106 +5,83 @@ import numpy as np
 
 from . import core
 from ._block import (
-    _DEAD_ZONE_INV,
     begin_block,
     block_energy,
-    block_sse,
-    candidate,
+    code_sse,
     code_window,
     emit_block,
-    first_candidate_at_least,
     n_chunks,
     search_window,
 )
 from ._config import CHUNK_BLOCKS, JIT_PARALLEL, JIT_SCALAR
+from .recipes import SEED_PARAMS
 
 __all__ = ["nvfp4_optimal"]
 
-# A float32 sum of at most 32 non-negative terms (squares rounded once) is at least
-# (1 - 34 * 2^-24) times the exact sum of the exact terms, and a float64 sum of them is at
-# most (1 + 2^-47) times it. Scaling a float64 lower bound by this factor therefore keeps it
-# below the float32 value the seed's arithmetic would produce.
-_BOUND_GUARD = 1.0 - 2.0**-15
-
-
-@numba.njit(**JIT_PARALLEL)
-def _optimal_kernel(x, xbits, rc, dec, out, want_dq, status):
+@numba.njit(**JIT_SCALAR)
+def _optimal_blocks(x, xbits, rc, dec, out, want_dq, status):
     n, bs = x.shape
     for c in numba.prange(n_chunks(n)):
         sq = np.empty(bs, np.float32)
         srt = np.empty(bs, np.float32)
-        work = np.empty(bs, np.uint32)
+        work = np.empty(2 * bs, np.uint32)
         prefix = np.empty(bs + 1, np.float64)
         for b in range(c * CHUNK_BLOCKS, min(n, (c + 1) * CHUNK_BLOCKS)):
             optimal_block(b, x, xbits, rc, dec, out, want_dq, status, sq, srt, work, prefix)
 
 
+@numba.njit(**JIT_PARALLEL)
+def _optimal_kernel(x, xbits, rc, dec, out, want_dq, status):
+    _optimal_blocks(x, xbits, rc, dec, out, want_dq, status)
+
+
+@numba.njit(**JIT_PARALLEL)
+def _optimal_kernel_seed(x, xbits, rc, dec, out, want_dq, status):
+    """_optimal_kernel for rc == SEED_PARAMS, with those constants frozen in."""
+    _optimal_blocks(x, xbits, SEED_PARAMS, dec, out, want_dq, status)
+
+
 @numba.njit(**JIT_SCALAR)
 def optimal_block(b, x, xbits, rc, dec, out, want_dq, status, sq, srt, work, prefix):
     """Search and write block ``b`` (the CPU kernel and its GPU twin both call this).
-    ``sq``, ``srt``, ``work`` (bs) and ``prefix`` (bs + 1) are scratch."""
-    xb = x[b]
+    ``sq``, ``srt`` (bs), ``work`` (2 * bs) and ``prefix`` (bs + 1) are scratch."""
     amax, c0, finite = begin_block(b, xbits, status, rc)
     if not finite:
         return
     best_c = c0
-    f, s = candidate(c0, dec, rc)
-    best_e = block_sse(xb, f, s, rc, sq)
+    best_e = code_sse(x, b, c0, dec, rc, sq)
     # Nothing beats an error of 0 strictly. In the seed's search, noise blocks (zeroing
     # everything costs no more than s0) keep s0.
-    if best_e > 0 and (not rc.seed_search or block_energy(xb, sq) > best_e):
-        s_min, s_max, noise, taken = search_window(xbits[b], amax, best_e, work, srt, prefix)
+    if best_e > 0 and (not rc.seed_search or block_energy(x, b, sq) > best_e):
+        s_min, s_max, noise = search_window(xbits, b, amax, best_e, work, srt, prefix)
         if noise:
             s_max = np.float32(np.inf)  # exact search only: no dead-zone bound
         if not (noise and rc.seed_search):
-            best_c, best_e = _scan(xb, srt[:taken], prefix, rc, dec, sq, c0, best_e, s_min, s_max)
-    emit_block(b, best_c, xb, dec, rc, out, want_dq)
+            best_c, best_e = _scan(x, b, rc, dec, sq, c0, best_e, s_min, s_max)
+    emit_block(b, best_c, x, dec, rc, out, want_dq)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _scan(xb, srt, prefix, rc, dec, sq, c0, best_e, s_min, s_max):
+def _scan(x, b, rc, dec, sq, c0, best_e, s_min, s_max):
     """The seed's ascending scan of the codes in [s_min, s_max] with strict improvement
-    (s0 wins ties, then the smallest scale), returning the seed's choice with less work:
+    (s0 wins ties, then the smallest scale).
 
-    - The seed's fast-fail (skip s when its clipping error H(s) >= best) needs no separate
-      evaluation: elements above 6s contribute the same float32 terms to E(s) as to H(s),
-      the others add non-negative terms, and float32 addition is monotone, so
-      E(s) >= H(s) >= best, and the strict test below rejects s anyway.
-    - Early exit: elements |x| <= s/4 quantize to 0 (|x|/s <= 1/4 exactly, a tie that
-      goes to 0 in every rounding mode) and contribute x^2 to E(s); that partial sum
-      only grows with s (``prefix`` over the
-      sorted magnitudes ``srt``, guarded against float32 rounding). Once it reaches best,
-      no later candidate can win, so the scan ends at the first code whose dead zone
-      holds enough of the smallest magnitudes (recomputed when best improves). ``srt``
-      need only hold the magnitudes up to the seed's k*: every candidate is <= s_max =
-      4 * sorted[k*], so its dead zone holds no more than those.
+    The seed's fast-fail (skip s when its clipping error H(s) >= best) needs no separate
+    evaluation: elements above 6s contribute the same float32 terms to E(s) as to H(s),
+    the others add non-negative terms, and float32 addition is monotone, so
+    E(s) >= H(s) >= best, and the strict test rejects s anyway. No branch depends on an
+    error: the better candidate is taken by selection, so no mispredicted branch waits
+    for an SSE (an early exit on the dead-zone bound, tried, saved fewer evaluations
+    than its branches cost).
     """
     best_c = c0
     lo, hi = code_window(dec, rc, s_min, s_max)
-    hi = min(hi, _dead_zone_stop(srt, prefix, dec, rc, best_e) - 1)
     for k in range(lo, hi + 1):
-        if k == c0:
-            continue  # E(s0) is the current best or worse: strict < never takes it again
-        if k > hi:
-            break
-        f, s = candidate(k, dec, rc)
-        e = block_sse(xb, f, s, rc, sq)
-        if e < best_e:
-            best_e = e
-            best_c = k
-            hi = min(hi, _dead_zone_stop(srt, prefix, dec, rc, best_e) - 1)
+        e = code_sse(x, b, k, dec, rc, sq)
+        better = e < best_e
+        best_e = e if better else best_e
+        best_c = k if better else best_c
     return best_c, best_e
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _dead_zone_stop(srt, prefix, dec, rc, best_e):
-    """The first code at which the dead-zone bound reaches ``best_e`` (127 if none): the
-    dead zone |x| <= s/4 holds the z smallest magnitudes once s >= 4 * srt[z-1] (exact
-    in the seed recipe; a code later otherwise, see code_window)."""
-    for z in range(1, srt.size + 1):
-        if prefix[z] * _BOUND_GUARD >= best_e:
-            return first_candidate_at_least(dec, rc, srt[z - 1] * _DEAD_ZONE_INV)
-    return 127
 
 
 def nvfp4_optimal(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=None, tensor_amax=None,
@@ -144,6 +121,6 @@ def nvfp4_optimal(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=No
     ValueError, TypeError
         As :func:`nvfp4_np.nvfp4_naive`.
     """
-    result, _ = core.run_block_kernel(_optimal_kernel, W, dim, return_dequant, recipe, rounding, tensor_amax,
-                                       out=out)
+    kernels = (_optimal_kernel, _optimal_kernel_seed)
+    result, _ = core.run_block_kernel(kernels, W, dim, return_dequant, recipe, rounding, tensor_amax, out=out)
     return result

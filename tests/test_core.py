@@ -402,3 +402,41 @@ def test_out_buffers_bad(method):
         fn(W, out=(s, np.empty((4, 32), np.float32)))
     with pytest.raises(ValueError, match="C-contiguous"):
         fn(W, out=(s, np.empty((16, 4), np.float32).T))
+
+
+# ------------------------------------------------------------------ output allocation
+
+
+def test_output_array_maps_large_outputs_and_keeps_small_ones_plain():
+    import mmap
+
+    from nvfp4_np import core
+
+    big = core.output_array((1 << 20, 16), F32)
+    assert big.shape == (1 << 20, 16) and big.dtype == F32
+    assert big.flags.c_contiguous and big.flags.writeable
+    base = big
+    while isinstance(base, np.ndarray):
+        base = base.base
+    assert isinstance(getattr(base, "obj", base), mmap.mmap)  # (through a memoryview)
+    big[-1, -1] = 1.5  # every page is there
+    assert big[-1, -1] == 1.5
+    small = core.output_array(100, np.uint8)
+    assert small.shape == (100,) and small.dtype == np.uint8 and small.base is None
+
+
+@pytest.mark.parametrize("method", ["naive", "optimal"])
+def test_large_call_with_mapped_outputs_equals_reference(method):
+    """A call whose quants (and dequant) are mapped outputs (>= 4 MiB) gives the reference
+    bits, in the seed's shapes and layout (dim 0 moves the block axis back)."""
+    rng = np.random.default_rng(5)
+    x = (0.05 * rng.standard_normal((1 << 16, 16))).astype(F32)
+    fn = nvfp4_naive if method == "naive" else nvfp4_optimal
+    ref = ref_naive if method == "naive" else ref_optimal
+    s, q, dq = fn(x, return_dequant=True)
+    rs, rq = ref(x)
+    assert_bits_equal(s, rs, "scales")
+    assert_bits_equal(q, rq, "quants")
+    assert_bits_equal(dq, rq * rs[:, None], "dequant")
+    s0, q0 = fn(np.ascontiguousarray(x.T), dim=0)
+    assert_bits_equal(q0, rq.T, "quants, dim 0")

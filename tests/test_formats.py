@@ -17,8 +17,10 @@ from naive import (
     ref_bucket,
     ref_e4m3_code,
     ref_snap_e4m3,
+    ref_sse,
 )
-from nvfp4_np import build_fp8_e4m3_scales, formats
+from nvfp4_np import build_fp8_e4m3_scales, formats, nvfp4_naive, recipes
+from nvfp4_np._block import _e2m1_cmp, _thresholds, block_sse, code_sse
 
 F32 = np.float32
 
@@ -290,3 +292,87 @@ def test_projection_subnormal_tiny_and_zero_scale(rounding):
         assert_bits_equal(got, want, f"s={s}")
     # scale 0: a / 0 is inf (or NaN for a = 0), which the seed sends to 6
     assert fp4_magnitude(F32(1e-45), F32(0.0), rc) == 6.0
+
+
+# ------------------------------- the kernels' comparison rounding (exact recipes: a vs b*s)
+
+
+@numba.njit(cache=True)
+def _cmp_magnitudes(a, s, rne):
+    """_e2m1_cmp of every a[i] against scale s[i] (the kernels' division-free rounding)."""
+    out = np.empty(a.size, np.float32)
+    for i in range(a.size):
+        out[i] = _e2m1_cmp(a[i], _thresholds(s[i]), rne)
+    return out
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+def test_comparison_rounding_near_every_boundary_and_scale(rounding):
+    """Comparing |x| with b * s decides exactly as the seed's bucketize of fl(|x| / s),
+    for every positive scale, every boundary and every float32 within +-300 ulps of
+    b * s (the exact ties included), with either tie rule."""
+    codes = np.arange(1, 127)
+    s = E4M3_ALL[codes]
+    centers = (s[:, None] * BOUNDARIES[None, :]).astype(F32)
+    cb = bits(centers).astype(np.int64)
+    a = f32_from_bits((cb[..., None] + np.arange(-300, 301)).astype(np.uint32))  # (126, 7, 601)
+    ss = np.ascontiguousarray(np.broadcast_to(s[:, None, None], a.shape))
+    with np.errstate(over="ignore"):
+        want = CODEBOOK[ref_bucket((a / ss).astype(F32), rounding)]
+    got = _cmp_magnitudes(a.ravel(), ss.ravel(), rounding == "rne").reshape(a.shape)
+    assert_bits_equal(got, want, "comparison rounding")
+    assert (a == centers[..., None]).sum() == 126 * 7  # every exact tie is in the sample
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+def test_comparison_rounding_tiny_huge_and_zero_scale(rounding):
+    """Subnormal, tiny and huge magnitudes at every scale; at scale 0 every a > 0 gives
+    6 (a / 0 = inf). The one difference from division, a = 0 at scale 0 (0 / 0 gives 6,
+    the comparisons 0, or 4 with the rne ties), is invisible: its dequant is 0 either way
+    and its quant is 0 under the "x<0" sign rule, as the naive call below shows."""
+    a = np.array([0.0, 1e-45, 1e-42, 2.0**-126, 2.0**-12, 2.0**-10, 0.3, 448.0, 2688.0, 3e38], F32)
+    rne = rounding == "rne"
+    for s in E4M3_ALL[1:127]:
+        with np.errstate(over="ignore"):
+            want = CODEBOOK[ref_bucket((a / s).astype(F32), rounding)]
+        assert_bits_equal(_cmp_magnitudes(a, np.full(a.size, s, F32), rne), want, f"s={s}")
+    got = _cmp_magnitudes(a, np.zeros(a.size, F32), rne)
+    assert (got[1:] == 6).all()
+    x = np.zeros(16, F32)
+    x[:3] = [1e-4, -0.0, -1e-5]  # amax <= 6*2^-10: scale code 0
+    with pytest.warns(RuntimeWarning):
+        s, q = nvfp4_naive(x, rounding=rounding)
+    assert s == 0 and bits(q[[1, 3]]).tolist() == [0, 0] and q[0] == 6 and q[2] == -6
+
+
+@numba.njit(cache=True, error_model="numpy")  # (code 0 divides by 0, as the kernels do)
+def _sse_both_ways(x, rc, dec):
+    """(code_sse, block_sse at the same scale) of every block at every code 0..126."""
+    n = x.shape[0]
+    cmp = np.empty((n, 127), np.float32)
+    div = np.empty((n, 127), np.float32)
+    sq = np.empty(x.shape[1], np.float32)
+    for b in range(n):
+        for k in range(127):
+            cmp[b, k] = code_sse(x, b, k, dec, rc, sq)
+            div[b, k] = block_sse(x, b, dec[k], dec[k], rc, sq)
+    return cmp, div
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+@pytest.mark.parametrize("bs", [16, 32])
+def test_code_sse_equals_division_and_reference(bs, rounding):
+    """The search's SSE by comparisons equals the division form and the seed's SSE
+    (tests/naive.py) at every code, on mixed and edge blocks."""
+    from datasets import edge_matrix, mixed_blocks
+
+    rng = np.random.default_rng([bs, 11])
+    x = np.concatenate([mixed_blocks(rng, 10, bs), edge_matrix(bs)[1]])
+    rc = recipes.params("seed", rounding, F32(0.0))
+    assert rc.exact
+    cmp, div = _sse_both_ways(x, rc, formats.E4M3_DECODE)
+    assert_bits_equal(cmp, div, "comparison vs division SSE")
+    for k in (1, 7, 8, 40, 64, 100, 126):
+        with np.errstate(all="ignore"):
+            want = ref_sse(x, np.full(len(x), E4M3_ALL[k], F32), rounding)
+        assert_bits_equal(cmp[:, k], want, f"SSE at code {k}")

@@ -257,33 +257,67 @@ def test_property_matches_exhaustive_above_underflow(x, rounding):
     assert_bits_equal(q, eq, "quants vs exhaustive")
 
 
-# ------------------------------------------------ the early exit's bound is a lower bound
+# ------------------------------------------ the sorted window: repeated magnitudes, zeros
 
 
-def grid_blocks(rng, n, bs):
-    """Blocks whose SSE at their own scale s is exactly the dead-zone part: elements are
-    either E2M1 values times s (zero error) or at most s/4 (quantized to 0)."""
-    from naive import CODEBOOK, SCALES
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+@pytest.mark.parametrize("bs", [16, 32])
+def test_blocks_of_repeated_magnitudes(bs, rounding):
+    """The window's sort ranks equal magnitudes together (one slot, the next ones
+    repeating it): blocks drawn from a few magnitudes, with zeros and both signs, equal
+    the literal seed reference (torch's sort and float64 cumsum) and the exhaustive argmin."""
+    rng = np.random.default_rng([bs, 7])
+    n = 600
+    levels = rng.choice(np.array([0.0, 1e-3, 0.01, 0.02, 0.05, 0.1, 0.3, 1.0], F32), (n, 3))
+    x = np.take_along_axis(levels, rng.integers(0, 3, (n, bs)), axis=1)
+    x = (x * rng.choice(np.array([-1, 1], F32), (n, bs))).astype(F32)
+    x[: n // 4] *= F32(rng.uniform(0.5, 2.0))  # not only these values
+    check_against_reference(x, rounding, "repeated magnitudes")
+    keep = np.abs(x).max(axis=1) > UNDERFLOW_AMAX
+    s, q, _ = run_optimal(x[keep], rounding)
+    with np.errstate(all="ignore"):
+        es, eq, _ = ref_exhaustive_argmin(x[keep], rounding)
+    assert_bits_equal(s, es, "scales vs exhaustive")
+    assert_bits_equal(q, eq, "quants vs exhaustive")
 
-    s = rng.choice(SCALES[20:110], n).astype(F32)
-    on_grid = CODEBOOK[rng.integers(1, 8, (n, bs))] * s[:, None]
-    tiny = rng.uniform(0, 0.25, (n, bs)).astype(F32) * s[:, None]
-    x = np.where(rng.random((n, bs)) < 0.5, on_grid, tiny).astype(F32)
-    return x * rng.choice([-1, 1], (n, bs)).astype(F32), s
+
+# --------------------------------------- the seed recipe's twin kernel (constants frozen in)
+
+
+def test_seed_twin_is_used_only_for_the_seed_constants(monkeypatch):
+    from nvfp4_np import core, recipes
+
+    calls = []
+
+    def fake(name):
+        def kernel(x, xbits, rc, dec, out, want_dq, status):
+            calls.append((name, rc))
+            status[:] = 0
+        return kernel
+
+    W = np.ones((4, 16), F32)
+    for recipe, rounding, want in (("seed", None, "twin"), ("seed", "rne", "generic"), ("te", None, "generic")):
+        calls.clear()
+        core.run_block_kernel((fake("generic"), fake("twin")), W, -1, False, recipe, rounding, None)
+        assert [c[0] for c in calls] == [want]
+        assert (calls[0][1] == recipes.SEED_PARAMS) == (want == "twin")
 
 
 @pytest.mark.parametrize("bs", [16, 32])
-def test_dead_zone_bound_is_below_the_seed_sse(bs):
-    """E(s) >= guard * (float64 sum of the squares of the elements <= s/4), the bound
-    the scan stops on; on grid blocks E(s) equals the float32 dead-zone sum, so a guard
-    that is not small enough fails here."""
-    from nvfp4_np.search import _BOUND_GUARD
+def test_seed_twin_equals_the_generic_kernel(bs):
+    from nvfp4_np import formats, recipes, search
 
-    rng = np.random.default_rng(99)
-    x, s = grid_blocks(rng, 4000, bs)
-    e = ref_sse(x, s)
-    a = np.abs(x)
-    dead = np.where(a <= s[:, None] / F32(4), (a * a).astype(np.float64), 0.0)
-    d64 = np.sort(dead, axis=1).sum(axis=1)  # any order: the guard covers float64 rounding
-    assert np.all(e >= d64 * _BOUND_GUARD)
-    assert np.mean(e.astype(np.float64) <= d64 * (1 + 1e-6)) > 0.5  # tight on most blocks
+    rng = np.random.default_rng(bs)
+    x = mixed_blocks(rng, 200, bs)
+    outs = []
+    for kernel in (search._optimal_kernel, search._optimal_kernel_seed):
+        n = len(x)
+        out = (np.empty(n, np.uint8), np.empty(n, F32), np.empty((n, bs), F32), np.empty((n, bs), F32))
+        status = np.empty(n, np.uint8)
+        kernel(x, x.view(np.uint32), recipes.SEED_PARAMS, formats.E4M3_DECODE, out, True, status)
+        outs.append(out + (status,))
+    for a, b in zip(*outs):
+        if a.dtype == F32:
+            assert_bits_equal(a, b, "twin vs generic")
+        else:
+            np.testing.assert_array_equal(a, b)
