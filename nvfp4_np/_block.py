@@ -6,10 +6,10 @@ A block is row ``b`` of a (N, bs) float32 array ``x`` (bs = 16 or 32), addressed
 view costs a pair of atomic reference-count updates (measured: ~30 ns a block). Block
 scales are handled as E4M3 byte codes (0 = scale 0, 1..126 = the positive finite
 values), ``dec`` is :data:`nvfp4_np.formats.E4M3_DECODE`, and ``rc`` is the tensor's
-recipe reduced to constants (:class:`nvfp4_np.recipes.RecipeParams`). A code k acts through two float32
-numbers (:func:`candidate`): the element factor ``f`` (|x| is divided or multiplied by
-it before E2M1 rounding) and the effective scale ``s`` (dequant = q * s). In the seed
-recipe both are the E4M3 value dec[k].
+recipe reduced to constants (:class:`nvfp4_np.recipes.RecipeParams`). A code k acts
+through two float32 numbers (:func:`candidate`): the element factor ``f`` (|x| is divided
+or multiplied by it before E2M1 rounding) and the effective scale ``s`` (dequant = q * s).
+In the seed recipe both are the E4M3 value dec[k].
 """
 
 import math

@@ -76,7 +76,11 @@ def _scan(x, b, rc, dec, sq, c0, best_e, s_min, s_max):
     """
     best_c = c0
     lo, hi = code_window(dec, rc, s_min, s_max)
-    for k in range(lo, hi + 1):
+    # s0's error is the current best, which the strict test never takes again: skip it
+    # by shifting the codes from c0 on up by one (arithmetic, not a branch in the loop).
+    skip = np.int64(lo <= c0 <= hi)
+    for j in range(lo, hi + 1 - skip):
+        k = j + skip * np.int64(j >= c0)
         e = code_sse(x, b, k, dec, rc, sq)
         better = e < best_e
         best_e = e if better else best_e
