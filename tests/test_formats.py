@@ -20,7 +20,7 @@ from naive import (
     ref_sse,
 )
 from nvfp4_np import build_fp8_e4m3_scales, formats, nvfp4_naive, recipes
-from nvfp4_np._block import _e2m1_cmp, _thresholds, block_sse, code_sse
+from nvfp4_np._block import _e2m1_cmp, _thresholds, block_sse, code_sse, code_sse_pair
 
 F32 = np.float32
 
@@ -376,3 +376,38 @@ def test_code_sse_equals_division_and_reference(bs, rounding):
         with np.errstate(all="ignore"):
             want = ref_sse(x, np.full(len(x), E4M3_ALL[k], F32), rounding)
         assert_bits_equal(cmp[:, k], want, f"SSE at code {k}")
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _sse_pairs(x, rc, dec):
+    """(code_sse_pair(k), (code_sse(k), code_sse(k + 8))) of every block for k = 8..118."""
+    n = x.shape[0]
+    got = np.empty((n, 111, 2), np.float32)
+    want = np.empty((n, 111, 2), np.float32)
+    sq = np.empty(x.shape[1], np.float32)
+    sq2 = np.empty(x.shape[1], np.float32)
+    for b in range(n):
+        for k in range(8, 119):
+            got[b, k - 8, 0], got[b, k - 8, 1] = code_sse_pair(x, b, k, dec, rc, sq, sq2)
+            want[b, k - 8, 0] = code_sse(x, b, k, dec, rc, sq)
+            want[b, k - 8, 1] = code_sse(x, b, k + 8, dec, rc, sq)
+    return got, want
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+@pytest.mark.parametrize("bs", [16, 32])
+def test_code_sse_pair_equals_code_sse(bs, rounding):
+    """code k + 8 through k's thresholds (|x| / 2) gives code_sse's errors bit for bit, on
+    mixed and edge blocks and on blocks made of every threshold 2*b*s of some codes k + 8,
+    with the float32 neighbours of each (the ties and near-ties)."""
+    from datasets import edge_matrix, mixed_blocks
+
+    rng = np.random.default_rng([bs, 13])
+    t = np.array([b * E4M3_ALL[k + 8] for k in (8, 20, 45, 70, 100, 118) for b in BOUNDARIES], F32)
+    t = np.concatenate([t, np.nextafter(t, F32(0)), np.nextafter(t, F32(np.inf))])
+    t = np.resize(rng.permutation(t) * rng.choice(F32([-1, 1]), t.size), (t.size + bs - 1) // bs * bs)
+    x = np.concatenate([mixed_blocks(rng, 10, bs), edge_matrix(bs)[1], t.reshape(-1, bs).astype(F32)])
+    x = np.ascontiguousarray(x)
+    rc = recipes.params("seed", rounding, F32(0.0))
+    got, want = _sse_pairs(x, rc, formats.E4M3_DECODE)
+    assert_bits_equal(got, want, "pair vs single SSE")

@@ -3,6 +3,7 @@ the exhaustive 126-scale argmin (tests/naive.py), bit for bit."""
 
 import warnings
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -28,6 +29,8 @@ from naive import (
     ref_sse,
 )
 from nvfp4_np import nvfp4_naive, nvfp4_optimal
+from nvfp4_np._block import code_sse
+from nvfp4_np.search import _scan, _scan_pairs
 from strategies import block_arrays, near_boundary_blocks
 
 F32 = np.float32
@@ -321,3 +324,42 @@ def test_seed_twin_equals_the_generic_kernel(bs):
             assert_bits_equal(a, b, "twin vs generic")
         else:
             np.testing.assert_array_equal(a, b)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _both_scans(x, rc, dec, windows):
+    """(code, error) of _scan and of _scan_pairs for every block and window (lo, hi),
+    from s0 = the middle of the window (its error as the starting best)."""
+    n, bs = x.shape
+    sq = np.empty(bs, np.float32)
+    sq2 = np.empty(bs, np.float32)
+    errs = np.empty(127, np.float32)
+    res = np.empty((n, len(windows), 4), np.float64)
+    for b in range(n):
+        for w in range(len(windows)):
+            lo, hi = windows[w, 0], windows[w, 1]
+            c0 = np.uint8((lo + hi) // 2)
+            e0 = code_sse(x, b, c0, dec, rc, sq)
+            c1, e1 = _scan(x, b, rc, dec, sq, c0, e0, lo, hi)
+            c2, e2 = _scan_pairs(x, b, rc, dec, sq, sq2, errs, c0, e0, lo, hi)
+            res[b, w, 0], res[b, w, 1], res[b, w, 2], res[b, w, 3] = c1, e1, c2, e2
+    return res
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+@pytest.mark.parametrize("bs", [16, 32])
+def test_pair_scan_equals_the_plain_scan(bs, rounding):
+    """The CPU's scan by code pairs (k, k + 8) picks the same code with the same error as
+    the plain scan, for windows below, across and above code 8, short and long ones
+    (every way the pairs and the single codes can cover a window)."""
+    from nvfp4_np import formats, recipes
+
+    rng = np.random.default_rng([bs, 7])
+    x = np.concatenate([mixed_blocks(rng, 40, bs), edge_matrix(bs)[1]])
+    rc = recipes.params("seed", rounding, F32(0.0))
+    windows = np.array([(lo, hi) for lo in (1, 3, 7, 8, 9, 30, 60, 100, 110, 118, 126)
+                        for width in (0, 1, 5, 7, 8, 9, 15, 16, 17, 24, 40) if (hi := min(lo + width, 126)) >= lo],
+                       np.int64)
+    res = _both_scans(x, rc, formats.E4M3_DECODE, windows)
+    np.testing.assert_array_equal(res[..., 0], res[..., 2])
+    np.testing.assert_array_equal(res[..., 1], res[..., 3])
