@@ -51,9 +51,9 @@ def _optimal_kernel_seed(x, xbits, rc, dec, out, want_dq, status):
 def optimal_block(b, x, xbits, rc, dec, out, want_dq, status, sq, srt, work, prefix, errs, pairs):
     """Search and write block ``b`` (the CPU kernel and its GPU twin both call this).
     ``sq``, ``srt`` (bs), ``work`` (2 * bs), ``prefix`` (bs + 1) and ``errs`` (127, used
-    only with ``pairs``) are scratch. ``pairs``: exact recipes scan by code pairs
-    (_scan_pairs), as the CPU kernels do; the GPU twin passes False (its ``errs`` would
-    live in local memory: the kernel ran 1.9x slower on an H100)."""
+    only with ``pairs``) are scratch. ``pairs``: exact recipes scan by code pairs (see
+    _scan), as the CPU kernels do; the GPU twin passes False (its ``errs`` would live in
+    local memory: the kernel ran 1.9x slower on an H100)."""
     amax, c0, finite = begin_block(b, xbits, status, rc)
     if not finite:
         return
@@ -67,17 +67,14 @@ def optimal_block(b, x, xbits, rc, dec, out, want_dq, status, sq, srt, work, pre
             s_max = np.float32(np.inf)  # exact search only: no dead-zone bound
         if not (noise and rc.seed_search):
             lo, hi = code_window(dec, rc, s_min, s_max)
-            if pairs and rc.exact:
-                best_c, best_e = _scan_pairs(x, b, rc, dec, sq, srt, errs, c0, best_e, lo, hi)
-            else:
-                best_c, best_e = _scan(x, b, rc, dec, sq, c0, best_e, lo, hi)
+            best_c, best_e = _scan(x, b, rc, dec, sq, srt, errs, c0, best_e, lo, hi, pairs)
     emit_block(b, best_c, x, dec, rc, out, want_dq)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _scan(x, b, rc, dec, sq, c0, best_e, lo, hi):
+@numba.njit(**JIT_SCALAR)
+def _scan(x, b, rc, dec, sq, sq2, errs, c0, best_e, lo, hi, pairs):
     """The seed's ascending scan of the codes lo..hi with strict improvement (s0 wins
-    ties, then the smallest scale).
+    ties, then the smallest scale). Returns (code, error).
 
     The seed's fast-fail (skip s when its clipping error H(s) >= best) needs no separate
     evaluation: elements above 6s contribute the same float32 terms to E(s) as to H(s),
@@ -86,42 +83,27 @@ def _scan(x, b, rc, dec, sq, c0, best_e, lo, hi):
     error: the better candidate is taken by selection, so no mispredicted branch waits
     for an SSE (an early exit on the dead-zone bound, tried, saved fewer evaluations
     than its branches cost).
+
+    With ``pairs`` (exact recipes only) the errors of codes k and k + 8, k >= 8, where the
+    scale doubles, are computed together (_block.code_sse_pair shares the thresholds'
+    set-up); k + 8's waits in ``errs`` (127 floats) until the scan reaches it. ``sq``,
+    ``sq2`` (bs) are scratch. One loop with one call site per kind of evaluation: each
+    call site of an inlined helper is a copy of its code, and copies made the kernels'
+    first compilation twice as long.
     """
-    best_c = c0
-    # s0's error is the current best, which the strict test never takes again: skip it
-    # by shifting the codes from c0 on up by one (arithmetic, not a branch in the loop).
-    skip = np.int64(lo <= c0 <= hi)
-    for j in range(lo, hi + 1 - skip):
-        k = j + skip * np.int64(j >= c0)
-        e = code_sse(x, b, k, dec, rc, sq)
-        better = e < best_e
-        best_e = e if better else best_e
-        best_c = k if better else best_c
-    return best_c, best_e
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _scan_pairs(x, b, rc, dec, sq, sq2, errs, c0, best_e, lo, hi):
-    """_scan for exact recipes, with the same result: the errors of codes k and k + 8
-    (k >= 8, where the scale doubles: _block.code_sse_pair) are computed together, which
-    shares the thresholds' set-up, into ``errs``; then the seed's ascending selection
-    runs over ``errs[lo..hi]`` (s0's own error, recomputed, is equal and not taken).
-    ``sq``, ``sq2`` (bs) and ``errs`` (127) are scratch."""
-    first = max(lo, _FIRST_PAIR_CODE)
-    # Pairs (k, k + 8) for k in [first, end): k + 8 <= hi, and at most 8 of them.
-    end = max(first, min(first + 8, hi - 7))
-    for k in range(first, end):
-        errs[k], errs[k + 8] = code_sse_pair(x, b, k, dec, rc, sq, sq2)
-    # The rest one at a time: below code 8, and the codes no pair covered.
-    for k in range(lo, min(hi, _FIRST_PAIR_CODE - 1) + 1):
-        errs[k] = code_sse(x, b, k, dec, rc, sq)
-    for k in range(end, min(first + 8, hi + 1)):
-        errs[k] = code_sse(x, b, k, dec, rc, sq)
-    for k in range(max(end + 8, first + 8), hi + 1):
-        errs[k] = code_sse(x, b, k, dec, rc, sq)
+    # Pairs (k, k + 8) for k in [p0, p1): k + 8 <= hi, and at most 8 of them.
+    p0 = max(lo, _FIRST_PAIR_CODE)
+    p1 = max(p0, min(p0 + 8, hi - 7)) if pairs and rc.exact else p0
     best_c = c0
     for k in range(lo, hi + 1):
-        e = errs[k]
+        if p0 <= k < p1:
+            e, errs[k + 8] = code_sse_pair(x, b, k, dec, rc, sq, sq2)
+        elif p0 + 8 <= k < p1 + 8:
+            e = errs[k]
+        elif k == c0:
+            continue  # s0's error is the current best, which the strict test never takes
+        else:
+            e = code_sse(x, b, k, dec, rc, sq)
         better = e < best_e
         best_e = e if better else best_e
         best_c = k if better else best_c

@@ -2,6 +2,7 @@
 input dtypes, input checks and their messages, the underflow warning, and independence
 from threads, block order and batch size."""
 
+import os
 import warnings
 
 import ml_dtypes
@@ -423,6 +424,29 @@ def test_output_array_maps_large_outputs_and_keeps_small_ones_plain():
     assert big[-1, -1] == 1.5
     small = core.output_array(100, np.uint8)
     assert small.shape == (100,) and small.dtype == np.uint8 and small.base is None
+
+
+def _resident_bytes():
+    with open("/proc/self/smaps_rollup") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("Rss:"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps_rollup"), reason="Linux /proc only")
+@pytest.mark.parametrize("refuse_populate_advice", [False, True])
+def test_output_array_pages_are_present_before_the_first_write(monkeypatch, refuse_populate_advice):
+    """Both ways of populating (huge pages advised then MADV_POPULATE_WRITE, and the
+    MAP_POPULATE fallback taken when a kernel refuses that advice) hand back memory
+    that is already resident and writable."""
+    from nvfp4_np import core
+
+    if refuse_populate_advice:
+        monkeypatch.setattr(core, "_MADV_POPULATE_WRITE", 0x7FFF)  # no such advice: EINVAL
+    nbytes = 64 << 20
+    before = _resident_bytes()
+    a = core.output_array(nbytes // 4, F32)
+    assert _resident_bytes() - before >= nbytes * 0.9
+    a[:] = 2.0
+    assert a.sum(dtype=np.float64) == 2.0 * a.size
 
 
 @pytest.mark.parametrize("method", ["naive", "optimal"])

@@ -30,7 +30,7 @@ from naive import (
 )
 from nvfp4_np import nvfp4_naive, nvfp4_optimal
 from nvfp4_np._block import code_sse
-from nvfp4_np.search import _scan, _scan_pairs
+from nvfp4_np.search import _scan
 from strategies import block_arrays, near_boundary_blocks
 
 F32 = np.float32
@@ -328,29 +328,36 @@ def test_seed_twin_equals_the_generic_kernel(bs):
 
 @numba.njit(cache=True, error_model="numpy")
 def _both_scans(x, rc, dec, windows):
-    """(code, error) of _scan and of _scan_pairs for every block and window (lo, hi),
-    from s0 = the middle of the window (its error as the starting best)."""
+    """(code, error) of a plain ascending strict scan over code_sse (the seed's rule,
+    written out here) and of _scan without and with pairs, for every block and window
+    (lo, hi), from s0 = the middle of the window or, for odd blocks, a code below it (its
+    error as the starting best)."""
     n, bs = x.shape
     sq = np.empty(bs, np.float32)
     sq2 = np.empty(bs, np.float32)
     errs = np.empty(127, np.float32)
-    res = np.empty((n, len(windows), 4), np.float64)
+    res = np.empty((n, len(windows), 6), np.float64)
     for b in range(n):
         for w in range(len(windows)):
             lo, hi = windows[w, 0], windows[w, 1]
-            c0 = np.uint8((lo + hi) // 2)
+            c0 = np.uint8((lo + hi) // 2 if b % 2 == 0 else max(lo - 2, 1))
             e0 = code_sse(x, b, c0, dec, rc, sq)
-            c1, e1 = _scan(x, b, rc, dec, sq, c0, e0, lo, hi)
-            c2, e2 = _scan_pairs(x, b, rc, dec, sq, sq2, errs, c0, e0, lo, hi)
-            res[b, w, 0], res[b, w, 1], res[b, w, 2], res[b, w, 3] = c1, e1, c2, e2
+            best_c, best_e = c0, e0
+            for k in range(lo, hi + 1):
+                e = code_sse(x, b, k, dec, rc, sq)
+                if e < best_e:
+                    best_c, best_e = k, e
+            res[b, w, 0], res[b, w, 1] = best_c, best_e
+            res[b, w, 2], res[b, w, 3] = _scan(x, b, rc, dec, sq, sq2, errs, c0, e0, lo, hi, False)
+            res[b, w, 4], res[b, w, 5] = _scan(x, b, rc, dec, sq, sq2, errs, c0, e0, lo, hi, True)
     return res
 
 
 @pytest.mark.parametrize("rounding", ROUNDINGS)
 @pytest.mark.parametrize("bs", [16, 32])
-def test_pair_scan_equals_the_plain_scan(bs, rounding):
-    """The CPU's scan by code pairs (k, k + 8) picks the same code with the same error as
-    the plain scan, for windows below, across and above code 8, short and long ones
+def test_scan_with_and_without_pairs_equals_a_plain_scan(bs, rounding):
+    """The search's scan, by code pairs (k, k + 8) as on the CPU and one code at a time as
+    on the GPU, picks the same code with the same error as a plain scan, for windows below, across and above code 8, short and long ones
     (every way the pairs and the single codes can cover a window)."""
     from nvfp4_np import formats, recipes
 
@@ -361,5 +368,6 @@ def test_pair_scan_equals_the_plain_scan(bs, rounding):
                         for width in (0, 1, 5, 7, 8, 9, 15, 16, 17, 24, 40) if (hi := min(lo + width, 126)) >= lo],
                        np.int64)
     res = _both_scans(x, rc, formats.E4M3_DECODE, windows)
-    np.testing.assert_array_equal(res[..., 0], res[..., 2])
-    np.testing.assert_array_equal(res[..., 1], res[..., 3])
+    for scan in (2, 4):
+        np.testing.assert_array_equal(res[..., scan], res[..., 0])
+        np.testing.assert_array_equal(res[..., scan + 1], res[..., 1])
