@@ -134,6 +134,14 @@ def fp4_signed(v, f, rc):
     return signed(v, fp4_project(abs(v), f, rc), rc)
 
 
+@numba.njit(**JIT_SCALAR_FN)
+def sq_error(a, q, s):
+    """The seed's error term of one element: (|x| - q*s)^2, each operation rounded to
+    float32 in this order."""
+    e = a - mul_rn(q, s)
+    return mul_rn(e, e)
+
+
 @numba.njit(**JIT_SCALAR)
 def block_sse(x, b, f, s, rc, sq):
     """SSE of block ``b`` under element factor ``f`` and effective scale ``s``, summed in
@@ -148,13 +156,11 @@ def block_sse(x, b, f, s, rc, sq):
     if rc.elem_mul:
         for i in range(block_len(x)):
             a = abs(x[b, i])
-            e = a - mul_rn(e2m1_round(a * f, rc.rne), s)
-            sq[i] = mul_rn(e, e)
+            sq[i] = sq_error(a, e2m1_round(a * f, rc.rne), s)
     else:
         for i in range(block_len(x)):
             a = abs(x[b, i])
-            e = a - mul_rn(e2m1_round(a / f, rc.rne), s)
-            sq[i] = mul_rn(e, e)
+            sq[i] = sq_error(a, e2m1_round(a / f, rc.rne), s)
     return seed_sum_inplace(sq)
 
 
@@ -182,12 +188,17 @@ def _e2m1_cmp(a, t, rne):
 
 
 @numba.njit(**JIT_SCALAR)
-def _sse_cmp(x, b, s, rne, sq):
+def _sse_cmp(x, b, s, sq):
+    """SSE of block ``b`` at the E4M3 value ``s`` of an exact recipe, rounding by
+    comparisons. The tie rule is left out: it cannot change an SSE. At a tie |x| = b*s
+    is the midpoint of two neighbours q1*s < q2*s, and |x| - q1*s and q2*s - |x| are the
+    same float32 number (q*s, the thresholds and these differences are all exact:
+    they carry at most 7 significant bits, and the smallest, 2^-11, is normal), so
+    either neighbour gives the same term."""
     t = _thresholds(s)
     for i in range(block_len(x)):
         a = abs(x[b, i])
-        e = a - mul_rn(_e2m1_cmp(a, t, rne), s)
-        sq[i] = mul_rn(e, e)
+        sq[i] = sq_error(a, _e2m1_cmp(a, t, False), s)
     return seed_sum_inplace(sq)
 
 
@@ -198,27 +209,24 @@ def code_sse(x, b, k, dec, rc, sq):
     if not rc.exact:
         f, s = candidate(k, dec, rc)
         return block_sse(x, b, f, s, rc, sq)
-    if rc.rne:
-        return _sse_cmp(x, b, dec[k], True, sq)
-    return _sse_cmp(x, b, dec[k], False, sq)
+    return _sse_cmp(x, b, dec[k], sq)
 
 
 @numba.njit(**JIT_SCALAR)
-def code_sse_pair(x, b, k, dec, rc, sq, sq2):
+def code_sse_pair(x, b, k, dec, sq, sq2):
     """(code_sse of code k, code_sse of code k + 8) for an exact recipe and k >= 8, where
     dec[k + 8] = 2 * dec[k] exactly: |x| compares with 2 * b * s as |x| / 2 (exact: a
     normal magnitude halves exactly, and a subnormal one is below every threshold either
     way) compares with b * s, so both codes share one set of thresholds. The errors are
-    code_sse's terms and sums, bit for bit. ``sq2`` is scratch like ``sq``."""
+    code_sse's terms and sums, bit for bit (ties, as there, cannot change them).
+    ``sq2`` is scratch like ``sq``."""
     s = dec[k]
     s2 = dec[k + 8]
     t = _thresholds(s)
     for i in range(block_len(x)):
         a = abs(x[b, i])
-        e = a - mul_rn(_e2m1_cmp(a, t, rc.rne), s)
-        sq[i] = mul_rn(e, e)
-        e2 = a - mul_rn(_e2m1_cmp(a * np.float32(0.5), t, rc.rne), s2)
-        sq2[i] = mul_rn(e2, e2)
+        sq[i] = sq_error(a, _e2m1_cmp(a, t, False), s)
+        sq2[i] = sq_error(a, _e2m1_cmp(a * np.float32(0.5), t, False), s2)
     return seed_sum_inplace(sq), seed_sum_inplace(sq2)
 
 

@@ -97,7 +97,7 @@ def _scan(x, b, rc, dec, sq, sq2, errs, c0, best_e, lo, hi, pairs):
     best_c = c0
     for k in range(lo, hi + 1):
         if p0 <= k < p1:
-            e, errs[k + 8] = code_sse_pair(x, b, k, dec, rc, sq, sq2)
+            e, errs[k + 8] = code_sse_pair(x, b, k, dec, sq, sq2)
         elif p0 + 8 <= k < p1 + 8:
             e = errs[k]
         elif k == c0:

@@ -359,15 +359,27 @@ def _sse_both_ways(x, rc, dec):
     return cmp, div
 
 
+def _threshold_blocks(rng, codes, bs):
+    """Blocks made of every E2M1 threshold b*s of the given codes and the float32
+    neighbours of each, shuffled, with random signs: every tie and near-tie."""
+    t = np.array([b * E4M3_ALL[k] for k in codes for b in BOUNDARIES], F32)
+    t = np.concatenate([t, np.nextafter(t, F32(0)), np.nextafter(t, F32(np.inf))])
+    t = np.resize(rng.permutation(t) * rng.choice(F32([-1, 1]), t.size), (t.size + bs - 1) // bs * bs)
+    return t.reshape(-1, bs).astype(F32)
+
+
 @pytest.mark.parametrize("rounding", ROUNDINGS)
 @pytest.mark.parametrize("bs", [16, 32])
 def test_code_sse_equals_division_and_reference(bs, rounding):
     """The search's SSE by comparisons equals the division form and the seed's SSE
-    (tests/naive.py) at every code, on mixed and edge blocks."""
+    (tests/naive.py) at every code, on mixed and edge blocks and on blocks of exact
+    thresholds: code_sse leaves the tie rule out (a tie cannot change an SSE), the
+    division form and the reference round ties by ``rounding``."""
     from datasets import edge_matrix, mixed_blocks
 
     rng = np.random.default_rng([bs, 11])
-    x = np.concatenate([mixed_blocks(rng, 10, bs), edge_matrix(bs)[1]])
+    x = np.concatenate([mixed_blocks(rng, 10, bs), edge_matrix(bs)[1],
+                        _threshold_blocks(rng, (1, 5, 7, 8, 20, 64, 100, 126), bs)])
     rc = recipes.params("seed", rounding, F32(0.0))
     assert rc.exact
     cmp, div = _sse_both_ways(x, rc, formats.E4M3_DECODE)
@@ -388,26 +400,23 @@ def _sse_pairs(x, rc, dec):
     sq2 = np.empty(x.shape[1], np.float32)
     for b in range(n):
         for k in range(8, 119):
-            got[b, k - 8, 0], got[b, k - 8, 1] = code_sse_pair(x, b, k, dec, rc, sq, sq2)
+            got[b, k - 8, 0], got[b, k - 8, 1] = code_sse_pair(x, b, k, dec, sq, sq2)
             want[b, k - 8, 0] = code_sse(x, b, k, dec, rc, sq)
             want[b, k - 8, 1] = code_sse(x, b, k + 8, dec, rc, sq)
     return got, want
 
 
-@pytest.mark.parametrize("rounding", ROUNDINGS)
 @pytest.mark.parametrize("bs", [16, 32])
-def test_code_sse_pair_equals_code_sse(bs, rounding):
+def test_code_sse_pair_equals_code_sse(bs):
     """code k + 8 through k's thresholds (|x| / 2) gives code_sse's errors bit for bit, on
     mixed and edge blocks and on blocks made of every threshold 2*b*s of some codes k + 8,
     with the float32 neighbours of each (the ties and near-ties)."""
     from datasets import edge_matrix, mixed_blocks
 
     rng = np.random.default_rng([bs, 13])
-    t = np.array([b * E4M3_ALL[k + 8] for k in (8, 20, 45, 70, 100, 118) for b in BOUNDARIES], F32)
-    t = np.concatenate([t, np.nextafter(t, F32(0)), np.nextafter(t, F32(np.inf))])
-    t = np.resize(rng.permutation(t) * rng.choice(F32([-1, 1]), t.size), (t.size + bs - 1) // bs * bs)
-    x = np.concatenate([mixed_blocks(rng, 10, bs), edge_matrix(bs)[1], t.reshape(-1, bs).astype(F32)])
+    x = np.concatenate([mixed_blocks(rng, 10, bs), edge_matrix(bs)[1],
+                        _threshold_blocks(rng, [k + 8 for k in (8, 20, 45, 70, 100, 118)], bs)])
     x = np.ascontiguousarray(x)
-    rc = recipes.params("seed", rounding, F32(0.0))
+    rc = recipes.params("seed", "seed", F32(0.0))  # (exact SSEs have no tie rule)
     got, want = _sse_pairs(x, rc, formats.E4M3_DECODE)
     assert_bits_equal(got, want, "pair vs single SSE")
