@@ -211,8 +211,11 @@ def e2m1_round(y, rne):
 def seed_sum_inplace(v):
     """Sum of a 16- or 32-vector in torch's float32 order: 8 strided lanes (lane i sums
     v[i], v[i+8], ...), then the 8 lanes added left to right. Overwrites v[0:8]."""
-    for j in range(8, v.size):
-        v[j & 7] += v[j]
+    # Lane i adds v[i + 8], v[i + 16], ... in that order. Folding 8 lanes at a time (not
+    # one v[j & 7] at a time) lets LLVM add them as vectors.
+    for j in range(8, v.size, 8):
+        for i in range(8):
+            v[i] += v[j + i]
     total = v[0]
     for i in range(1, 8):
         total += v[i]
