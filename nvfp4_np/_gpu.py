@@ -17,10 +17,8 @@ from . import _arith, core, formats, recipes
 from ._config import GPU_CHUNK_BLOCKS, GPU_THREADS_PER_BLOCK
 
 #: Sizes of the per-thread scratch arrays of the block kernels (a local array's size must
-#: be a global constant): a block, the search's prefix sums (bs + 1) and its uint32
-#: work space (2 * bs).
+#: be a global constant): a block and the search's uint32 work space (2 * bs).
 MAX_BS = 32
-MAX_PREFIX = MAX_BS + 1
 MAX_WORK = 2 * MAX_BS
 
 _arith.register_cuda()  # only the GPU modules import this one

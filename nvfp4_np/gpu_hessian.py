@@ -9,7 +9,7 @@ import numpy as np
 from numba import cuda
 
 from . import _gpu
-from ._gpu import MAX_BS, MAX_PREFIX, MAX_WORK  # (local array sizes: plain globals)
+from ._gpu import MAX_BS, MAX_WORK  # (local array sizes: plain globals)
 from ._block import begin_block, emit_block
 from ._config import GPU_HESSIAN_EXACT, GPU_HESSIAN_SEED
 from .hessian import exact_block, hessian_operands, hessian_seed_block
@@ -31,9 +31,8 @@ def _seed_tile_block(t, x, xbits, rc, dec, out, want_dq, status, j, rows, extra)
     hr = cuda.local.array(MAX_BS, numba.float32)
     srt = cuda.local.array(MAX_BS, numba.float32)
     work = cuda.local.array(MAX_WORK, numba.uint32)
-    prefix = cuda.local.array(MAX_PREFIX, numba.float64)
     _seed_block(t, x, xbits, rc, dec, out, want_dq, status, Ht[j], d[j], mu[j], sq[:bs], r[:bs], hr[:bs],
-                srt[:bs], work[:2 * bs], prefix[:bs + 1])
+                srt[:bs], work[:2 * bs])
 
 
 @cuda.jit(device=True)

@@ -6,7 +6,7 @@ import numba
 from numba import cuda
 
 from . import _gpu
-from ._gpu import MAX_BS, MAX_PREFIX, MAX_WORK  # (local array sizes: plain globals)
+from ._gpu import MAX_BS, MAX_WORK  # (local array sizes: plain globals)
 from ._config import GPU_OPTIMAL
 from .search import optimal_block
 
@@ -21,10 +21,9 @@ def optimal_tile_block(t, x, xbits, rc, dec, out, want_dq, status, j, rows, extr
     sq = cuda.local.array(MAX_BS, numba.float32)
     srt = cuda.local.array(MAX_BS, numba.float32)
     work = cuda.local.array(MAX_WORK, numba.uint32)
-    prefix = cuda.local.array(MAX_PREFIX, numba.float64)
     # No pair scan here (see optimal_block): sq stands in for its unused error array.
-    _optimal_block(t, x, xbits, rc, dec, out, want_dq, status, sq[:bs], srt[:bs], work[:2 * bs], prefix[:bs + 1],
-                   sq, False)
+    _optimal_block(t, x, xbits, rc, dec, out, want_dq, status, sq[:bs], srt[:bs], work[:2 * bs], sq,
+                   False)
 
 
 def nvfp4_optimal(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=None, tensor_amax=None):

@@ -223,14 +223,13 @@ def _hessian_seed_kernel(x, xbits, rc, dec, out, want_dq, status, Ht, d, mu, row
         hr = np.empty(bs, np.float32)
         srt = np.empty(bs, np.float32)
         work = np.empty(2 * bs, np.uint32)
-        prefix = np.empty(bs + 1, np.float64)
         for b in blocks:
             hessian_seed_block(b, x, xbits, rc, dec, out, want_dq, status, Ht[j], d[j], mu[j],
-                               sq, r, hr, srt, work, prefix)
+                               sq, r, hr, srt, work)
 
 
 @numba.njit(**JIT_SCALAR)
-def hessian_seed_block(b, x, xbits, rc, dec, out, want_dq, status, Hj, dj, mu_j, sq, r, hr, srt, work, prefix):
+def hessian_seed_block(b, x, xbits, rc, dec, out, want_dq, status, Hj, dj, mu_j, sq, r, hr, srt, work):
     """The seed's Hessian search for block ``b`` of column block j (``Hj`` transposed,
     ``dj``, ``mu_j``), written to ``out``; the CPU kernel and its GPU twin call this."""
     amax, c0, finite = begin_block(b, xbits, status, rc)
@@ -242,7 +241,7 @@ def hessian_seed_block(b, x, xbits, rc, dec, out, want_dq, status, Hj, dj, mu_j,
     _residual(x, b, f, s, rc, r)
     best_e = _hess_err_seed(r, Hj, hr)
     if block_energy(x, b, sq) > e0:
-        s_min, s_max, noise = search_window(xbits, b, amax, e0, work, srt, prefix)
+        s_min, s_max, noise = search_window(xbits, b, amax, e0, work, srt)
         if not noise:
             lo, hi = code_window(dec, rc, s_min, s_max)
             for k in range(lo, hi + 1):

@@ -30,10 +30,9 @@ def _optimal_blocks(x, xbits, rc, dec, out, want_dq, status):
         sq = np.empty(bs, np.float32)
         srt = np.empty(bs, np.float32)
         work = np.empty(2 * bs, np.uint32)
-        prefix = np.empty(bs + 1, np.float64)
         errs = np.empty(E4M3_MAX_CODE + 1, np.float32)
         for b in range(c * CHUNK_BLOCKS, min(n, (c + 1) * CHUNK_BLOCKS)):
-            optimal_block(b, x, xbits, rc, dec, out, want_dq, status, sq, srt, work, prefix, errs, True)
+            optimal_block(b, x, xbits, rc, dec, out, want_dq, status, sq, srt, work, errs, True)
 
 
 @numba.njit(**JIT_PARALLEL)
@@ -48,9 +47,9 @@ def _optimal_kernel_seed(x, xbits, rc, dec, out, want_dq, status):
 
 
 @numba.njit(**JIT_SCALAR)
-def optimal_block(b, x, xbits, rc, dec, out, want_dq, status, sq, srt, work, prefix, errs, pairs):
+def optimal_block(b, x, xbits, rc, dec, out, want_dq, status, sq, srt, work, errs, pairs):
     """Search and write block ``b`` (the CPU kernel and its GPU twin both call this).
-    ``sq``, ``srt`` (bs), ``work`` (2 * bs), ``prefix`` (bs + 1) and ``errs`` (127, used
+    ``sq``, ``srt`` (bs), ``work`` (2 * bs) and ``errs`` (127, used
     only with ``pairs``) are scratch. ``pairs``: exact recipes scan by code pairs (see
     _scan), as the CPU kernels do; the GPU twin passes False (its ``errs`` would live in
     local memory: the kernel ran 1.9x slower on an H100)."""
@@ -62,7 +61,7 @@ def optimal_block(b, x, xbits, rc, dec, out, want_dq, status, sq, srt, work, pre
     # Nothing beats an error of 0 strictly. In the seed's search, noise blocks (zeroing
     # everything costs no more than s0) keep s0.
     if best_e > 0 and (not rc.seed_search or block_energy(x, b, sq) > best_e):
-        s_min, s_max, noise = search_window(xbits, b, amax, best_e, work, srt, prefix)
+        s_min, s_max, noise = search_window(xbits, b, amax, best_e, work, srt)
         if noise:
             s_max = np.float32(np.inf)  # exact search only: no dead-zone bound
         if not (noise and rc.seed_search):
