@@ -173,6 +173,8 @@ _MAP_ANON = getattr(mmap, "MAP_PRIVATE", 0) | getattr(mmap, "MAP_ANONYMOUS", 0)
 #: madvise(2) advice that faults in every page of a range, writable (Linux >= 5.14;
 #: Python's mmap module names it only from 3.13).
 _MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)
+#: Whether this platform's mmap module can make the populated mappings at all.
+_CAN_MAP_OUTPUTS = hasattr(mmap, "MAP_POPULATE") and hasattr(mmap, "MADV_HUGEPAGE")
 
 
 def _populated_mapping(nbytes):
@@ -201,7 +203,7 @@ def output_array(shape, dtype):
     dtype = np.dtype(dtype)
     count = int(np.prod(shape))
     nbytes = count * dtype.itemsize
-    if nbytes < _MAPPED_OUTPUT_BYTES or not all(hasattr(mmap, a) for a in ("MAP_POPULATE", "MADV_HUGEPAGE")):
+    if nbytes < _MAPPED_OUTPUT_BYTES or not _CAN_MAP_OUTPUTS:
         return np.empty(shape, dtype)
     return np.frombuffer(_populated_mapping(nbytes), dtype, count).reshape(shape)
 

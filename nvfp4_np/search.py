@@ -23,6 +23,7 @@ __all__ = ["nvfp4_optimal"]
 #: From this code on, the E4M3 scales are normal: code k + 8 is exactly twice code k.
 _FIRST_PAIR_CODE = 8
 
+
 @numba.njit(**JIT_SCALAR)
 def _optimal_blocks(x, xbits, rc, dec, out, want_dq, status):
     n, bs = x.shape
@@ -49,10 +50,10 @@ def _optimal_kernel_seed(x, xbits, rc, dec, out, want_dq, status):
 @numba.njit(**JIT_SCALAR)
 def optimal_block(b, x, xbits, rc, dec, out, want_dq, status, sq, srt, work, errs, pairs):
     """Search and write block ``b`` (the CPU kernel and its GPU twin both call this).
-    ``sq``, ``srt`` (bs), ``work`` (2 * bs) and ``errs`` (127, used
-    only with ``pairs``) are scratch. ``pairs``: exact recipes scan by code pairs (see
-    _scan), as the CPU kernels do; the GPU twin passes False (its ``errs`` would live in
-    local memory: the kernel ran 1.9x slower on an H100)."""
+    ``sq``, ``srt`` (bs), ``work`` (2 * bs) and ``errs`` (127, used only with ``pairs``)
+    are scratch. ``pairs``: exact recipes scan by code pairs (see _scan), as the CPU
+    kernels do; the GPU twin passes False (its ``errs`` would live in local memory: the
+    kernel ran 1.9x slower on an H100)."""
     amax, c0, finite = begin_block(b, xbits, status, rc)
     if not finite:
         return
