@@ -290,6 +290,23 @@ def emit_block(b, code, x, dec, rc, out, want_dq):
     quantize_block(x, b, f, s, rc, quants, dequant, want_dq)
 
 
+@numba.njit(**JIT_SCALAR_FN)
+def clip_bound(amax, e0):
+    """The seed's s_min = max(0, (amax - sqrt(e0)) / 6): a smaller scale clips amax by more
+    than sqrt(e0)."""
+    # float32 sqrt, correctly rounded: float64 sqrt then one rounding to float32 is the
+    # same (53 >= 2*24 + 2 bits), and math.sqrt compiles for CUDA too (np.sqrt does not).
+    s_min = (amax - np.float32(math.sqrt(np.float64(e0)))) / _QMAX
+    return s_min if s_min >= 0 else np.float32(0.0)
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def dead_zone_bound(v):
+    """The seed's s_max = v / 0.25 for the sorted magnitude v = sorted[k*]: a larger scale
+    zeroes the k* + 1 smallest magnitudes, whose squares sum to more than e0."""
+    return v * _DEAD_ZONE_INV
+
+
 @numba.njit(**JIT_SCALAR)
 def search_window(xbits, b, amax, e0, work, srt):
     """Block ``b``'s candidate window [s_min, s_max] from the baseline SSE ``e0``.
@@ -310,11 +327,7 @@ def search_window(xbits, b, amax, e0, work, srt):
     2 * bs).
     """
     n = block_len(xbits)
-    # float32 sqrt, correctly rounded: float64 sqrt then one rounding to float32 is the
-    # same (53 >= 2*24 + 2 bits), and math.sqrt compiles for CUDA too (np.sqrt does not).
-    s_min = (amax - np.float32(math.sqrt(np.float64(e0)))) / _QMAX
-    if s_min < 0:
-        s_min = np.float32(0.0)
+    s_min = clip_bound(amax, e0)
     # work[:n]: magnitude bits (integers order finite floats as their values); work[n:]:
     # ranks.
     for i in range(n):
@@ -342,7 +355,7 @@ def search_window(xbits, b, amax, e0, work, srt):
             c += np.float32(acc) <= e0
         k += c
         if c < 8:
-            return s_min, srt[k] * _DEAD_ZONE_INV, False
+            return s_min, dead_zone_bound(srt[k]), False
     return s_min, np.float32(0.0), True
 
 
@@ -350,9 +363,8 @@ def search_window(xbits, b, amax, e0, work, srt):
 def first_code_at_least(dec, v):
     """Smallest code in 1..126 whose scale is >= v (127 if none)."""
     k = np.int64(e4m3_code(v))
-    if k == 0 or dec[k] < v:
-        k += 1
-    return k
+    # (bitwise, not a branch: the outcome is a coin flip per block)
+    return k + np.int64((k == 0) | (dec[k] < v))
 
 
 @numba.njit(**JIT_SCALAR)
@@ -360,8 +372,7 @@ def code_range(dec, s_min, s_max):
     """Codes (lo, hi) of the positive E4M3 scales in [s_min, s_max] (lo > hi if none)."""
     lo = first_code_at_least(dec, s_min)
     hi = np.int64(e4m3_code(s_max))
-    if dec[hi] > s_max:
-        hi -= 1
+    hi -= np.int64(dec[hi] > s_max)
     return lo, min(hi, E4M3_MAX_CODE)
 
 

@@ -21,9 +21,7 @@ def optimal_tile_block(t, x, xbits, rc, dec, out, want_dq, status, j, rows, extr
     sq = cuda.local.array(MAX_BS, numba.float32)
     srt = cuda.local.array(MAX_BS, numba.float32)
     work = cuda.local.array(MAX_WORK, numba.uint32)
-    # No pair scan here (see optimal_block): sq stands in for its unused error array.
-    _optimal_block(t, x, xbits, rc, dec, out, want_dq, status, sq[:bs], srt[:bs], work[:2 * bs], sq,
-                   False)
+    _optimal_block(t, x, xbits, rc, dec, out, want_dq, status, sq[:bs], srt[:bs], work[:2 * bs])
 
 
 def nvfp4_optimal(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=None, tensor_amax=None):

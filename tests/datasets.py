@@ -3,7 +3,7 @@ blocks of SEED_BEHAVIOR.md section c. All float32, shape (N, bs)."""
 
 import numpy as np
 
-from naive import BOUNDARIES, CODEBOOK, UNDERFLOW_AMAX
+from naive import BOUNDARIES, CODEBOOK, E4M3_ALL, UNDERFLOW_AMAX
 
 F32 = np.float32
 
@@ -112,3 +112,12 @@ def edge_matrix(bs):
     """(names, (N, bs) array) of the edge blocks."""
     blocks = edge_blocks(bs)
     return list(blocks), np.stack(list(blocks.values())).astype(F32)
+
+
+def threshold_blocks(rng, codes, bs):
+    """Blocks made of every E2M1 threshold b*s of the given codes and the float32
+    neighbours of each, shuffled, with random signs: every tie and near-tie."""
+    t = np.array([b * E4M3_ALL[k] for k in codes for b in BOUNDARIES], F32)
+    t = np.concatenate([t, np.nextafter(t, F32(0)), np.nextafter(t, F32(np.inf))])
+    t = np.resize(rng.permutation(t) * rng.choice(F32([-1, 1]), t.size), (t.size + bs - 1) // bs * bs)
+    return t.reshape(-1, bs).astype(F32)

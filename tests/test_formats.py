@@ -20,7 +20,7 @@ from naive import (
     ref_sse,
 )
 from nvfp4_np import build_fp8_e4m3_scales, formats, nvfp4_naive, recipes
-from nvfp4_np._block import _e2m1_cmp, _thresholds, block_sse, code_sse, code_sse_pair
+from nvfp4_np._block import _e2m1_cmp, _thresholds, block_sse, code_sse
 
 F32 = np.float32
 
@@ -359,15 +359,6 @@ def _sse_both_ways(x, rc, dec):
     return cmp, div
 
 
-def _threshold_blocks(rng, codes, bs):
-    """Blocks made of every E2M1 threshold b*s of the given codes and the float32
-    neighbours of each, shuffled, with random signs: every tie and near-tie."""
-    t = np.array([b * E4M3_ALL[k] for k in codes for b in BOUNDARIES], F32)
-    t = np.concatenate([t, np.nextafter(t, F32(0)), np.nextafter(t, F32(np.inf))])
-    t = np.resize(rng.permutation(t) * rng.choice(F32([-1, 1]), t.size), (t.size + bs - 1) // bs * bs)
-    return t.reshape(-1, bs).astype(F32)
-
-
 @pytest.mark.parametrize("rounding", ROUNDINGS)
 @pytest.mark.parametrize("bs", [16, 32])
 def test_code_sse_equals_division_and_reference(bs, rounding):
@@ -375,11 +366,11 @@ def test_code_sse_equals_division_and_reference(bs, rounding):
     (tests/naive.py) at every code, on mixed and edge blocks and on blocks of exact
     thresholds: code_sse leaves the tie rule out (a tie cannot change an SSE), the
     division form and the reference round ties by ``rounding``."""
-    from datasets import edge_matrix, mixed_blocks
+    from datasets import edge_matrix, mixed_blocks, threshold_blocks
 
     rng = np.random.default_rng([bs, 11])
     x = np.concatenate([mixed_blocks(rng, 10, bs), edge_matrix(bs)[1],
-                        _threshold_blocks(rng, (1, 5, 7, 8, 20, 64, 100, 126), bs)])
+                        threshold_blocks(rng, (1, 5, 7, 8, 20, 64, 100, 126), bs)])
     rc = recipes.params("seed", rounding, F32(0.0))
     assert rc.exact
     cmp, div = _sse_both_ways(x, rc, formats.E4M3_DECODE)
@@ -388,35 +379,3 @@ def test_code_sse_equals_division_and_reference(bs, rounding):
         with np.errstate(all="ignore"):
             want = ref_sse(x, np.full(len(x), E4M3_ALL[k], F32), rounding)
         assert_bits_equal(cmp[:, k], want, f"SSE at code {k}")
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _sse_pairs(x, rc, dec):
-    """(code_sse_pair(k), (code_sse(k), code_sse(k + 8))) of every block for k = 8..118."""
-    n = x.shape[0]
-    got = np.empty((n, 111, 2), np.float32)
-    want = np.empty((n, 111, 2), np.float32)
-    sq = np.empty(x.shape[1], np.float32)
-    sq2 = np.empty(x.shape[1], np.float32)
-    for b in range(n):
-        for k in range(8, 119):
-            got[b, k - 8, 0], got[b, k - 8, 1] = code_sse_pair(x, b, k, dec, sq, sq2)
-            want[b, k - 8, 0] = code_sse(x, b, k, dec, rc, sq)
-            want[b, k - 8, 1] = code_sse(x, b, k + 8, dec, rc, sq)
-    return got, want
-
-
-@pytest.mark.parametrize("bs", [16, 32])
-def test_code_sse_pair_equals_code_sse(bs):
-    """code k + 8 through k's thresholds (|x| / 2) gives code_sse's errors bit for bit, on
-    mixed and edge blocks and on blocks made of every threshold 2*b*s of some codes k + 8,
-    with the float32 neighbours of each (the ties and near-ties)."""
-    from datasets import edge_matrix, mixed_blocks
-
-    rng = np.random.default_rng([bs, 13])
-    x = np.concatenate([mixed_blocks(rng, 10, bs), edge_matrix(bs)[1],
-                        _threshold_blocks(rng, [k + 8 for k in (8, 20, 45, 70, 100, 118)], bs)])
-    x = np.ascontiguousarray(x)
-    rc = recipes.params("seed", "seed", F32(0.0))  # (exact SSEs have no tie rule)
-    got, want = _sse_pairs(x, rc, formats.E4M3_DECODE)
-    assert_bits_equal(got, want, "pair vs single SSE")

@@ -6,6 +6,9 @@ import warnings
 import numba
 import numpy as np
 import pytest
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,7 +33,22 @@ from naive import (
 )
 from nvfp4_np import nvfp4_naive, nvfp4_optimal
 from nvfp4_np._block import code_sse
-from nvfp4_np.search import _scan
+from nvfp4_np._block import block_energy, clip_bound, dead_zone_bound, search_window
+from nvfp4_np._simd import (
+    DEQUANT_ROWS,
+    FIRST_WALK_CODE,
+    LOWER_ROWS,
+    block_magnitudes,
+    count_above,
+    dead_zone_count,
+    lane_at,
+    sort_lanes,
+    sse_at,
+    sum_squares,
+    table_row,
+    walk_down,
+)
+from nvfp4_np.search import _scan, _walk
 from strategies import block_arrays, near_boundary_blocks
 
 F32 = np.float32
@@ -326,18 +344,97 @@ def test_seed_twin_equals_the_generic_kernel(bs):
             np.testing.assert_array_equal(a, b)
 
 
+@intrinsic
+def _lane(typingctx, v, i):
+    """Lane ``i`` of one of _simd's vectors (for these checks only)."""
+    if not isinstance(i, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.extract_element(args[0], builder.trunc(args[1], ir.IntType(32)))
+
+    return (types.float32 if v.kind == "f32" else types.int32)(v, i), codegen
+
+
+_BOUNDS = np.array([0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0], F32)
+
+
 @numba.njit(cache=True, error_model="numpy")
-def _both_scans(x, rc, dec, windows):
-    """(code, error) of a plain ascending strict scan over code_sse (the seed's rule,
-    written out here) and of _scan without and with pairs, for every block and window
-    (lo, hi), from s0 = the middle of the window or, for odd blocks, a code below it (its
-    error as the starting best)."""
+def _walk_steps(x, dec, rc, groups):
+    """Mismatches per block and code k (1..126): count_above's indices at k against the
+    E2M1 index by comparisons written here, walk_down from k - 1 against count_above at k
+    (k >= FIRST_WALK_CODE), and sse_at against code_sse."""
     n, bs = x.shape
     sq = np.empty(bs, np.float32)
-    sq2 = np.empty(bs, np.float32)
-    errs = np.empty(127, np.float32)
+    bad = np.zeros(3, np.int64)
+    for b in range(n):
+        a = block_magnitudes(x, b, groups)
+        prev = count_above(a, dec[1])
+        for k in range(1, 127):
+            s = dec[k]
+            idx = count_above(a, s)
+            for i in range(bs):
+                want = 0  # how many thresholds b*s the magnitude exceeds (a tie stays below)
+                for j in range(7):
+                    want += abs(x[b, i]) > _BOUNDS[j] * s
+                bad[0] += _lane(idx, i) != want
+            if k >= FIRST_WALK_CODE:
+                walked = walk_down(a, prev, table_row(LOWER_ROWS, k))
+                for i in range(bs):
+                    bad[1] += _lane(walked, i) != _lane(idx, i)
+            bad[2] += sse_at(a, idx, table_row(DEQUANT_ROWS, k)) != code_sse(x, b, k, dec, rc, sq)
+            prev = idx
+    return bad
+
+
+def _walk_blocks(bs):
+    """Mixed and edge blocks, and blocks of every threshold (and its float32 neighbours)
+    of codes from the subnormal ones up."""
+    from datasets import threshold_blocks
+
+    rng = np.random.default_rng([bs, 17])
+    return np.ascontiguousarray(np.concatenate([
+        mixed_blocks(rng, 20, bs), edge_matrix(bs)[1],
+        threshold_blocks(rng, (1, 2, 3, 4, 5, 7, 8, 9, 20, 45, 64, 100, 118, 125, 126), bs)]))
+
+
+def test_walk_tables_are_exact_products():
+    """Each row of the scan's tables is the E2M1 values (and the thresholds below them,
+    -1 below index 0) times the code's E4M3 scale, with no rounding: the float64 products
+    equal the stored float32 numbers."""
+    from nvfp4_np import formats
+
+    dec = formats.E4M3_DECODE[:127].astype(np.float64)
+    q = formats.E2M1_VALUES.astype(np.float64)
+    lower = np.concatenate([[-1.0], formats.E2M1_BOUNDARIES.astype(np.float64)])
+    np.testing.assert_array_equal(DEQUANT_ROWS.astype(np.float64), dec[:, None] * q[None, :])
+    np.testing.assert_array_equal(LOWER_ROWS.astype(np.float64), dec[:, None] * lower[None, :])
+
+
+@pytest.mark.parametrize("bs", [16, 32])
+def test_walk_indices_and_errors_equal_the_comparisons(bs):
+    """The CPU scan's vector primitives (_simd): at every code, the E2M1 indices equal
+    a count of the thresholds exceeded, the walk from the code below equals them from
+    FIRST_WALK_CODE on (where a code step is too small to cross two thresholds), and the
+    SSE equals code_sse bit for bit, on blocks of every tie and near-tie."""
+    from nvfp4_np import formats, recipes
+
+    groups = (0,) * (bs // 8)
+    bad = _walk_steps(_walk_blocks(bs), formats.E4M3_DECODE, recipes.SEED_PARAMS, groups)
+    assert bad.tolist() == [0, 0, 0]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _scans(x, rc, dec, windows, groups):
+    """(code, error) of a plain ascending strict scan over code_sse (the seed's rule,
+    written out here), of _scan and of _walk, for every block and window (lo, hi), from
+    s0 = the middle of the window or, for odd blocks, a code below it (its error as the
+    starting best)."""
+    n, bs = x.shape
+    sq = np.empty(bs, np.float32)
     res = np.empty((n, len(windows), 6), np.float64)
     for b in range(n):
+        a = block_magnitudes(x, b, groups)
         for w in range(len(windows)):
             lo, hi = windows[w, 0], windows[w, 1]
             c0 = np.uint8((lo + hi) // 2 if b % 2 == 0 else max(lo - 2, 1))
@@ -348,26 +445,84 @@ def _both_scans(x, rc, dec, windows):
                 if e < best_e:
                     best_c, best_e = k, e
             res[b, w, 0], res[b, w, 1] = best_c, best_e
-            res[b, w, 2], res[b, w, 3] = _scan(x, b, rc, dec, sq, sq2, errs, c0, e0, lo, hi, False)
-            res[b, w, 4], res[b, w, 5] = _scan(x, b, rc, dec, sq, sq2, errs, c0, e0, lo, hi, True)
+            res[b, w, 2], res[b, w, 3] = _scan(x, b, rc, dec, sq, c0, e0, lo, hi)
+            res[b, w, 4], res[b, w, 5] = _walk(a, c0, e0, lo, hi)
     return res
 
 
 @pytest.mark.parametrize("rounding", ROUNDINGS)
 @pytest.mark.parametrize("bs", [16, 32])
-def test_scan_with_and_without_pairs_equals_a_plain_scan(bs, rounding):
-    """The search's scan, by code pairs (k, k + 8) as on the CPU and one code at a time as
-    on the GPU, picks the same code with the same error as a plain scan, for windows below, across and above code 8, short and long ones
-    (every way the pairs and the single codes can cover a window)."""
+def test_scans_equal_a_plain_scan(bs, rounding):
+    """The search's scans, one code at a time (GPU, non-exact recipes) and by the vector
+    walk (CPU, exact recipes), pick the same code with the same error as a plain scan,
+    for windows starting below and above FIRST_WALK_CODE, empty, short and long ones."""
     from nvfp4_np import formats, recipes
 
     rng = np.random.default_rng([bs, 7])
-    x = np.concatenate([mixed_blocks(rng, 40, bs), edge_matrix(bs)[1]])
+    x = np.ascontiguousarray(np.concatenate([mixed_blocks(rng, 40, bs), edge_matrix(bs)[1]]))
     rc = recipes.params("seed", rounding, F32(0.0))
-    windows = np.array([(lo, hi) for lo in (1, 3, 7, 8, 9, 30, 60, 100, 110, 118, 126)
-                        for width in (0, 1, 5, 7, 8, 9, 15, 16, 17, 24, 40) if (hi := min(lo + width, 126)) >= lo],
+    windows = np.array([(lo, lo + width) for lo in (1, 2, 3, 4, 5, 7, 8, 9, 30, 60, 100, 110, 118, 126)
+                        for width in (-1, 0, 1, 5, 7, 8, 9, 15, 16, 17, 24, 40) if lo + width <= 126],
                        np.int64)
-    res = _both_scans(x, rc, formats.E4M3_DECODE, windows)
+    res = _scans(x, rc, formats.E4M3_DECODE, windows, (0,) * (bs // 8))
     for scan in (2, 4):
         np.testing.assert_array_equal(res[..., scan], res[..., 0])
         np.testing.assert_array_equal(res[..., scan + 1], res[..., 1])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _both_windows(x, e0s, groups):
+    """Per block: the magnitudes by sort_lanes, the energy by sum_squares and by
+    block_energy, and for each e0 in its row of ``e0s`` the window by search_window
+    (s_min, s_max, noise) and from the vector path (clip_bound, dead_zone_bound of the
+    sorted lane dead_zone_count gives, noise)."""
+    n, bs = x.shape
+    xbits = x.view(np.uint32)
+    work = np.empty(2 * bs, np.uint32)
+    srt = np.empty(bs, np.float32)
+    sq = np.empty(bs, np.float32)
+    sorted_lanes = np.empty((n, bs), np.float32)
+    energy = np.empty((n, 2), np.float32)
+    res = np.empty((n, e0s.shape[1], 6), np.float32)
+    for b in range(n):
+        a = block_magnitudes(x, b, groups)
+        v = sort_lanes(a)
+        for i in range(bs):
+            sorted_lanes[b, i] = lane_at(v, i)
+        energy[b, 0], energy[b, 1] = sum_squares(a), block_energy(x, b, sq)
+        amax = np.float32(0.0)
+        for i in range(bs):
+            amax = max(amax, abs(x[b, i]))
+        for j in range(e0s.shape[1]):
+            e0 = e0s[b, j]
+            s_min, s_max, noise = search_window(xbits, b, amax, e0, work, srt)
+            k = dead_zone_count(v, e0)
+            res[b, j, 0], res[b, j, 1], res[b, j, 2] = s_min, s_max, noise
+            res[b, j, 3], res[b, j, 4], res[b, j, 5] = clip_bound(amax, e0), dead_zone_bound(lane_at(v, min(k, bs - 1))), k == bs
+    return sorted_lanes, energy, res
+
+
+@pytest.mark.parametrize("bs", [16, 32])
+def test_window_in_lanes_equals_search_window(bs):
+    """The CPU's window from the block in vector registers (a sorting network, the seed's
+    prefix count) equals search_window's, for e0 at every prefix of the sorted squares
+    (the seed's cumsum, written here in NumPy), its float32 neighbours, 0 and beyond the
+    energy; with ties, zeros and repeated magnitudes."""
+    rng = np.random.default_rng([bs, 19])
+    x = np.concatenate([mixed_blocks(rng, 20, bs), edge_matrix(bs)[1],
+                        rng.choice(F32([0, 0.5, 1, 1.5, -1]), (60, bs)),  # repeats and zeros
+                        np.round(rng.standard_normal((60, bs)) * 4).astype(F32) / 4])
+    x = np.ascontiguousarray(x, F32)
+    mags = np.sort(np.abs(x), axis=1)
+    with np.errstate(over="ignore"):  # (edge blocks: squares beyond float32)
+        prefix = np.cumsum((mags * mags).astype(np.float64), axis=1).astype(F32)
+    e0s = np.concatenate([prefix, np.nextafter(prefix, F32(0)), np.nextafter(prefix, F32(np.inf)),
+                          np.zeros((len(x), 1), F32), prefix[:, -1:] * 2], axis=1)
+    sorted_lanes, energy, res = _both_windows(x, e0s, (0,) * (bs // 8))
+    assert_bits_equal(sorted_lanes, mags, "sorting network")
+    assert_bits_equal(energy[:, 0], energy[:, 1], "energy")
+    assert_bits_equal(res[..., 3], res[..., 0], "s_min")
+    np.testing.assert_array_equal(res[..., 5], res[..., 2])
+    assert res[..., 2].any() and not res[..., 2].all()
+    window = res[..., 2] == 0  # s_max is defined where the block is not noise
+    assert_bits_equal(res[..., 4][window], res[..., 1][window], "s_max")
