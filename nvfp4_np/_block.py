@@ -213,24 +213,6 @@ def code_sse(x, b, k, dec, rc, sq):
 
 
 @numba.njit(**JIT_SCALAR)
-def code_sse_pair(x, b, k, dec, sq, sq2):
-    """(code_sse of code k, code_sse of code k + 8) for an exact recipe and k >= 8, where
-    dec[k + 8] = 2 * dec[k] exactly: |x| compares with 2 * b * s as |x| / 2 (exact: a
-    normal magnitude halves exactly, and a subnormal one is below every threshold either
-    way) compares with b * s, so both codes share one set of thresholds. The errors are
-    code_sse's terms and sums, bit for bit (ties, as there, cannot change them).
-    ``sq2`` is scratch like ``sq``."""
-    s = dec[k]
-    s2 = dec[k + 8]
-    t = _thresholds(s)
-    for i in range(block_len(x)):
-        a = abs(x[b, i])
-        sq[i] = sq_error(a, _e2m1_cmp(a, t, False), s)
-        sq2[i] = sq_error(a, _e2m1_cmp(a * np.float32(0.5), t, False), s2)
-    return seed_sum_inplace(sq), seed_sum_inplace(sq2)
-
-
-@numba.njit(**JIT_SCALAR)
 def matvec_korder(Mt, v, out):
     """out[a] = sum_k M[a, k] v[k] in float32, accumulated in k order (torch's small-bmm
     loop), from the transposed matrix ``Mt[k, a] = M[a, k]`` so that the loop over a
