@@ -306,7 +306,8 @@ def search_window(xbits, b, amax, e0, work, srt):
     sorted[k*], was tried: the compaction cost more than the smaller sort saved.)
 
     Returns (s_min, s_max, noise). Scratch: ``srt`` (float32, bs), ``work`` (uint32,
-    2 * bs).
+    2 * bs). The GPU kernels and the Hessian search use this form; the CPU's optimal
+    search has a vector twin (search._search_lanes: _simd.sort_lanes, dead_zone_count).
     """
     n = block_len(xbits)
     s_min = clip_bound(amax, e0)
