@@ -67,6 +67,7 @@ def _optimal_blocks(x, xbits, rc, dec, out, want_dq, status):
             amax, c0, finite = begin_block(b, xbits, status, rc)
             if not finite:
                 continue
+            # (exact recipes: _search_lanes computes s0's error from the vector)
             e0 = np.float32(0.0) if rc.exact else code_sse(x, b, c0, dec, rc, sq)
             # The tuple's length (bs / 8) sizes the vector when compiling.
             if bs == 16:
@@ -88,7 +89,7 @@ def _search_lanes(a, amax, c0, e0, rc):
     srt = sort_lanes(a)
     k = dead_zone_count(srt, e0)
     noise = k == lanes(a)
-    s_max = dead_zone_bound(lane_at(srt, 0 if noise else k))
+    s_max = dead_zone_bound(lane_at(srt, 0 if noise else k))  # (unused for noise blocks)
     lo, hi = scan_codes(rc, _DEC, e0, sum_squares(a), clip_bound(amax, e0), s_max, noise)
     if not rc.exact:
         return c0, e0, lo, hi
