@@ -119,25 +119,35 @@ def _seed_sum(builder, v):
     return total
 
 
+def _is_rows(t):
+    return isinstance(t, types.Array) and t.dtype == types.float32 and t.ndim == 2 and t.layout == "C"
+
+
+def _load_row(context, builder, sig, args, n):
+    """The first ``n`` floats of row ``args[1]`` of the array ``args[0]`` (a C-contiguous
+    2-d float32 array: ``sig.args[0]``) as one vector."""
+    aryty = sig.args[0]
+    ary = context.make_array(aryty)(context, builder, args[0])
+    row = context.cast(builder, args[1], sig.args[1], types.intp)
+    ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [row, ir.Constant(row.type, 0)])
+    return builder.load(builder.bitcast(ptr, ir.VectorType(_F32, n).as_pointer()), align=4)
+
+
 @intrinsic
 def block_magnitudes(typingctx, x, b, groups):
     """|x[b, :]| of a C-contiguous (N, bs) float32 array as one vector; ``groups`` is a
     tuple of bs / 8 items (its length, known when compiling, sets the vector's size)."""
     if not (isinstance(groups, types.UniTuple) and groups.count in (2, 4)):
         raise TypeError("groups: a tuple of 2 or 4 items (blocks of 16 or 32)")
-    if not (isinstance(x, types.Array) and x.dtype == types.float32 and x.ndim == 2 and x.layout == "C"):
+    if not _is_rows(x):
         raise TypeError("x: a C-contiguous 2-d float32 array")
     vt = _Vec("f32", _LANES * groups.count)
 
     def codegen(context, builder, sig, args):
-        aryty = sig.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1], ir.Constant(args[1].type, 0)])
-        vf = ir.VectorType(_F32, vt.n)
-        v = builder.load(builder.bitcast(ptr, vf.as_pointer()), align=4)
+        v = _load_row(context, builder, sig, args, vt.n)
         vi = ir.VectorType(_I32, vt.n)
         bits = builder.and_(builder.bitcast(v, vi), ir.Constant(vi, [0x7FFFFFFF] * vt.n))
-        return builder.bitcast(bits, vf)
+        return builder.bitcast(bits, v.type)
 
     return vt(x, b, groups), codegen
 
@@ -189,16 +199,11 @@ def count_above(typingctx, a, s):
 def table_row(typingctx, rows, k):
     """Row ``k`` of DEQUANT_ROWS or LOWER_ROWS (a C-contiguous (codes, 8) float32 array)
     as an 8-lane vector."""
-    if not (isinstance(rows, types.Array) and rows.dtype == types.float32 and rows.ndim == 2
-            and rows.layout == "C" and isinstance(k, types.Integer)):
+    if not (_is_rows(rows) and isinstance(k, types.Integer)):
         return None
 
     def codegen(context, builder, sig, args):
-        aryty = sig.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        k = context.cast(builder, args[1], sig.args[1], types.intp)
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [k, ir.Constant(k.type, 0)])
-        return builder.load(builder.bitcast(ptr, ir.VectorType(_F32, _LANES).as_pointer()), align=4)
+        return _load_row(context, builder, sig, args, _LANES)
 
     return _Vec("f32", _LANES)(rows, k), codegen
 

@@ -22,6 +22,9 @@ from datasets import (
     random_blocks,
 )
 from naive import (
+    BOUNDARIES,
+    CODEBOOK,
+    E4M3_NONNEG,
     ROUNDINGS,
     SCALES,
     UNDERFLOW_AMAX,
@@ -356,9 +359,6 @@ def _lane(typingctx, v, i):
     return (types.float32 if v.kind == "f32" else types.int32)(v, i), codegen
 
 
-_BOUNDS = np.array([0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0], F32)
-
-
 @numba.njit(cache=True, error_model="numpy")
 def _walk_steps(x, dec, rc, groups):
     """Mismatches per block and code k (1..126): count_above's indices at k against the
@@ -376,7 +376,7 @@ def _walk_steps(x, dec, rc, groups):
             for i in range(bs):
                 want = 0  # how many thresholds b*s the magnitude exceeds (a tie stays below)
                 for j in range(7):
-                    want += abs(x[b, i]) > _BOUNDS[j] * s
+                    want += abs(x[b, i]) > BOUNDARIES[j] * s
                 bad[0] += _lane(idx, i) != want
             if k >= FIRST_WALK_CODE:
                 walked = walk_down(a, prev, table_row(LOWER_ROWS, k))
@@ -402,11 +402,9 @@ def test_walk_tables_are_exact_products():
     """Each row of the scan's tables is the E2M1 values (and the thresholds below them,
     -1 below index 0) times the code's E4M3 scale, with no rounding: the float64 products
     equal the stored float32 numbers."""
-    from nvfp4_np import formats
-
-    dec = formats.E4M3_DECODE[:127].astype(np.float64)
-    q = formats.E2M1_VALUES.astype(np.float64)
-    lower = np.concatenate([[-1.0], formats.E2M1_BOUNDARIES.astype(np.float64)])
+    dec = E4M3_NONNEG.astype(np.float64)  # (the tests' own tables, decoded by ml_dtypes)
+    q = CODEBOOK.astype(np.float64)
+    lower = np.concatenate([[-1.0], BOUNDARIES.astype(np.float64)])
     np.testing.assert_array_equal(DEQUANT_ROWS.astype(np.float64), dec[:, None] * q[None, :])
     np.testing.assert_array_equal(LOWER_ROWS.astype(np.float64), dec[:, None] * lower[None, :])
 
