@@ -30,11 +30,12 @@ def register_cuda():
 
     if config.ENABLE_CUDASIM:  # kernels run the CPU code
         return
+    # numba-cuda >= 0.21 has its own overload; numba's built-in CUDA target and
+    # numba-cuda 0.20 use numba.core's. Both take target="cuda" (given once, here).
     try:
         from numba.cuda.extending import overload as cuda_overload
-    except ImportError:  # numba's built-in CUDA target
-        def cuda_overload(fn, **kw):
-            return overload(fn, target="cuda", **kw)
+    except ImportError:
+        cuda_overload = overload
     from numba.cuda import libdevice
 
     @cuda_overload(mul_rn, target="cuda")

@@ -26,16 +26,10 @@ _arith.register_cuda()  # only the GPU modules import this one
 
 @functools.cache
 def cuda():
-    """The numba.cuda module, or a clear ImportError."""
-    try:
-        from numba import cuda as _cuda
-    except ImportError as e:  # pragma: no cover - numba always ships numba.cuda or numba-cuda
-        raise ImportError("the GPU path needs numba-cuda: pip install 'nvfp4_np[cuda]'") from e
-    if not _cuda.is_available():
-        raise RuntimeError(
-            "no CUDA GPU is available (numba.cuda.is_available() is False); install the NVIDIA driver "
-            "and 'nvfp4_np[cuda]', or run the simulator with NUMBA_ENABLE_CUDASIM=1"
-        )
+    """The numba.cuda module, or core.check_device's DeviceUnavailableError."""
+    core.check_device("cuda")
+    from numba import cuda as _cuda
+
     return _cuda
 
 
@@ -218,8 +212,9 @@ def _run_device(c, block_fn, W, dim, return_dequant, r, rounding, amax, extra, b
         raise ValueError(f"W.shape[-1] is the block size and must be 16 or 32; W has shape {shape}")
     batch_shape = shape[:-1]
     xb = x.reshape(-1, bs)
-    if r.two_level and amax is None:
-        amax = device_amax(xb)
+    if r.two_level:  # the host path's rule (core.tensor_amax), with max|W| taken on the device
+        m = device_amax(xb)
+        amax = m if amax is None else core.check_tensor_amax(amax, m)
     rc = core.tensor_params(r, rounding, None, amax)
     out_d, counts, tail = _launch_blocks(c, block_fn, xb, ncb, rc, return_dequant, extra, block_out, variant)
     if counts[1:].any():

@@ -278,7 +278,8 @@ def nvfp4_admm(W, dim=-1, return_dequant=False, X=None, n_outer=3, n_inner=10, *
     dim : int, default -1
     return_dequant : bool, default False
     X : array_like, shape (T, K), optional
-        Activations; or give ``H_blocks`` (K // bs, bs, bs).
+        Activations; or give ``H_blocks`` (K // bs, bs, bs), positive semidefinite up to
+        rounding (:func:`nvfp4_np.core.check_hessian_blocks`).
     n_outer, n_inner : int
         Scale refits (outer rounds, default 3; 0 returns the naive quantization in seed
         mode, the Hessian-optimal one in best mode) and ADMM steps per round (default 10).

@@ -4,6 +4,7 @@ per-block status that kernels report (non-finite input, scale underflow).
 """
 
 import functools
+import importlib
 import mmap
 import os
 import sys
@@ -40,8 +41,39 @@ def as_float_array(a, name):
 
 
 def check_block_size(block_size, where="block_size"):
+    """``block_size`` as a Python int: a TypeError unless it is an int (Python or NumPy,
+    not bool), a ValueError unless it is 16 or 32."""
+    if not isinstance(block_size, (int, np.integer)) or isinstance(block_size, bool):
+        raise TypeError(f"{where} must be an int (16 or 32), got {type(block_size).__name__} {block_size!r}")
     if block_size not in BLOCK_SIZES:
         raise ValueError(f"{where} must be 16 or 32, got {block_size}")
+    return int(block_size)
+
+
+class DeviceUnavailableError(RuntimeError):
+    """``device="cuda"`` cannot run here: numba-cuda is missing or no CUDA GPU was found."""
+
+
+def check_device(device):
+    """``device`` checked before any work: "cpu" or "cuda" (returned), a ValueError for
+    anything else, a DeviceUnavailableError (a RuntimeError) with a one-line message
+    when "cuda" cannot run (under NUMBA_ENABLE_CUDASIM=1 the simulator counts as a GPU)."""
+    if not isinstance(device, str) or device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    if device == "cuda":
+        try:
+            cuda = importlib.import_module("numba.cuda")
+        except ImportError as e:
+            raise DeviceUnavailableError(
+                f"device='cuda' needs numba-cuda: pip install 'nvfp4_np[cuda]' (importing numba.cuda failed: {e})"
+            ) from None
+        if not cuda.is_available():
+            raise DeviceUnavailableError(
+                "device='cuda' found no CUDA GPU (numba.cuda.is_available() is False): install the NVIDIA "
+                "driver and numba-cuda (pip install 'nvfp4_np[cuda]'), or set NUMBA_ENABLE_CUDASIM=1 to run "
+                "the CUDA simulator"
+            )
+    return device
 
 
 def normalize_axis(ndim, dim, name="dim"):
@@ -81,6 +113,55 @@ def from_blocks(scales, quants, dequant, batch_shape, dim):
     if dequant is not None:
         out.append(np.moveaxis(dequant.reshape(batch_shape + (bs,)), -1, dim))
     return tuple(out)
+
+
+#: check_hessian_blocks' tolerance: a block fails when its smallest eigenvalue is below
+#: -HESSIAN_PSD_RTOL times its largest |eigenvalue|. Gram matrices accumulated in float32
+#: stay far inside it (measured on singular ones: block_hessians ~1e-7; a running mean
+#: updated one row at a time over 65536 rows, the worst seen, 7e-5), while a wrong
+#: matrix (e.g. [[1, 2], [2, 1]]: -1/3) is far outside.
+HESSIAN_PSD_RTOL = 1e-3
+
+
+def check_hessian_blocks(H_blocks, n_blocks=None, block_size=None, name="H_blocks"):
+    """Caller-given block Hessians checked: float32 or float64, shape (K // bs, bs, bs)
+    (``n_blocks`` = K // bs and ``block_size`` when given), finite, and each block
+    positive semidefinite up to rounding (no negative diagonal entry; smallest eigenvalue
+    of (H_j + H_j^T) / 2, in float64, at least -HESSIAN_PSD_RTOL times the largest
+    |eigenvalue|). Returns the array (dtype kept); a ValueError (TypeError for the dtype)
+    naming the first failing block."""
+    H = as_float_array(H_blocks, name)
+    if H.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{name} must be float32 or float64, got dtype {H.dtype}")
+    want = "(K // block_size, block_size, block_size)"
+    if n_blocks is not None and block_size is not None:
+        want += f" = {(n_blocks, block_size, block_size)} for these weights"
+    if (H.ndim != 3 or H.shape[1] != H.shape[2] or n_blocks not in (None, H.shape[0])
+            or block_size not in (None, H.shape[1])):
+        raise ValueError(f"{name} must have shape {want}, got {H.shape}")
+    n = H.shape[0]
+    if not np.isfinite(H).all():
+        raise ValueError(f"{name} contains {int((~np.isfinite(H)).sum())} non-finite values")
+    if H.size == 0:
+        return H
+    H64 = H.astype(np.float64)
+    diag = np.diagonal(H64, axis1=1, axis2=2)
+    lam = np.linalg.eigvalsh((H64 + H64.transpose(0, 2, 1)) * 0.5)  # one batched call, ascending
+    top = np.abs(lam).max(axis=1)
+    bad = (diag < 0).any(axis=1) | (lam[:, 0] < -HESSIAN_PSD_RTOL * top)
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        if (diag[j] < 0).any():
+            i = int(np.flatnonzero(diag[j] < 0)[0])
+            why = f"its diagonal entry [{i}, {i}] = {diag[j, i]:.6g} is negative (smallest eigenvalue {lam[j, 0]:.6g})"
+        else:
+            why = (f"its smallest eigenvalue {lam[j, 0]:.6g} is below -{HESSIAN_PSD_RTOL:g} x its largest "
+                   f"|eigenvalue| {top[j]:.6g}")
+        raise ValueError(
+            f"{name}[{j}] is not positive semidefinite ({int(bad.sum())} of {n} blocks fail): {why}. Block "
+            f"Hessians X_j^T X_j are PSD up to rounding; compute them with nvfp4_np.block_hessians(X, block_size)"
+        )
+    return H
 
 
 class NonFiniteError(ValueError):
@@ -209,20 +290,33 @@ def output_array(shape, dtype):
 
 
 def tensor_amax(x, given=None):
-    """float32 largest magnitude of the blocks ``x`` (NaN/Inf are reported later by the
-    kernels), or the caller's ``given`` amax (e.g. of the whole tensor when ``x`` is a
-    slice of it), checked."""
-    if given is not None:
-        a = np.float32(given)
-        if not (np.ndim(given) == 0 and np.isfinite(a) and a >= 0):
-            raise ValueError(f"tensor_amax must be a finite non-negative scalar, got {given!r}")
-        return a
-    if x.size == 0:
-        return np.float32(0.0)
-    # max(max, -min) is max|x| without a temporary |x| the size of the tensor; abs() makes
-    # an all -0.0 tensor give +0.0, and NaN/Inf still come out non-finite.
-    m = abs(max(x.max(), -x.min()))
-    return m if np.isfinite(m) else np.float32(0.0)
+    """float32 largest magnitude of the blocks ``x`` (0 when it is NaN/Inf: the kernels
+    report those), or the caller's ``given`` amax (e.g. of the whole tensor when ``x`` is
+    a slice of it), checked against it by :func:`check_tensor_amax`. ``x`` may be None
+    when ``given`` was checked already (the GPU path, against the device's max|W|)."""
+    if x is None or x.size == 0:
+        m = np.float32(0.0)
+    else:
+        # max(max, -min) is max|x| without a temporary |x| the size of the tensor; abs()
+        # makes an all -0.0 tensor give +0.0, and NaN/Inf still come out non-finite.
+        m = abs(max(x.max(), -x.min()))
+        m = m if np.isfinite(m) else np.float32(0.0)
+    return m if given is None else check_tensor_amax(given, m)
+
+
+def check_tensor_amax(given, actual):
+    """The caller's tensor amax as float32: a finite non-negative scalar, at least the
+    input's own float32 max|W| ``actual`` (a smaller one would saturate the largest
+    blocks; a larger one is the amax of a whole tensor of which W is a slice)."""
+    a = np.float32(given)
+    if not (np.ndim(given) == 0 and np.isfinite(a) and a >= 0):
+        raise ValueError(f"tensor_amax must be a finite non-negative scalar, got {given!r}")
+    if a < actual:
+        raise ValueError(
+            f"tensor_amax={a!s} is smaller than max|W| = {actual!s} of the input; pass the amax of the whole "
+            f"tensor this is a slice of"
+        )
+    return a
 
 
 def tensor_params(r, rounding, x, amax):

@@ -14,9 +14,16 @@ uses these. Needs ``pip install 'nvfp4_np[cuda]'`` and an NVIDIA GPU, or the sim
 (``NUMBA_ENABLE_CUDASIM=1``) for testing.
 """
 
-from .gpu_admm import nvfp4_admm
-from .gpu_hessian import nvfp4_optimal_hessian
-from .gpu_naive import nvfp4_naive
-from .gpu_search import nvfp4_optimal
+try:
+    import numba.cuda  # noqa: F401  (the GPU modules import it)
+except ImportError as e:
+    raise ImportError(
+        f"nvfp4_np.gpu needs numba-cuda: pip install 'nvfp4_np[cuda]' (importing numba.cuda failed: {e})"
+    ) from None
+
+from .gpu_admm import nvfp4_admm  # noqa: E402
+from .gpu_hessian import nvfp4_optimal_hessian  # noqa: E402
+from .gpu_naive import nvfp4_naive  # noqa: E402
+from .gpu_search import nvfp4_optimal  # noqa: E402
 
 __all__ = ["nvfp4_naive", "nvfp4_optimal", "nvfp4_optimal_hessian", "nvfp4_admm"]

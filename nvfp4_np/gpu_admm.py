@@ -47,9 +47,9 @@ def nvfp4_admm(W, dim=-1, return_dequant=False, X=None, n_outer=3, n_inner=10, *
                rounding=None, tensor_amax=None, H_blocks=None, return_info=False):
     """:func:`nvfp4_np.nvfp4_admm` on a CUDA GPU, bit-identical (inputs and outputs as
     :func:`nvfp4_np.gpu.nvfp4_naive`; X or H_blocks are host arrays)."""
+    c = _gpu.cuda()  # no GPU: say so before computing the operands
     operands, n_blocks = admm_operands(_gpu.shape_only(W), dim, X, H_blocks, mode, n_outer, n_inner,
                                        return_info)
-    c = _gpu.cuda()
     dev = tuple(c.to_device(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a for a in operands)
     result, errors = _gpu.run_blocks(_admm_tile_block, W, dim, return_dequant, recipe, rounding, tensor_amax, *dev,
                                      ncb=operands[0].shape[0], block_out=((2,), np.float64),

@@ -50,9 +50,9 @@ def nvfp4_optimal_hessian(W, dim=-1, return_dequant=False, X=None, H_blocks=None
                           rounding=None, tensor_amax=None):
     """:func:`nvfp4_np.nvfp4_optimal_hessian` on a CUDA GPU, bit-identical (inputs and
     outputs as :func:`nvfp4_np.gpu.nvfp4_naive`; X or H_blocks are host arrays)."""
+    c = _gpu.cuda()  # no GPU: say so before computing the operands
     extra = hessian_operands(_gpu.shape_only(W), dim, X, H_blocks, mode)
     ncb = extra[0].shape[0]
-    c = _gpu.cuda()
     block_fn, variant = (_seed_tile_block, GPU_HESSIAN_SEED) if mode == "seed" else (_exact_tile_block,
                                                                                        GPU_HESSIAN_EXACT)
     result, _ = _gpu.run_blocks(block_fn, W, dim, return_dequant, recipe, rounding, tensor_amax,

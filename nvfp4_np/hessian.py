@@ -75,7 +75,7 @@ def block_hessians(X, block_size, *, accumulate=np.float32, chunk_rows=HESSIAN_C
     -------
     ndarray, shape (K // block_size, block_size, block_size), dtype ``accumulate``
     """
-    core.check_block_size(block_size)
+    block_size = core.check_block_size(block_size)
     acc = np.dtype(accumulate)
     if acc not in (np.float32, np.float64):
         raise ValueError(f"accumulate must be numpy.float32 or numpy.float64, got {accumulate!r}")
@@ -108,20 +108,6 @@ def block_hessians(X, block_size, *, accumulate=np.float32, chunk_rows=HESSIAN_C
             for j0 in range(0, Xg.shape[1], block_size):
                 H[(c0 + j0) // block_size] += G[j0:j0 + block_size, j0:j0 + block_size]
     return H
-
-
-def _check_hessians(H_blocks, ncb, bs, dtype):
-    H = core.as_float_array(H_blocks, "H_blocks")
-    if H.dtype not in (np.float32, np.float64):
-        raise TypeError(f"H_blocks must be float32 or float64, got dtype {H.dtype}")
-    if H.shape != (ncb, bs, bs):
-        raise ValueError(
-            f"H_blocks must have shape (K // block_size, block_size, block_size) = {(ncb, bs, bs)} "
-            f"for these weights, got {H.shape}"
-        )
-    if not np.isfinite(H).all():
-        raise ValueError(f"H_blocks contains {int((~np.isfinite(H)).sum())} non-finite values")
-    return np.ascontiguousarray(H, dtype=dtype)
 
 
 def diagonal_bounds(H, eval_dtype):
@@ -368,8 +354,8 @@ def _hessian_exact_kernel(x, xbits, rc, dec, out, want_dq, status, H, d, mu, row
 
 
 def hessians_for(W, dim, X, H_blocks, dtype, who="nvfp4_optimal_hessian"):
-    """Validate the block layout of W against X or H_blocks; return (H, ncb, bs) with H
-    (ncb, bs, bs) in ``dtype``."""
+    """Validate the block layout of W against X or H_blocks (a caller's H_blocks also by
+    core.check_hessian_blocks); return (H, ncb, bs) with H (ncb, bs, bs) in ``dtype``."""
     W = core.as_float_array(W, "W")
     if W.ndim < 2:
         raise ValueError(
@@ -381,7 +367,7 @@ def hessians_for(W, dim, X, H_blocks, dtype, who="nvfp4_optimal_hessian"):
     moved = np.moveaxis(W, d, -1)
     ncb = moved.shape[-2]
     if H_blocks is not None:
-        return _check_hessians(H_blocks, ncb, bs, dtype), ncb, bs
+        return np.ascontiguousarray(core.check_hessian_blocks(H_blocks, ncb, bs), dtype=dtype), ncb, bs
     if X is None:
         raise ValueError(f"{who} needs activations X (T, K) or H_blocks")
     X = core.as_float_array(X, "X")
@@ -411,7 +397,8 @@ def nvfp4_optimal_hessian(W, dim=-1, return_dequant=False, X=None, H_blocks=None
     X : array_like, shape (T, K), optional
         Activations; ``H_j = X_j^T X_j`` is computed with :func:`block_hessians`.
     H_blocks : array_like, shape (K // bs, bs, bs), optional
-        Precomputed block Hessians (float32 or float64); if given, X is ignored.
+        Precomputed block Hessians (float32 or float64, each positive semidefinite up to
+        rounding: :func:`nvfp4_np.core.check_hessian_blocks`); if given, X is ignored.
     mode : {"seed", "exact"}, keyword-only
         ``"seed"`` reproduces the seed's bounded search; ``"exact"`` returns the true argmin
         over all 126 scales (never a larger r^T H r than the seed's).

@@ -87,7 +87,7 @@ class NVFP4Tensor:
         """``q * (scale * tensor_scale)`` in float32 (``q * (scale / tensor_scale)`` for
         the compressed-tensors recipe): the kernels' dequant, shape :attr:`shape`."""
         q = bits.fp4_values(bits.unpack_fp4(self.codes))
-        blocked = q.reshape(q.shape[:-1] + (-1, self.block_size))
+        blocked = q.reshape(q.shape[:-1] + (q.shape[-1] // self.block_size, self.block_size))  # also when empty
         dq = nvfp4_dequantize(bits.e4m3_values(self.scale_bytes), blocked, -1, self.tensor_scale, self.recipe)
         return self._to_original(dq.reshape(q.shape))
 
@@ -175,9 +175,11 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, recipe="seed", roun
         ``"seed"`` (default) or ``"best"`` for ``"admm"``.
     tensor_amax : float, optional, keyword-only
         Largest magnitude of the whole tensor when ``W`` is a slice of it (two-level
-        recipes; default ``max|W|``).
+        recipes; default ``max|W|``); smaller than ``max|W|`` is a ValueError.
     device : {"cpu", "cuda"}, keyword-only
         Where the kernels run; the bytes are identical (see :mod:`nvfp4_np.gpu`).
+        ``"cuda"`` without numba-cuda or a GPU raises
+        :class:`nvfp4_np.core.DeviceUnavailableError` (a RuntimeError) before any work.
 
     Returns
     -------
@@ -193,18 +195,16 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, recipe="seed", roun
     >>> t.dequantize().shape
     (4, 64)
     """
-    core.check_block_size(block_size)
+    block_size = core.check_block_size(block_size)
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
-    if device == "cpu":
+    if core.check_device(device) == "cpu":
         fn = METHODS[method]
-    elif device == "cuda":
+    else:
         from . import gpu
 
         fn = {"naive": gpu.nvfp4_naive, "optimal": gpu.nvfp4_optimal, "hessian": gpu.nvfp4_optimal_hessian,
               "admm": gpu.nvfp4_admm}[method]
-    else:
-        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
     r = recipes.get_recipe(recipe)
     W = core.as_float_array(W, "W")
     if W.ndim == 0:

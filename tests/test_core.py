@@ -3,6 +3,7 @@ input dtypes, input checks and their messages, the underflow warning, and indepe
 from threads, block order and batch size."""
 
 import os
+import sys
 import warnings
 
 import ml_dtypes
@@ -13,7 +14,7 @@ import pytest
 from conftest import assert_bits_equal
 from datasets import edge_matrix, mixed_blocks
 from naive import ref_naive, ref_optimal
-from nvfp4_np import nvfp4_naive, nvfp4_optimal
+from nvfp4_np import core, nvfp4_naive, nvfp4_optimal
 
 F32 = np.float32
 
@@ -253,6 +254,82 @@ def test_float64_overflowing_float32_raises(method):
     W[0, 3] = 1e300
     with pytest.raises(ValueError, match=r"\(0, 3\)"):
         fn(W)
+
+
+# ------------------------------------------------- shared argument checks (core.py)
+
+
+@pytest.mark.parametrize("bs", [16, 32, np.int64(16), np.int32(32), np.uint8(16)])
+def test_check_block_size_accepts_python_and_numpy_ints(bs):
+    got = core.check_block_size(bs)
+    assert got == int(bs) and type(got) is int
+
+
+@pytest.mark.parametrize("bs, shown", [("16", "str '16'"), (16.0, "float 16.0"), (True, "bool True"),
+                                       (np.float32(16), "float32 np.float32(16.0)"), (None, "NoneType None"),
+                                       (np.bool_(True), "bool np.True_")])
+def test_check_block_size_rejects_non_ints_with_type_error(bs, shown):
+    with pytest.raises(TypeError) as e:
+        core.check_block_size(bs)
+    assert str(e.value) == f"block_size must be an int (16 or 32), got {shown}"
+
+
+@pytest.mark.parametrize("bs", [8, 0, -16, np.int64(64)])
+def test_check_block_size_rejects_other_ints_with_value_error(bs):
+    with pytest.raises(ValueError) as e:
+        core.check_block_size(bs, "W.shape[1] (the block size)")
+    assert str(e.value) == f"W.shape[1] (the block size) must be 16 or 32, got {bs}"
+
+
+NO_GPU = ("device='cuda' found no CUDA GPU (numba.cuda.is_available() is False): install the NVIDIA driver and "
+          "numba-cuda (pip install 'nvfp4_np[cuda]'), or set NUMBA_ENABLE_CUDASIM=1 to run the CUDA simulator")
+
+
+def test_check_device():
+    assert core.check_device("cpu") == "cpu"
+    assert issubclass(core.DeviceUnavailableError, RuntimeError)
+    for bad in ("gpu", "CUDA", None, 0):
+        with pytest.raises(ValueError) as e:
+            core.check_device(bad)
+        assert str(e.value) == f"device must be 'cpu' or 'cuda', got {bad!r}"
+
+
+def test_check_device_without_gpu(monkeypatch):
+    import numba.cuda
+
+    monkeypatch.setattr(numba.cuda, "is_available", lambda: False)
+    with pytest.raises(core.DeviceUnavailableError) as e:
+        core.check_device("cuda")
+    assert str(e.value) == NO_GPU
+
+
+def test_check_device_without_numba_cuda(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba.cuda", None)  # what a failed import of numba.cuda looks like
+    with pytest.raises(core.DeviceUnavailableError) as e:
+        core.check_device("cuda")
+    assert str(e.value) == ("device='cuda' needs numba-cuda: pip install 'nvfp4_np[cuda]' (importing numba.cuda "
+                            "failed: import of numba.cuda halted; None in sys.modules)")
+    assert e.value.__cause__ is None and e.value.__suppress_context__  # one exception, no chain
+
+
+def test_tensor_amax_rule():
+    x = np.array([[1.0, -3.0, 2.0, -0.0] * 4], F32)
+    assert core.tensor_amax(x) == 3.0
+    for given in (3.0, 3, np.float64(3.0), 1e6):  # equal, or a whole tensor's larger amax
+        assert core.tensor_amax(x, given) == F32(given) and type(core.tensor_amax(x, given)) is F32
+    with pytest.raises(ValueError) as e:
+        core.tensor_amax(x, np.nextafter(F32(3.0), F32(0)))
+    assert str(e.value) == ("tensor_amax=2.9999998 is smaller than max|W| = 3.0 of the input; pass the amax of "
+                            "the whole tensor this is a slice of")
+    # float64 amaxes are compared after rounding to float32, as the kernels use them
+    assert core.tensor_amax(x, 3.0 - 1e-9) == 3.0
+    x[0, 5] = np.nan  # NaN / Inf are the kernels' to report, whatever the given amax
+    assert core.tensor_amax(x, 1.0) == 1.0 and core.tensor_amax(x) == 0.0
+    assert core.tensor_amax(np.zeros((0, 16), F32), 0.0) == 0.0
+    for bad in (-1.0, np.inf, np.nan, [1.0, 2.0]):
+        with pytest.raises(ValueError) as e:
+            core.tensor_amax(np.zeros((1, 16), F32), bad)
+        assert str(e.value) == f"tensor_amax must be a finite non-negative scalar, got {bad!r}"
 
 
 # ----------------------------------------------------------------- underflow warning

@@ -132,6 +132,58 @@ def test_quantize_device_cuda(rng):
         nvfp4_np.quantize(W, device="tpu")
 
 
+def test_check_device_accepts_cuda_here():
+    from nvfp4_np import core
+
+    assert core.check_device("cuda") == "cuda"
+
+
+def test_tensor_amax_rule_matches_cpu(rng):
+    from numba import cuda
+
+    W = weights(rng, ROWS, 16)
+    amax = np.abs(W).max()
+    small = np.nextafter(amax, np.float32(0))
+    msg = (f"tensor_amax={small!s} is smaller than max|W| = {amax!s} of the input; pass the amax of the whole tensor "
+           f"this is a slice of")
+    X = rng.standard_normal((64, 16 * NCB)).astype(np.float32)
+    calls = [lambda **kw: gpu.nvfp4_naive(W, recipe="te", **kw),
+             lambda **kw: gpu.nvfp4_naive(cuda.to_device(W.reshape(-1, 16)), recipe="te", **kw),  # device amax
+             lambda **kw: gpu.nvfp4_optimal(cuda.to_device(W.reshape(-1, 16)), recipe="modelopt", **kw),
+             lambda **kw: gpu.nvfp4_optimal_hessian(W, X=X, recipe="torchao", **kw),
+             lambda **kw: gpu.nvfp4_admm(W, X=X, recipe="compressed-tensors", **kw),
+             lambda **kw: nvfp4_np.quantize(W.reshape(ROWS, -1), recipe="te", device="cuda", **kw)]
+    for call in calls:
+        with pytest.raises(ValueError) as e:
+            call(tensor_amax=small)
+        assert str(e.value) == msg
+    for ta in (amax, 4 * amax):  # equal, larger: as on the CPU
+        assert_same(gpu.nvfp4_naive(cuda.to_device(W.reshape(-1, 16)), recipe="te", tensor_amax=ta),
+                    nvfp4_np.nvfp4_naive(W.reshape(-1, 16), recipe="te", tensor_amax=ta), f"device amax {ta}")
+        assert_same(gpu.nvfp4_optimal(W, recipe="te", tensor_amax=ta),
+                    nvfp4_np.nvfp4_optimal(W, recipe="te", tensor_amax=ta), f"host amax {ta}")
+
+
+def test_non_psd_h_blocks_and_empty_input_match_cpu():
+    W = np.ones((4, 2, 16), np.float32)
+    H = np.tile(np.eye(16), (2, 1, 1))
+    H[1, 4:6, 4:6] = [[1, 2], [2, 1]]
+    pairs = ((nvfp4_np.nvfp4_optimal_hessian, gpu.nvfp4_optimal_hessian), (nvfp4_np.nvfp4_admm, gpu.nvfp4_admm))
+    for cpu, dev in pairs:
+        with pytest.raises(ValueError) as want:
+            cpu(W, H_blocks=H)
+        with pytest.raises(ValueError) as got:
+            dev(W, H_blocks=H)
+        assert str(got.value) == str(want.value) == (
+            "H_blocks[1] is not positive semidefinite (1 of 2 blocks fail): its smallest eigenvalue -1 is below "
+            "-0.001 x its largest |eigenvalue| 3. Block Hessians X_j^T X_j are PSD up to rounding; compute them "
+            "with nvfp4_np.block_hessians(X, block_size)")
+    t = nvfp4_np.quantize(np.zeros((0, 256), np.float32), recipe="te", device="cuda")
+    assert t.codes.shape == (0, 128) and t.scale_bytes.shape == (0, 16) and t.dequantize().shape == (0, 256)
+    assert_same(gpu.nvfp4_naive(np.zeros((3, 0, 16), np.float32), recipe="te"),
+                nvfp4_np.nvfp4_naive(np.zeros((3, 0, 16), np.float32), recipe="te"), "empty")
+
+
 def test_gpu_reproduces_every_golden_vector():
     """The golden vectors' check: the GPU path as a candidate implementation."""
     from nvfp4_np import validation

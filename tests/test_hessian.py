@@ -16,6 +16,7 @@ from naive import (
 )
 
 import nvfp4_np
+from nvfp4_np import core
 from nvfp4_np.hessian import diagonal_bounds
 
 F32 = np.float32
@@ -271,6 +272,113 @@ def test_bad_inputs():
     Wn[1, 1, 3] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
         f(Wn, X=X)
+
+
+# ------------------------------------------------------- caller-given H_blocks: PSD
+
+
+PSD_TAIL = ". Block Hessians X_j^T X_j are PSD up to rounding; compute them with nvfp4_np.block_hessians(X, block_size)"
+
+
+def running_mean_hessian(X):
+    """2/T sum_t x_t^T x_t as a running mean updated one row at a time in float32, as
+    some calibration code accumulates it (each step rounds every entry)."""
+    H = np.zeros((X.shape[1],) * 2, F32)
+    for n in range(1, len(X) + 1):
+        H *= F32((n - 1) / n)
+        x = np.sqrt(F32(2 / n)) * X[n - 1]
+        H += np.outer(x, x)
+    return H
+
+
+def rotated(b, bs=16):
+    """The identity with eigenvalue ``b`` in place of one 1, rotated 45 degrees in the
+    first two coordinates (so its diagonal stays non-negative)."""
+    h = np.eye(bs)
+    h[:2, :2] = [[(1 + b) / 2, (1 - b) / 2], [(1 - b) / 2, (1 + b) / 2]]
+    return h
+
+
+def test_check_hessian_blocks_accepts_gram_matrices(rng):
+    X = rng.standard_normal((4096, 64)).astype(F32)
+    for bs in (16, 32):
+        H = nvfp4_np.block_hessians(X, bs)  # float32 accumulation
+        assert core.check_hessian_blocks(H) is H
+        Hr = nvfp4_np.block_hessians(X[:5], bs)  # T < bs: singular
+        assert core.check_hessian_blocks(Hr, 64 // bs, bs) is Hr
+    for design in DESIGNS:  # tiny and huge scales, rank-deficient, a zero block
+        H = nvfp4_np.block_hessians(activations(rng, design, 512, 256), BS)
+        assert core.check_hessian_blocks(H, 16, BS) is H
+    Z = np.zeros((2, 16, 16), F32)
+    assert core.check_hessian_blocks(Z) is Z
+
+
+def test_check_hessian_blocks_tolerance_covers_float32_rounding():
+    """A singular Gram matrix accumulated in float32 is slightly indefinite; its smallest
+    eigenvalue here is below -1e-6 x the largest, well inside the 1e-3 tolerance."""
+    X = np.random.default_rng(0).standard_normal((4096, 64)).astype(F32)
+    X[:, 2::3] = X[:, 0:-2:3] + X[:, 1:-1:3]  # dependent columns
+    H = running_mean_hessian(X)
+    blocks = np.stack([H[:32, :32], H[32:, 32:]])
+    lam = np.linalg.eigvalsh(blocks[0].astype(np.float64))
+    assert lam[0] < -1e-6 * np.abs(lam).max()
+    assert core.HESSIAN_PSD_RTOL == 1e-3 and core.check_hessian_blocks(blocks) is blocks
+
+
+def test_check_hessian_blocks_tolerance_boundary():
+    ok = np.stack([np.eye(16), rotated(-0.9e-3)])
+    assert core.check_hessian_blocks(ok) is ok
+    with pytest.raises(ValueError) as e:
+        core.check_hessian_blocks(np.stack([np.eye(16), rotated(-1.1e-3)]))
+    assert str(e.value) == ("H_blocks[1] is not positive semidefinite (1 of 2 blocks fail): its smallest eigenvalue "
+                            "-0.0011 is below -0.001 x its largest |eigenvalue| 1" + PSD_TAIL)
+
+
+def test_check_hessian_blocks_shape_dtype_and_finite():
+    check = core.check_hessian_blocks
+    for H, kw, shape in ((np.eye(16), {}, "(K // block_size, block_size, block_size)"),
+                         (np.zeros((2, 16, 8)), {}, "(K // block_size, block_size, block_size)"),
+                         (np.zeros((3, 16, 16)), {"n_blocks": 2, "block_size": 16},
+                          "(K // block_size, block_size, block_size) = (2, 16, 16) for these weights")):
+        with pytest.raises(ValueError) as e:
+            check(H, **kw)
+        assert str(e.value) == f"H_blocks must have shape {shape}, got {H.shape}"
+    with pytest.raises(TypeError) as e:
+        check(np.zeros((2, 16, 16), np.float16))
+    assert str(e.value) == "H_blocks must be float32 or float64, got dtype float16"
+    H = np.zeros((2, 16, 16))
+    H[1, 2, 3] = np.inf
+    with pytest.raises(ValueError) as e:
+        check(H)
+    assert str(e.value) == "H_blocks contains 1 non-finite values"
+
+
+def test_non_psd_h_blocks_are_rejected_by_every_entry_point(rng):
+    X = rng.standard_normal((4096, 64)).astype(F32)
+    W = weights(rng, 8, 64)
+    neg = nvfp4_np.block_hessians(X, BS)
+    neg[2, 3, 3] = -1.0  # a diagonal entry of a Gram matrix is a sum of squares
+    lam = np.linalg.eigvalsh(neg[2].astype(np.float64))[0]
+    mixed = np.tile(np.eye(16), (4, 1, 1))
+    mixed[1, 4:6, 4:6] = mixed[3, 4:6, 4:6] = [[1, 2], [2, 1]]  # eigenvalues 3 and -1
+    cases = {
+        "H_blocks[2] is not positive semidefinite (1 of 4 blocks fail): its diagonal entry [3, 3] = -1 is negative "
+        f"(smallest eigenvalue {lam:.6g})" + PSD_TAIL: neg,
+        "H_blocks[1] is not positive semidefinite (2 of 4 blocks fail): its smallest eigenvalue -1 is below -0.001 x "
+        "its largest |eigenvalue| 3" + PSD_TAIL: mixed,
+    }
+    for msg, H in cases.items():
+        for Hd in (H, H.astype(F32)):
+            calls = [lambda: nvfp4_np.nvfp4_optimal_hessian(W, H_blocks=Hd),
+                     lambda: nvfp4_np.nvfp4_optimal_hessian(W, H_blocks=Hd, mode="exact", recipe="te"),
+                     lambda: nvfp4_np.nvfp4_admm(W, H_blocks=Hd),
+                     lambda: nvfp4_np.nvfp4_admm(W, H_blocks=Hd, mode="best"),
+                     lambda: nvfp4_np.quantize(W.reshape(8, 64), method="hessian", H_blocks=Hd),
+                     lambda: nvfp4_np.quantize(W.reshape(8, 64), method="admm", H_blocks=Hd, recipe="modelopt")]
+            for call in calls:
+                with pytest.raises(ValueError) as e:
+                    call()
+                assert str(e.value) == msg
 
 
 def test_quantize_hessian_method(case):

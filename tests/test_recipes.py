@@ -191,6 +191,61 @@ def test_tensor_amax_makes_slices_equal_to_the_whole(rng):
         assert all(p.tensor_scale == whole.tensor_scale for p in parts)
 
 
+def amax_calls(recipe):
+    """Every method (and quantize with it) on W with max|W| = 3, as functions of the
+    keyword arguments (tensor_amax) and the outputs that must equal."""
+    rng = np.random.default_rng(3)
+    W = rng.uniform(-2, 2, (8, 64)).astype(F32)
+    W[3, 17] = -3.0
+    X = rng.standard_normal((32, 64)).astype(F32)
+    H = nvfp4_np.block_hessians(X, 16)
+    W3 = W.reshape(8, 4, 16)
+    calls = {
+        "naive": lambda **kw: nvfp4_np.nvfp4_naive(W3, recipe=recipe, **kw),
+        "optimal": lambda **kw: nvfp4_np.nvfp4_optimal(W3, recipe=recipe, **kw),
+        "hessian seed": lambda **kw: nvfp4_np.nvfp4_optimal_hessian(W3, X=X, recipe=recipe, **kw),
+        "hessian exact": lambda **kw: nvfp4_np.nvfp4_optimal_hessian(W3, H_blocks=H, mode="exact", recipe=recipe,
+                                                                    **kw),
+        "admm seed": lambda **kw: nvfp4_np.nvfp4_admm(W3, X=X, recipe=recipe, **kw),
+        "admm best": lambda **kw: nvfp4_np.nvfp4_admm(W3, H_blocks=H, mode="best", recipe=recipe, **kw),
+    }
+    for method in ("naive", "optimal", "hessian", "admm"):
+        extra = {"X": X} if method in ("hessian", "admm") else {}
+        calls[f"quantize {method}"] = lambda method=method, extra=extra, **kw: nvfp4_np.quantize(
+            W, 16, method, recipe=recipe, **extra, **kw)
+    return calls
+
+
+def outputs(r):
+    return (r.codes, r.scale_bytes, np.float32(r.tensor_scale)) if isinstance(r, nvfp4_np.NVFP4Tensor) else r
+
+
+def same_bytes(got, want):
+    got, want = [np.asarray(a) for a in got], [np.asarray(a) for a in want]
+    return len(got) == len(want) and all(
+        g.dtype == w.dtype and g.shape == w.shape and g.tobytes() == w.tobytes() for g, w in zip(got, want))
+
+
+@pytest.mark.parametrize("recipe", TWO_LEVEL)
+def test_tensor_amax_below_max_w_raises_in_every_method(recipe):
+    for name, call in amax_calls(recipe).items():
+        with pytest.raises(ValueError) as e:
+            call(tensor_amax=2.5)
+        assert str(e.value) == ("tensor_amax=2.5 is smaller than max|W| = 3.0 of the input; pass the amax of the "
+                                "whole tensor this is a slice of"), name
+        own = outputs(call())
+        for equal in (3.0, np.float64(3.0), np.float32(3.0)):  # the input's own amax: the same bytes
+            assert same_bytes(outputs(call(tensor_amax=equal)), own), name
+        larger = outputs(call(tensor_amax=12.0))  # the slice-of-a-larger-tensor use
+        assert larger[-1] != own[-1], name  # another tensor scale
+
+
+def test_seed_recipe_ignores_tensor_amax():
+    calls = amax_calls("seed")
+    for name in ("naive", "quantize optimal", "quantize admm"):
+        assert same_bytes(outputs(calls[name](tensor_amax=2.5)), outputs(calls[name]())), name
+
+
 def test_rounding_override_and_bad_recipe():
     x = np.full((1, 16), 0.75 * 448 / 6, F32)  # every element scales to 0.75 * ... at s0
     x[0, 0] = 448.0

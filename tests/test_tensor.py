@@ -1,5 +1,8 @@
 """nvfp4_np.quantize and NVFP4Tensor: blocks cut along an axis of a (..., K, ...) array."""
 
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -154,6 +157,114 @@ def test_bad_inputs():
         quantize(np.ones((2, 32), np.int32), 16)
     with pytest.raises(ValueError, match="rounding"):
         quantize(np.ones((2, 32), F32), 16, rounding="nearest")
+
+
+@pytest.mark.parametrize("bs", [np.int64(16), np.int32(16), np.uint8(16)])
+def test_block_size_numpy_int_equals_python_int(bs):
+    W = sample((4, 64), seed=3)
+    t, want = quantize(W, bs), quantize(W, 16)
+    assert type(t.block_size) is int and t.block_size == 16
+    assert np.array_equal(t.codes, want.codes) and np.array_equal(t.scale_bytes, want.scale_bytes)
+    assert NVFP4Tensor.from_dict(t.to_dict()).block_size == 16  # the metadata is JSON
+    assert_bits_equal(nvfp4_np.block_hessians(W, bs), nvfp4_np.block_hessians(W, 16))
+
+
+@pytest.mark.parametrize("bs, shown", [("16", "str '16'"), (16.0, "float 16.0"), (True, "bool True"),
+                                       (np.float64(32), "float64 np.float64(32.0)")])
+def test_block_size_of_another_type_raises_type_error(bs, shown):
+    ones = np.ones((4, 64), F32)
+    for call in (lambda: quantize(ones, bs), lambda: nvfp4_np.block_hessians(ones, bs)):
+        with pytest.raises(TypeError) as e:
+            call()
+        assert str(e.value) == f"block_size must be an int (16 or 32), got {shown}"
+    with pytest.raises(ValueError) as e:
+        quantize(ones, 8)
+    assert str(e.value) == "block_size must be 16 or 32, got 8"
+
+
+# (shape, axis, block size, scale_bytes shape, swizzled_scales shape): every zero-size
+# shape that is otherwise valid.
+EMPTY = [((0, 256), -1, 16, (0, 16), (0, 64)), ((3, 0), -1, 16, (3, 0), (32, 0)),
+         ((2, 0, 32), -1, 16, (2, 0, 2), (2, 0, 16)), ((0,), -1, 16, (0,), (32, 0)),
+         ((4, 0, 3), 1, 32, (4, 3, 0), (4, 32, 0)), ((0, 16), 0, 16, (16, 0), (32, 0)),
+         ((0, 64), -1, 32, (0, 2), (0, 16))]
+
+
+@pytest.mark.parametrize("shape, axis, bs, sb_shape, sw_shape", EMPTY)
+@pytest.mark.parametrize("recipe", ["seed", "te", "compressed-tensors"])
+@pytest.mark.parametrize("method", ["naive", "optimal"])
+def test_empty_input_round_trips(shape, axis, bs, sb_shape, sw_shape, recipe, method, tmp_path):
+    t = quantize(np.zeros(shape, F32), bs, method, axis, recipe=recipe)
+    assert t.codes.dtype == t.scale_bytes.dtype == np.uint8
+    assert t.codes.shape == sb_shape[:-1] + (sb_shape[-1] * bs // 2,) and t.scale_bytes.shape == sb_shape
+    assert t.tensor_scale == 1.0 and t.shape == shape
+    dq = t.dequantize()
+    assert dq.dtype == F32 and dq.shape == shape
+    assert t.quants.shape == shape and t.scales.shape == np.moveaxis(np.empty(sb_shape), -1, t.axis).shape
+    sw = t.swizzled_scales()
+    assert sw.dtype == np.uint8 and sw.shape == sw_shape
+    sb = t.scale_bytes[None] if t.scale_bytes.ndim == 1 else t.scale_bytes
+    assert np.array_equal(nvfp4_np.unswizzle_scales(sw, sb.shape), sb)
+    t.save(tmp_path / "t.npz")
+    for back in (NVFP4Tensor.from_dict(t.to_dict()), NVFP4Tensor.load(tmp_path / "t.npz")):
+        assert back.codes.shape == t.codes.shape and back.scale_bytes.shape == sb_shape
+        assert (back.shape, back.block_size, back.axis, back.recipe) == (shape, bs, t.axis, recipe)
+        assert back.dequantize().shape == shape
+
+
+@pytest.mark.parametrize("method", ["hessian", "admm"])
+def test_empty_input_round_trips_with_hessian_methods(method):
+    X = np.random.default_rng(0).standard_normal((64, 256)).astype(F32)
+    for kw in ({"X": X}, {"H_blocks": nvfp4_np.block_hessians(X, 16)}):
+        t = quantize(np.zeros((0, 256), F32), 16, method, recipe="te", **kw)
+        assert t.codes.shape == (0, 128) and t.scale_bytes.shape == (0, 16) and t.tensor_scale == 1.0
+        assert t.dequantize().shape == (0, 256)
+
+
+NO_GPU = ("device='cuda' found no CUDA GPU (numba.cuda.is_available() is False): install the NVIDIA driver and "
+          "numba-cuda (pip install 'nvfp4_np[cuda]'), or set NUMBA_ENABLE_CUDASIM=1 to run the CUDA simulator")
+
+
+def test_cuda_without_gpu_raises_before_any_work(monkeypatch):
+    import numba.cuda
+
+    from nvfp4_np import _gpu, core, gpu  # importing registers mul_rn for CUDA (it was a TypeError)
+
+    monkeypatch.setattr(numba.cuda, "is_available", lambda: False)
+    _gpu.cuda.cache_clear()
+    try:
+        W = sample((4, 64))
+        X_bad = np.ones((8, 48), F32)  # does not match W: the device is checked first
+        for method in ("naive", "optimal", "hessian", "admm"):
+            kw = {"X": X_bad} if method in ("hessian", "admm") else {}
+            with pytest.raises(core.DeviceUnavailableError) as e:
+                quantize(W, 16, method, device="cuda", **kw)
+            assert str(e.value) == NO_GPU and isinstance(e.value, RuntimeError)
+        for call in (lambda: gpu.nvfp4_naive(W.reshape(4, 4, 16)), lambda: gpu.nvfp4_optimal(W.reshape(4, 4, 16)),
+                     lambda: gpu.nvfp4_optimal_hessian(W.reshape(4, 4, 16), X=X_bad),
+                     lambda: gpu.nvfp4_admm(W.reshape(4, 4, 16), X=X_bad)):
+            with pytest.raises(core.DeviceUnavailableError) as e:
+                call()
+            assert str(e.value) == NO_GPU
+    finally:
+        _gpu.cuda.cache_clear()
+
+
+def test_cuda_without_gpu_is_one_exception_in_a_fresh_process():
+    """What a user without a GPU sees: one exception and its one-line message, no chain
+    from numba's internals (registering mul_rn for CUDA used to raise a TypeError)."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    head = "import sys, numpy as np\nfrom numba import cuda\nif cuda.is_available(): sys.exit(3)\n"
+    W = "np.ones((2, 32), np.float32)"
+    for call in (f"import nvfp4_np; nvfp4_np.quantize({W}, device='cuda')",
+                 f"from nvfp4_np import gpu; gpu.nvfp4_naive({W}.reshape(4, 16))"):
+        p = subprocess.run([sys.executable, "-c", head + call], env=env, capture_output=True, text=True)
+        if p.returncode == 3:
+            pytest.skip("this machine has a CUDA GPU")
+        assert p.returncode == 1
+        lines = p.stderr.strip().splitlines()
+        assert lines[-1] == "nvfp4_np.core.DeviceUnavailableError: " + NO_GPU
+        assert p.stderr.count("Traceback") == 1 and "TypeError" not in p.stderr
 
 
 def test_quantize_is_exported():
