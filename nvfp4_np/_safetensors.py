@@ -9,6 +9,8 @@ bytes of JSON ``{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__meta
 what is touched.
 """
 
+import contextlib
+import errno
 import json
 import math
 import os
@@ -40,6 +42,23 @@ class SafetensorsError(ValueError):
     """A file that is not a valid safetensors file; the message names the file."""
 
 
+#: Errors of a file being written that name the file written, not the one read.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+
+
+@contextlib.contextmanager
+def writing(path):
+    """Re-raise an OSError met while writing ``path`` with ``path`` as its file name when it
+    names no file or is a full disk, quota or read-only filesystem (shutil names the source
+    of a copy then): the message says where the disk ran full."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename == path or (e.filename is not None and e.errno not in _WRITE_ERRNOS):
+            raise
+        raise OSError(e.errno, e.strerror or str(e), path) from None
+
+
 def dtype_name(dt):
     """The safetensors name of a NumPy dtype."""
     try:
@@ -49,7 +68,7 @@ def dtype_name(dt):
 
 
 def nbytes(dtype, shape):
-    return math.ceil(math.prod(shape) * DTYPES[dtype][0] / 8)
+    return -(-math.prod(shape) * DTYPES[dtype][0] // 8)  # integers: shapes from a file may be huge
 
 
 class TensorInfo:
@@ -118,29 +137,74 @@ def _read_header(path):
         raise SafetensorsError(f"{path}: is a directory, not a safetensors file") from None
     try:
         meta = json.loads(header.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise SafetensorsError(f"{path}: not a safetensors file (header is not JSON: {e})") from None
     if not isinstance(meta, dict):
         raise SafetensorsError(f"{path}: not a safetensors file (header is not a JSON object)")
     metadata = meta.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise SafetensorsError(f"{path}: __metadata__ must map strings to strings, got {metadata!r:.200}")
+    try:
+        json.dumps([meta, metadata], ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise SafetensorsError(f"{path}: not a safetensors file (header is not valid UTF-8 text: {e})") from None
     data_start, data_size = 8 + n, size - 8 - n
     infos = {}
     for name, e in meta.items():
-        try:
-            dtype, shape, (b, end) = e["dtype"], tuple(int(d) for d in e["shape"]), e["data_offsets"]
-        except (KeyError, TypeError, ValueError):
-            raise SafetensorsError(f"{path}: tensor {name!r} has a malformed header entry {e!r}") from None
+        dtype, shape, (b, end) = _entry(path, name, e)
         if dtype not in DTYPES:
             raise SafetensorsError(f"{path}: tensor {name!r} has unknown dtype {dtype!r}")
-        if any(d < 0 for d in shape) or not 0 <= b <= end or end - b != nbytes(dtype, shape):
+        need = nbytes(dtype, shape)
+        if end - b != need:
             raise SafetensorsError(
-                f"{path}: tensor {name!r} ({dtype}, shape {list(shape)}) has inconsistent data_offsets {[b, end]}")
+                f"{path}: tensor {name!r} ({dtype}, shape {list(shape)}) needs {need} bytes but its data_offsets "
+                f"{[b, end]} span {end - b} ({abs(end - b - need)} {'too many' if end - b > need else 'too few'})")
         if end > data_size:
             raise SafetensorsError(
                 f"{path}: truncated: tensor {name!r} ends at byte {data_start + end} but the file has {size} bytes")
         infos[name] = TensorInfo(name, dtype, shape, data_start + b, data_start + end)
-    infos = dict(sorted(infos.items(), key=lambda kv: (kv[1].start, kv[0])))
+    infos = dict(sorted(infos.items(), key=lambda kv: (kv[1].start, kv[1].end, kv[0])))
+    _check_coverage(path, infos, data_start, data_size)
     return infos, metadata
+
+
+def _entry(path, name, e):
+    """(dtype, shape, (begin, end)) of one header entry, each of its type: a string and
+    lists of non-negative integers (JSON numbers with no fraction; not strings or floats)."""
+    def ints(v, n=None):
+        return (isinstance(v, list) and (n is None or len(v) == n)
+                and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in v))
+
+    if not isinstance(e, dict) or set(e) != {"dtype", "shape", "data_offsets"}:
+        raise SafetensorsError(f"{path}: tensor {name!r} has a malformed header entry {e!r:.200} (need exactly "
+                               f"'dtype', 'shape' and 'data_offsets')")
+    if not isinstance(e["dtype"], str):
+        raise SafetensorsError(f"{path}: tensor {name!r} has dtype {e['dtype']!r:.100}, not a dtype name")
+    if not ints(e["shape"]):
+        raise SafetensorsError(f"{path}: tensor {name!r} has shape {e['shape']!r:.100}, not a list of "
+                               f"non-negative integers")
+    offsets = e["data_offsets"]
+    if not ints(offsets, 2) or offsets[0] > offsets[1]:
+        raise SafetensorsError(f"{path}: tensor {name!r} has data_offsets {offsets!r:.100}, not two integers "
+                               f"[begin, end] with 0 <= begin <= end")
+    return e["dtype"], tuple(e["shape"]), tuple(offsets)
+
+
+def _check_coverage(path, infos, data_start, data_size):
+    """The tensors must tile the data section exactly, in offset order: no overlap, no
+    gap, no bytes after the last one (the reference implementation refuses the rest)."""
+    pos, prev = 0, None
+    for name, info in infos.items():
+        b, end = info.start - data_start, info.end - data_start
+        if b != pos:
+            where = f"the previous tensor {prev!r} ends at {pos}" if prev is not None else "the data starts at 0"
+            how = f"{pos - b} bytes overlap" if b < pos else f"a gap of {b - pos} bytes"
+            raise SafetensorsError(f"{path}: tensor {name!r} starts at data byte {b}, but {where}: {how}")
+        pos, prev = end, name
+    if pos != data_size:
+        last = "" if prev is None else f" {prev!r}"
+        raise SafetensorsError(f"{path}: {data_size - pos} bytes after the last tensor{last}"
+                               f" (the data section has {data_size} bytes, the tensors {pos})")
 
 
 class SafetensorsWriter:
@@ -171,8 +235,13 @@ class SafetensorsWriter:
         blob += b" " * (-(8 + len(blob)) % _ALIGN)  # data starts 8-byte aligned, as the reference writer does
         self.path = path
         self._f = open(path, "wb")
-        self._f.write(len(blob).to_bytes(8, "little") + blob)
         self._next = 0
+        try:
+            with writing(path):
+                self._f.write(len(blob).to_bytes(8, "little") + blob)
+        except BaseException:
+            self.abort()
+            raise
 
     def write(self, name, data):
         """Write the next tensor: an array of its declared dtype and shape."""
@@ -193,8 +262,9 @@ class SafetensorsWriter:
         if buf.dtype != np.uint8 or buf.ndim != 1 or buf.size != size:
             raise ValueError(f"tensor {name!r}: expected {size} raw bytes, got {buf.dtype} {buf.shape}")
         # Large copies go in 64 MiB pieces: a memmap source is paged in as it is written.
-        for i in range(0, size, 1 << 26):
-            self._f.write(memoryview(np.ascontiguousarray(buf[i:i + (1 << 26)])))
+        with writing(self.path):
+            for i in range(0, size, 1 << 26):
+                self._f.write(memoryview(np.ascontiguousarray(buf[i:i + (1 << 26)])))
         self._next += 1
 
     def close(self):
@@ -203,12 +273,16 @@ class SafetensorsWriter:
             missing = [n for n, *_ in self._order[self._next:]]
             self._f.close()
             raise ValueError(f"{self.path}: {len(missing)} tensors never written, first {missing[0]!r}")
-        self._f.flush()
-        os.fsync(self._f.fileno())
-        self._f.close()
+        with writing(self.path):
+            self._f.flush()
+            os.fsync(self._f.fileno())
+            self._f.close()
 
     def abort(self):
-        self._f.close()
+        try:
+            self._f.close()
+        except OSError:  # flushing what is buffered on a full disk: the file is removed anyway
+            pass
 
 
 def save(path, tensors, metadata=None):

@@ -1,8 +1,8 @@
 """The ``nvfp4-np`` command line (also ``python -m nvfp4_np``).
 
 Exit status: 0 done, 1 a check failed (verify) or the output could not be written,
-2 bad input (nothing is written), 130 / 143 interrupted by SIGINT / SIGTERM (nothing is
-written).
+2 bad input (nothing is written), 129 / 130 / 143 stopped by SIGHUP / SIGINT / SIGTERM
+(nothing is written).
 """
 
 import argparse
@@ -26,11 +26,19 @@ _EXAMPLES = """examples:
 
 
 class _Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread so the same cleanup runs as for Ctrl-C."""
+    """SIGTERM or SIGHUP, raised in the main thread so the same cleanup runs as for Ctrl-C."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
 
 
-def _on_sigterm(signum, frame):
-    raise _Terminated()
+def _on_signal(signum, frame):
+    raise _Terminated(signum)
+
+
+#: Signals that stop a command the way Ctrl-C does (the hidden partial output removed).
+_STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 
 def _err(cmd, msg):
@@ -63,6 +71,10 @@ class _Progress:
         self.done += 1
         if self.bar is not None:
             self.bar.set_description(f"{self.done}/{self.n_tensors} tensors")
+        self.write(text)
+
+    def write(self, text):
+        if self.bar is not None:
             self.bar.write(text, file=sys.stderr)
         else:
             print(text, file=sys.stderr, flush=True)
@@ -97,6 +109,10 @@ def _quantize(args):
         return 0
     bar = None
 
+    def note(text):
+        (bar.write if bar is not None else lambda t: print(t, file=sys.stderr, flush=True))(
+            f"nvfp4-np quantize: note: {text}")
+
     def on_plan(plans):
         nonlocal bar
         q = [p for p in plans if p.action == "quantize"]
@@ -109,9 +125,10 @@ def _quantize(args):
         if args.dask_scheduler or args.workers:
             kw["engine"] = _dask_engine(args, stack)
         try:
-            report = ck.quantize_checkpoint(args.input, args.out, settings, overwrite=args.overwrite,
+            report = ck.quantize_checkpoint(args.input, args.out, settings, overwrite=_overwrite(args),
                                             log=lambda s: bar.line(s), progress=lambda n: bar.elements(n),
-                                            on_plan=on_plan, command=["nvfp4-np"] + list(args.argv), **kw)
+                                            on_plan=on_plan, command=["nvfp4-np"] + list(args.argv), note=note,
+                                            **kw)
         finally:
             if bar is not None:
                 bar.close()
@@ -124,6 +141,11 @@ def _quantize(args):
               f"{settings.recipe!r}); a two-level recipe (te, modelopt, compressed-tensors) avoids that",
               file=sys.stderr)
     return 0
+
+
+def _overwrite(args):
+    """``overwrite=`` of the checkpoint functions: False, True or "any"."""
+    return "any" if args.overwrite_any else args.overwrite
 
 
 def _dask_engine(args, stack):
@@ -196,8 +218,9 @@ def _print_table(cols, table):
 def _dequantize(args):
     from . import checkpoint as ck
 
-    res = ck.dequantize_checkpoint(args.input, args.out, args.dtype, overwrite=args.overwrite,
-                                   log=None if args.quiet else (lambda s: print(s, file=sys.stderr)))
+    res = ck.dequantize_checkpoint(args.input, args.out, args.dtype, overwrite=_overwrite(args),
+                                   log=None if args.quiet else (lambda s: print(s, file=sys.stderr)),
+                                   note=lambda s: print(f"nvfp4-np dequantize: note: {s}", file=sys.stderr))
     print(f"wrote {args.out}: {res['dequantized']} weights dequantized to {args.dtype}, {res['tensors']} tensors")
     return 0
 
@@ -255,11 +278,21 @@ def _verify(args):
     except (OSError, ValueError) as e:
         _err("verify", e)
         return 2
+    except (KeyError, TypeError, IndexError) as e:  # an index or manifest without the fields it needs
+        _err("verify", f"{args.vectors}: not a folder of golden vectors (or damaged): {type(e).__name__}: {e}")
+        return 2
     print(report.text(max_examples=args.examples))
     return 0 if report.passed else 1
 
 
 # --------------------------------------------------------------------------- parser
+
+
+def _overwrite_flags(p):
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace OUT if it is an earlier nvfp4_np output (and remove leftovers of killed runs)")
+    p.add_argument("--overwrite-any", action="store_true",
+                   help="replace OUT whatever it is (never the input, a folder holding it or the current folder)")
 
 
 def build_parser():
@@ -301,14 +334,14 @@ def build_parser():
                         "and --calib at the same paths")
     q.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where kernels run (same bytes)")
     q.add_argument("--dry-run", action="store_true", help="print what would be quantized or copied, and why")
-    q.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    _overwrite_flags(q)
     q.add_argument("--quiet", action="store_true", help="no progress bar: plain log lines")
 
     d = cmd("dequantize", "expand an NVFP4 checkpoint back to floating weights", _dequantize)
     d.add_argument("input", metavar="IN", help="quantized checkpoint (folder, .safetensors or index json)")
     d.add_argument("-o", "--out", required=True, help="output folder, or a .npz file")
     d.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32")
-    d.add_argument("--overwrite", action="store_true")
+    _overwrite_flags(d)
     d.add_argument("--quiet", action="store_true")
 
     i = cmd("inspect", "list a checkpoint's tensors, their formats and (from the report) errors", _inspect)
@@ -342,7 +375,7 @@ def main(argv=None):
     args.argv = argv
     from .checkpoint import CheckpointError
 
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
+    previous = {s: signal.signal(s, _on_signal) for s in _STOP_SIGNALS} if _main_thread() else {}
     try:
         return args.func(args)
     except (CheckpointError, _Usage) as e:
@@ -351,9 +384,11 @@ def main(argv=None):
     except BrokenPipeError:  # e.g. `nvfp4-np inspect ... | head`: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except _Terminated:
-        _err(args.command, "terminated (SIGTERM); nothing written, the output was left as it was")
-        return 143
+    except _Terminated as e:
+        name = signal.Signals(e.signum).name
+        _err(args.command, f"{'hung up' if name == 'SIGHUP' else 'terminated'} ({name}); nothing written, the "
+                           f"output was left as it was")
+        return 128 + e.signum
     except KeyboardInterrupt:
         _err(args.command, "interrupted; nothing written, the output was left as it was")
         return 130
@@ -365,8 +400,8 @@ def main(argv=None):
         _err(args.command, f"{where}{e.strerror or e}; nothing written, the output was left as it was")
         return 1
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _runtime_errors():

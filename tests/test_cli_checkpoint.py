@@ -237,8 +237,9 @@ def test_selection_and_dry_run(model, tmp_path, capsys):
 def _fails(capsys, *argv, match):
     out = argv[argv.index("-o") + 1] if "-o" in argv else None
     assert _run(*argv) == 2
-    lines = [ln for ln in capsys.readouterr().err.strip().splitlines() if "tensors to quantize" not in ln]
-    err = "\n".join(lines)  # (the plan's summary line may come first when the error is found later)
+    lines = [ln for ln in capsys.readouterr().err.strip().splitlines()
+             if "tensors to quantize" not in ln and ": note: " not in ln]
+    err = "\n".join(lines)  # (the plan's summary line and notes may come first when the error is found later)
     assert len(lines) == 1 and err.startswith("nvfp4-np ") and "nothing written" in err, err
     assert match in err, err
     if out is not None:
@@ -277,8 +278,12 @@ def test_bad_inputs(model, tmp_path, capsys):
     assert _run("quantize", d, "-o", out) == 2
     assert "already exists (pass --overwrite" in capsys.readouterr().err
     assert os.listdir(out) == ["keep"]
-    assert _run("quantize", d, "-o", out, "--overwrite", "--quiet") == 0  # replaced atomically
+    assert _run("quantize", d, "-o", out, "--overwrite") == 2  # a folder nvfp4_np did not write
+    assert "is a folder (no nvfp4_report.json in it) that nvfp4_np did not write" in capsys.readouterr().err
+    assert os.listdir(out) == ["keep"]
+    assert _run("quantize", d, "-o", out, "--overwrite-any", "--quiet") == 0  # replaced atomically
     assert (out / "nvfp4_report.json").exists()
+    assert _run("quantize", d, "-o", out, "--overwrite", "--quiet") == 0  # an earlier output
 
 
 def test_interrupt_and_disk_full_leave_nothing(model, tmp_path, capsys, monkeypatch):
@@ -375,7 +380,9 @@ def test_plain_progress_lines_when_not_a_tty(model, tmp_path):
     r = subprocess.run([sys.executable, "-m", "nvfp4_np", "quantize", str(d), "-o", str(tmp_path / "o")],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    head, *lines = r.stderr.strip().splitlines()
+    note, head, *lines = r.stderr.strip().splitlines()
+    assert note == ("nvfp4-np quantize: note: model.layers.0.odd.weight F32 [4, 24] is copied unchanged: its K = 24 "
+                    "(shape [4, 24]) is not a multiple of the block size 16")
     assert head.startswith("3 tensors to quantize (")
     assert [ln.split()[0] for ln in lines] == ["[1/3]", "[2/3]", "[3/3]"]
     assert all("weight error" in ln and "M el/s" in ln for ln in lines)

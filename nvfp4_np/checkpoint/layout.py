@@ -121,11 +121,18 @@ def logical_tensors(ckpt, groups):
 
 
 def original_names(ckpt):
-    """{module: original weight name} recorded by shard_metadata."""
+    """{module: original weight name} recorded by shard_metadata, checked."""
     names = {}
     for r in ckpt.shards.values():
+        raw = r.metadata.get(NAMES_KEY)
+        if raw is None:
+            continue
         try:
-            names.update(json.loads(r.metadata.get(NAMES_KEY, "{}")))
-        except json.JSONDecodeError:
-            pass
+            d = json.loads(raw)
+        except (ValueError, RecursionError):
+            d = None
+        if not isinstance(d, dict) or not all(isinstance(v, str) for v in d.values()):
+            raise CheckpointError(f"{r.path}: metadata {NAMES_KEY!r} must be a JSON object of module names to "
+                                  f"weight names, got {raw!r:.100}")
+        names.update(d)
     return names

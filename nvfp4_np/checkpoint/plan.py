@@ -18,8 +18,6 @@ DEFAULT_EXCLUDES = {
     "norm": r"norm",
     "bias": r"\.bias$",
 }
-#: The report written beside the output tensors.
-
 
 #: Modes the command line uses when none is given: the best each method offers.
 BEST_MODES = {"hessian": "exact", "admm": "best"}
@@ -39,6 +37,7 @@ class TensorPlan:
     mode: str = None
     calib: tuple = None         # (kind, key) in the calibration file
     outputs: list = dataclasses.field(default_factory=list)
+    unfit: bool = False         # a floating weight (2-D or more) that was wanted but its shape cannot be quantized
 
     @property
     def module(self):
@@ -58,6 +57,7 @@ class Settings:
     device: str = "cpu"
 
     def __post_init__(self):
+        from ..core import check_device
         from ..tensor import METHODS
 
         if self.method not in METHODS:
@@ -71,8 +71,10 @@ class Settings:
         if self.mode is not None and self.mode not in modes:
             raise CheckpointError(f"mode {self.mode!r} does not apply to method {self.method!r}"
                                   f"{' (choose ' + ' or '.join(modes) + ')' if modes else ''}")
-        if self.device not in ("cpu", "cuda"):
-            raise CheckpointError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        try:
+            check_device(self.device)  # a missing GPU is found before anything is read
+        except (ValueError, RuntimeError) as e:
+            raise CheckpointError(str(e)) from None
 
 
 def plan(ckpt, settings, *, include=None, exclude=(), default_excludes=True, calib=None):
@@ -120,6 +122,7 @@ def plan(ckpt, settings, *, include=None, exclude=(), default_excludes=True, cal
         elif explicit and not any(e.search(name) for _, e in excl):
             raise CheckpointError(f"{ckpt.path}: tensor {name!r} matches --include but {_unfit(info, bs)}")
         else:
+            p.unfit = wanted and info.is_float and len(info.shape) >= 2 and p.reason == _unfit(info, bs)
             p.outputs.append((name, info.dtype, info.shape))
         out.append(p)
     if inc is not None and not matched:

@@ -3,29 +3,28 @@ such as :func:`nvfp4_np.distributed.engine`), and write the output folder and re
 
 import contextlib
 import dataclasses
-import json
 import math
 import os
-import shutil
+import re
 import time
+import warnings
 
 from .. import __version__
 from .layout import LAYOUT_RECIPES, quantization_config, shard_metadata
+from .paths import REPORT_NAME, folder_file
 from .plan import Settings, prepare
 from .rows import quantize_tensor
-from .source import CheckpointError
+from .source import CheckpointError, load_json
 from .writer import CheckpointWriter
 
-
-#: The report written beside the output tensors.
-REPORT_NAME = "nvfp4_report.json"
 #: Files of an input folder not copied to the output: weights in any format, and arrays
 #: (calibration data). Everything else (tokenizer, generation config, ...) is copied.
 _NOT_COPIED = (".safetensors", ".npz", ".npy", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack")
 
 
 def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), default_excludes=True, calib=None,
-                        overwrite=False, log=None, progress=None, on_plan=None, command=None, engine=None):
+                        overwrite=False, log=None, progress=None, on_plan=None, command=None, engine=None,
+                        note=None):
     """Quantize a checkpoint into a compressed-tensors NVFP4 folder.
 
     Parameters
@@ -34,7 +33,8 @@ def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), de
         A ``.safetensors`` file, a sharded checkpoint's index json, a model folder, a
         ``.npy`` or a ``.npz``.
     out : str
-        The output folder (written atomically; must not exist unless ``overwrite``). It
+        The output folder, written atomically. It may not be, hold or lie inside the input
+        (or the calibration file), nor hold the current folder. It
         gets the safetensors shard(s) (same names as the input's; ``model.safetensors``
         for NumPy input), the index json when sharded, ``config.json`` (the input
         folder's, or a minimal one, with ``quantization_config``), the input folder's other
@@ -43,6 +43,10 @@ def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), de
         Method, mode, recipe, block size, rounding, fallback, device.
     include, exclude, default_excludes, calib :
         As :func:`plan`; ``calib`` is the path of an ``.npz`` (see :class:`Calibration`).
+    overwrite : False, True or "any"
+        What may stand at ``out`` already: nothing (False), an earlier output of nvfp4_np
+        (True; a folder holding its report), anything (``"any"``). With True or "any",
+        hidden leftovers of killed runs writing ``out`` are removed too.
     log : callable(str), optional
         Receives one line per tensor.
     progress : callable(n_elements), optional
@@ -54,6 +58,10 @@ def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), de
     engine : callable, optional
         Who computes: :func:`local_engine` (default, this process) or
         :func:`nvfp4_np.distributed.engine` (a Dask cluster); the output is the same.
+    note : callable(str), optional
+        Receives what the user should know but that does not stop the run: tensors that
+        cannot be quantized because of their shape, files not copied, leftovers of killed
+        runs, a run that quantized nothing (default: ``warnings.warn``).
 
     Returns
     -------
@@ -61,52 +69,80 @@ def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), de
         The report (also written to ``OUT/nvfp4_report.json``).
     """
     settings = settings or Settings()
+    note = note or _warn
     t_start = time.perf_counter()
     ckpt, cal, plans = prepare(inp, settings, include=include, exclude=exclude, default_excludes=default_excludes,
                                calib=calib)
-    if on_plan:
-        on_plan(plans)
-    entries = []
+    for p in plans:
+        if p.unfit:
+            note(f"{p.name} {p.dtype} {list(p.shape)} is copied unchanged: {p.reason}")
+    if not any(p.action == "quantize" for p in plans):
+        note("nothing is quantized: config.json gets no quantization_config, the output is a copy of the input")
     order = [p for shard in ckpt.shards for p in plans if p.shard == shard]  # the order tensors are written
     quantized = [p for p in order if p.action == "quantize"]
-    results = (engine or local_engine)(ckpt, cal, quantized, settings, progress)
-    done = 0
-    with CheckpointWriter(out, overwrite) as w, contextlib.closing(results):
-        for shard in ckpt.shards:
-            sp = [p for p in order if p.shard == shard]
-            specs = [o for p in sp for o in p.outputs]
-            fw = w.shard(shard, specs, shard_metadata(sp))
-            for p in sp:
-                if p.action == "copy":
-                    fw.write_raw(p.name, ckpt.raw(p.name))
-                    entries.append({"name": p.name, "shape": list(p.shape), "dtype": p.dtype, "action": "copied",
-                                    "reason": p.reason})
-                    continue
-                arrays, entry = next(results)
-                assert entry["name"] == p.name
-                for oname, *_ in p.outputs:
-                    fw.write(oname, arrays[oname])
-                entries.append(entry)
-                done += 1
-                if log:
-                    log(_line(done, len(quantized), entry))
-            fw.close()
+    with CheckpointWriter(out, overwrite, ckpt.inputs() + ([calib] if calib else []), note) as w:
+        if on_plan:
+            on_plan(plans)
+        with contextlib.closing((engine or local_engine)(ckpt, cal, quantized, settings, progress)) as results:
+            entries = _write_shards(ckpt, w, order, results, log, len(quantized))
         if ckpt.sharded:
             w.write_index(os.path.basename(ckpt.path))
         if ckpt.folder:
-            skip = set(ckpt.shards) | {os.path.basename(ckpt.path), "config.json", REPORT_NAME}
-            for f in sorted(os.listdir(ckpt.folder)):
-                src = os.path.join(ckpt.folder, f)
-                if f not in skip and os.path.isfile(src) and not f.endswith(_NOT_COPIED):
-                    shutil.copy2(src, w.path(f))
+            _copy_other_files(ckpt, w, note)
         config = dict(ckpt.config or {})
-        config["quantization_config"] = quantization_config(plans, settings)
+        if quantized:
+            config["quantization_config"] = quantization_config(plans, settings)
         w.write_json("config.json", config)
         report = _report(inp, out, settings, entries, plans, time.perf_counter() - t_start, command, calib,
                          getattr(engine, "description", "local"))
         w.write_json(REPORT_NAME, report)
         w.commit()
     return report
+
+
+def _write_shards(ckpt, w, order, results, log, n_quantized):
+    """Write every shard: copied tensors from the input, quantized ones from ``results``
+    (in ``order``); the report entries."""
+    entries, done = [], 0
+    for shard in ckpt.shards:
+        sp = [p for p in order if p.shard == shard]
+        fw = w.shard(shard, [o for p in sp for o in p.outputs], shard_metadata(sp))
+        for p in sp:
+            if p.action == "copy":
+                fw.write_raw(p.name, ckpt.raw(p.name))
+                entries.append({"name": p.name, "shape": list(p.shape), "dtype": p.dtype, "action": "copied",
+                                "reason": p.reason})
+                continue
+            arrays, entry = next(results)
+            assert entry["name"] == p.name
+            for oname, *_ in p.outputs:
+                fw.write(oname, arrays[oname])
+            entries.append(entry)
+            done += 1
+            if log:
+                log(_line(done, n_quantized, entry))
+        fw.close()
+    return entries
+
+
+def _warn(message):
+    warnings.warn(message, UserWarning, stacklevel=3)
+
+
+def _copy_other_files(ckpt, w, note):
+    """Copy the input folder's files that are not weights, arrays, its config or report
+    (tokenizer, generation config, ...); links out of the folder are not followed."""
+    skip = set(ckpt.shards) | {os.path.basename(ckpt.path), "config.json", REPORT_NAME}
+    for f in sorted(os.listdir(ckpt.folder)):
+        if f in skip or f.endswith(_NOT_COPIED):
+            continue
+        try:
+            src = folder_file(ckpt.folder, f, ckpt.folder)
+        except CheckpointError as e:
+            note(f"not copied: {e}")
+            continue
+        if os.path.isfile(src):
+            w.copy(src, f)
 
 
 def local_engine(ckpt, cal, quantized, settings, progress):
@@ -136,7 +172,7 @@ def _report(inp, out, settings, entries, plans, seconds, command, calib, engine)
     q = [e for e in entries if e["action"] == "quantized"]
     n_el = sum(math.prod(e["shape"]) for e in q)
     return {
-        "format": "nvfp4_np.report", "version": 1, "nvfp4_np": __version__,
+        "format": "nvfp4_np.report", "version": 1, "operation": "quantize", "nvfp4_np": __version__,
         "command": command, "input": os.path.abspath(os.fspath(inp)), "output": os.path.abspath(os.fspath(out)),
         "engine": engine,
         "settings": dict(dataclasses.asdict(settings), calibration=calib, layout="compressed-tensors nvfp4-pack-quantized",
@@ -146,6 +182,7 @@ def _report(inp, out, settings, entries, plans, seconds, command, calib, engine)
                    "weight_error_pct": _pooled(q, "weight_error_pct"),
                    "zero_scale_blocks": sum(e["zero_scale_blocks"] for e in q),
                    "fallbacks": sum(1 for p in plans if p.action == "quantize" and p.reason)},
+        "not_quantizable": [{"name": p.name, "shape": list(p.shape), "reason": p.reason} for p in plans if p.unfit],
         "tensors": entries,
     }
 
@@ -159,10 +196,37 @@ def _pooled(entries, key):
 
 
 def read_report(path):
-    """The report of an output folder (or a report file)."""
+    """The report of a quantize output folder (or a report file), checked."""
     p = os.path.join(path, REPORT_NAME) if os.path.isdir(path) else path
-    with open(p) as f:
-        rep = json.load(f)
-    if rep.get("format") != "nvfp4_np.report":
+    rep = load_json(p, "the report")
+    if not isinstance(rep, dict) or rep.get("format") != "nvfp4_np.report":
         raise CheckpointError(f"{p}: not an nvfp4_np report")
+    if rep.get("operation", "quantize") != "quantize" or not _report_fields(rep):
+        raise CheckpointError(f"{p}: not the report of a quantize run (or damaged)")
     return rep
+
+
+def _report_fields(rep):
+    """Whether the fields that ``report``, ``inspect`` and the plots read have their types."""
+    def num(v, none=False):
+        return (none and v is None) or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+    def text(v, none=False):
+        return (none and v is None) or isinstance(v, str)
+
+    tensors, totals, settings = rep.get("tensors"), rep.get("totals"), rep.get("settings")
+    if not (isinstance(tensors, list) and isinstance(totals, dict) and isinstance(settings, dict)
+            and num(totals.get("weight_error_pct"), True) and text(settings.get("method"))
+            and text(settings.get("recipe")) and text(settings.get("mode"), True)):
+        return False
+    for e in tensors:
+        if not (isinstance(e, dict) and text(e.get("name")) and text(e.get("action"))):
+            return False
+        hist = e.get("scale_byte_histogram", {})
+        if not (isinstance(hist, dict) and all(re.fullmatch("0x[0-9a-f]{2}", k) and num(v) for k, v in hist.items())):
+            return False
+        if e["action"] == "quantized" and not (
+                num(e.get("weight_error_pct")) and num(e.get("output_error_pct"), True)
+                and text(e.get("method")) and text(e.get("mode"), True) and text(e.get("dtype"))):
+            return False
+    return True

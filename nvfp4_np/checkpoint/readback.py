@@ -2,36 +2,44 @@
 ``nvfp4-np inspect``."""
 
 import os
-import tempfile
+import zipfile
 
 import numpy as np
 
-from .._safetensors import DTYPES, dtype_name
+from .. import __version__
+from .._safetensors import DTYPES, dtype_name, writing
+from . import paths
 from .layout import load_quantized, logical_tensors, nvfp4_groups
 from .quantize import read_report
 from .source import CheckpointError, open_checkpoint
-from .writer import CheckpointWriter
+from .writer import CheckpointWriter, clean_leftovers, remove
 
 
-def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=None):
+def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=None, note=None):
     """Expand every compressed-tensors NVFP4 triple back to ``<module>.weight`` in
     ``dtype`` (float32 is exact; bfloat16 and float16 round to nearest even, as
     compressed-tensors' own ``decompress`` does to bfloat16); other tensors are copied.
     ``out`` ending in ``.npz`` writes one ``.npz``, otherwise a folder of safetensors
-    shards named as the input's."""
+    shards named as the input's, with a small ``nvfp4_report.json``. ``out`` is checked
+    and ``overwrite`` works as in :func:`quantize_checkpoint`."""
     np_dtype = {"float32": np.float32, "bfloat16": DTYPES["BF16"][1], "float16": np.float16}.get(dtype)
     if np_dtype is None:
         raise CheckpointError(f"dtype must be float32, bfloat16 or float16, got {dtype!r}")
     ckpt = open_checkpoint(inp)
     groups = nvfp4_groups(ckpt)
     items = list(logical_tensors(ckpt, groups))
+    seen = set()
+    for _, name, _ in items:
+        if name in seen:
+            raise CheckpointError(f"{ckpt.path}: two tensors would both be called {name!r} once dequantized")
+        seen.add(name)
 
     if os.fspath(out).endswith(".npz"):
         if np_dtype != np.float32 and np_dtype != np.float16:
             raise CheckpointError(f"{out}: .npz cannot hold {dtype} (NumPy has no such dtype); write a folder "
                                   f"(safetensors) or use --dtype float32")
-        if os.path.exists(out) and not overwrite:
-            raise CheckpointError(f"{out}: already exists (pass --overwrite to replace it)")
+        out = paths.check_output(out, overwrite, ckpt.inputs())
+        clean_leftovers(out, overwrite, note)
         arrays = {}
         for _, name, m in items:
             if m:
@@ -39,16 +47,15 @@ def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=Non
             else:  # NumPy has no bfloat16 / float8: widen those (exactly) to float32
                 a = np.array(ckpt.get(name))
                 arrays[name] = a.astype(np.float32) if a.dtype.kind == "V" else a
-        tmp = tempfile.mktemp(prefix=f".{os.path.basename(out)}.partial-", suffix=".npz",
-                              dir=os.path.dirname(os.path.abspath(out)))
+        tmp = paths.make_hidden(out, "partial", suffix=".npz", folder=False)
         try:
-            np.savez(tmp, **arrays)
+            with writing(tmp):
+                _save_npz(tmp, arrays)
             os.replace(tmp, out)
         finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+            remove(tmp)
         return {"dequantized": len(groups), "tensors": len(arrays)}
-    with CheckpointWriter(out, overwrite) as w:
+    with CheckpointWriter(out, overwrite, ckpt.inputs(), note) as w:
         for shard in ckpt.shards:
             here = [(n, m) for s, n, m in items if s == shard]
             specs = [(n, dtype_name(np_dtype), groups[m][3]) if m else (n, ckpt.info(n).dtype, ckpt.info(n).shape)
@@ -67,8 +74,22 @@ def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=Non
         if ckpt.config is not None:
             config = {k: v for k, v in ckpt.config.items() if k != "quantization_config"}
             w.write_json("config.json", config)
+        w.write_json(paths.REPORT_NAME, {"format": "nvfp4_np.report", "version": 1, "operation": "dequantize",
+                                         "nvfp4_np": __version__, "input": os.path.abspath(os.fspath(inp)),
+                                         "dtype": dtype, "dequantized": sorted(groups)})
         w.commit()
     return {"dequantized": len(groups), "tensors": len(items)}
+
+
+def _save_npz(path, arrays):
+    """np.savez's format (tensor names are any strings here: np.savez's keyword arguments
+    would take ``file`` or ``allow_pickle`` for its own), marked as nvfp4_np's by the zip
+    comment, which np.load ignores."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
+        for name, a in arrays.items():
+            with z.open(name + ".npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(a), allow_pickle=False)
+        z.comment = paths.NPZ_MARK
 
 
 def inspect_rows(path):
@@ -80,7 +101,7 @@ def inspect_rows(path):
     try:
         report = read_report(folder)
         by_name = {e["name"]: e for e in report["tensors"]}
-    except (OSError, ValueError):
+    except CheckpointError:  # no report, or not a quantize run's
         by_name = {}
     rows = []
     for _, wname, m in logical_tensors(ckpt, groups):

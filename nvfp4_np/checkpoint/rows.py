@@ -36,6 +36,11 @@ def tensor_operands(p, settings, calib):
         return None, None, None
     kind, key = p.calib
     A = calib.load(key)
+    bad = A.size - np.count_nonzero(np.isfinite(A))
+    if bad:
+        raise ValueError(f"calibration entry {key!r} has {bad} non-finite values (NaN or Inf)")
+    if kind == "H" and np.any(np.diagonal(A, axis1=-2, axis2=-1) < 0):
+        raise ValueError(f"calibration entry {key!r} is not a Hessian X^T X: its diagonal has negative entries")
     if kind == "X":
         return np.asarray(A, np.float32), block_hessians(A, settings.block_size), None
     if A.ndim == 2:
@@ -83,7 +88,13 @@ def _error_sums(w, dq, X64, H_full):
         xd, xw = X64 @ d.T, X64 @ w.T
         out[2:] = float(np.einsum("ij,ij->", xd, xd)), float(np.einsum("ij,ij->", xw, xw))
     elif H_full is not None:
-        out[2:] = float(np.einsum("ij,ij->", d @ H_full, d)), float(np.einsum("ij,ij->", w @ H_full, w))
+        dH, wH = np.einsum("ij,ij->i", d @ H_full, d), np.einsum("ij,ij->i", w @ H_full, w)
+        # a PSD H stored in float32 may give rH r^T slightly below 0 by rounding: allow 1e-5 |r|^2 max H_ii
+        tol = -1e-5 * max(float(np.diagonal(H_full).max()), 0.0)
+        if (dH < tol * np.einsum("ij,ij->i", d, d)).any() or (wH < tol * np.einsum("ij,ij->i", w, w)).any():
+            raise ValueError("its Hessian is not positive semidefinite: r H r^T < 0 for a row r of the weight or "
+                             "of its quantization error")
+        out[2:] = float(dH.sum()), float(wH.sum())
     return out
 
 

@@ -5,6 +5,7 @@ import dataclasses
 import json
 import os
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -13,6 +14,20 @@ from .._safetensors import SafetensorsError, SafetensorsFile, TensorInfo, dtype_
 
 class CheckpointError(ValueError):
     """Bad input: the message names the file and the tensor."""
+
+
+#: What reading a damaged .npy / .npz may raise (NumPy parses headers with ast).
+_NPZ_ERRORS = (OSError, ValueError, SyntaxError, TypeError, KeyError, EOFError, RecursionError, MemoryError,
+               zipfile.BadZipFile, NotImplementedError, zlib.error)
+
+
+def load_json(path, what):
+    """The JSON in file ``path``, or a CheckpointError naming it as ``what``."""
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read().decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise CheckpointError(f"{path}: cannot read {what}: {e}") from None
 
 
 class ArrayFile:
@@ -28,8 +43,8 @@ class ArrayFile:
             else:
                 self._arrays = None
                 shapes = npz_headers(path)
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-            raise CheckpointError(f"{path}: cannot read: {e}") from None
+        except _NPZ_ERRORS as e:
+            raise CheckpointError(f"{path}: cannot read: {type(e).__name__}: {e}") from None
         self.infos = {}
         for name, (dt, shape) in shapes.items():
             try:
@@ -45,11 +60,19 @@ class ArrayFile:
     def get(self, name):
         if self._arrays is not None:
             return self._arrays[name]
-        with np.load(self.path, allow_pickle=False) as z:
-            return z[name]
+        return read_npz(self.path, name)
 
     def raw(self, name):
         return np.ascontiguousarray(self.get(name)).reshape(-1).view(np.uint8)
+
+
+def read_npz(path, name):
+    """Array ``name`` of an .npz file; a damaged member is a CheckpointError naming it."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return z[name]
+    except _NPZ_ERRORS as e:
+        raise CheckpointError(f"{path}: cannot read array {name!r}: {type(e).__name__}: {e}") from None
 
 
 def npz_headers(path):
@@ -92,6 +115,10 @@ class Checkpoint:
     def names(self):
         return list(self.where)
 
+    def inputs(self):
+        """Every path the checkpoint is read from: its folder, the input, the shards."""
+        return ([self.folder] if self.folder else []) + [self.path] + [r.path for r in self.shards.values()]
+
 
 def open_checkpoint(path):
     """Open a checkpoint lazily: a ``.safetensors`` file, a sharded checkpoint's
@@ -102,23 +129,24 @@ def open_checkpoint(path):
         raise CheckpointError(f"{path}: no such file or folder")
     folder = None
     if os.path.isdir(path):
+        from .paths import folder_file
+
         folder = path
-        indexes = sorted(f for f in os.listdir(path) if f.endswith(".safetensors.index.json"))
-        singles = sorted(f for f in os.listdir(path) if f.endswith(".safetensors"))
+        files = os.listdir(path)
+        indexes = sorted(f for f in files if f.endswith(".safetensors.index.json"))
+        singles = sorted(f for f in files if f.endswith(".safetensors"))
         if indexes:
-            path = os.path.join(path, indexes[0])
+            path = folder_file(folder, indexes[0], "index")
         elif len(singles) == 1:
-            path = os.path.join(path, singles[0])
+            path = folder_file(folder, singles[0], "checkpoint")
         else:
             raise CheckpointError(f"{folder}: expected one .safetensors file or a *.safetensors.index.json, found "
                                   f"{len(singles)} .safetensors files and no index")
     config = None
-    if folder and os.path.exists(os.path.join(folder, "config.json")):
-        try:
-            with open(os.path.join(folder, "config.json")) as f:
-                config = json.load(f)
-        except (OSError, json.JSONDecodeError) as e:
-            raise CheckpointError(f"{folder}/config.json: cannot read: {e}") from None
+    if folder and os.path.lexists(os.path.join(folder, "config.json")):
+        config = load_json(folder_file(folder, "config.json", "config"), "config.json")
+        if not isinstance(config, dict):
+            raise CheckpointError(f"{folder}/config.json: not a JSON object")
     try:
         if path.endswith(".index.json"):
             shards, where = _open_index(path)
@@ -137,16 +165,20 @@ def open_checkpoint(path):
 
 
 def _open_index(path):
-    try:
-        with open(path) as f:
-            index = json.load(f)
-        weight_map = index["weight_map"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise CheckpointError(f"{path}: not a safetensors index (need a JSON object with 'weight_map'): {e}") from None
-    base = os.path.dirname(path)
+    from .paths import folder_file
+
+    index = load_json(path, "the safetensors index")
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise CheckpointError(f"{path}: not a safetensors index (need a JSON object whose 'weight_map' maps tensor "
+                              f"names to shard file names)")
+    base = os.path.dirname(path) or "."
     shards = {}
     for shard in dict.fromkeys(weight_map.values()):
-        shards[shard] = SafetensorsFile(os.path.join(base, shard))
+        file = folder_file(base, shard, f"{path}: shard")
+        if not os.path.isfile(file):
+            raise CheckpointError(f"{path}: shard {shard!r} is not a file in {os.path.abspath(base)}")
+        shards[shard] = SafetensorsFile(file)
     where = {}
     for shard, reader in shards.items():
         for t in reader.infos:
@@ -173,9 +205,11 @@ class Calibration:
         if not os.path.exists(self.path):
             raise CheckpointError(f"{self.path}: no such calibration file")
         try:
-            self.shapes = {k: tuple(s) for k, (_, s) in npz_headers(self.path).items()}
-        except (OSError, ValueError, zipfile.BadZipFile) as e:
-            raise CheckpointError(f"{self.path}: not a readable .npz: {e}") from None
+            headers = npz_headers(self.path)
+        except _NPZ_ERRORS as e:
+            raise CheckpointError(f"{self.path}: not a readable .npz: {type(e).__name__}: {e}") from None
+        self.shapes = {k: tuple(s) for k, (_, s) in headers.items()}
+        self.dtypes = {k: dt for k, (dt, _) in headers.items()}
 
     def lookup(self, name):
         """(kind, key) for weight ``name``: kind "X" or "H", or (None, None)."""
@@ -191,7 +225,10 @@ class Calibration:
         kind, key = self.lookup(name)
         if key is None:
             return None
-        shape = self.shapes[key]
+        shape, dt = self.shapes[key], self.dtypes[key]
+        if not np.issubdtype(dt, np.floating):
+            raise CheckpointError(f"{self.path}: {key!r} (for tensor {name!r}) has dtype {dt}; activations and "
+                                  f"Hessians must be floating (float16, float32 or float64)")
         ok = {"X": len(shape) == 2 and shape[1] == K,
               "H": shape in ((K, K), (K // bs, bs, bs))}[kind]
         if not ok:
@@ -201,8 +238,7 @@ class Calibration:
         return kind, key
 
     def load(self, key):
-        with np.load(self.path, allow_pickle=False) as z:
-            return z[key]
+        return read_npz(self.path, key)
 
 
 def reader(path):

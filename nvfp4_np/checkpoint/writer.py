@@ -3,42 +3,55 @@
 import json
 import os
 import shutil
-import tempfile
 
-from .._safetensors import SafetensorsWriter, nbytes
+from .._safetensors import SafetensorsWriter, nbytes, writing
+from . import paths
 from .source import CheckpointError
 
 
 class CheckpointWriter:
-    """Writes an output folder atomically: everything goes to a hidden temporary folder
-    beside OUT, which is renamed to OUT by :meth:`commit`; :meth:`abort` (or any
-    exception in a ``with`` block) removes it and leaves OUT as it was."""
+    """Writes an output folder atomically: everything goes to a hidden folder beside OUT
+    (``.OUT.partial-<pid>-<random>``), which is renamed to OUT by :meth:`commit`;
+    :meth:`abort` (or any exception in a ``with`` block) removes it and leaves OUT as it
+    was.
 
-    def __init__(self, out, overwrite=False):
-        self.out = os.path.abspath(os.fspath(out))
-        if os.path.exists(self.out) and not overwrite:
-            raise CheckpointError(f"{self.out}: already exists (pass --overwrite to replace it)")
+    OUT is checked first (:func:`paths.check_output` against ``inputs``, the paths the run
+    reads; ``overwrite`` False, True or "any"). Leftovers of earlier runs that were killed
+    are named through ``note`` and, with ``overwrite``, removed."""
+
+    def __init__(self, out, overwrite=False, inputs=(), note=None):
+        self.out = paths.check_output(out, overwrite, inputs)
         parent = os.path.dirname(self.out)
         if not os.path.isdir(parent):
             raise CheckpointError(f"{parent}: no such folder for the output")
-        self.tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(self.out)}.partial-", dir=parent)
+        clean_leftovers(self.out, overwrite, note)
+        self.tmp = paths.make_hidden(self.out, "partial")
         self._open = None
         self.weight_map, self.total_size = {}, 0  # of the shards written, for write_index
 
     def path(self, name):
-        return os.path.join(self.tmp, name)
+        return os.path.join(self.tmp, paths.plain_name(name, "output file"))
 
     def write_json(self, name, obj):
-        with open(self.path(name), "w") as f:
+        path = self.path(name)
+        with writing(path), open(path, "w") as f:
             json.dump(obj, f, indent=2, sort_keys=False)
             f.write("\n")
 
+    def copy(self, src, name):
+        """Copy file ``src`` (its bytes and times) into the folder as ``name``."""
+        dst = self.path(name)
+        with writing(dst):
+            shutil.copyfile(src, dst)
+            shutil.copystat(src, dst)
+
     def shard(self, name, specs, metadata):
         """A SafetensorsWriter for shard ``name`` holding ``specs`` (name, dtype, shape)."""
+        path = self.path(name)
         for tensor, dtype, shape in specs:
             self.weight_map[tensor] = name
             self.total_size += nbytes(dtype, shape)
-        self._open = SafetensorsWriter(self.path(name), specs, metadata)
+        self._open = SafetensorsWriter(path, specs, metadata)
         return self._open
 
     def write_index(self, name):
@@ -49,17 +62,17 @@ class CheckpointWriter:
         """Replace OUT with the finished folder (an existing OUT is moved aside first and
         removed after, so OUT is never a mix of the two)."""
         old = None
-        if os.path.exists(self.out):
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(self.out)}.old-", dir=os.path.dirname(self.out))
+        if os.path.lexists(self.out):
+            old = paths.make_hidden(self.out, "old")
             os.rename(self.out, os.path.join(old, "x"))
         os.rename(self.tmp, self.out)
         if old:
-            shutil.rmtree(old, ignore_errors=True)
+            remove(old)
 
     def abort(self):
         if self._open is not None:
             self._open.abort()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        remove(self.tmp)
 
     def __enter__(self):
         return self
@@ -68,3 +81,29 @@ class CheckpointWriter:
         if et is not None:
             self.abort()
         return False
+
+
+def remove(path):
+    """Remove a file, a link or a folder tree (not following links), ignoring errors."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
+def clean_leftovers(out, overwrite, note):
+    """Name (through ``note``) the hidden leftovers of killed runs writing ``out``, and
+    remove them when ``overwrite``; name those of runs still going."""
+    stale, live = paths.leftovers(out)
+    note = note or (lambda s: None)
+    for p in stale:
+        if overwrite:
+            remove(p)
+            note(f"removed {p}, left by an earlier run that was killed")
+        else:
+            note(f"{p} was left by an earlier run that was killed; --overwrite removes it")
+    for p in live:
+        note(f"{p} belongs to another run writing {out} that is still going")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import bits, recipes
+from ..checkpoint.paths import plain_name
 from .golden import OUTPUTS
 
 _E2M1_BOUNDS = np.array([0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0], np.float32)
@@ -91,7 +92,7 @@ def _np_dtype(name):
 def load_array(folder, name, entry):
     """An array of a vector folder (expected) from its ``.bin``, checked against the
     manifest entry."""
-    with open(os.path.join(folder, entry["bin"]["file"]), "rb") as f:
+    with open(os.path.join(folder, plain_name(entry["bin"]["file"], f"{folder}/manifest.json")), "rb") as f:
         data = f.read()
     return _from_bytes(data, entry)
 
@@ -250,7 +251,7 @@ def verify(vectors, candidate, select=None, max_examples=5):
     pattern = re.compile(select) if select else None
     results = []
     for entry in index["vectors"]:
-        name = entry["name"]
+        name = plain_name(entry["name"], os.path.join(vectors, "index.json"))
         if pattern and not pattern.search(name):
             continue
         results.append(check_vector(os.path.join(vectors, name), os.path.join(candidate, name), max_examples))

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import __version__
 from ..admm import admm_operators
+from ..checkpoint.paths import plain_name
 from ..recipes import RECIPES
 from ..tensor import quantize
 from . import suites
@@ -228,14 +229,14 @@ def write_candidate(vectors, out_dir, device="cpu", select=None):
     for entry in index["vectors"]:
         if pattern and not pattern.search(entry["name"]):
             continue
-        folder = os.path.join(vectors, entry["name"])
+        folder = os.path.join(vectors, plain_name(entry["name"], os.path.join(vectors, "index.json")))
         with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as f:
             man = json.load(f)
         arrays = {n: load_array(folder, n, e) for n, e in man["arrays"].items() if e["role"] == "input"}
         spec = {"method": man["method"], "recipe": man["recipe"], "block_size": man["block_size"],
                 "W": arrays["input"], "X": arrays.get("X"), "H": arrays.get("H")}
         outputs, _ = compute(spec, device=device)
-        dest = os.path.join(out_dir, entry["name"])
+        dest = os.path.join(out_dir, plain_name(entry["name"], os.path.join(vectors, "index.json")))
         os.makedirs(dest, exist_ok=True)
         for name in OUTPUTS:
             with open(os.path.join(dest, f"{name}.bin"), "wb") as f:
