@@ -1,6 +1,7 @@
 """Write a tiny Llama-shaped checkpoint to quantize, with no download.
 
     python examples/make_checkpoint.py tiny-llama [--layers 2] [--hidden 256] [--shards 2]
+    python examples/make_checkpoint.py tiny-moe --experts 4 [--stacked]
 
 The folder gets ``config.json``, bfloat16 weights in safetensors (sharded with an index
 json when --shards > 1, as Hugging Face saves large models) and ``calib.npz`` with the
@@ -8,6 +9,11 @@ activations X (T, K) seen by every linear layer, for ``--method hessian|admm --c
 Weights are heavy-tailed (Student t, 4 degrees of freedom) with a few large input
 channels, and the activations are correlated, as in real models; values are drawn from
 a fixed seed, so the files are the same on every machine.
+
+With ``--experts E`` the MLP of every layer is a Qwen-MoE-shaped mixture of experts: a
+router ``mlp.gate`` (E, hidden), E experts ``mlp.experts.N.{gate,up,down}_proj`` and a
+shared expert ``mlp.shared_expert.*``; ``--stacked`` stores each projection of the experts
+as one 3-D tensor ``mlp.experts.{gate,up,down}_proj`` (E, N, K) instead.
 """
 
 import argparse
@@ -20,7 +26,7 @@ import numpy as np
 from nvfp4_np import _safetensors
 
 
-def make(folder, layers=2, hidden=256, inter=None, vocab=512, shards=2, tokens=512, seed=0):
+def make(folder, layers=2, hidden=256, inter=None, vocab=512, shards=2, tokens=512, seed=0, experts=0, stacked=False):
     inter = inter or 2 * hidden
     rng = np.random.default_rng(seed)
     bf16 = ml_dtypes.bfloat16
@@ -28,6 +34,14 @@ def make(folder, layers=2, hidden=256, inter=None, vocab=512, shards=2, tokens=5
     shapes = {"self_attn.q_proj": (hidden, hidden), "self_attn.k_proj": (hidden // 4, hidden),
               "self_attn.v_proj": (hidden // 4, hidden), "self_attn.o_proj": (hidden, hidden),
               "mlp.gate_proj": (inter, hidden), "mlp.up_proj": (inter, hidden), "mlp.down_proj": (hidden, inter)}
+    if experts:  # Qwen-MoE: the dense MLP becomes a router, experts and a shared expert
+        mlp = {n: shapes.pop(n) for n in ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")}
+        shapes["mlp.gate"] = (experts, hidden)
+        for n, (m, k) in mlp.items():
+            proj = n.split(".")[1]
+            shapes[f"mlp.shared_expert.{proj}"] = (m, k)
+            for j in range(experts):
+                shapes[f"mlp.experts.{j}.{proj}"] = (m // 2, k) if proj != "down_proj" else (m, k // 2)
     acts = {}
     for i in range(layers):
         p = f"model.layers.{i}."
@@ -39,6 +53,12 @@ def make(folder, layers=2, hidden=256, inter=None, vocab=512, shards=2, tokens=5
             t[p + name + ".weight"] = w
             mix = rng.standard_normal((k, k)) / np.sqrt(k)  # correlated activations
             acts[p + name] = (rng.standard_normal((tokens, k)) @ (np.eye(k) + 0.5 * mix)).astype(np.float32)
+        if experts and stacked:  # experts.N.proj (N, K) -> experts.proj (E, N, K)
+            for proj in ("gate_proj", "up_proj", "down_proj"):
+                names = [f"{p}mlp.experts.{j}.{proj}.weight" for j in range(experts)]
+                t[f"{p}mlp.experts.{proj}"] = np.stack([t.pop(n) for n in names])
+                for j in range(experts):
+                    acts.pop(f"{p}mlp.experts.{j}.{proj}")
     t["model.norm.weight"] = np.ones(hidden)
     t["lm_head.weight"] = rng.standard_normal((vocab, hidden)) * 0.02
     t = {k: np.asarray(v, np.float64).astype(bf16) for k, v in t.items()}
@@ -60,6 +80,9 @@ def make(folder, layers=2, hidden=256, inter=None, vocab=512, shards=2, tokens=5
     config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": hidden,
               "intermediate_size": inter, "num_hidden_layers": layers, "num_attention_heads": 4,
               "num_key_value_heads": 1, "vocab_size": vocab, "torch_dtype": "bfloat16"}
+    if experts:
+        config.update(architectures=["Qwen2MoeForCausalLM"], model_type="qwen2_moe", num_experts=experts,
+                      num_experts_per_tok=2, moe_intermediate_size=inter // 2, shared_expert_intermediate_size=inter)
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
     np.savez(os.path.join(folder, "calib.npz"), **acts)
@@ -73,8 +96,11 @@ def main(argv=None):
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--shards", type=int, default=2)
     ap.add_argument("--tokens", type=int, default=512)
+    ap.add_argument("--experts", type=int, default=0, help="a Qwen-MoE-shaped model with this many experts per layer")
+    ap.add_argument("--stacked", action="store_true", help="with --experts: store experts as 3-D (E, N, K) tensors")
     a = ap.parse_args(argv)
-    t, acts = make(a.folder, a.layers, a.hidden, shards=a.shards, tokens=a.tokens)
+    t, acts = make(a.folder, a.layers, a.hidden, shards=a.shards, tokens=a.tokens, experts=a.experts,
+                   stacked=a.stacked)
     n = sum(v.size for v in t.values())
     print(f"wrote {a.folder}: {len(t)} tensors, {n:,} parameters (bfloat16), {len(acts)} activation sets in calib.npz")
 

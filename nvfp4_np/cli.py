@@ -8,6 +8,7 @@ Exit status: 0 done, 1 a check failed (verify) or the output could not be writte
 import argparse
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
@@ -88,7 +89,8 @@ def _settings(args):
     from .checkpoint import Settings
 
     return Settings(method=args.method, mode=args.mode, recipe=args.recipe, block_size=args.block_size,
-                    rounding=args.rounding, fallback=args.fallback, device=args.device)
+                    rounding=args.rounding, fallback=args.fallback, device=args.device, format=args.format,
+                    scheme=args.scheme, fuse_scales=not args.no_fuse_scales)
 
 
 def _quantize(args):
@@ -116,7 +118,7 @@ def _quantize(args):
     def on_plan(plans):
         nonlocal bar
         q = [p for p in plans if p.action == "quantize"]
-        n = sum(p.shape[0] * p.shape[1] for p in q)
+        n = sum(math.prod(p.shape) for p in q)
         print(f"{len(q)} tensors to quantize ({n:,} elements), {len(plans) - len(q)} to copy; the first run "
               f"on a machine also compiles the kernels (about a minute, cached after)", file=sys.stderr, flush=True)
         bar = _Progress(n, len(q), args.quiet)
@@ -175,6 +177,8 @@ class _Usage(Exception):
 
 
 def _print_plan(plans):
+    from .checkpoint import groups_of
+
     q = [p for p in plans if p.action == "quantize"]
     c = [p for p in plans if p.action == "copy"]
     print(f"quantize ({len(q)}):")
@@ -185,6 +189,10 @@ def _print_plan(plans):
     print(f"copy unchanged ({len(c)}):")
     for p in c:
         print(f"  {p.name}  {p.dtype} {list(p.shape)}  ({p.reason})")
+    groups = groups_of(plans)
+    print(f"fused groups sharing one global scale ({len(groups)}):")
+    for g, members in groups.items():
+        print(f"  {g}: {', '.join(m.name for m in members)}")
 
 
 # --------------------------------------------------------------------------- inspect / dequantize / report
@@ -306,16 +314,23 @@ def build_parser():
         s.set_defaults(func=func)
         return s
 
-    q = cmd("quantize", "quantize the 2-D weights of a checkpoint into the compressed-tensors NVFP4 layout",
-            _quantize)
+    q = cmd("quantize", "quantize the 2-D weights of a checkpoint into the compressed-tensors (or ModelOpt) NVFP4 "
+            "layout", _quantize)
     q.add_argument("input", metavar="IN", help=".safetensors file, sharded index json, model folder, .npy or .npz")
     q.add_argument("-o", "--out", required=True, help="output folder (written atomically)")
     q.add_argument("--method", choices=("naive", "optimal", "hessian", "admm"), default="optimal",
                    help="block-scale method (default optimal; hessian and admm need --calib)")
     q.add_argument("--mode", help="hessian: seed|exact (default exact); admm: seed|best (default best)")
     q.add_argument("--recipe", choices=("seed", "te", "modelopt", "torchao", "compressed-tensors"),
-                   default="compressed-tensors",
-                   help="the arithmetic (default compressed-tensors: the layout's own, what vLLM computes)")
+                   help="the arithmetic (default: the format's own, compressed-tensors or modelopt)")
+    q.add_argument("--format", choices=("compressed-tensors", "modelopt"), default="compressed-tensors",
+                   help="the checkpoint layout: compressed-tensors (vLLM, SGLang, transformers; default) or modelopt "
+                        "(TensorRT-LLM, SGLang, vLLM; writes hf_quant_config.json)")
+    q.add_argument("--scheme", choices=("w4a16", "w4a4"), default="w4a16",
+                   help="w4a16: weights only (default); w4a4: also activation global scales, from --calib activations")
+    q.add_argument("--no-fuse-scales", action="store_true",
+                   help="do not give fused layers (q/k/v, gate/up, experts' w1/w3) one shared global scale "
+                        "(vLLM and SGLang then mis-decode them)")
     q.add_argument("--block-size", type=int, choices=(16, 32), default=16)
     q.add_argument("--rounding", choices=("seed", "rne"), help="E2M1 tie rule (default: the recipe's)")
     q.add_argument("--include", metavar="REGEX", help="quantize only tensors whose name matches")

@@ -17,6 +17,7 @@ run then stops, the outstanding tasks are cancelled and nothing is written.
 """
 
 import collections
+import math
 import os
 import time
 
@@ -62,8 +63,8 @@ def engine(client, task_elements=TASK_ELEMENTS, window=None):
     """An engine for :func:`nvfp4_np.checkpoint.quantize_checkpoint` that runs on
     ``client``'s cluster."""
 
-    def run(ckpt, cal, quantized, settings, progress):
-        yield from _run(client, ckpt, cal, quantized, settings, progress, task_elements, window)
+    def run(ckpt, cal, quantized, settings, progress, input_scales=None):
+        yield from _run(client, ckpt, cal, quantized, settings, progress, task_elements, window, input_scales or {})
 
     run.description = f"dask ({len(client.scheduler_info().get('workers', {}))} workers)"
     return run
@@ -72,12 +73,13 @@ def engine(client, task_elements=TASK_ELEMENTS, window=None):
 # ------------------------------------------------------------------ tasks (run on workers)
 
 
-def _rows(path, name, r0, r1):
-    return np.asarray(ck.reader(path).get(name)[r0:r1], np.float32)
+def _rows(path, name, r0, r1, expert):
+    W = ck.reader(path).get(name)
+    return np.asarray((W if expert is None else W[expert])[r0:r1], np.float32)
 
 
-def _amax_task(path, name, r0, r1):
-    return tensor_amax(_rows(path, name, r0, r1))
+def _amax_task(path, name, r0, r1, expert):
+    return tensor_amax(_rows(path, name, r0, r1, expert))
 
 
 def _max_task(values):
@@ -88,10 +90,11 @@ def _operands_task(calib_path, p, settings):
     return ck.tensor_operands(p, settings, ck.Calibration(calib_path))
 
 
-def _rows_task(path, name, r0, r1, p, settings, amax, operands, step):
+def _rows_task(path, name, r0, r1, p, settings, amax, operands, step, expert):
     t0 = time.perf_counter()
-    W = _rows(path, name, r0, r1)
-    piece = ck.quantize_rows(W, r0, p, settings, tensor_amax(W) if amax is None else amax, operands, step=step)
+    W = _rows(path, name, r0, r1, expert)
+    piece = ck.quantize_rows(W, r0, p, settings, tensor_amax(W) if amax is None else amax, operands, step=step,
+                             expert=expert)
     piece["seconds"] = time.perf_counter() - t0
     return piece
 
@@ -99,37 +102,57 @@ def _rows_task(path, name, r0, r1, p, settings, amax, operands, step):
 # ------------------------------------------------------------------ the driver
 
 
-def _ranges(p, task_elements, step):
+def _ranges(M, K, task_elements, step):
     """Row ranges of about task_elements elements, whole multiples of ``step`` rows."""
-    M, K = p.shape
     rows = max(1, task_elements // max(K, 1)) // step * step or step
     return [(r, min(r + rows, M)) for r in range(0, M, rows)] or [(0, 0)]
 
 
-def _submit(client, ckpt, cal, p, settings, task_elements):
+def _unit_amax(client, ckpt, p, expert, task_elements):
+    """A future of max|W| of weight ``p`` (of its expert ``expert`` when stacked), one
+    task per row range."""
+    M, K = p.shape[-2:]
     path = ckpt.shards[ckpt.where[p.name]].path
-    step = ck.row_step(p.shape[1])  # the driver's: the error sums' partition is the single process's
-    ranges = _ranges(p, task_elements, step)
+    parts = [client.submit(_amax_task, path, p.name, a, b, expert, pure=False)
+             for a, b in _ranges(M, K, task_elements, ck.row_step(K))]
+    return client.submit(_max_task, parts, pure=False)
+
+
+def _submit(client, ckpt, cal, p, settings, task_elements, groups, group_amax):
+    """The tasks of weight ``p``: per expert (one for a 2-D weight) and row range. The
+    amax is the fused group's (the max over its members, per expert; one future per
+    group shared by its members), the weight's own, or taken by a lone task from its rows."""
+    path = ckpt.shards[ckpt.where[p.name]].path
+    M, K = p.shape[-2:]
+    step = ck.row_step(K)  # the driver's: the error sums' partition is the single process's
+    ranges = _ranges(M, K, task_elements, step)
     operands = (None, None, None)
     if p.calib is not None:
         operands = client.submit(_operands_task, cal.path, p, settings, pure=False)
-    amax = None  # one task: it takes max|W| of its own rows
-    if len(ranges) > 1:
-        if recipes.get_recipe(settings.recipe).two_level:
-            parts = [client.submit(_amax_task, path, p.name, a, b, pure=False) for a, b in ranges]
-            amax = client.submit(_max_task, parts, pure=False)
-        else:
+    two_level = recipes.get_recipe(settings.recipe).two_level
+    futures = []
+    for e in range(p.shape[0]) if len(p.shape) == 3 else [None]:
+        if not two_level:
             amax = np.float32(0)  # single-level recipes do not use it
-    return [client.submit(_rows_task, path, p.name, a, b, p, settings, amax, operands, step, pure=False)
-            for a, b in ranges]
+        elif p.group:
+            if (p.group, e) not in group_amax:
+                group_amax[p.group, e] = client.submit(
+                    _max_task, [_unit_amax(client, ckpt, m, e, task_elements) for m in groups[p.group]], pure=False)
+            amax = group_amax[p.group, e]
+        else:
+            amax = _unit_amax(client, ckpt, p, e, task_elements) if len(ranges) > 1 else None
+        futures += [client.submit(_rows_task, path, p.name, a, b, p, settings, amax, operands, step, e, pure=False)
+                    for a, b in ranges]
+    return futures
 
 
-def _run(client, ckpt, cal, quantized, settings, progress, task_elements, window):
+def _run(client, ckpt, cal, quantized, settings, progress, task_elements, window, input_scales):
     from distributed import CancelledError, KilledWorker
 
     threads = sum(client.nthreads().values()) or 1
     window = window or 2 * threads
     pending = collections.deque()
+    groups, group_amax = ck.groups_of(quantized), {}
     todo = iter(quantized)
     in_flight = 0
 
@@ -139,7 +162,7 @@ def _run(client, ckpt, cal, quantized, settings, progress, task_elements, window
             p = next(todo, None)
             if p is None:
                 return
-            futs = _submit(client, ckpt, cal, p, settings, task_elements)
+            futs = _submit(client, ckpt, cal, p, settings, task_elements, groups, group_amax)
             pending.append((p, futs))
             in_flight += len(futs)
 
@@ -157,8 +180,8 @@ def _run(client, ckpt, cal, quantized, settings, progress, task_elements, window
             in_flight -= len(futs)
             fill()
             if progress:
-                progress(p.shape[0] * p.shape[1])
-            yield ck.finish_tensor(p, settings, pieces, sum(q["seconds"] for q in pieces))
+                progress(math.prod(p.shape))
+            yield ck.finish_tensor(p, settings, pieces, sum(q["seconds"] for q in pieces), input_scales.get(p.name))
     finally:
         for _, futs in pending:
             client.cancel(futs)

@@ -123,3 +123,57 @@ def test_layout_dequant_is_the_recipe_dequant(quantized):
             assert np.array_equal(a, b)
         else:
             assert np.mean(a != b) < 0.5 and np.all(np.abs(a.astype(np.int64) - b) <= 1)
+
+
+@pytest.fixture(scope="module")
+def w4a4(tmp_path_factory):
+    """A Llama-shaped layer quantized W4A4: fused q/k/v and gate/up, activations per layer."""
+    d = tmp_path_factory.mktemp("w4a4")
+    rng = np.random.default_rng(3)
+    shapes = {"self_attn.q_proj": (64, 64), "self_attn.k_proj": (16, 64), "self_attn.v_proj": (16, 64),
+              "self_attn.o_proj": (64, 64), "mlp.gate_proj": (96, 64), "mlp.up_proj": (96, 64),
+              "mlp.down_proj": (64, 96)}
+    tensors = {f"model.layers.0.{n}.weight": (rng.standard_t(4, s) * 0.02 * (1 + i)).astype(ml_dtypes.bfloat16)
+               for i, (n, s) in enumerate(shapes.items())}
+    acts = {f"model.layers.0.{n}": (rng.standard_normal((16, s[1])) * (1 + i)).astype(np.float32)
+            for i, (n, s) in enumerate(shapes.items())}
+    (d / "in").mkdir()
+    st.save(str(d / "in" / "model.safetensors"), tensors, {"format": "pt"})
+    (d / "in" / "config.json").write_text(json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]}))
+    np.savez(d / "calib.npz", **acts)
+    ck.quantize_checkpoint(str(d / "in"), str(d / "out"), ck.Settings(scheme="w4a4"), calib=str(d / "calib.npz"),
+                           note=lambda s: None)
+    return d / "out", tensors, acts
+
+
+def test_w4a4_config_and_input_scales_are_compressed_tensors_own(w4a4):
+    from compressed_tensors.quantization import DynamicType
+    from compressed_tensors.quantization.utils.helpers import generate_gparam
+
+    out, tensors, acts = w4a4
+    qc = QuantizationConfig.model_validate(json.loads((out / "config.json").read_text())["quantization_config"])
+    a = qc.config_groups["group_0"].input_activations
+    assert (a.num_bits, a.type, a.strategy, a.group_size, a.dynamic) == (4, "float", "tensor_group", 16,
+                                                                         DynamicType.LOCAL)
+    sd = load_file(str(out / "model.safetensors"))
+    fused = [["q_proj", "k_proj", "v_proj"], ["gate_proj", "up_proj"]]
+    for name in tensors:
+        m = name[:-len(".weight")]
+        group = next((g for g in fused if m.rsplit(".", 1)[1] in g), [m.rsplit(".", 1)[1]])
+        X = torch.from_numpy(np.concatenate([acts[m.rsplit(".", 1)[0] + "." + g].reshape(-1) for g in group]))
+        want = generate_gparam(X.min(), X.max())  # the observer's min/max over the fused layer's inputs
+        got = sd[m + ".input_global_scale"]
+        assert got.dtype == torch.float32 and tuple(got.shape) == (1,)
+        assert _bits(got).tolist() == _bits(want).tolist(), name
+        if len(group) > 1:  # the engines' fused rule: one weight_global_scale for the layer
+            gs = {float(sd[m.rsplit(".", 1)[0] + "." + g + ".weight_global_scale"]) for g in group}
+            assert len(gs) == 1, (name, gs)
+
+
+def test_w4a4_package_dequantizer_equals_ours(w4a4, tmp_path):
+    out, tensors, _ = w4a4
+    ck.dequantize_checkpoint(str(out), str(tmp_path / "bf16"), "bfloat16")
+    ours = st.load(str(tmp_path / "bf16" / "model.safetensors"))
+    theirs = CompressedTensorsDequantizer(str(out), dtype=torch.bfloat16).process(load_file(str(out / "model.safetensors")))
+    for name in tensors:
+        assert np.array_equal(_bits(theirs[name]), ours[name].view(np.int16)), name

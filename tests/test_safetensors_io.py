@@ -94,3 +94,46 @@ def test_inconsistent_offsets_rejected(tmp_path):
     p.write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 4)
     with pytest.raises(st.SafetensorsError, match="unknown dtype 'F99'"):
         st.SafetensorsFile(str(p))
+
+
+def _raw(header, data_len):
+    blob = json.dumps(header).encode()
+    return len(blob).to_bytes(8, "little") + blob + b"\0" * data_len
+
+
+@pytest.mark.parametrize("offsets, data_len, message", [
+    ({"a": [0, 16], "b": [8, 24]}, 24, r"tensor 'b' starts at data byte 8, but the previous tensor 'a' ends at 16: "
+                                       r"8 bytes overlap"),
+    ({"a": [0, 16], "b": [20, 36]}, 36, r"tensor 'b' starts at data byte 20, but the previous tensor 'a' ends at 16: "
+                                        r"a gap of 4 bytes"),
+    ({"a": [4, 20], "b": [20, 36]}, 36, r"tensor 'a' starts at data byte 4, but the data starts at 0: a gap of 4"),
+    ({"a": [0, 16], "b": [16, 32]}, 40, r"8 bytes after the last tensor 'b' \(the data section has 40 bytes, the "
+                                        r"tensors 32\)"),
+    ({"a": [0, 16], "b": [0, 16]}, 16, r"tensor 'b' starts at data byte 0, but the previous tensor 'a' ends at 16"),
+])
+def test_tensors_must_tile_the_data(tmp_path, offsets, data_len, message):
+    """As the reference library: in offset order each tensor starts where the previous one
+    ends, and the last one ends at the end of the file."""
+    header = {n: {"dtype": "F32", "shape": [4], "data_offsets": o} for n, o in offsets.items()}
+    p = tmp_path / "x.safetensors"
+    p.write_bytes(_raw(header, data_len))
+    with pytest.raises(st.SafetensorsError, match=message):
+        st.SafetensorsFile(str(p))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("data_offsets", ["0", "16"], r"data_offsets \['0', '16'\], not two integers"),
+    ("data_offsets", [0.0, 16.0], r"data_offsets \[0.0, 16.0\], not two integers"),
+    ("data_offsets", [16, 0], r"data_offsets \[16, 0\], not two integers \[begin, end\] with 0 <= begin <= end"),
+    ("shape", ["4"], r"shape \['4'\], not a list of non-negative integers"),
+    ("shape", [4.0], r"shape \[4.0\], not a list"),
+    ("shape", [True], r"shape \[True\], not a list"),
+    ("dtype", ["F32"], r"dtype \['F32'\], not a dtype name"),
+])
+def test_header_fields_of_the_wrong_type_are_named(tmp_path, field, value, message):
+    header = {"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}
+    header["w"][field] = value
+    p = tmp_path / "x.safetensors"
+    p.write_bytes(_raw(header, 16))
+    with pytest.raises(st.SafetensorsError, match=r"tensor 'w' has " + message):
+        st.SafetensorsFile(str(p))

@@ -1,66 +1,160 @@
-"""The compressed-tensors NVFP4 layout (format ``nvfp4-pack-quantized``), which vLLM and
-llm-compressor load. Per quantized weight ``<module>.weight`` (M, K), block 16:
+"""The two checkpoint layouts serving engines load (:data:`FORMATS`). Per quantized
+weight ``<module>.weight`` (M, K), block 16:
+
+compressed-tensors ``nvfp4-pack-quantized`` (vLLM, SGLang, llm-compressor, transformers):
 
 - ``<module>.weight_packed``       uint8 (M, K/2), element 2i in the low nibble
 - ``<module>.weight_scale``        float8_e4m3fn (M, K/16)
 - ``<module>.weight_global_scale`` float32 (1,), the encode form: dequant = q * (s / gs)
+- ``<module>.input_global_scale``  float32 (1,) under W4A4, encode form 2688 / activation amax
+
+ModelOpt (TensorRT-LLM, SGLang, vLLM's modelopt loader; ``hf_quant_config.json``):
+
+- ``<module>.weight``         uint8 (M, K/2)
+- ``<module>.weight_scale``   float8_e4m3fn (M, K/16)
+- ``<module>.weight_scale_2`` float32 (), the decode form: dequant = q * (s * ws2)
+- ``<module>.input_scale``    float32 () under W4A4, decode form activation amax / 2688
+
+Stacked experts (E, N, K) keep their leading axis in the packed codes and scales, and
+get one global scale per expert: (E, 1) for compressed-tensors, (E,) for ModelOpt.
 """
 
+import dataclasses
 import json
 import math
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, recipes
 from .._safetensors import FLOAT_DTYPES
 from ..tensor import NVFP4Tensor
 from .source import CheckpointError
 
 
+@dataclasses.dataclass(frozen=True)
+class Format:
+    """One checkpoint layout: its tensor suffixes, and the convention of its per-tensor
+    scales (``recipe``: the recipe whose stored tensor scale is this layout's global
+    scale, and whose dequant the layout states)."""
+
+    name: str
+    packed: str
+    scale: str
+    global_scale: str
+    input_scale: str
+    recipe: str
+    scalar_shape: tuple   # the shape of one global or input scale
+    default_recipe: str
+
+
+#: The layouts, by ``--format``.
+FORMATS = {
+    "compressed-tensors": Format("compressed-tensors", "weight_packed", "weight_scale", "weight_global_scale",
+                                 "input_global_scale", "compressed-tensors", (1,), "compressed-tensors"),
+    "modelopt": Format("modelopt", "weight", "weight_scale", "weight_scale_2", "input_scale", "modelopt", (),
+                       "modelopt"),
+}
 #: Suffixes of the compressed-tensors NVFP4 tensors of one weight.
 SUFFIXES = ("weight_packed", "weight_scale", "weight_global_scale")
-#: Recipes whose dequant the layout states exactly (the others store gs = 1/ts).
-LAYOUT_RECIPES = ("seed", "compressed-tensors")
 #: safetensors metadata key of the original names of renamed weights (shard_metadata).
 NAMES_KEY = "nvfp4_np.original_names"
 
 
-def global_scale(t):
-    """compressed-tensors' ``weight_global_scale`` (encode form) for an NVFP4Tensor. The
-    seed recipe has none (1.0); decode-form recipes store ``1/ts``, whose layout dequant
-    ``q * (s / (1/ts))`` may differ from their own ``q * (s * ts)`` in the last bit."""
-    if t.recipe == "compressed-tensors":
+def get_format(name):
+    try:
+        return FORMATS[name]
+    except (KeyError, TypeError):
+        raise CheckpointError(f"format must be one of {sorted(FORMATS)}, got {name!r}") from None
+
+
+def _encodes(recipe):
+    """Whether a recipe stores its tensor scale in the encode form (a divisor)."""
+    return recipes.get_recipe(recipe).dequant == "q*(s/ts)"
+
+
+def layout_exact(recipe, fmt):
+    """Whether the layout ``fmt`` states recipe ``recipe``'s dequant exactly: the same
+    form of the tensor scale, or a single-level recipe (scale 1). Otherwise the stored
+    global scale is the reciprocal, and the layout's dequant may differ in the last bit."""
+    return not recipes.get_recipe(recipe).two_level or _encodes(recipe) == _encodes(get_format(fmt).recipe)
+
+
+def global_scale(t, fmt="compressed-tensors"):
+    """The global scale layout ``fmt`` stores for NVFP4Tensor ``t``: its tensor scale when
+    the forms agree, 1.0 for the seed recipe, else its reciprocal."""
+    if not recipes.get_recipe(t.recipe).two_level:
+        return np.float32(1.0)
+    if _encodes(t.recipe) == _encodes(get_format(fmt).recipe):
         return np.float32(t.tensor_scale)
     return np.float32(1.0) / np.float32(t.tensor_scale)
 
 
-def layout_tensor(packed, scale_bytes, gs, shape):
-    """The NVFP4Tensor a compressed-tensors triple states (its dequant is what a loader
-    computes: ``q * fl(s / gs)``)."""
+def input_scale(amax, fmt):
+    """The activation scale layout ``fmt`` stores for calibration amax ``amax``: the
+    format's recipe's tensor scale (compressed-tensors 2688/amax as it computes it,
+    ModelOpt amax/2688)."""
+    return recipes.params(get_format(fmt).recipe, None, np.float32(amax)).ts
+
+
+def layout_tensor(packed, scale_bytes, gs, shape, fmt="compressed-tensors"):
+    """The NVFP4Tensor a stored (packed, scale, global scale) of one 2-D weight states:
+    its dequant is what a loader computes (``q * fl(s / gs)`` for compressed-tensors,
+    ``q * fl(s * gs)`` for ModelOpt)."""
     M, K = shape
     bs = K // scale_bytes.shape[1]
     return NVFP4Tensor(np.ascontiguousarray(packed), np.ascontiguousarray(scale_bytes), np.float32(gs),
-                       (M, K), bs, "compressed-tensors", "stored", 1, "rne")
+                       (M, K), bs, get_format(fmt).recipe, "stored", 1, "rne")
+
+
+def output_specs(module, shape, bs, fmt, w4a4):
+    """(name, dtype, shape) of the tensors written for quantized weight ``module`` of
+    ``shape`` (M, K) or (E, M, K)."""
+    f = get_format(fmt)
+    lead, K = tuple(shape[:-1]), shape[-1]
+    gshape = f.scalar_shape if len(shape) == 2 else (shape[0],) + f.scalar_shape
+    specs = [(f"{module}.{f.packed}", "U8", lead + (K // 2,)), (f"{module}.{f.scale}", "F8_E4M3", lead + (K // bs,)),
+             (f"{module}.{f.global_scale}", "F32", gshape)]
+    if w4a4:
+        specs.append((f"{module}.{f.input_scale}", "F32", f.scalar_shape))
+    return specs
+
+
+def _ignored(plans):
+    """The modules of floating 2-D weights left unquantized (``ignore``, ``exclude_modules``)."""
+    return sorted({p.module for p in plans if p.action == "copy" and len(p.shape) == 2 and p.name.endswith("weight")
+                   and p.dtype in FLOAT_DTYPES})
 
 
 def quantization_config(plans, settings):
-    """The ``quantization_config`` of config.json, as compressed-tensors writes it for
-    its NVFP4A16 scheme (weights only); skipped 2-D weights are listed in ``ignore``."""
-    ignore = sorted({p.module for p in plans if p.action == "copy" and len(p.shape) == 2 and p.name.endswith("weight")
-                     and p.dtype in FLOAT_DTYPES})
+    """The ``quantization_config`` of config.json: compressed-tensors' NVFP4A16 or NVFP4
+    (W4A4) scheme as llm-compressor writes it, or ModelOpt's (the fields of
+    :func:`hf_quant_config`); skipped 2-D weights are listed in ``ignore``
+    (``exclude_modules``)."""
+    bs = settings.block_size
+    if settings.format == "modelopt":
+        return {"quant_method": "modelopt", **hf_quant_config(plans, settings)["quantization"]}
+    fp4 = {"num_bits": 4, "type": "float", "symmetric": True, "group_size": bs, "strategy": "tensor_group",
+           "scale_dtype": "torch.float8_e4m3fn"}
+    acts = dict(fp4, dynamic="local", observer="static_minmax") if settings.scheme == "w4a4" else None
     return {
         "config_groups": {"group_0": {
             "targets": ["Linear"],
-            "weights": {"num_bits": 4, "type": "float", "symmetric": True, "group_size": settings.block_size,
-                        "strategy": "tensor_group", "dynamic": False, "scale_dtype": "torch.float8_e4m3fn"},
-            "input_activations": None, "output_activations": None, "format": None}},
+            "weights": dict(fp4, dynamic=False),
+            "input_activations": acts, "output_activations": None, "format": None}},
         "quant_method": "compressed-tensors",
         "kv_cache_scheme": None,
         "format": "nvfp4-pack-quantized",
         "quantization_status": "compressed",
         "global_compression_ratio": None,
-        "ignore": ignore,
+        "ignore": _ignored(plans),
     }
+
+
+def hf_quant_config(plans, settings):
+    """ModelOpt's ``hf_quant_config.json``."""
+    return {"producer": {"name": "nvfp4_np", "version": __version__},
+            "quantization": {"quant_algo": "NVFP4", "kv_cache_quant_algo": None, "group_size": settings.block_size,
+                             "exclude_modules": _ignored(plans)}}
 
 
 def shard_metadata(shard_plans):
@@ -74,49 +168,95 @@ def shard_metadata(shard_plans):
     return meta
 
 
+@dataclasses.dataclass(frozen=True)
+class StoredWeight:
+    """One quantized weight found in a checkpoint: its layout, the names of its tensors
+    (``input_scale`` None without one) and the shape of the weight, (M, K) or (E, M, K)."""
+
+    format: Format
+    packed: str
+    scale: str
+    global_scale: str
+    input_scale: str
+    shape: tuple
+
+    @property
+    def names(self):
+        return [n for n in (self.packed, self.scale, self.global_scale, self.input_scale) if n]
+
+
+def _stored(ckpt, module, f):
+    """The StoredWeight of ``module`` in layout ``f``, checked."""
+    names = [f"{module}.{s}" for s in (f.packed, f.scale, f.global_scale)]
+    missing = [n for n in names if n not in ckpt.where]
+    if missing:
+        raise CheckpointError(f"{ckpt.path}: {names[0]!r} has no {missing[0]!r}")
+    pk, sc, gs = (ckpt.info(n) for n in names)
+    if pk.dtype != "U8" or len(pk.shape) not in (2, 3):
+        raise CheckpointError(f"{ckpt.path}: {pk.name!r} must be 2-D (or stacked 3-D) U8, got {pk.dtype} "
+                              f"{list(pk.shape)}")
+    lead, K = tuple(pk.shape[:-1]), 2 * pk.shape[-1]
+    if sc.dtype != "F8_E4M3" or tuple(sc.shape[:-1]) != lead or sc.shape[-1] == 0 or K % sc.shape[-1] \
+            or K // sc.shape[-1] not in (16, 32):
+        raise CheckpointError(f"{ckpt.path}: {sc.name!r} must be F8_E4M3 {list(lead) + [f'{K}/16']}, "
+                              f"got {sc.dtype} {list(sc.shape)}")
+    n_scales = lead[0] if len(lead) == 2 else 1
+    if gs.dtype != "F32" or math.prod(gs.shape) != n_scales:
+        raise CheckpointError(f"{ckpt.path}: {gs.name!r} must hold {n_scales} F32, got {gs.dtype} {list(gs.shape)}")
+    inp = f"{module}.{f.input_scale}"
+    if inp in ckpt.where and (ckpt.info(inp).dtype != "F32" or math.prod(ckpt.info(inp).shape) != 1):
+        raise CheckpointError(f"{ckpt.path}: {inp!r} must be one F32, got {ckpt.info(inp).dtype} "
+                              f"{list(ckpt.info(inp).shape)}")
+    return StoredWeight(f, *names, inp if inp in ckpt.where else None, lead + (K,))
+
+
 def nvfp4_groups(ckpt):
-    """{module: (packed name, scale name, global-scale name, (M, K))} for every
-    compressed-tensors NVFP4 triple in ``ckpt``, checked."""
+    """{module: StoredWeight} for every NVFP4 weight in ``ckpt``, in either layout
+    (compressed-tensors: a ``weight_packed``; ModelOpt: a U8 ``weight`` with a
+    ``weight_scale_2``), checked."""
     groups = {}
+    ct, mo = FORMATS["compressed-tensors"], FORMATS["modelopt"]
     for name in ckpt.names():
-        if not name.endswith("." + SUFFIXES[0]):
-            continue
-        module = name[:-len(SUFFIXES[0]) - 1]
-        names = [f"{module}.{s}" for s in SUFFIXES]
-        missing = [n for n in names if n not in ckpt.where]
-        if missing:
-            raise CheckpointError(f"{ckpt.path}: {name!r} has no {missing[0]!r}")
-        pk, sc, gs = (ckpt.info(n) for n in names)
-        if pk.dtype != "U8" or len(pk.shape) != 2:
-            raise CheckpointError(f"{ckpt.path}: {pk.name!r} must be 2-D U8, got {pk.dtype} {list(pk.shape)}")
-        M, K = pk.shape[0], 2 * pk.shape[1]
-        if sc.dtype != "F8_E4M3" or len(sc.shape) != 2 or sc.shape[0] != M or sc.shape[1] == 0 \
-                or K % sc.shape[1] or K // sc.shape[1] not in (16, 32):
-            raise CheckpointError(f"{ckpt.path}: {sc.name!r} must be F8_E4M3 ({M}, {K}/16), "
-                                  f"got {sc.dtype} {list(sc.shape)}")
-        if gs.dtype != "F32" or math.prod(gs.shape) != 1:
-            raise CheckpointError(f"{ckpt.path}: {gs.name!r} must be one F32, got {gs.dtype} {list(gs.shape)}")
-        groups[module] = (*names, (M, K))
+        for f in (ct, mo):
+            if not name.endswith("." + f.packed):
+                continue
+            module = name[:-len(f.packed) - 1]
+            if f is mo and (ckpt.info(name).dtype != "U8" or f"{module}.{mo.global_scale}" not in ckpt.where):
+                continue
+            if module in groups:
+                raise CheckpointError(f"{ckpt.path}: {module!r} is stored in two layouts")
+            groups[module] = _stored(ckpt, module, f)
     return groups
 
 
 def load_quantized(ckpt, module, groups):
-    """The NVFP4Tensor of one compressed-tensors triple."""
-    pk, sc, gs, shape = groups[module]
-    return layout_tensor(ckpt.get(pk), ckpt.get(sc).view(np.uint8), np.asarray(ckpt.get(gs)).reshape(-1)[0], shape)
+    """The NVFP4Tensor of one stored 2-D weight; for stacked experts, a list of them."""
+    g = groups[module]
+    packed, sbytes = ckpt.get(g.packed), ckpt.get(g.scale).view(np.uint8)
+    gs = np.asarray(ckpt.get(g.global_scale), np.float32).reshape(-1)
+    if len(g.shape) == 2:
+        return layout_tensor(packed, sbytes, gs[0], g.shape, g.format.name)
+    return [layout_tensor(packed[e], sbytes[e], gs[e], g.shape[1:], g.format.name) for e in range(g.shape[0])]
+
+
+def dequantize_stored(ckpt, module, groups):
+    """The float32 weight a loader decodes from a stored weight (stacked experts
+    expert by expert, each with its own global scale)."""
+    t = load_quantized(ckpt, module, groups)
+    return t.dequantize() if not isinstance(t, list) else np.stack([x.dequantize() for x in t])
 
 
 def logical_tensors(ckpt, groups):
     """The checkpoint as its weights: ``(shard, name, module)`` in file order, one per
-    tensor that is not part of an NVFP4 triple (module None) and one per triple of
+    tensor that is not part of a stored NVFP4 weight (module None) and one per weight of
     ``groups`` (:func:`nvfp4_groups`), named ``<module>.weight`` or its original name."""
-    members = {n: m for m, g in groups.items() for n in g[:3]}
+    members = {n: m for m, g in groups.items() for n in g.names}
     original = original_names(ckpt)
     for name in ckpt.names():
         m = members.get(name)
         if m is None:
             yield ckpt.where[name], name, None
-        elif name == groups[m][0]:
+        elif name == groups[m].packed:
             yield ckpt.where[name], original.get(m, f"{m}.weight"), m
 
 

@@ -5,19 +5,27 @@ import dataclasses
 import re
 
 from .. import recipes
-from .layout import SUFFIXES
+from .fused import fused_groups
+from .layout import get_format, output_specs
 from .source import Calibration, CheckpointError, open_checkpoint
 
 
-#: Names skipped unless asked for: embeddings, norms, biases and the output head, as
-#: llm-compressor's and ModelOpt's NVFP4 recipes leave them in high precision.
+#: Names skipped unless asked for: embeddings, norms, biases, the output head and MoE
+#: routers, as llm-compressor's and ModelOpt's NVFP4 recipes leave them in high precision.
 DEFAULT_EXCLUDES = {
     "embedding": r"(^|\.)(embed_tokens|embed_positions|embeddings?|wte|wpe|tok_embeddings|word_embeddings"
                  r"|position_embeddings|shared)(\.|$)",
     "output head": r"(^|\.)lm_head(\.|$)|^output\.weight$",
     "norm": r"norm",
     "bias": r"\.bias$",
+    "MoE router": r"\.(gate|router|shared_expert_gate)\.weight$",
 }
+
+#: What is quantized: weights only, or weights and activations (their global scales from
+#: calibration; the block scales at run time).
+SCHEMES = {"w4a16": "NVFP4 weights, 16-bit activations", "w4a4": "NVFP4 weights and activations"}
+#: Names of stacked experts (E, N, K), quantized expert by expert.
+EXPERTS = re.compile(r"(^|\.)experts(\.|$)")
 
 #: Modes the command line uses when none is given: the best each method offers.
 BEST_MODES = {"hessian": "exact", "admm": "best"}
@@ -38,6 +46,8 @@ class TensorPlan:
     calib: tuple = None         # (kind, key) in the calibration file
     outputs: list = dataclasses.field(default_factory=list)
     unfit: bool = False         # a floating weight (2-D or more) that was wanted but its shape cannot be quantized
+    group: str = None           # the fused group whose global scale the weight shares (fused.fused_groups)
+    acts: str = None            # W4A4: the key of its activations in the calibration file
 
     @property
     def module(self):
@@ -50,11 +60,14 @@ class Settings:
 
     method: str = "optimal"
     mode: str = None
-    recipe: str = "compressed-tensors"
+    recipe: str = None           # None: the format's own (compressed-tensors, modelopt)
     block_size: int = 16
     rounding: str = None
     fallback: str = "optimal"
     device: str = "cpu"
+    format: str = "compressed-tensors"
+    scheme: str = "w4a16"        # or "w4a4": activation scales from calibration
+    fuse_scales: bool = True     # fused layers share one global scale (fused.py)
 
     def __post_init__(self):
         from ..core import check_device
@@ -66,7 +79,12 @@ class Settings:
             raise CheckpointError(f"fallback must be 'naive' or 'optimal', got {self.fallback!r}")
         if self.block_size not in (16, 32):
             raise CheckpointError(f"block size must be 16 or 32, got {self.block_size}")
+        fmt = get_format(self.format)
+        if self.recipe is None:
+            object.__setattr__(self, "recipe", fmt.default_recipe)
         recipes.get_recipe(self.recipe)
+        if self.scheme not in SCHEMES:
+            raise CheckpointError(f"scheme must be one of {list(SCHEMES)}, got {self.scheme!r}")
         modes = {"hessian": ("seed", "exact"), "admm": ("seed", "best")}.get(self.method, ())
         if self.mode is not None and self.mode not in modes:
             raise CheckpointError(f"mode {self.mode!r} does not apply to method {self.method!r}"
@@ -80,12 +98,16 @@ class Settings:
 def plan(ckpt, settings, *, include=None, exclude=(), default_excludes=True, calib=None):
     """Decide, from headers alone, what every tensor of ``ckpt`` becomes.
 
-    A tensor is quantized when it is floating and 2-D, its name matches ``include`` (a
+    A tensor is quantized when it is floating and 2-D (or 3-D stacked experts (E, N, K),
+    a name with an ``experts`` component), its name matches ``include`` (a
     regular expression, searched; default: every name) and no exclude
     pattern (``DEFAULT_EXCLUDES`` unless ``default_excludes`` is False, plus ``exclude``),
     and its K is a multiple of the block. A tensor that ``include`` names explicitly but
-    cannot be quantized is an error, as is an ``include`` that matches nothing. Hessian methods need a calibration entry; without one a tensor falls back to
-    ``settings.fallback``.
+    cannot be quantized is an error, as is an ``include`` that matches nothing. Hessian
+    methods need a calibration entry; without one a tensor falls back to
+    ``settings.fallback``. W4A4 needs activations for every quantized weight. With
+    ``settings.fuse_scales`` the members of each fused group (:mod:`.fused`) get its name
+    in ``group``.
     """
     try:
         inc = re.compile(include) if include else None
@@ -109,14 +131,15 @@ def plan(ckpt, settings, *, include=None, exclude=(), default_excludes=True, cal
             p.method, p.mode = settings.method, settings.mode
             if settings.method in BEST_MODES:
                 p.mode = settings.mode or BEST_MODES[settings.method]
-                p.calib = calib.check(name, info.shape[1], bs) if calib is not None else None
+                p.calib = calib.check(name, info.shape[-1], bs) if calib is not None and len(info.shape) == 2 else None
                 if p.calib is None:
                     p.method, p.mode = settings.fallback, None
-                    p.reason = f"no activations in the calibration file: {settings.fallback}"
-            M, K = info.shape
-            for suffix, dt, shape in zip(SUFFIXES, ("U8", "F8_E4M3", "F32"), ((M, K // 2), (M, K // bs), (1,))):
-                oname = f"{p.module}.{suffix}"
-                if oname in names:
+                    p.reason = (f"no activations in the calibration file: {settings.fallback}" if len(info.shape) == 2
+                                else f"stacked experts have no per-expert calibration: {settings.fallback}")
+            if settings.scheme == "w4a4":
+                p.acts = _activations(ckpt, calib, name, info.shape, bs)
+            for oname, dt, shape in output_specs(p.module, info.shape, bs, settings.format, settings.scheme == "w4a4"):
+                if oname in names and oname != name:
                     raise CheckpointError(f"{ckpt.path}: cannot quantize {name!r}: the input already has {oname!r}")
                 p.outputs.append((oname, dt, shape))
         elif explicit and not any(e.search(name) for _, e in excl):
@@ -127,7 +150,37 @@ def plan(ckpt, settings, *, include=None, exclude=(), default_excludes=True, cal
         out.append(p)
     if inc is not None and not matched:
         raise CheckpointError(f"{ckpt.path}: --include {include!r} matches none of its {len(names)} tensors")
+    if settings.fuse_scales:
+        by_name = {p.name: p for p in out}
+        for g, members in fused_groups([p.name for p in out if p.action == "quantize"], ckpt.config).items():
+            shapes = {by_name[m].shape[:-2] for m in members}
+            if len(shapes) > 1:
+                raise CheckpointError(f"{ckpt.path}: the fused group {g} mixes stacked and single weights: {members}")
+            for m in members:
+                by_name[m].group = g
     return out
+
+
+def groups_of(plans):
+    """{group: [member plans]} of a plan, in plan order."""
+    groups = {}
+    for p in plans:
+        if p.group:
+            groups.setdefault(p.group, []).append(p)
+    return groups
+
+
+def _activations(ckpt, calib, name, shape, bs):
+    """W4A4: the calibration key of weight ``name``'s activations, or a CheckpointError."""
+    kind, key = calib.lookup(name) if calib is not None else (None, None)
+    if kind != "X" or len(shape) != 2:
+        what = "stacked experts have no per-expert activations" if len(shape) != 2 else \
+            "no activations (T, K) for it" if kind is None else f"only a Hessian ({key!r}), no activations"
+        raise CheckpointError(f"{ckpt.path}: --scheme w4a4 needs the activations of every quantized layer to set "
+                              f"its input scale, but tensor {name!r}: {what} in the calibration file "
+                              f"{getattr(calib, 'path', '(none given: pass --calib ACTS.npz)')}")
+    calib.check(name, shape[-1], bs)
+    return key
 
 
 def _unfit(info, bs):
@@ -135,12 +188,12 @@ def _unfit(info, bs):
     shape = list(info.shape)
     if not info.is_float:
         return f"its dtype {info.dtype} is not floating"
-    if len(shape) != 2:
-        return f"it is {len(shape)}-D (shape {shape}), not a 2-D weight"
+    if len(shape) != 2 and not (len(shape) == 3 and EXPERTS.search(info.name)):
+        return f"it is {len(shape)}-D (shape {shape}): neither a 2-D weight nor 3-D stacked experts (named 'experts')"
     if 0 in shape:
         return f"it is empty (shape {shape})"
-    if shape[1] % bs:
-        return f"its K = {shape[1]} (shape {shape}) is not a multiple of the block size {bs}"
+    if shape[-1] % bs:
+        return f"its K = {shape[-1]} (shape {shape}) is not a multiple of the block size {bs}"
     return None
 
 
@@ -157,6 +210,8 @@ def prepare(inp, settings, *, include=None, exclude=(), default_excludes=True, c
     plans)``. Every input error is raised here, before anything is written."""
     if settings.method in BEST_MODES and not calib:
         raise CheckpointError(f"method {settings.method!r} needs activations or Hessians: pass --calib ACTS.npz")
+    if settings.scheme == "w4a4" and not calib:
+        raise CheckpointError("--scheme w4a4 needs the activations of every quantized layer: pass --calib ACTS.npz")
     ckpt = open_checkpoint(inp)
     cal = Calibration(calib) if calib else None
     return ckpt, cal, plan(ckpt, settings, include=include, exclude=exclude, default_excludes=default_excludes,

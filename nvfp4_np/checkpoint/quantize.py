@@ -9,17 +9,16 @@ import re
 import time
 import warnings
 
-from .. import __version__
-from .layout import LAYOUT_RECIPES, quantization_config, shard_metadata
-from .paths import REPORT_NAME, folder_file
-from .plan import Settings, prepare
-from .rows import quantize_tensor
-from .source import CheckpointError, load_json
-from .writer import CheckpointWriter
+import numpy as np
 
-#: Files of an input folder not copied to the output: weights in any format, and arrays
-#: (calibration data). Everything else (tokenizer, generation config, ...) is copied.
-_NOT_COPIED = (".safetensors", ".npz", ".npy", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack")
+from .. import __version__
+from ..core import tensor_amax
+from .layout import hf_quant_config, input_scale, layout_exact, quantization_config, shard_metadata
+from .paths import REPORT_NAME
+from .plan import Settings, groups_of, prepare
+from .rows import quantize_tensor, weight_amax
+from .source import CheckpointError, load_json
+from .writer import CheckpointWriter, copy_other_files
 
 
 def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), default_excludes=True, calib=None,
@@ -83,15 +82,22 @@ def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), de
     with CheckpointWriter(out, overwrite, ckpt.inputs() + ([calib] if calib else []), note) as w:
         if on_plan:
             on_plan(plans)
-        with contextlib.closing((engine or local_engine)(ckpt, cal, quantized, settings, progress)) as results:
+        if settings.fuse_scales is False and quantized:
+            note("--no-fuse-scales: fused layers (q/k/v, gate/up) keep their own global scales, and vLLM and SGLang, "
+                 "which keep one per fused layer, will decode all but one of their partitions wrongly")
+        inputs = activation_scales(ckpt, cal, quantized, settings)
+        with contextlib.closing((engine or local_engine)(ckpt, cal, quantized, settings, progress, inputs)) as results:
             entries = _write_shards(ckpt, w, order, results, log, len(quantized))
         if ckpt.sharded:
             w.write_index(os.path.basename(ckpt.path))
         if ckpt.folder:
-            _copy_other_files(ckpt, w, note)
+            copy_other_files(ckpt, w, note)
         config = dict(ckpt.config or {})
+        config.pop("quantization_config", None)
         if quantized:
             config["quantization_config"] = quantization_config(plans, settings)
+            if settings.format == "modelopt":
+                w.write_json("hf_quant_config.json", hf_quant_config(plans, settings))
         w.write_json("config.json", config)
         report = _report(inp, out, settings, entries, plans, time.perf_counter() - t_start, command, calib,
                          getattr(engine, "description", "local"))
@@ -129,31 +135,45 @@ def _warn(message):
     warnings.warn(message, UserWarning, stacklevel=3)
 
 
-def _copy_other_files(ckpt, w, note):
-    """Copy the input folder's files that are not weights, arrays, its config or report
-    (tokenizer, generation config, ...); links out of the folder are not followed."""
-    skip = set(ckpt.shards) | {os.path.basename(ckpt.path), "config.json", REPORT_NAME}
-    for f in sorted(os.listdir(ckpt.folder)):
-        if f in skip or f.endswith(_NOT_COPIED):
-            continue
-        try:
-            src = folder_file(ckpt.folder, f, ckpt.folder)
-        except CheckpointError as e:
-            note(f"not copied: {e}")
-            continue
-        if os.path.isfile(src):
-            w.copy(src, f)
-
-
-def local_engine(ckpt, cal, quantized, settings, progress):
+def local_engine(ckpt, cal, quantized, settings, progress, input_scales=None):
     """Quantize the planned weights here, one after the other: yields ``(arrays, entry)``
-    per weight of ``quantized``, in order. (:func:`nvfp4_np.distributed.engine` is the
-    Dask one.)"""
+    per weight of ``quantized``, in order. A fused group's members are quantized with the
+    group's amax, the max of its members' (read once per group). ``input_scales`` maps
+    weight names to their stored activation scale (W4A4). (:func:`nvfp4_np.distributed.engine`
+    is the Dask one.)"""
+    groups, group_amax = groups_of(quantized), {}
     for p in quantized:
         try:
-            yield quantize_tensor(ckpt.get(p.name), p, settings, cal, progress=progress)
+            if p.group and p.group not in group_amax:
+                group_amax[p.group] = _max_amax(weight_amax(np.asarray(ckpt.get(m.name), np.float32))
+                                                for m in groups[p.group])
+            yield quantize_tensor(ckpt.get(p.name), p, settings, cal, progress=progress,
+                                  amax=group_amax.get(p.group), input_scale=(input_scales or {}).get(p.name))
         except ValueError as e:  # non-finite weights, bad activations: name the tensor
             raise tensor_error(ckpt, p, e) from None
+
+
+def _max_amax(amaxes):
+    """The elementwise max of members' amaxes (scalars, or per-expert arrays)."""
+    return np.maximum.reduce([np.asarray(a, np.float32) for a in amaxes])
+
+
+def activation_scales(ckpt, cal, quantized, settings):
+    """W4A4: {weight name: its stored activation scale}, from the float32 max|X| of its
+    calibration activations; a fused group's members share the scale of the group's
+    largest amax (engines keep one per fused layer)."""
+    if settings.scheme != "w4a4":
+        return {}
+    amax = {}
+    for p in quantized:
+        X = np.asarray(cal.load(p.acts), np.float32)
+        if not np.isfinite(X).all():
+            raise tensor_error(ckpt, p, ValueError(f"its activations {p.acts!r} hold NaN or Inf"))
+        amax[p.name] = tensor_amax(X)
+    for members in groups_of(quantized).values():
+        top = max(amax[m.name] for m in members)
+        amax.update({m.name: top for m in members})
+    return {n: input_scale(a, settings.format) for n, a in amax.items()}
 
 
 def tensor_error(ckpt, p, e):
@@ -162,7 +182,7 @@ def tensor_error(ckpt, p, e):
 
 def _line(i, n, e):
     oe = e.get("output_error_pct")
-    return (f"[{i}/{n}] {e['name']} {e['shape'][0]}x{e['shape'][1]} {e['method']}"
+    return (f"[{i}/{n}] {e['name']} {'x'.join(map(str, e['shape']))} {e['method']}"
             f"{'/' + e['mode'] if e.get('mode') else ''}: weight error {e['weight_error_pct']:.3f}%"
             f"{'' if oe is None else f', output error {oe:.3f}%'}, {e['elements_per_s'] / 1e6:.1f} M el/s"
             f"{' (' + e['note'] + ')' if e.get('note') else ''}")
@@ -175,14 +195,18 @@ def _report(inp, out, settings, entries, plans, seconds, command, calib, engine)
         "format": "nvfp4_np.report", "version": 1, "operation": "quantize", "nvfp4_np": __version__,
         "command": command, "input": os.path.abspath(os.fspath(inp)), "output": os.path.abspath(os.fspath(out)),
         "engine": engine,
-        "settings": dict(dataclasses.asdict(settings), calibration=calib, layout="compressed-tensors nvfp4-pack-quantized",
-                         layout_dequant_exact=settings.recipe in LAYOUT_RECIPES),
+        "settings": dict(dataclasses.asdict(settings), calibration=calib,
+                         layout=f"{settings.format} NVFP4 {settings.scheme.upper()}",
+                         layout_dequant_exact=layout_exact(settings.recipe, settings.format)),
         "totals": {"tensors": len(entries), "quantized": len(q), "copied": len(entries) - len(q),
                    "quantized_elements": n_el, "seconds": seconds,
                    "weight_error_pct": _pooled(q, "weight_error_pct"),
                    "zero_scale_blocks": sum(e["zero_scale_blocks"] for e in q),
                    "fallbacks": sum(1 for p in plans if p.action == "quantize" and p.reason)},
         "not_quantizable": [{"name": p.name, "shape": list(p.shape), "reason": p.reason} for p in plans if p.unfit],
+        "fused_groups": {g: {"members": [m.name for m in ms],
+                             "global_scale": next(e["global_scale"] for e in q if e["name"] == ms[0].name)}
+                         for g, ms in groups_of(plans).items()},
         "tensors": entries,
     }
 

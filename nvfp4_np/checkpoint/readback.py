@@ -9,10 +9,10 @@ import numpy as np
 from .. import __version__
 from .._safetensors import DTYPES, dtype_name, writing
 from . import paths
-from .layout import load_quantized, logical_tensors, nvfp4_groups
+from .layout import dequantize_stored, logical_tensors, nvfp4_groups
 from .quantize import read_report
 from .source import CheckpointError, open_checkpoint
-from .writer import CheckpointWriter, clean_leftovers, remove
+from .writer import CheckpointWriter, clean_leftovers, copy_other_files, remove
 
 
 def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=None, note=None):
@@ -43,7 +43,7 @@ def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=Non
         arrays = {}
         for _, name, m in items:
             if m:
-                arrays[name] = load_quantized(ckpt, m, groups).dequantize().astype(np_dtype)
+                arrays[name] = dequantize_stored(ckpt, m, groups).astype(np_dtype)
             else:  # NumPy has no bfloat16 / float8: widen those (exactly) to float32
                 a = np.array(ckpt.get(name))
                 arrays[name] = a.astype(np.float32) if a.dtype.kind == "V" else a
@@ -58,14 +58,14 @@ def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=Non
     with CheckpointWriter(out, overwrite, ckpt.inputs(), note) as w:
         for shard in ckpt.shards:
             here = [(n, m) for s, n, m in items if s == shard]
-            specs = [(n, dtype_name(np_dtype), groups[m][3]) if m else (n, ckpt.info(n).dtype, ckpt.info(n).shape)
+            specs = [(n, dtype_name(np_dtype), groups[m].shape) if m else (n, ckpt.info(n).dtype, ckpt.info(n).shape)
                      for n, m in here]
             fw = w.shard(shard, specs, {"format": "pt"})
             for n, m in here:
                 if m:
-                    fw.write(n, load_quantized(ckpt, m, groups).dequantize().astype(np_dtype))
+                    fw.write(n, dequantize_stored(ckpt, m, groups).astype(np_dtype))
                     if log:
-                        log(f"{n} {groups[m][3][0]}x{groups[m][3][1]} -> {dtype}")
+                        log(f"{n} {'x'.join(map(str, groups[m].shape))} -> {dtype}")
                 else:
                     fw.write_raw(n, ckpt.raw(n))
             fw.close()
@@ -74,6 +74,8 @@ def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=Non
         if ckpt.config is not None:
             config = {k: v for k, v in ckpt.config.items() if k != "quantization_config"}
             w.write_json("config.json", config)
+        if ckpt.folder:
+            copy_other_files(ckpt, w, note)
         w.write_json(paths.REPORT_NAME, {"format": "nvfp4_np.report", "version": 1, "operation": "dequantize",
                                          "nvfp4_np": __version__, "input": os.path.abspath(os.fspath(inp)),
                                          "dtype": dtype, "dequantized": sorted(groups)})
@@ -109,11 +111,13 @@ def inspect_rows(path):
             info = ckpt.info(wname)
             rows.append({"name": wname, "shape": list(info.shape), "dtype": info.dtype, "stored": info.dtype})
             continue
-        pk, sc, gsn, (M, K) = groups[m]
-        gs = float(np.asarray(ckpt.get(gsn)).reshape(-1)[0])
+        g = groups[m]
+        gs = np.asarray(ckpt.get(g.global_scale), np.float32).reshape(-1)
         e = by_name.get(wname, {})
-        rows.append({"name": wname, "shape": [M, K], "dtype": e.get("dtype", "-"),
-                     "stored": f"nvfp4 b{K // ckpt.info(sc).shape[1]} gs={gs:.6g}",
+        rows.append({"name": wname, "shape": list(g.shape), "dtype": e.get("dtype", "-"),
+                     "stored": f"nvfp4 b{g.shape[-1] // ckpt.info(g.scale).shape[-1]} "
+                               f"{'gs' if g.format.name == 'compressed-tensors' else 'ws2'}="
+                               f"{gs[0]:.6g}{' (expert 0)' if gs.size > 1 else ''}",
                      "method": (e.get("method", "") + ("/" + e["mode"] if e.get("mode") else "")) or None,
                      "weight_error_pct": e.get("weight_error_pct"), "output_error_pct": e.get("output_error_pct")})
     return rows

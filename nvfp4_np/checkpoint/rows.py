@@ -2,6 +2,7 @@
 sums behind the report's error figures, in a partition that any split of the rows
 reproduces (so a Dask run reports the same numbers as one process)."""
 
+import math
 import time
 import warnings
 
@@ -12,7 +13,7 @@ from ..core import tensor_amax
 from ..hessian import block_hessians
 from ..metrics import error_ratio
 from ..tensor import quantize
-from .layout import global_scale, layout_tensor
+from .layout import get_format, global_scale, layout_tensor
 
 
 #: Elements per quantize call: rows are independent, so a tensor is quantized in row
@@ -48,7 +49,7 @@ def tensor_operands(p, settings, calib):
     return None, A, None
 
 
-def quantize_rows(W, r0, p, settings, amax, operands, progress=None, step=None):
+def quantize_rows(W, r0, p, settings, amax, operands, progress=None, step=None, expert=None):
     """Quantize rows ``[r0, r0 + len(W))`` of weight ``p`` (W float32, r0 a multiple of
     ``step``, default :func:`row_step`) with the whole tensor's ``amax``: a dict with the packed codes,
     scale bytes, global scale, the scale-byte histogram and, per row step, the float64
@@ -71,13 +72,13 @@ def quantize_rows(W, r0, p, settings, amax, operands, progress=None, step=None):
         for i, a in enumerate(range(0, M, step)):
             b = min(a + step, M)
             t = quantize(W[a:b], settings.block_size, p.method, -1, **kw)
-            packed[a:b], sbytes[a:b], gs = t.codes, t.scale_bytes, global_scale(t)
-            sums[i] = _error_sums(W[a:b], layout_tensor(t.codes, t.scale_bytes, gs, (b - a, K)).dequantize(),
-                                  X64, H_full)
+            packed[a:b], sbytes[a:b], gs = t.codes, t.scale_bytes, global_scale(t, settings.format)
+            stored = layout_tensor(t.codes, t.scale_bytes, gs, (b - a, K), settings.format)
+            sums[i] = _error_sums(W[a:b], stored.dequantize(), X64, H_full)
             if progress:
                 progress((b - a) * K)
     return {"packed": packed, "sbytes": sbytes, "gs": gs, "sums": sums, "has_output": X is not None or H_full is not None,
-            "hist": np.bincount(sbytes.reshape(-1), minlength=256)}
+            "hist": np.bincount(sbytes.reshape(-1), minlength=256), "expert": expert}
 
 
 def _error_sums(w, dq, X64, H_full):
@@ -98,38 +99,64 @@ def _error_sums(w, dq, X64, H_full):
     return out
 
 
-def finish_tensor(p, settings, pieces, seconds):
+def finish_tensor(p, settings, pieces, seconds, input_scale=None):
     """The output arrays and report entry of weight ``p`` from its row pieces (in row
-    order)."""
-    M, K = p.shape
+    order; for stacked experts, expert by expert), with the stored activation scale
+    ``input_scale`` under W4A4."""
+    fmt = get_format(settings.format)
     packed = np.concatenate([q["packed"] for q in pieces]) if len(pieces) > 1 else pieces[0]["packed"]
     sbytes = np.concatenate([q["sbytes"] for q in pieces]) if len(pieces) > 1 else pieces[0]["sbytes"]
     sums = np.concatenate([q["sums"] for q in pieces]).sum(axis=0)
     hist = sum(q["hist"] for q in pieces)
-    gs = pieces[0]["gs"]
-    arrays = dict(zip((o[0] for o in p.outputs), (packed, sbytes.view(DTYPES["F8_E4M3"][1]), np.array([gs]))))
+    lead = tuple(p.shape[:-1])
+    if len(p.shape) == 2:
+        gs = np.full(fmt.scalar_shape, pieces[0]["gs"], np.float32)
+    else:  # one global scale per expert: the first piece of each carries it
+        firsts = {q["expert"]: q["gs"] for q in reversed(pieces)}
+        gs = np.array([firsts[e] for e in range(p.shape[0])], np.float32).reshape((p.shape[0],) + fmt.scalar_shape)
+    arrays = [packed.reshape(lead + (-1,)), sbytes.reshape(lead + (-1,)).view(DTYPES["F8_E4M3"][1]), gs]
+    if input_scale is not None:
+        arrays.append(np.full(fmt.scalar_shape, input_scale, np.float32))
     has_out = pieces[0]["has_output"]
-    entry = {"name": p.name, "shape": [M, K], "dtype": p.dtype, "action": "quantized", "method": p.method,
+    n = math.prod(p.shape)
+    entry = {"name": p.name, "shape": list(p.shape), "dtype": p.dtype, "action": "quantized", "method": p.method,
              "mode": p.mode, "recipe": settings.recipe, "block_size": settings.block_size,
-             "calibration": p.calib[1] if p.calib else None, "note": p.reason or None, "global_scale": float(gs),
+             "calibration": p.calib[1] if p.calib else None, "note": p.reason or None, "group": p.group,
+             "global_scale": float(gs.reshape(-1)[0]) if gs.size == 1 else gs.reshape(-1).tolist(),
+             "input_scale": None if input_scale is None else float(input_scale),
              "weight_error_pct": 100 * error_ratio(sums[0], sums[1]),
              "output_error_pct": 100 * error_ratio(sums[2], sums[3]) if has_out else None,
              "scale_byte_histogram": {f"0x{b:02x}": int(n) for b, n in enumerate(hist) if n},
              "zero_scale_blocks": int(hist[0]), "seconds": seconds,
-             "elements_per_s": M * K / max(seconds, 1e-9)}
-    return arrays, entry
+             "elements_per_s": n / max(seconds, 1e-9)}
+    return dict(zip((o[0] for o in p.outputs), arrays)), entry
 
 
-def quantize_tensor(W, p, settings, calib=None, *, progress=None):
-    """Quantize weight ``W`` (M, K) as planned: ``(arrays, entry)``, the
-    compressed-tensors arrays by output name and the report entry. ``progress(n)`` is
-    called with the elements done as row steps finish."""
+def weight_amax(W):
+    """float32 max|W| of a weight (M, K), or per expert (an (E,) array) of stacked experts
+    (E, N, K): the amax its global scale (or each expert's) is computed from."""
+    if W.ndim == 2:
+        return tensor_amax(W)
+    return np.array([tensor_amax(W[e]) for e in range(W.shape[0])], np.float32)
+
+
+def quantize_tensor(W, p, settings, calib=None, *, progress=None, amax=None, input_scale=None):
+    """Quantize weight ``W`` (M, K), or stacked experts (E, N, K) expert by expert, as
+    planned: ``(arrays, entry)``, the layout's arrays by output name and the report
+    entry. ``amax`` (default :func:`weight_amax` of W; a fused group's is the max over
+    its members) sets the global scale; ``input_scale`` is the stored activation scale
+    (W4A4). ``progress(n)`` is called with the elements done as row steps finish."""
     t0 = time.perf_counter()
     # One float32 copy (the kernels' input type; exact from float16 / bfloat16): read once
     # from the file, reused by every row step and the error figures.
     W = np.asarray(W, np.float32)
-    piece = quantize_rows(W, 0, p, settings, tensor_amax(W), tensor_operands(p, settings, calib), progress)
-    return finish_tensor(p, settings, [piece], time.perf_counter() - t0)
+    amax = weight_amax(W) if amax is None else amax
+    operands = tensor_operands(p, settings, calib)
+    if W.ndim == 2:
+        pieces = [quantize_rows(W, 0, p, settings, amax, operands, progress)]
+    else:
+        pieces = [quantize_rows(W[e], 0, p, settings, amax[e], operands, progress, expert=e) for e in range(len(W))]
+    return finish_tensor(p, settings, pieces, time.perf_counter() - t0, input_scale)
 
 
 def diag_blocks(H, bs):

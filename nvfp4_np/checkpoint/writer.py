@@ -8,6 +8,12 @@ from .._safetensors import SafetensorsWriter, nbytes, writing
 from . import paths
 from .source import CheckpointError
 
+#: Files of an input folder not copied to the output: weights in any format, arrays
+#: (calibration data), and the files each output writes anew. Everything else
+#: (tokenizer, generation config, ...) is copied.
+_NOT_COPIED = (".safetensors", ".npz", ".npy", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack")
+_WRITTEN = ("config.json", paths.REPORT_NAME, "hf_quant_config.json")
+
 
 class CheckpointWriter:
     """Writes an output folder atomically: everything goes to a hidden folder beside OUT
@@ -107,3 +113,20 @@ def clean_leftovers(out, overwrite, note):
             note(f"{p} was left by an earlier run that was killed; --overwrite removes it")
     for p in live:
         note(f"{p} belongs to another run writing {out} that is still going")
+
+
+def copy_other_files(ckpt, w, note):
+    """Copy the input folder's files that are not weights, arrays, its index, or files
+    the output writes anew (tokenizer, generation config, ...) into writer ``w``; links
+    out of the folder are not followed (``note`` names them)."""
+    skip = set(ckpt.shards) | {os.path.basename(ckpt.path), *_WRITTEN}
+    for f in sorted(os.listdir(ckpt.folder)):
+        if f in skip or f.endswith(_NOT_COPIED):
+            continue
+        try:
+            src = paths.folder_file(ckpt.folder, f, ckpt.folder)
+        except CheckpointError as e:
+            note(f"not copied: {e}")
+            continue
+        if os.path.isfile(src):
+            w.copy(src, f)
