@@ -4,8 +4,10 @@
     python examples/make_checkpoint.py tiny-moe --experts 4 [--stacked]
 
 The folder gets ``config.json``, bfloat16 weights in safetensors (sharded with an index
-json when --shards > 1, as Hugging Face saves large models) and ``calib.npz`` with the
-activations X (T, K) seen by every linear layer, for ``--method hessian|admm --calib``.
+json when --shards > 1, as Hugging Face saves large models), a byte-level tokenizer (so
+that transformers loads and runs it as a real model: ``nvfp4-np calibrate``) and
+``calib.npz`` with synthetic activations X (T, K) for every linear layer, for
+``--method hessian|admm --calib``.
 Weights are heavy-tailed (Student t, 4 degrees of freedom) with a few large input
 channels, and the activations are correlated, as in real models; values are drawn from
 a fixed seed, so the files are the same on every machine.
@@ -24,6 +26,45 @@ import ml_dtypes
 import numpy as np
 
 from nvfp4_np import _safetensors
+
+
+#: The end-of-text token of the byte-level tokenizer (ids 0..255 are the bytes).
+EOS = "<|endoftext|>"
+
+
+def _byte_chars():
+    """GPT-2's byte-level alphabet: a printable character for each of the 256 bytes."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("\u00a1"), ord("\u00ac") + 1),
+            *range(ord("\u00ae"), ord("\u00ff") + 1)]
+    chars, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            chars[b] = chr(b)
+        else:
+            chars[b] = chr(256 + extra)
+            extra += 1
+    return chars
+
+
+def write_tokenizer(folder):
+    """A byte-level BPE tokenizer with no merges (token id = byte value, 256 = end of
+    text), as the ``tokenizers`` package and transformers' PreTrainedTokenizerFast read it:
+    enough to run the tiny model on real text without downloading a vocabulary."""
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+    vocab = {c: b for b, c in _byte_chars().items()}
+    vocab[EOS] = 256
+    tok = {"version": "1.0", "truncation": None, "padding": None,
+           "added_tokens": [{"id": 256, "content": EOS, "single_word": False, "lstrip": False, "rstrip": False,
+                             "normalized": False, "special": True}],
+           "normalizer": None, "pre_tokenizer": byte_level, "post_processor": None, "decoder": byte_level,
+           "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                     "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                     "vocab": vocab, "merges": []}}
+    with open(os.path.join(folder, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(tok, f, ensure_ascii=False)
+    with open(os.path.join(folder, "tokenizer_config.json"), "w") as f:
+        json.dump({"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": EOS, "model_max_length": 4096}, f,
+                  indent=2)
 
 
 def make(folder, layers=2, hidden=256, inter=None, vocab=512, shards=2, tokens=512, seed=0, experts=0, stacked=False):
@@ -79,13 +120,16 @@ def make(folder, layers=2, hidden=256, inter=None, vocab=512, shards=2, tokens=5
         _safetensors.save(os.path.join(folder, "model.safetensors"), t, {"format": "pt"})
     config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": hidden,
               "intermediate_size": inter, "num_hidden_layers": layers, "num_attention_heads": 4,
-              "num_key_value_heads": 1, "vocab_size": vocab, "torch_dtype": "bfloat16"}
+              "num_key_value_heads": 1, "vocab_size": vocab, "torch_dtype": "bfloat16", "eos_token_id": 256,
+              "max_position_embeddings": 4096, "tie_word_embeddings": False}
     if experts:
         config.update(architectures=["Qwen2MoeForCausalLM"], model_type="qwen2_moe", num_experts=experts,
                       num_experts_per_tok=2, moe_intermediate_size=inter // 2, shared_expert_intermediate_size=inter)
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
     np.savez(os.path.join(folder, "calib.npz"), **acts)
+    if vocab > 256:
+        write_tokenizer(folder)
     return t, acts
 
 

@@ -21,6 +21,8 @@ _EXAMPLES = """examples:
   nvfp4-np inspect out                                 tensors, formats and errors
   nvfp4-np dequantize out -o out-f32 --dtype float32   back to floats (exact in float32)
   nvfp4-np report out-optimal out-naive --png err.png  compare runs, draw errors and scale bytes
+  nvfp4-np calibrate model/ --text data.txt -o calib.npz   block Hessians and activation ranges (torch)
+  nvfp4-np quantize model/ -o out --method hessian --calib calib.npz
   nvfp4-np golden --out validation/vectors             write the golden vectors
   nvfp4-np verify --vectors validation/vectors --candidate my_outputs
 """
@@ -201,6 +203,9 @@ def _print_plan(plans):
 def _inspect(args):
     from . import checkpoint as ck
 
+    if args.file.endswith(".npz") and _is_calibration(args.file):
+        return _inspect_calibration(args)
+
     rows = ck.inspect_rows(args.file)
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -209,6 +214,34 @@ def _inspect(args):
     table = [(r["name"], "x".join(map(str, r["shape"])), r["dtype"], r["stored"], r.get("method") or "",
               _pct(r.get("weight_error_pct")), _pct(r.get("output_error_pct"))) for r in rows]
     _print_table(cols, table)
+    return 0
+
+
+def _is_calibration(path):
+    from .checkpoint import source
+
+    try:
+        return source.CALIBRATION_KEY in source.npz_headers(path)
+    except source._NPZ_ERRORS:  # not a readable .npz: the checkpoint reader says why
+        return False
+
+
+def _inspect_calibration(args):
+    from . import checkpoint as ck
+
+    cal = ck.Calibration(args.file)
+    rows = cal.rows()
+    if args.json:
+        print(json.dumps({"metadata": cal.metadata, "layers": rows}, indent=2))
+        return 0
+    m = cal.metadata
+    print(f"calibration of {m.get('model')} ({m.get('model_class')}): {m.get('samples')} windows of "
+          f"{m.get('seq_len')} tokens, {m.get('dtype')}, nvfp4_np {m.get('nvfp4_np')}")
+    for f in m.get("files") or []:
+        print(f"  text {f.get('path')}  {f.get('bytes')} bytes  sha256 {f.get('sha256')}")
+    _print_table(("layer", "K", "tokens", "activation amax", "shares the record of"),
+                 [(r["module"], r["K"] or "", r["tokens"] or "", "" if r["amax"] is None else f"{r['amax']:.6g}",
+                   r["shares"] or "") for r in rows])
     return 0
 
 
@@ -230,6 +263,38 @@ def _dequantize(args):
                                    log=None if args.quiet else (lambda s: print(s, file=sys.stderr)),
                                    note=lambda s: print(f"nvfp4-np dequantize: note: {s}", file=sys.stderr))
     print(f"wrote {args.out}: {res['dequantized']} weights dequantized to {args.dtype}, {res['tensors']} tensors")
+    return 0
+
+
+def _calibrate(args):
+    from .calibrate import calibrate
+
+    bar = None
+    if not args.quiet and sys.stderr.isatty():
+        try:
+            from tqdm import tqdm
+
+            bar = tqdm(total=args.samples, unit="window", file=sys.stderr)
+        except ImportError:
+            pass
+
+    def progress(i, n):
+        if bar is not None:
+            bar.total = n
+            bar.update(1)
+        elif not args.quiet:
+            print(f"[{i}/{n}] windows", file=sys.stderr, flush=True)
+
+    try:
+        meta = calibrate(args.model, args.text, args.out, samples=args.samples, seq_len=args.seq_len,
+                         layers=args.layers, dtype=args.dtype, device=args.device, overwrite=_overwrite(args),
+                         progress=progress, note=lambda s: print(f"nvfp4-np calibrate: note: {s}", file=sys.stderr))
+    finally:
+        if bar is not None:
+            bar.close()
+    n = len(meta["aliases"])
+    print(f"wrote {args.out}: {meta['samples']} windows of {meta['seq_len']} tokens through {meta['model_class']}; "
+          f"{meta['recorded']} layers recorded{f', {n} sharing a record' if n else ''}")
     return 0
 
 
@@ -367,6 +432,19 @@ def build_parser():
     r.add_argument("runs", metavar="RUN", nargs="+", help="output folder of 'nvfp4-np quantize' (or its report json)")
     r.add_argument("--labels", help="comma-separated names of the runs (default: method/mode/recipe)")
     r.add_argument("--png", metavar="FILE", help="write per-layer error bars and scale-byte histograms")
+
+    c = cmd("calibrate", "run a model on text and record each layer's block Hessians and activation amax "
+            "(needs torch and transformers: pip install 'nvfp4_np[calibrate]')", _calibrate)
+    c.add_argument("model", metavar="MODEL_DIR", help="a Hugging Face model folder (safetensors, config, tokenizer)")
+    c.add_argument("--text", nargs="+", required=True, metavar="FILE", help="local UTF-8 text files")
+    c.add_argument("-o", "--out", required=True, help="the calibration file (.npz) to write")
+    c.add_argument("--samples", type=int, default=128, help="windows of text to run (default 128)")
+    c.add_argument("--seq-len", type=int, default=512, help="tokens per window (default 512)")
+    c.add_argument("--layers", metavar="REGEX", help="record only the layers whose weight name matches")
+    c.add_argument("--dtype", choices=("bfloat16", "float32"), default="bfloat16", help="the model's dtype")
+    c.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
+    _overwrite_flags(c)
+    c.add_argument("--quiet", action="store_true")
 
     g = cmd("golden", "write the golden vectors", _golden)
     g.add_argument("-o", "--out", required=True, help="output folder")

@@ -282,7 +282,7 @@ def test_w4a4_needs_activations_for_every_layer(tmp_path, capsys):
         err = capsys.readouterr().err
         assert "nothing written" in err and "w4a4" in err
         if extra:
-            assert f"tensor '{missing}.weight': no activations (T, K) for it" in err
+            assert f"tensor '{missing}.weight': no activations (T, K) or activation amax for it" in err
     np.savez(tmp_path / "h.npz", **{k: v for k, v in acts.items() if k != missing},
              **{missing + ".H": acts[missing].T @ acts[missing]})
     assert _run("quantize", tmp_path / "m", "-o", tmp_path / "q", "--scheme", "w4a4", "--calib", tmp_path / "h.npz") == 2

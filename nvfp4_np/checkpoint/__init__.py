@@ -24,7 +24,8 @@ from .quantize import REPORT_NAME, activation_scales, local_engine, quantize_che
 from .readback import dequantize_checkpoint, inspect_rows, run_label
 from .rows import (diag_blocks, finish_tensor, quantize_rows, quantize_tensor, row_step, tensor_operands,
                    weight_amax)
-from .source import ArrayFile, Calibration, Checkpoint, CheckpointError, open_checkpoint, reader
+from . import source
+from .source import ArrayFile, Calibration, Checkpoint, CheckpointError, npz_headers, open_checkpoint, reader
 from .writer import CheckpointWriter
 
 # The user-facing names; the others above are the pieces the command line and

@@ -20,8 +20,10 @@ from .source import CheckpointError
 
 #: The report every quantize and dequantize output folder holds (its mark as ours).
 REPORT_NAME = "nvfp4_report.json"
-#: The zip comment of the .npz files ``dequantize`` writes (invisible to np.load).
+#: The zip comments of the .npz files ``dequantize`` and ``calibrate`` write (invisible
+#: to np.load): their mark as nvfp4_np outputs.
 NPZ_MARK = b"nvfp4_np dequantize"
+CALIBRATION_MARK = b"nvfp4_np calibrate"
 #: What ``overwrite`` may be.
 OVERWRITE = (False, True, "any")
 
@@ -93,7 +95,7 @@ def check_output(out, overwrite, inputs):
 
 def is_earlier_output(out):
     """Whether ``out`` is an output of nvfp4_np: a folder (not a link) with an nvfp4_np
-    report, or an ``.npz`` written by ``dequantize``."""
+    report, or an ``.npz`` written by ``dequantize`` or ``calibrate``."""
     if os.path.islink(out):
         return False
     if os.path.isdir(out):
@@ -104,7 +106,7 @@ def is_earlier_output(out):
             return False
     try:
         with zipfile.ZipFile(out) as z:
-            return z.comment == NPZ_MARK
+            return z.comment in (NPZ_MARK, CALIBRATION_MARK)
     except (OSError, zipfile.BadZipFile):
         return False
 

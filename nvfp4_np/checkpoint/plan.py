@@ -4,6 +4,8 @@ quantized (and how), which are copied, and why."""
 import dataclasses
 import re
 
+import numpy as np
+
 from .. import recipes
 from .fused import fused_groups
 from .layout import get_format, output_specs
@@ -171,15 +173,21 @@ def groups_of(plans):
 
 
 def _activations(ckpt, calib, name, shape, bs):
-    """W4A4: the calibration key of weight ``name``'s activations, or a CheckpointError."""
-    kind, key = calib.lookup(name) if calib is not None else (None, None)
-    if kind != "X" or len(shape) != 2:
+    """W4A4: the calibration key of weight ``name``'s activations (T, K) or recorded
+    activation amax, or a CheckpointError."""
+    kind, key = calib.lookup_amax(name) if calib is not None else (None, None)
+    if kind not in ("X", "amax") or len(shape) != 2:
         what = "stacked experts have no per-expert activations" if len(shape) != 2 else \
-            "no activations (T, K) for it" if kind is None else f"only a Hessian ({key!r}), no activations"
+            "no activations (T, K) or activation amax for it" if kind is None else \
+            f"only a Hessian ({key!r}), no activations"
         raise CheckpointError(f"{ckpt.path}: --scheme w4a4 needs the activations of every quantized layer to set "
                               f"its input scale, but tensor {name!r}: {what} in the calibration file "
                               f"{getattr(calib, 'path', '(none given: pass --calib ACTS.npz)')}")
-    calib.check(name, shape[-1], bs)
+    if kind == "X":
+        calib.check(name, shape[-1], bs)
+    elif calib.shapes[key] != () or not np.issubdtype(calib.dtypes[key], np.floating):
+        raise CheckpointError(f"{calib.path}: {key!r} must be one floating number, got {calib.dtypes[key]} "
+                              f"{calib.shapes[key]}")
     return key
 
 

@@ -167,9 +167,9 @@ def activation_scales(ckpt, cal, quantized, settings):
     amax = {}
     for p in quantized:
         X = np.asarray(cal.load(p.acts), np.float32)
-        if not np.isfinite(X).all():
-            raise tensor_error(ckpt, p, ValueError(f"its activations {p.acts!r} hold NaN or Inf"))
-        amax[p.name] = tensor_amax(X)
+        if not np.isfinite(X).all() or (X.ndim == 0 and X < 0):
+            raise tensor_error(ckpt, p, ValueError(f"its activations {p.acts!r} hold NaN, Inf or a negative amax"))
+        amax[p.name] = tensor_amax(X.reshape(1, -1))
     for members in groups_of(quantized).values():
         top = max(amax[m.name] for m in members)
         amax.update({m.name: top for m in members})

@@ -2,17 +2,16 @@
 ``nvfp4-np inspect``."""
 
 import os
-import zipfile
 
 import numpy as np
 
 from .. import __version__
-from .._safetensors import DTYPES, dtype_name, writing
+from .._safetensors import DTYPES, dtype_name
 from . import paths
 from .layout import dequantize_stored, logical_tensors, nvfp4_groups
 from .quantize import read_report
 from .source import CheckpointError, open_checkpoint
-from .writer import CheckpointWriter, clean_leftovers, copy_other_files, remove
+from .writer import CheckpointWriter, clean_leftovers, copy_other_files, remove, save_npz
 
 
 def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=None, note=None):
@@ -49,8 +48,7 @@ def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=Non
                 arrays[name] = a.astype(np.float32) if a.dtype.kind == "V" else a
         tmp = paths.make_hidden(out, "partial", suffix=".npz", folder=False)
         try:
-            with writing(tmp):
-                _save_npz(tmp, arrays)
+            save_npz(tmp, arrays, paths.NPZ_MARK)
             os.replace(tmp, out)
         finally:
             remove(tmp)
@@ -81,17 +79,6 @@ def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=Non
                                          "dtype": dtype, "dequantized": sorted(groups)})
         w.commit()
     return {"dequantized": len(groups), "tensors": len(items)}
-
-
-def _save_npz(path, arrays):
-    """np.savez's format (tensor names are any strings here: np.savez's keyword arguments
-    would take ``file`` or ``allow_pickle`` for its own), marked as nvfp4_np's by the zip
-    comment, which np.load ignores."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
-        for name, a in arrays.items():
-            with z.open(name + ".npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asanyarray(a), allow_pickle=False)
-        z.comment = paths.NPZ_MARK
 
 
 def inspect_rows(path):

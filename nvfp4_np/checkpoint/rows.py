@@ -74,18 +74,30 @@ def quantize_rows(W, r0, p, settings, amax, operands, progress=None, step=None, 
             t = quantize(W[a:b], settings.block_size, p.method, -1, **kw)
             packed[a:b], sbytes[a:b], gs = t.codes, t.scale_bytes, global_scale(t, settings.format)
             stored = layout_tensor(t.codes, t.scale_bytes, gs, (b - a, K), settings.format)
-            sums[i] = _error_sums(W[a:b], stored.dequantize(), X64, H_full)
+            sums[i] = _error_sums(W[a:b], stored.dequantize(), X64, H_full, H)
             if progress:
                 progress((b - a) * K)
-    return {"packed": packed, "sbytes": sbytes, "gs": gs, "sums": sums, "has_output": X is not None or H_full is not None,
+    basis = "activations" if X is not None else "Hessian" if H_full is not None else \
+        "block Hessians" if H is not None else None
+    return {"packed": packed, "sbytes": sbytes, "gs": gs, "sums": sums, "output_basis": basis,
             "hist": np.bincount(sbytes.reshape(-1), minlength=256), "expert": expert}
 
 
-def _error_sums(w, dq, X64, H_full):
+def _error_sums(w, dq, X64, H_full, H_blocks=None):
+    """|dq - w|^2, |w|^2, and the output error's numerator and denominator: with
+    activations X, |X r^T|^2; with a full Hessian, r H r^T; with block Hessians only, the
+    block-diagonal sum_j r_j H_j r_j^T (what the Hessian methods minimise; it leaves out
+    the cross-block terms)."""
     w = w.astype(np.float64)
     d = dq.astype(np.float64) - w
     out = [float(np.einsum("ij,ij->", d, d)), float(np.einsum("ij,ij->", w, w)), 0.0, 0.0]
-    if X64 is not None:
+    if X64 is None and H_full is None and H_blocks is not None:
+        nb, bs = H_blocks.shape[0], H_blocks.shape[-1]
+        H64 = np.asarray(H_blocks, np.float64)
+        for i, r in ((2, d), (3, w)):
+            rb = np.ascontiguousarray(r.reshape(r.shape[0], nb, bs).transpose(1, 0, 2))  # (block, row, i)
+            out[i] = float(np.einsum("brj,brj->", rb @ H64, rb))
+    elif X64 is not None:
         xd, xw = X64 @ d.T, X64 @ w.T
         out[2:] = float(np.einsum("ij,ij->", xd, xd)), float(np.einsum("ij,ij->", xw, xw))
     elif H_full is not None:
@@ -117,7 +129,7 @@ def finish_tensor(p, settings, pieces, seconds, input_scale=None):
     arrays = [packed.reshape(lead + (-1,)), sbytes.reshape(lead + (-1,)).view(DTYPES["F8_E4M3"][1]), gs]
     if input_scale is not None:
         arrays.append(np.full(fmt.scalar_shape, input_scale, np.float32))
-    has_out = pieces[0]["has_output"]
+    basis = pieces[0]["output_basis"]
     n = math.prod(p.shape)
     entry = {"name": p.name, "shape": list(p.shape), "dtype": p.dtype, "action": "quantized", "method": p.method,
              "mode": p.mode, "recipe": settings.recipe, "block_size": settings.block_size,
@@ -125,7 +137,8 @@ def finish_tensor(p, settings, pieces, seconds, input_scale=None):
              "global_scale": float(gs.reshape(-1)[0]) if gs.size == 1 else gs.reshape(-1).tolist(),
              "input_scale": None if input_scale is None else float(input_scale),
              "weight_error_pct": 100 * error_ratio(sums[0], sums[1]),
-             "output_error_pct": 100 * error_ratio(sums[2], sums[3]) if has_out else None,
+             "output_error_pct": 100 * error_ratio(sums[2], sums[3]) if basis else None,
+             "output_error_basis": basis,
              "scale_byte_histogram": {f"0x{b:02x}": int(n) for b, n in enumerate(hist) if n},
              "zero_scale_blocks": int(hist[0]), "seconds": seconds,
              "elements_per_s": n / max(seconds, 1e-9)}

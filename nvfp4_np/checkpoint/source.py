@@ -192,12 +192,19 @@ def _open_index(path):
     return shards, where
 
 
+#: The key of the metadata record that ``nvfp4-np calibrate`` writes (UTF-8 JSON, uint8).
+CALIBRATION_KEY = "__calibration__"
+
+
 class Calibration:
     """Activations or Hessians per layer from an ``.npz``.
 
     Keys: ``<module>`` or ``<module>.weight`` hold activations X (T, K); ``<module>.H`` or
     ``<module>.weight.H`` hold the Hessian X^T X (K, K) or its diagonal blocks
-    (K/bs, bs, bs). Arrays are read only when their layer is quantized.
+    (K/bs, bs, bs); ``<module>.amax`` the activations' max |X| (W4A4). A file written by
+    ``nvfp4-np calibrate`` also has a metadata record whose ``aliases`` map a layer to the
+    layer whose record it shares (same input). Arrays are read only when their layer is
+    quantized.
     """
 
     def __init__(self, path):
@@ -210,15 +217,59 @@ class Calibration:
             raise CheckpointError(f"{self.path}: not a readable .npz: {type(e).__name__}: {e}") from None
         self.shapes = {k: tuple(s) for k, (_, s) in headers.items()}
         self.dtypes = {k: dt for k, (dt, _) in headers.items()}
+        self.metadata, self.aliases = {}, {}
+        if CALIBRATION_KEY in self.shapes:
+            try:
+                self.metadata = json.loads(bytes(read_npz(self.path, CALIBRATION_KEY).astype(np.uint8)).decode())
+                self.aliases = dict(self.metadata.get("aliases") or {})
+            except (ValueError, TypeError, AttributeError, RecursionError) as e:
+                raise CheckpointError(f"{self.path}: its {CALIBRATION_KEY!r} record is not JSON metadata: {e}") \
+                    from None
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.aliases.items()):
+                raise CheckpointError(f"{self.path}: its aliases must map module names to module names")
+
+    def _modules(self, name):
+        """(weight name, module) whose entries hold weight ``name``'s calibration: its
+        own, or those of the layer it shares its input with."""
+        module = name[:-len(".weight")] if name.endswith(".weight") else name
+        if module in self.aliases:
+            module = self.aliases[module]
+            return module + ".weight", module
+        return name, module
 
     def lookup(self, name):
         """(kind, key) for weight ``name``: kind "X" or "H", or (None, None)."""
-        module = name[:-len(".weight")] if name.endswith(".weight") else name
+        name, module = self._modules(name)
         for kind, keys in (("X", (name, module)), ("H", (name + ".H", module + ".H"))):
             for k in keys:
                 if k in self.shapes:
                     return kind, k
         return None, None
+
+    def lookup_amax(self, name):
+        """(kind, key) of what gives weight ``name``'s activation amax: "X" (activations)
+        or "amax" (a recorded max |X|), or what :meth:`lookup` finds (None or "H")."""
+        kind, key = self.lookup(name)
+        if kind == "X":
+            return kind, key
+        _, module = self._modules(name)
+        if module + ".amax" in self.shapes:
+            return "amax", module + ".amax"
+        return kind, key
+
+    def rows(self):
+        """One dict per layer of a file written by ``nvfp4-np calibrate``: its module, K,
+        tokens, activation amax, and the layer whose record it shares (or None)."""
+        rows = []
+        for key in sorted(k for k in self.shapes if k.endswith(".H")):
+            m = key[:-2]
+            rows.append({"module": m, "K": self.shapes[key][0] * self.shapes[key][-1],
+                         "tokens": int(read_npz(self.path, m + ".tokens")) if m + ".tokens" in self.shapes else None,
+                         "amax": float(read_npz(self.path, m + ".amax")) if m + ".amax" in self.shapes else None,
+                         "shares": None})
+        for m, r in sorted(self.aliases.items()):
+            rows.append({"module": m, "K": None, "tokens": None, "amax": None, "shares": r})
+        return rows
 
     def check(self, name, K, bs):
         """The calibration entry of weight ``name`` with K columns, checked; None if none."""

@@ -3,6 +3,9 @@
 import json
 import os
 import shutil
+import zipfile
+
+import numpy as np
 
 from .._safetensors import SafetensorsWriter, nbytes, writing
 from . import paths
@@ -130,3 +133,14 @@ def copy_other_files(ckpt, w, note):
             continue
         if os.path.isfile(src):
             w.copy(src, f)
+
+
+def save_npz(path, arrays, mark):
+    """np.savez's format (names are any strings here: np.savez's keyword arguments would
+    take ``file`` or ``allow_pickle`` for its own), marked as nvfp4_np's by the zip
+    comment ``mark``, which np.load ignores (:func:`paths.is_earlier_output` reads it)."""
+    with writing(path), zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
+        for name, a in arrays.items():
+            with z.open(name + ".npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(a), allow_pickle=False)
+        z.comment = mark
