@@ -153,3 +153,23 @@ def test_interrupted_calibration_leaves_no_file(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         calibrate(str(tmp_path / "m"), [TEXT], str(tmp_path / "c.npz"), samples=2, seq_len=32, progress=stop)
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".c.npz") or f == "c.npz"]
+
+
+@needs_torch
+def test_a_layer_holds_k_times_16_numbers_whatever_the_tokens():
+    """K = 14336 (Llama-3-8B's down_proj): the record is (K/16, 16, 16) float64, O(K*16),
+    after any number of windows; the activations are never kept."""
+    from nvfp4_np.calibrate import _Recorder
+
+    rec = _Recorder(torch)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        rec.next_window()
+        x = torch.randn(1, 256, 14336, generator=gen, dtype=torch.bfloat16)
+        rec.hook("down_proj")(None, (x,))
+    held = [v for d in (rec.H, rec.amax, rec.tokens) for v in d.values()]
+    assert rec.H["down_proj"].shape == (14336 // 16, 16, 16) and rec.H["down_proj"].dtype == torch.float64
+    assert sum(getattr(v, "numel", lambda: 1)() for v in held) == 14336 * 16 + 2
+    assert rec.tokens["down_proj"] == 3 * 256
+    rec.next_window()
+    assert rec.seen == {}  # the last window's input is released

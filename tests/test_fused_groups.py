@@ -95,6 +95,18 @@ FAMILIES = {
               {L + "self_attn.qkv_proj": [L + "self_attn.q_proj.weight", L + "self_attn.k_proj.weight",
                                           L + "self_attn.v_proj.weight"],
                L + "mlp.gate_up_proj": [L + "mlp.gate_proj.weight", L + "mlp.up_proj.weight"]}),
+    "qwen2": ([L + f"self_attn.{p}_proj.{w}" for p in "qkv" for w in ("weight", "bias")] + [L + "self_attn.o_proj.weight"]
+              + [L + f"mlp.{p}_proj.weight" for p in ("gate", "up", "down")],
+              {"architectures": ["Qwen2ForCausalLM"]},
+              {L + "self_attn.qkv_proj": [L + "self_attn.q_proj.weight", L + "self_attn.k_proj.weight",
+                                          L + "self_attn.v_proj.weight"],
+               L + "mlp.gate_up_proj": [L + "mlp.gate_proj.weight", L + "mlp.up_proj.weight"]}),
+    "mistral": ([L + f"self_attn.{p}_proj.weight" for p in "qkvo"] + [L + f"mlp.{p}_proj.weight" for p in
+                                                                      ("gate", "up", "down")],
+                {"architectures": ["MistralForCausalLM"]},
+                {L + "self_attn.qkv_proj": [L + "self_attn.q_proj.weight", L + "self_attn.k_proj.weight",
+                                            L + "self_attn.v_proj.weight"],
+                 L + "mlp.gate_up_proj": [L + "mlp.gate_proj.weight", L + "mlp.up_proj.weight"]}),
     "qwen3": ([L + f"self_attn.{p}_proj.weight" for p in "qkvo"] + [L + "self_attn.q_norm.weight"]
               + [L + f"mlp.{p}_proj.weight" for p in ("gate", "up", "down")],
               {"architectures": ["Qwen3ForCausalLM"]},
@@ -140,6 +152,7 @@ FAMILIES = {
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_groups_of_each_naming_family(family):
     names, config, want = FAMILIES[family]
+    names = [n for n in names if n.endswith(".weight")]  # what is quantized (biases are not)
     assert ck.fused_groups(names, config) == want
     assert ck.fused_groups(names[::-1], config) == want  # the rule's member order, whatever the file's
 
@@ -151,6 +164,16 @@ def test_ambiguous_names_follow_the_architecture():
     assert len(ck.fused_groups(names, None)) == 1  # no config: by names
 
 
+def test_dry_run_lists_the_groups(tmp_path, capsys):
+    _family_checkpoint(str(tmp_path / "m"), "llama")
+    assert _run("quantize", tmp_path / "m", "-o", tmp_path / "q", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "fused groups sharing one global scale (2):" in out
+    assert (f"  {L}mlp.gate_up_proj: {L}mlp.gate_proj.weight, {L}mlp.up_proj.weight") in out
+    assert _run("quantize", tmp_path / "m", "-o", tmp_path / "q", "--dry-run", "--no-fuse-scales") == 0
+    assert "fused groups sharing one global scale (0):" in capsys.readouterr().out
+
+
 def _family_checkpoint(folder, family, seed=0):
     """A checkpoint of the family's names: each weight 32 x 64 (in 2-D) with its own scale,
     so that members' amaxes differ (by up to 8x, as in vLLM #54974)."""
@@ -158,13 +181,14 @@ def _family_checkpoint(folder, family, seed=0):
     rng = np.random.default_rng(seed)
     t = {}
     for i, n in enumerate(names):
-        shape = (64,) if n.endswith("norm.weight") else (8 * (1 + i % 3), 64)
+        shape = (64,) if n.endswith(("norm.weight", ".bias")) else (8 * (1 + i % 3), 64)
         t[n] = (rng.standard_t(4, shape) * 0.02 * 2.0 ** (i % 4)).astype(ml_dtypes.bfloat16)
     os.makedirs(folder)
     st.save(os.path.join(folder, "model.safetensors"), t, {"format": "pt"})
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(config, f)
-    acts = {n[:-len(".weight")]: rng.standard_normal((32, 64)).astype(F32) * (1 + i) for i, n in enumerate(names)}
+    acts = {n[:-len(".weight")]: rng.standard_normal((32, 64)).astype(F32) * (1 + i) for i, n in enumerate(names)
+            if n.endswith(".weight")}
     np.savez(os.path.join(folder, "calib.npz"), **acts)
     return t, acts
 
