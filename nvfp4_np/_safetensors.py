@@ -180,7 +180,7 @@ def _entry(path, name, e):
                                f"'dtype', 'shape' and 'data_offsets')")
     if not isinstance(e["dtype"], str):
         raise SafetensorsError(f"{path}: tensor {name!r} has dtype {e['dtype']!r:.100}, not a dtype name")
-    if not ints(e["shape"]):
+    if not ints(e["shape"]) or any(d >= 2**62 for d in e["shape"]):
         raise SafetensorsError(f"{path}: tensor {name!r} has shape {e['shape']!r:.100}, not a list of "
                                f"non-negative integers")
     offsets = e["data_offsets"]

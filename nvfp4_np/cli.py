@@ -10,8 +10,10 @@ import contextlib
 import json
 import math
 import os
+import re
 import signal
 import sys
+import zipfile
 
 _EXAMPLES = """examples:
   nvfp4-np quantize model/ -o model-nvfp4              every 2-D weight, SSE-optimal scales
@@ -351,8 +353,13 @@ def _verify(args):
     except (OSError, ValueError) as e:
         _err("verify", e)
         return 2
-    except (KeyError, TypeError, IndexError) as e:  # an index or manifest without the fields it needs
-        _err("verify", f"{args.vectors}: not a folder of golden vectors (or damaged): {type(e).__name__}: {e}")
+    except (KeyError, TypeError, IndexError, ZeroDivisionError, RecursionError, zipfile.BadZipFile) as e:
+        # an index, manifest or candidate without the fields and files it needs
+        _err("verify", f"{args.vectors}: not a folder of golden vectors, or a damaged candidate: "
+                       f"{type(e).__name__}: {e}")
+        return 2
+    except re.error as e:
+        _err("verify", f"--select {args.select!r} is not a regular expression: {e}")
         return 2
     print(report.text(max_examples=args.examples))
     return 0 if report.passed else 1
@@ -466,12 +473,15 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
+    from ._safetensors import SafetensorsError
     from .checkpoint import CheckpointError
 
-    previous = {s: signal.signal(s, _on_signal) for s in _STOP_SIGNALS} if _main_thread() else {}
+    # a signal the caller ignores stays ignored (nohup's SIGHUP: the run must go on)
+    previous = {s: signal.signal(s, _on_signal) for s in _STOP_SIGNALS
+                if signal.getsignal(s) is not signal.SIG_IGN} if _main_thread() else {}
     try:
         return args.func(args)
-    except (CheckpointError, _Usage) as e:
+    except (CheckpointError, SafetensorsError, _Usage) as e:
         _err(args.command, f"{e}; nothing written")
         return 2
     except BrokenPipeError:  # e.g. `nvfp4-np inspect ... | head`: not an error

@@ -279,7 +279,7 @@ def test_bad_inputs(model, tmp_path, capsys):
     assert "already exists (pass --overwrite" in capsys.readouterr().err
     assert os.listdir(out) == ["keep"]
     assert _run("quantize", d, "-o", out, "--overwrite") == 2  # a folder nvfp4_np did not write
-    assert "is a folder (no nvfp4_report.json in it) that nvfp4_np did not write" in capsys.readouterr().err
+    assert "is a folder (without an nvfp4_np nvfp4_report.json) that nvfp4_np did not write" in capsys.readouterr().err
     assert os.listdir(out) == ["keep"]
     assert _run("quantize", d, "-o", out, "--overwrite-any", "--quiet") == 0  # replaced atomically
     assert (out / "nvfp4_report.json").exists()

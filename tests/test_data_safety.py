@@ -23,6 +23,7 @@ from hypothesis import strategies as hst
 
 from nvfp4_np import _safetensors as st
 from nvfp4_np import checkpoint as ck
+from nvfp4_np.checkpoint import paths, writer
 from nvfp4_np.cli import main
 
 sn = pytest.importorskip("safetensors.numpy", reason="safetensors not installed (pip install -e '.[test]')")
@@ -189,10 +190,11 @@ def test_overwrite_never_replaces_the_input(tree, capsys, monkeypatch):
         (other / "sub").mkdir(exist_ok=True)
         monkeypatch.chdir(other / "sub")
         _fails(capsys, "quantize", model, "-o", other, flag, match="holds the current folder")
-        monkeypatch.setenv("HOME", str(other))
-        _fails(capsys, "quantize", model, "-o", other, flag, match="holds")
-        os.rmdir(other / "sub")
         monkeypatch.chdir(tree)
+        monkeypatch.setenv("HOME", str(other / "sub"))
+        _fails(capsys, "quantize", model, "-o", other, flag, match="holds your home folder")
+        monkeypatch.delenv("HOME")
+        os.rmdir(other / "sub")
     os.symlink(model, tree / "link")  # OUT a link to the input
     _fails(capsys, "quantize", model, "-o", tree / "link", "--overwrite-any", match="is the input")
     os.remove(tree / "link")
@@ -205,7 +207,7 @@ def test_overwrite_replaces_only_earlier_outputs(tree, capsys):
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     _fails(capsys, "quantize", model, "-o", out, match="already exists (pass --overwrite")
-    _fails(capsys, "quantize", model, "-o", out, "--overwrite", match="a folder (no nvfp4_report.json in it) that nvfp4_np did not")
+    _fails(capsys, "quantize", model, "-o", out, "--overwrite", match="a folder (without an nvfp4_np nvfp4_report.json) that nvfp4_np did not")
     assert os.listdir(out) == ["notes.txt"]
     (tree / "file").write_text("data")
     _fails(capsys, "quantize", model, "-o", tree / "file", "--overwrite", match="a file that nvfp4_np did not write")
@@ -278,20 +280,102 @@ def test_killed_run_leftovers_are_named_then_removed(tmp_path, capsys):
     p.kill()
     p.wait(timeout=60)
     left = [f for f in os.listdir(tmp_path) if f.startswith(".out.partial-")]
-    assert len(left) == 1 and left[0].startswith(f".out.partial-{p.pid}-")
+    assert len(left) == 1 and left[0].startswith(f".out.partial-{paths._host()}-{p.pid}-")
     small = tmp_path / "small.safetensors"
     sn.save_file({"w.weight": np.ones((4, 32), np.float32)}, str(small))
     assert _run("quantize", small, "-o", tmp_path / "out", "--quiet") == 0
     err = capsys.readouterr().err
     assert f"{tmp_path / left[0]} was left by an earlier run that was killed; --overwrite removes it" in err
     assert (tmp_path / left[0]).is_dir()
-    live = tmp_path / f".out.partial-{os.getpid()}-live"  # a run still going (this process)
+    live = tmp_path / f".out.partial-{paths._host()}-{os.getpid()}-0123abcd"  # a run still going (this process)
     live.mkdir()
+    remote = tmp_path / ".out.partial-otherhost-1-0123abcd"  # another machine's (a shared filesystem)
+    remote.mkdir()
+    mine = [tmp_path / ".out.old-backup", tmp_path / ".out.old-2024-01-01", tmp_path / ".out.partial-notes"]
+    mine[0].mkdir()
+    (mine[0] / "data").write_text("precious")
+    for m in mine[1:]:
+        m.write_text("mine")
     assert _run("quantize", small, "-o", tmp_path / "out", "--overwrite", "--quiet") == 0
     err = capsys.readouterr().err
     assert f"removed {tmp_path / left[0]}, left by an earlier run that was killed" in err
     assert f"{live} belongs to another run writing {tmp_path / 'out'} that is still going" in err
-    assert sorted(f for f in os.listdir(tmp_path) if f.startswith(".out.")) == [live.name]
+    assert f"{remote} belongs to another run" in err
+    assert sorted(f for f in os.listdir(tmp_path) if f.startswith(".out.")) == sorted(
+        [live.name, remote.name] + [m.name for m in mine])  # names nvfp4_np never makes are never touched
+    assert (mine[0] / "data").read_text() == "precious"
+
+
+def test_sighup_ignored_by_nohup_stays_ignored(tmp_path):
+    p = subprocess.Popen(_big(tmp_path), stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))  # as nohup starts it
+    assert p.stderr.readline().startswith("40 tensors to quantize")
+    assert p.stderr.readline().startswith("[1/40]")
+    p.send_signal(signal.SIGHUP)  # the terminal closes: the run goes on
+    assert p.stderr.readline().startswith("[2/40]")
+    p.send_signal(signal.SIGTERM)
+    rest = p.stderr.read()
+    assert p.wait(timeout=120) == 143 and "terminated (SIGTERM)" in rest
+
+
+def test_commit_puts_the_old_out_back_when_the_last_rename_fails(tree, monkeypatch):
+    model = tree / "proj" / "model"
+    assert _run("quantize", model, "-o", tree / "q", "--quiet", "--method", "naive") == 0
+    before = _snapshot(tree / "q")
+    real, calls = os.rename, []
+
+    def rename(a, b):
+        calls.append(a)
+        if len(calls) == 2:  # the finished folder onto OUT
+            raise KeyboardInterrupt
+        real(a, b)
+
+    monkeypatch.setattr(writer.os, "rename", rename)
+    with pytest.raises(KeyboardInterrupt):
+        ck.quantize_checkpoint(str(model), str(tree / "q"), overwrite=True, note=lambda s: None)
+    monkeypatch.setattr(writer.os, "rename", real)
+    assert _snapshot(tree / "q") == before
+    assert not [f for f in os.listdir(tree) if f.startswith(".q.")]
+
+
+def test_an_out_that_appears_during_the_run_is_not_replaced(tree, capsys):
+    out = tree / "q"
+
+    def appear(plans):
+        out.mkdir()
+        (out / "thesis.tex").write_text("x")
+
+    with pytest.raises(ck.CheckpointError, match="already exists"):
+        ck.quantize_checkpoint(str(tree / "proj" / "model"), str(out), on_plan=appear, note=lambda s: None)
+    assert os.listdir(out) == ["thesis.tex"] and not [f for f in os.listdir(tree) if f.startswith(".q.")]
+
+
+def test_two_tensors_with_one_output_name_are_refused(tmp_path, capsys):
+    sn.save_file({"x": np.ones((4, 32), np.float32), "x.weight": np.ones((4, 32), np.float32)},
+                 str(tmp_path / "dup.safetensors"))
+    _fails(capsys, "quantize", tmp_path / "dup.safetensors", "-o", tmp_path / "q", match="would both be called")
+    d = tmp_path / "two"  # the same across two shards
+    d.mkdir()
+    sn.save_file({"x.weight": np.ones((4, 32), np.float32)}, str(d / "a.safetensors"))
+    sn.save_file({"x": np.ones((4, 32), np.float32)}, str(d / "b.safetensors"))
+    (d / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"x.weight": "a.safetensors",
+                                                                               "x": "b.safetensors"}}))
+    _fails(capsys, "quantize", d, "-o", tmp_path / "q", match="would both be called 'x.weight_packed'")
+    assert not (tmp_path / "q").exists()
+
+
+def test_shards_must_be_safetensors_files(tmp_path, capsys):
+    d = tmp_path / "m"
+    d.mkdir()
+    sn.save_file({"x.weight": np.ones((4, 32), np.float32)}, str(d / "nvfp4_report.json"))
+    (d / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"x.weight": "nvfp4_report.json"}}))
+    _fails(capsys, "quantize", d, "-o", tmp_path / "q", match="'nvfp4_report.json' is not a .safetensors file name")
+
+
+def test_hidden_files_are_not_copied(tree, capsys):
+    (tree / "proj" / "model" / ".env").write_text("TOKEN=secret")
+    assert _run("quantize", tree / "proj" / "model", "-o", tree / "q", "--quiet") == 0
+    assert not (tree / "q" / ".env").exists() and "(a hidden file)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
@@ -335,7 +419,7 @@ def test_disk_full_names_the_file_being_written(tree, capsys, monkeypatch):
     assert _run("quantize", tree / "proj" / "model", "-o", tree / "q", "--quiet") == 1
     err = capsys.readouterr().err.strip()
     assert "No space left on device" in err and "nothing written" in err
-    assert f"{tree}/.q.partial-{os.getpid()}-" in err and "model-00001-of-00002.safetensors" in err
+    assert f"{tree}/.q.partial-{paths._host()}-{os.getpid()}-" in err and "model-00001-of-00002.safetensors" in err
     assert not (tree / "q").exists() and not [f for f in os.listdir(tree) if ".partial-" in f]
     # a copy that fills the disk names the destination, not the source (shutil names the source)
     with pytest.raises(OSError) as e, st.writing("/dst/file"):
@@ -353,6 +437,10 @@ def test_calibration_of_the_wrong_dtype_or_values(tree, capsys):
     err = _fails(capsys, "quantize", model, "-o", tree / "q", "--method", "hessian", "--calib", proj / "int.npz",
                  match="has dtype int32")
     assert repr(name) in err and "must be floating" in err
+    H16 = np.eye(32, dtype=np.float16)  # a Hessian stored in float16 is read as float64
+    np.savez(proj / "h16.npz", **{name + ".H": H16})
+    assert _run("quantize", model, "-o", tree / "q16", "--method", "hessian", "--calib", proj / "h16.npz",
+                "--quiet") == 0
     x = np.ones((4, 32), np.float32)
     x[1, 2] = np.inf
     np.savez(proj / "inf.npz", **{name: x})
@@ -524,6 +612,11 @@ def test_fuzzed_headers_and_indexes_exit_0_or_2_and_touch_nothing_outside_out(fu
             sys.stdout, sys.stderr = old
     assert rc in (0, 2)
     assert _snapshot(work, skip=[work / "out"]) == before
+    if rc == 0 and command != "inspect":  # nothing silently lost: the output holds every tensor of the input
+        src, out = ck.open_checkpoint(str(folder)), ck.open_checkpoint(str(work / "out"))
+        names = {n for _, n, _ in ck.layout.logical_tensors(out, ck.nvfp4_groups(out))}
+        want = {n for _, n, _ in ck.layout.logical_tensors(src, ck.nvfp4_groups(src))}
+        assert names == want
     assert not [f for f in os.listdir(work) if f.startswith(".out.")]
     shutil.rmtree(work)
 

@@ -11,12 +11,13 @@ permissions, as ``mkdir`` makes them. The hidden folders a run writes beside OUT
 its process id, so a later run can tell a leftover of a killed run from a live one.
 """
 
-import json
 import os
+import re
 import secrets
+import socket
 import zipfile
 
-from .source import CheckpointError
+from .source import CheckpointError, load_json
 
 #: The report every quantize and dequantize output folder holds (its mark as ours).
 REPORT_NAME = "nvfp4_report.json"
@@ -86,8 +87,8 @@ def check_output(out, overwrite, inputs):
     if not overwrite:
         raise CheckpointError(f"{out}: already exists (pass --overwrite to replace an earlier nvfp4_np output)")
     if overwrite != "any" and not is_earlier_output(out):
-        kind = ("a link" if os.path.islink(out) else f"a folder (no {REPORT_NAME} in it)" if os.path.isdir(out)
-                else "a file")
+        kind = ("a link" if os.path.islink(out) else f"a folder (without an nvfp4_np {REPORT_NAME})"
+                if os.path.isdir(out) else "a file")
         raise CheckpointError(f"{out}: is {kind} that nvfp4_np did not write; pass --overwrite-any to replace it "
                               f"anyway")
     return out
@@ -100,10 +101,10 @@ def is_earlier_output(out):
         return False
     if os.path.isdir(out):
         try:
-            with open(os.path.join(out, REPORT_NAME)) as f:
-                return json.load(f).get("format") == "nvfp4_np.report"
-        except (OSError, ValueError, AttributeError):
+            report = load_json(os.path.join(out, REPORT_NAME), "the report")
+        except CheckpointError:
             return False
+        return isinstance(report, dict) and report.get("format") == "nvfp4_np.report"
     try:
         with zipfile.ZipFile(out) as z:
             return z.comment in (NPZ_MARK, CALIBRATION_MARK)
@@ -118,13 +119,20 @@ def _hidden_prefix(out, kind):
     return f".{os.path.basename(out)}.{kind}-"
 
 
+def _host():
+    """This machine's name as it goes into hidden names (letters, digits, '.', '_')."""
+    return re.sub(r"[^A-Za-z0-9._]", "_", socket.gethostname())[:64] or "host"
+
+
 def make_hidden(out, kind, suffix="", folder=True):
-    """A new hidden folder (or empty file) beside ``out``, ``.OUT.<kind>-<pid>-<random>``,
-    made with the umask's permissions (as mkdir / open make them; tempfile's are 0700 /
-    0600, which another user's serving process cannot read)."""
+    """A new hidden folder (or empty file) beside ``out``,
+    ``.OUT.<kind>-<host>-<pid>-<random>``, made with the umask's permissions (as mkdir /
+    open make them; tempfile's are 0700 / 0600, which another user's serving process
+    cannot read)."""
     parent = os.path.dirname(out)
     for _ in range(100):
-        path = os.path.join(parent, f"{_hidden_prefix(out, kind)}{os.getpid()}-{secrets.token_hex(4)}{suffix}")
+        name = f"{_hidden_prefix(out, kind)}{_host()}-{os.getpid()}-{secrets.token_hex(4)}{suffix}"
+        path = os.path.join(parent, name)
         try:
             if folder:
                 os.mkdir(path, 0o777)
@@ -137,20 +145,23 @@ def make_hidden(out, kind, suffix="", folder=True):
 
 
 def leftovers(out):
-    """The hidden folders and files that earlier runs writing ``out`` left beside it:
-    ``(stale, live)`` lists of paths; live ones belong to a process that still runs."""
+    """The hidden folders and files that earlier runs writing ``out`` left beside it
+    (named exactly as :func:`make_hidden` names them; nothing else is ever touched):
+    ``(stale, live)`` lists of paths. Live ones belong to a process that still runs, or
+    to another machine (a shared filesystem), whose processes cannot be asked."""
     parent = os.path.dirname(out)
     try:
         names = os.listdir(parent)
     except OSError:
         return [], []
+    pattern = re.compile(rf"{re.escape('.' + os.path.basename(out))}\.(partial|old)-(?P<host>[A-Za-z0-9._]+)-"
+                         rf"(?P<pid>\d+)-[0-9a-f]{{8}}(\.npz)?")
     stale, live = [], []
     for f in sorted(names):
-        for kind in ("partial", "old"):
-            prefix = _hidden_prefix(out, kind)
-            if f.startswith(prefix):
-                pid = f[len(prefix):].split("-", 1)[0]
-                (live if pid.isdigit() and _running(int(pid)) else stale).append(os.path.join(parent, f))
+        m = pattern.fullmatch(f)
+        if m:
+            here = m["host"] == _host()
+            (live if not here or _running(int(m["pid"])) else stale).append(os.path.join(parent, f))
     return stale, live
 
 

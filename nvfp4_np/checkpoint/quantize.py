@@ -233,7 +233,12 @@ def read_report(path):
 def _report_fields(rep):
     """Whether the fields that ``report``, ``inspect`` and the plots read have their types."""
     def num(v, none=False):
-        return (none and v is None) or (isinstance(v, (int, float)) and not isinstance(v, bool))
+        if none and v is None:
+            return True
+        try:
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
+        except OverflowError:  # an int beyond float's range
+            return False
 
     def text(v, none=False):
         return (none and v is None) or isinstance(v, str)

@@ -49,6 +49,7 @@ def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=Non
         tmp = paths.make_hidden(out, "partial", suffix=".npz", folder=False)
         try:
             save_npz(tmp, arrays, paths.NPZ_MARK)
+            paths.check_output(out, overwrite, ckpt.inputs())  # again: OUT may have appeared meanwhile
             os.replace(tmp, out)
         finally:
             remove(tmp)

@@ -44,8 +44,9 @@ def tensor_operands(p, settings, calib):
         raise ValueError(f"calibration entry {key!r} is not a Hessian X^T X: its diagonal has negative entries")
     if kind == "X":
         return np.asarray(A, np.float32), block_hessians(A, settings.block_size), None
+    A = np.asarray(A, np.float64)  # float16, float32 or float64 in the file
     if A.ndim == 2:
-        return None, diag_blocks(A, settings.block_size), np.asarray(A, np.float64)
+        return None, diag_blocks(A, settings.block_size), A
     return None, A, None
 
 

@@ -18,7 +18,7 @@ class CheckpointError(ValueError):
 
 #: What reading a damaged .npy / .npz may raise (NumPy parses headers with ast).
 _NPZ_ERRORS = (OSError, ValueError, SyntaxError, TypeError, KeyError, EOFError, RecursionError, MemoryError,
-               zipfile.BadZipFile, NotImplementedError, zlib.error)
+               zipfile.BadZipFile, NotImplementedError, zlib.error, RuntimeError)  # RuntimeError: encrypted
 
 
 def load_json(path, what):
@@ -67,12 +67,15 @@ class ArrayFile:
 
 
 def read_npz(path, name):
-    """Array ``name`` of an .npz file; a damaged member is a CheckpointError naming it."""
+    """Array ``name`` of an .npz file: its member ``name.npy`` exactly (np.load would also
+    take a member called ``name``), as :func:`npz_headers` described it; a damaged member
+    is a CheckpointError naming it."""
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return z[name]
+        with zipfile.ZipFile(path) as z, z.open(name + ".npy") as f:
+            a = np.lib.format.read_array(f, allow_pickle=False)
     except _NPZ_ERRORS as e:
         raise CheckpointError(f"{path}: cannot read array {name!r}: {type(e).__name__}: {e}") from None
+    return a
 
 
 def npz_headers(path):
@@ -176,6 +179,8 @@ def _open_index(path):
     shards = {}
     for shard in dict.fromkeys(weight_map.values()):
         file = folder_file(base, shard, f"{path}: shard")
+        if not shard.endswith(".safetensors"):
+            raise CheckpointError(f"{path}: shard {shard!r} is not a .safetensors file name")
         if not os.path.isfile(file):
             raise CheckpointError(f"{path}: shard {shard!r} is not a file in {os.path.abspath(base)}")
         shards[shard] = SafetensorsFile(file)

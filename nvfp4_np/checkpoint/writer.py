@@ -1,8 +1,11 @@
 """Writing an output folder atomically."""
 
+import contextlib
 import json
 import os
 import shutil
+import signal
+import threading
 import zipfile
 
 import numpy as np
@@ -29,17 +32,24 @@ class CheckpointWriter:
     are named through ``note`` and, with ``overwrite``, removed."""
 
     def __init__(self, out, overwrite=False, inputs=(), note=None):
-        self.out = paths.check_output(out, overwrite, inputs)
+        self.overwrite, self.inputs = overwrite, list(inputs)
+        self.out = paths.check_output(out, overwrite, self.inputs)
         parent = os.path.dirname(self.out)
         if not os.path.isdir(parent):
             raise CheckpointError(f"{parent}: no such folder for the output")
         clean_leftovers(self.out, overwrite, note)
         self.tmp = paths.make_hidden(self.out, "partial")
         self._open = None
+        self._files = set()  # names handed out: each file of the folder is written once
         self.weight_map, self.total_size = {}, 0  # of the shards written, for write_index
 
     def path(self, name):
-        return os.path.join(self.tmp, paths.plain_name(name, "output file"))
+        """The path of the folder's file ``name``, which no other call has been given."""
+        paths.plain_name(name, "output file")
+        if name in self._files:
+            raise CheckpointError(f"{self.out}: two outputs would both be written to {name!r}")
+        self._files.add(name)
+        return os.path.join(self.tmp, name)
 
     def write_json(self, name, obj):
         path = self.path(name)
@@ -58,6 +68,10 @@ class CheckpointWriter:
         """A SafetensorsWriter for shard ``name`` holding ``specs`` (name, dtype, shape)."""
         path = self.path(name)
         for tensor, dtype, shape in specs:
+            if tensor in self.weight_map or tensor == "__metadata__":
+                where = f"shard {self.weight_map[tensor]!r}" if tensor in self.weight_map else "the header's metadata"
+                raise CheckpointError(f"{self.out}: two tensors would both be called {tensor!r} (in {name!r} and "
+                                      f"{where})")
             self.weight_map[tensor] = name
             self.total_size += nbytes(dtype, shape)
         self._open = SafetensorsWriter(path, specs, metadata)
@@ -68,13 +82,23 @@ class CheckpointWriter:
         self.write_json(name, {"metadata": {"total_size": self.total_size}, "weight_map": self.weight_map})
 
     def commit(self):
-        """Replace OUT with the finished folder (an existing OUT is moved aside first and
-        removed after, so OUT is never a mix of the two)."""
+        """Replace OUT with the finished folder. OUT is checked again (it may have appeared
+        or changed during the run); an existing OUT is moved aside first and removed after,
+        so OUT is never a mix of the two, and if the last rename fails the old OUT is put
+        back. Stop signals wait until both renames are done."""
+        paths.check_output(self.out, self.overwrite, self.inputs)
         old = None
-        if os.path.lexists(self.out):
-            old = paths.make_hidden(self.out, "old")
-            os.rename(self.out, os.path.join(old, "x"))
-        os.rename(self.tmp, self.out)
+        with _signals_held():
+            if os.path.lexists(self.out):
+                old = paths.make_hidden(self.out, "old")
+                os.rename(self.out, os.path.join(old, "x"))
+            try:
+                os.rename(self.tmp, self.out)
+            except BaseException:
+                if old:
+                    os.rename(os.path.join(old, "x"), self.out)
+                    os.rmdir(old)
+                raise
         if old:
             remove(old)
 
@@ -90,6 +114,20 @@ class CheckpointWriter:
         if et is not None:
             self.abort()
         return False
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Delay SIGINT, SIGTERM and SIGHUP (in the main thread) until the block ends."""
+    held = {signal.SIGINT, signal.SIGTERM} | ({signal.SIGHUP} if hasattr(signal, "SIGHUP") else set())
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def remove(path):
@@ -126,6 +164,9 @@ def copy_other_files(ckpt, w, note):
     for f in sorted(os.listdir(ckpt.folder)):
         if f in skip or f.endswith(_NOT_COPIED):
             continue
+        if f.startswith("."):  # .env, .git, editor files: often secrets, never part of a model
+            note(f"not copied: {os.path.join(ckpt.folder, f)} (a hidden file)")
+            continue
         try:
             src = paths.folder_file(ckpt.folder, f, ckpt.folder)
         except CheckpointError as e:
@@ -139,6 +180,12 @@ def save_npz(path, arrays, mark):
     """np.savez's format (names are any strings here: np.savez's keyword arguments would
     take ``file`` or ``allow_pickle`` for its own), marked as nvfp4_np's by the zip
     comment ``mark``, which np.load ignores (:func:`paths.is_earlier_output` reads it)."""
+    for name in arrays:
+        parts = name.replace("\\", "/").split("/")
+        if "\0" in name or len(name.encode("utf-8", "surrogatepass")) > 60000 or name.startswith(("/", "\\")) \
+                or ".." in parts:
+            raise CheckpointError(f"{path}: tensor {name[:80]!r} cannot be an .npz member name (NUL, '..', an "
+                                  f"absolute path or too long); write a folder (safetensors) instead")
     with writing(path), zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
         for name, a in arrays.items():
             with z.open(name + ".npy", "w", force_zip64=True) as f:
