@@ -13,8 +13,8 @@ channels, and the activations are correlated, as in real models; values are draw
 a fixed seed, so the files are the same on every machine.
 
 With ``--experts E`` the MLP of every layer is a Qwen-MoE-shaped mixture of experts: a
-router ``mlp.gate`` (E, hidden), E experts ``mlp.experts.N.{gate,up,down}_proj`` and a
-shared expert ``mlp.shared_expert.*``; ``--stacked`` stores each projection of the experts
+router ``mlp.gate`` (E, hidden), E experts ``mlp.experts.N.{gate,up,down}_proj``, a
+shared expert ``mlp.shared_expert.*`` and its gate ``mlp.shared_expert_gate``; ``--stacked`` stores each projection of the experts
 as one 3-D tensor ``mlp.experts.{gate,up,down}_proj`` (E, N, K) instead.
 """
 
@@ -78,6 +78,7 @@ def make(folder, layers=2, hidden=256, inter=None, vocab=512, shards=2, tokens=5
     if experts:  # Qwen-MoE: the dense MLP becomes a router, experts and a shared expert
         mlp = {n: shapes.pop(n) for n in ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")}
         shapes["mlp.gate"] = (experts, hidden)
+        shapes["mlp.shared_expert_gate"] = (1, hidden)
         for n, (m, k) in mlp.items():
             proj = n.split(".")[1]
             shapes[f"mlp.shared_expert.{proj}"] = (m, k)
@@ -94,6 +95,9 @@ def make(folder, layers=2, hidden=256, inter=None, vocab=512, shards=2, tokens=5
             t[p + name + ".weight"] = w
             mix = rng.standard_normal((k, k)) / np.sqrt(k)  # correlated activations
             acts[p + name] = (rng.standard_normal((tokens, k)) @ (np.eye(k) + 0.5 * mix)).astype(np.float32)
+        if experts:  # Qwen2-MoE's attention has q/k/v biases
+            for proj in ("q_proj", "k_proj", "v_proj"):
+                t[f"{p}self_attn.{proj}.bias"] = np.zeros(shapes[f"self_attn.{proj}"][0])
         if experts and stacked:  # experts.N.proj (N, K) -> experts.proj (E, N, K)
             for proj in ("gate_proj", "up_proj", "down_proj"):
                 names = [f"{p}mlp.experts.{j}.{proj}.weight" for j in range(experts)]

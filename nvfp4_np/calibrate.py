@@ -32,6 +32,9 @@ from .checkpoint.writer import clean_leftovers, remove, save_npz
 
 #: Block of the recorded Hessians (NVFP4's).
 BLOCK = 16
+#: Modules a model class may add on top of the checkpoint's (BertModel's pooler for a
+#: BertForMaskedLM checkpoint): missing weights there do not change what any layer reads.
+_HEADS = ("pooler", "lm_head", "cls", "classifier", "score", "qa_outputs")
 
 
 def _torch():
@@ -53,14 +56,14 @@ def windows(token_ids, samples, seq_len):
     return [token_ids[i * seq_len:(i + 1) * seq_len] for i in range(n)]
 
 
-def _layer_names(model, wanted):
+def _layer_names(model, names, wanted):
     """{model module name: checkpoint module name} for the model's nn.Linear layers whose
-    weight is one of ``wanted`` (checkpoint weight names). A model class may add or drop
-    a prefix ("bert." for AutoModel): names are matched by their longest common suffix
-    of dotted parts, which must be unique."""
+    weight is one of ``wanted``. A model class may add or drop a prefix ("bert." for
+    AutoModel): a module's weight is matched to the checkpoint weight (of all ``names``)
+    that shares its longest dotted suffix, which must be unique."""
     torch, _ = _torch()
     by_suffix = {}
-    for w in wanted:
+    for w in names:
         parts = w.split(".")
         for i in range(len(parts)):
             by_suffix.setdefault(".".join(parts[i:]), set()).add(w)
@@ -68,14 +71,15 @@ def _layer_names(model, wanted):
     for name, mod in model.named_modules():
         if not isinstance(mod, torch.nn.Linear):
             continue
-        full = f"{name}.weight"
-        parts = full.split(".")
+        parts = f"{name}.weight".split(".")
         for i in range(len(parts) - 1):
             hits = by_suffix.get(".".join(parts[i:]), set())
             if hits:
-                if len(hits) == 1:
+                if len(hits) == 1 and next(iter(hits)) in wanted:
                     out[name] = next(iter(hits))[:-len(".weight")]
                 break
+    if len(set(out.values())) != len(out):
+        raise CheckpointError("two modules of the model match one checkpoint weight; name the layers with --layers")
     return out
 
 
@@ -91,15 +95,19 @@ class _Recorder:
 
     def hook(self, name):
         def pre(mod, args):
+            if not args:  # called with keyword arguments only: nothing to record
+                return
             x = args[0]
             key = id(x)
             if key in self.seen and self.seen[key][0] is x:
                 first = self.seen[key][1]
                 if self.alias.setdefault(name, first) != first:
-                    raise RuntimeError(f"{name} read the input of {first}, but earlier that of {self.alias[name]}")
+                    raise CheckpointError(f"layer {name} read the input of {first}, but earlier that of "
+                                          f"{self.alias[name]}: their records cannot be shared")
                 return
             if self.alias.get(name, name) != name:
-                raise RuntimeError(f"{name} shared {self.alias[name]}'s input before, not in this window")
+                raise CheckpointError(f"layer {name} shared {self.alias[name]}'s input before, not in this window: "
+                                      f"their records cannot be shared")
             self.alias[name] = name
             self.seen[key] = (x, name)
             self._add(name, x)
@@ -154,27 +162,51 @@ def calibrate(model_dir, texts, out, *, samples=128, seq_len=512, layers=None, d
     if not wanted:
         raise CheckpointError(f"{model_dir}: no layer to calibrate{' matches ' + repr(layers) if layers else ''}")
 
-    files = []
+    files, text = [], []
     for t in texts:
         with open(t, "rb") as f:
             data = f.read()
+        try:
+            text.append(data.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise CheckpointError(f"{t}: not UTF-8 text: {e}") from None
         files.append({"path": os.path.abspath(t), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+    config = ckpt.config or {}
+    if config.get("is_encoder_decoder"):
+        raise CheckpointError(f"{model_dir}: an encoder-decoder model; calibrate runs decoders and encoders")
+    limit = config.get("max_position_embeddings")
+    if isinstance(limit, int) and seq_len > limit:
+        raise CheckpointError(f"--seq-len {seq_len} is longer than the model's max_position_embeddings {limit}")
     try:
         tok = transformers.AutoTokenizer.from_pretrained(model_dir)
-        text = "\n\n".join(open(t, encoding="utf-8").read() for t in texts)
-        ids = tok(text, add_special_tokens=False, verbose=False)["input_ids"]  # windowed below
-        archs = (ckpt.config or {}).get("architectures") or []
-        causal = any(isinstance(a, str) and a.endswith("ForCausalLM") for a in archs)
-        auto = transformers.AutoModelForCausalLM if causal else transformers.AutoModel
-        model = auto.from_pretrained(model_dir, dtype=getattr(torch, dtype)).to(device).eval()
-    except (OSError, ValueError, UnicodeDecodeError) as e:
+        ids = tok("\n\n".join(text), add_special_tokens=False, verbose=False)["input_ids"]  # windowed below
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{model_dir}: transformers cannot load its tokenizer: {e}") from None
+    chunks = windows(ids, samples, seq_len)
+    archs = config.get("architectures") or []
+    causal = any(isinstance(a, str) and a.endswith("ForCausalLM") for a in archs)
+    auto = transformers.AutoModelForCausalLM if causal else transformers.AutoModel
+    try:
+        model, info = auto.from_pretrained(model_dir, dtype=getattr(torch, dtype), output_loading_info=True)
+    except (OSError, ValueError, KeyError) as e:
         raise CheckpointError(f"{model_dir}: transformers cannot load it: {e}") from None
-    names = _layer_names(model, wanted)
+    missing = sorted(k for k in info.get("missing_keys", []) if not k.endswith("rotary_emb.inv_freq"))
+    heads = [k for k in missing if k.split(".")[0] in _HEADS]  # run after every layer: their values do not matter
+    if len(heads) < len(missing):
+        raise CheckpointError(f"{model_dir}: transformers would initialise {len(missing) - len(heads)} weights at "
+                              f"random (not in the checkpoint), first {[k for k in missing if k not in heads][0]!r}")
+    if heads and note:
+        note(f"transformers initialised {len(heads)} weights of the model class's head at random ({heads[0]!r}, "
+             f"...): they run after every recorded layer")
+    try:
+        model = model.to(device).eval()
+    except (RuntimeError, AssertionError, ValueError) as e:
+        raise CheckpointError(f"--device {device!r}: torch cannot use it: {e}") from None
+    names = _layer_names(model, ckpt.names(), set(wanted))
     missing = sorted(set(w[:-len(".weight")] for w in wanted) - set(names.values()))
     if missing and note:
         note(f"{len(missing)} layers to quantize are not nn.Linear modules of the loaded model and get no record, "
              f"first {missing[0]!r}")
-    chunks = windows(ids, samples, seq_len)
     if len(chunks) < samples and note:
         note(f"the text gives {len(chunks)} windows of {seq_len} tokens, fewer than --samples {samples}")
     rec = _Recorder(torch)
@@ -184,7 +216,11 @@ def calibrate(model_dir, texts, out, *, samples=128, seq_len=512, layers=None, d
         with torch.inference_mode():
             for i, chunk in enumerate(chunks):
                 rec.next_window()
-                model(torch.tensor([chunk], device=device))
+                try:
+                    model(torch.tensor([chunk], device=device))
+                except (RuntimeError, ValueError, IndexError) as e:
+                    raise CheckpointError(f"{model_dir}: the forward pass failed on window {i}: "
+                                          f"{type(e).__name__}: {e}") from None
                 if progress:
                     progress(i + 1, len(chunks))
     finally:

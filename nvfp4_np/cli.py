@@ -94,7 +94,7 @@ def _settings(args):
 
     return Settings(method=args.method, mode=args.mode, recipe=args.recipe, block_size=args.block_size,
                     rounding=args.rounding, fallback=args.fallback, device=args.device, format=args.format,
-                    scheme=args.scheme, fuse_scales=not args.no_fuse_scales)
+                    scheme=args.scheme, fuse_scales=not args.no_fuse_scales, stacked_experts=args.stacked_experts)
 
 
 def _quantize(args):
@@ -400,6 +400,9 @@ def build_parser():
                         "(TensorRT-LLM, SGLang, vLLM; writes hf_quant_config.json)")
     q.add_argument("--scheme", choices=("w4a16", "w4a4"), default="w4a16",
                    help="w4a16: weights only (default); w4a4: also activation global scales, from --calib activations")
+    q.add_argument("--stacked-experts", choices=("out-in", "in-out"),
+                   help="quantize 3-D stacked experts, whose axes are (E, out, in) or (E, in, out) (Llama 4, gpt-oss), "
+                        "written per expert as engines load them (default: copied unchanged)")
     q.add_argument("--no-fuse-scales", action="store_true",
                    help="do not give fused layers (q/k/v, gate/up, experts' w1/w3) one shared global scale "
                         "(vLLM and SGLang then mis-decode them)")

@@ -73,13 +73,16 @@ def engine(client, task_elements=TASK_ELEMENTS, window=None):
 # ------------------------------------------------------------------ tasks (run on workers)
 
 
-def _rows(path, name, r0, r1, expert):
+def _rows(path, name, r0, r1, expert, stacked):
+    """Rows r0:r1 of the weight's matrix (of expert ``expert``, in the axis order ``stacked``)."""
     W = ck.reader(path).get(name)
-    return np.asarray((W if expert is None else W[expert])[r0:r1], np.float32)
+    if expert is None:
+        return np.asarray(W[r0:r1], np.float32)
+    return np.ascontiguousarray((W[expert] if stacked == "out-in" else W[expert].T)[r0:r1], np.float32)
 
 
-def _amax_task(path, name, r0, r1, expert):
-    return tensor_amax(_rows(path, name, r0, r1, expert))
+def _amax_task(path, name, r0, r1, expert, stacked):
+    return tensor_amax(_rows(path, name, r0, r1, expert, stacked))
 
 
 def _max_task(values):
@@ -92,7 +95,7 @@ def _operands_task(calib_path, p, settings):
 
 def _rows_task(path, name, r0, r1, p, settings, amax, operands, step, expert):
     t0 = time.perf_counter()
-    W = _rows(path, name, r0, r1, expert)
+    W = _rows(path, name, r0, r1, expert, settings.stacked_experts)
     piece = ck.quantize_rows(W, r0, p, settings, tensor_amax(W) if amax is None else amax, operands, step=step,
                              expert=expert)
     piece["seconds"] = time.perf_counter() - t0
@@ -108,12 +111,12 @@ def _ranges(M, K, task_elements, step):
     return [(r, min(r + rows, M)) for r in range(0, M, rows)] or [(0, 0)]
 
 
-def _unit_amax(client, ckpt, p, expert, task_elements):
+def _unit_amax(client, ckpt, p, expert, settings, task_elements):
     """A future of max|W| of weight ``p`` (of its expert ``expert`` when stacked), one
     task per row range."""
-    M, K = p.shape[-2:]
+    M, K = ck.matrix_shape(p.shape, settings.stacked_experts)
     path = ckpt.shards[ckpt.where[p.name]].path
-    parts = [client.submit(_amax_task, path, p.name, a, b, expert, pure=False)
+    parts = [client.submit(_amax_task, path, p.name, a, b, expert, settings.stacked_experts, pure=False)
              for a, b in _ranges(M, K, task_elements, ck.row_step(K))]
     return client.submit(_max_task, parts, pure=False)
 
@@ -123,7 +126,7 @@ def _submit(client, ckpt, cal, p, settings, task_elements, groups, group_amax):
     amax is the fused group's (the max over its members, per expert; one future per
     group shared by its members), the weight's own, or taken by a lone task from its rows."""
     path = ckpt.shards[ckpt.where[p.name]].path
-    M, K = p.shape[-2:]
+    M, K = ck.matrix_shape(p.shape, settings.stacked_experts)
     step = ck.row_step(K)  # the driver's: the error sums' partition is the single process's
     ranges = _ranges(M, K, task_elements, step)
     operands = (None, None, None)
@@ -137,10 +140,11 @@ def _submit(client, ckpt, cal, p, settings, task_elements, groups, group_amax):
         elif p.group:
             if (p.group, e) not in group_amax:
                 group_amax[p.group, e] = client.submit(
-                    _max_task, [_unit_amax(client, ckpt, m, e, task_elements) for m in groups[p.group]], pure=False)
+                    _max_task, [_unit_amax(client, ckpt, m, e, settings, task_elements) for m in groups[p.group]],
+                    pure=False)
             amax = group_amax[p.group, e]
         else:
-            amax = _unit_amax(client, ckpt, p, e, task_elements) if len(ranges) > 1 else None
+            amax = _unit_amax(client, ckpt, p, e, settings, task_elements) if len(ranges) > 1 else None
         futures += [client.submit(_rows_task, path, p.name, a, b, p, settings, amax, operands, step, e, pure=False)
                     for a, b in ranges]
     return futures

@@ -173,3 +173,15 @@ def test_a_layer_holds_k_times_16_numbers_whatever_the_tokens():
     assert rec.tokens["down_proj"] == 3 * 256
     rec.next_window()
     assert rec.seen == {}  # the last window's input is released
+
+
+@needs_torch
+def test_layers_regex_records_only_those_layers_under_their_own_names(calibrated, tmp_path):
+    d = calibrated
+    assert _run("calibrate", d / "m", "--text", TEXT, "-o", tmp_path / "l0.npz", "--samples", "4", "--seq-len", "64",
+                "--layers", r"layers\.0\.", "--quiet") == 0
+    with np.load(tmp_path / "l0.npz") as part, np.load(d / "c.npz") as full:
+        recorded = sorted(k for k in part.files if k.endswith(".H"))
+        assert recorded and all(k.startswith("model.layers.0.") for k in recorded)
+        for k in recorded:  # layer 1's inputs are not added into layer 0's record
+            assert np.array_equal(part[k], full[k]) and part[k[:-2] + ".tokens"] == 4 * 64, k

@@ -479,7 +479,7 @@ def test_nothing_quantized_writes_no_quantization_config(tmp_path, capsys):
     sn.save_file(t, str(tmp_path / "m.safetensors"))
     assert _run("quantize", tmp_path / "m.safetensors", "-o", tmp_path / "q", "--quiet") == 0
     err = capsys.readouterr().err
-    assert "note: nothing is quantized: config.json gets no quantization_config" in err
+    assert "note: nothing is quantized: the output is a copy of the input (no new quantization_config)" in err
     assert "note: w.weight F32 [4, 24] is copied unchanged: its K = 24 (shape [4, 24]) is not a multiple" in err
     assert "note: e.weight F32 [2, 4, 32] is copied unchanged: it is 3-D" in err
     assert "b.bias" not in err  # excluded by default: not a shape problem

@@ -197,7 +197,8 @@ def _family_checkpoint(folder, family, seed=0):
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_engines_decode_every_fused_partition_right(tmp_path, family, fmt):
     t, _ = _family_checkpoint(str(tmp_path / "m"), family)
-    assert _run("quantize", tmp_path / "m", "-o", tmp_path / "q", "--format", fmt, "--quiet") == 0
+    w4a4 = ["--scheme", "w4a4", "--calib", tmp_path / "m" / "calib.npz"] if fmt == "modelopt" else []  # ModelOpt: W4A4
+    assert _run("quantize", tmp_path / "m", "-o", tmp_path / "q", "--format", fmt, "--quiet", *w4a4) == 0
     groups = FAMILIES[family][2]
     report = ck.read_report(str(tmp_path / "q"))
     assert {g: v["members"] for g, v in report["fused_groups"].items()} == \
@@ -217,7 +218,7 @@ def test_engines_decode_every_fused_partition_right(tmp_path, family, fmt):
                 got[f"{mod}.{sc}"].view(np.uint8), ref.scale_bytes), m
     if groups:  # without shared scales the engines' rule mis-decodes: the check above is not vacuous
         assert _run("quantize", tmp_path / "m", "-o", tmp_path / "n", "--format", fmt, "--quiet",
-                    "--no-fuse-scales") == 0
+                    "--no-fuse-scales", *w4a4) == 0
         with pytest.raises(AssertionError):
             _engine_check(tmp_path / "n", groups, fmt)
 
@@ -293,7 +294,7 @@ def test_w4a4_writes_activation_scales(tmp_path, fmt):
         assert (a["num_bits"], a["type"], a["strategy"], a["group_size"], a["dynamic"], a["symmetric"]) == \
             (4, "float", "tensor_group", 16, "local", True)
     else:
-        assert cfg["quant_method"] == "modelopt" and cfg["quant_algo"] == "NVFP4"
+        assert cfg["quant_method"] == "modelopt" and cfg["quantization"]["quant_algo"] == "NVFP4"
     _engine_check(tmp_path / "q", groups, fmt)
 
 
@@ -330,34 +331,40 @@ def test_moe_per_expert_weights(tmp_path):
     assert copied["model.layers.0.mlp.gate.weight"] == "excluded by default (MoE router)"
 
 
-def test_moe_stacked_experts(tmp_path):
+def test_moe_stacked_experts(tmp_path, capsys):
     t, _ = make_checkpoint.make(str(tmp_path / "moe"), layers=1, hidden=64, vocab=64, tokens=32, experts=3,
                                 stacked=True, shards=1)
-    assert _run("quantize", tmp_path / "moe", "-o", tmp_path / "q", "--quiet") == 0
-    got = _load_all(tmp_path / "q")
     P = "model.layers.0.mlp.experts."
     E, N, K = t[P + "gate_proj"].shape
-    assert got[P + "gate_proj.weight_packed"].shape == (E, N, K // 2)
-    assert got[P + "gate_proj.weight_scale"].shape == (E, N, K // 16)
-    assert got[P + "gate_proj.weight_global_scale"].shape == (E, 1)
+    # without the axis order stacked experts are copied, and the log says how to quantize them
+    assert _run("quantize", tmp_path / "moe", "-o", tmp_path / "c", "--quiet") == 0
+    assert "pass --stacked-experts out-in or in-out" in capsys.readouterr().err
+    assert P + "gate_proj" in _load_all(tmp_path / "c")
+    # (E, N, K) "out-in", and the same experts stored (E, K, N) "in-out", give the same per-expert bytes
+    t_in = {k: (np.ascontiguousarray(v.transpose(0, 2, 1)) if v.ndim == 3 else v) for k, v in t.items()}
+    os.makedirs(tmp_path / "moe-in")
+    st.save(str(tmp_path / "moe-in" / "model.safetensors"), t_in, {"format": "pt"})
+    assert _run("quantize", tmp_path / "moe", "-o", tmp_path / "q", "--quiet", "--stacked-experts", "out-in") == 0
+    assert _run("quantize", tmp_path / "moe-in", "-o", tmp_path / "q2", "--quiet", "--stacked-experts", "in-out") == 0
+    got, got2 = _load_all(tmp_path / "q"), _load_all(tmp_path / "q2")
+    assert got.keys() == got2.keys() and all(np.array_equal(got[k].view(np.uint8), got2[k].view(np.uint8)) for k in got)
+    for e in range(E):  # written per expert, as engines load them
+        assert got[P + f"{e}.gate_proj.weight_packed"].shape == (N, K // 2)
+        assert got[P + f"{e}.gate_proj.weight_scale"].shape == (N, K // 16)
+        assert got[P + f"{e}.gate_proj.weight_global_scale"].shape == (1,)
+    assert P + "gate_proj" not in got
     groups = {g: v["members"] for g, v in ck.read_report(str(tmp_path / "q"))["fused_groups"].items()}
-    assert groups[P + "gate_up_proj"] == [P + "gate_proj", P + "up_proj"] or \
-        sorted(groups[P + "gate_up_proj"]) == [P + "gate_proj", P + "up_proj"]
-    _engine_check(tmp_path / "q", {P + "gate_up_proj": [P + "gate_proj", P + "up_proj"]}, moe_w1_rule=True)
+    assert groups[P + "gate_up_proj"] == [P + "gate_proj", P + "up_proj"] and len(groups) == 3  # and q/k/v, shared
+    _engine_check(tmp_path / "q", {f"{P}{e}.gate_up_proj": [f"{P}{e}.gate_proj", f"{P}{e}.up_proj"] for e in range(E)},
+                  moe_w1_rule=True)  # vLLM's w13: w1's scale for both, per expert
     for proj in ("gate_proj", "up_proj", "down_proj"):  # expert e = quantizing expert e alone
         for e in range(E):
             W = t[P + proj][e].astype(F32)
             amax = np.abs(W).max() if proj == "down_proj" else max(
                 np.abs(t[P + p][e].astype(F32)).max() for p in ("gate_proj", "up_proj"))
             ref = nvfp4_np.quantize(W, 16, "optimal", recipe="compressed-tensors", tensor_amax=amax)
-            assert np.array_equal(got[P + proj + ".weight_packed"][e], ref.codes), (proj, e)
-            assert got[P + proj + ".weight_global_scale"][e, 0] == ref.tensor_scale, (proj, e)
-    assert _run("dequantize", tmp_path / "q", "-o", tmp_path / "d.npz", "--quiet") == 0
-    with np.load(tmp_path / "d.npz") as z:
-        dq = z[P + "up_proj"]
-    want = np.stack([_decode(got[P + "up_proj.weight_packed"][e], got[P + "up_proj.weight_scale"][e],
-                             got[P + "up_proj.weight_global_scale"][e, 0], "compressed-tensors") for e in range(E)])
-    assert np.array_equal(dq.view(np.uint32), want.view(np.uint32))
+            assert np.array_equal(got[P + f"{e}.{proj}.weight_packed"], ref.codes), (proj, e)
+            assert got[P + f"{e}.{proj}.weight_global_scale"][0] == ref.tensor_scale, (proj, e)
 
 
 # --------------------------------------------------------------------------- ModelOpt
@@ -365,11 +372,15 @@ def test_moe_stacked_experts(tmp_path):
 
 def test_modelopt_layout(tmp_path):
     t, acts = _family_checkpoint(str(tmp_path / "m"), "qwen-moe")
-    assert _run("quantize", tmp_path / "m", "-o", tmp_path / "q", "--format", "modelopt", "--quiet") == 0
+    assert _run("quantize", tmp_path / "m", "-o", tmp_path / "w", "--format", "modelopt") == 2  # NVFP4 is W4A4
+    assert _run("quantize", tmp_path / "m", "-o", tmp_path / "q", "--format", "modelopt", "--scheme", "w4a4",
+                "--calib", tmp_path / "m" / "calib.npz", "--quiet") == 0
     got = _load_all(tmp_path / "q")
     hq = json.loads((tmp_path / "q" / "hf_quant_config.json").read_text())
     assert hq["quantization"]["quant_algo"] == "NVFP4" and hq["quantization"]["group_size"] == 16
     assert hq["quantization"]["exclude_modules"] == ["model.layers.0.mlp.gate", "model.layers.0.mlp.shared_expert_gate"]
+    cfg = json.loads((tmp_path / "q" / "config.json").read_text())["quantization_config"]
+    assert cfg == {"quant_method": "modelopt", **hq}  # the nested form: exclude_modules under "quantization"
     for name, W in t.items():
         if "gate.weight" in name:
             continue
@@ -377,7 +388,7 @@ def test_modelopt_layout(tmp_path):
         assert got[name].dtype == np.uint8 and got[name].shape == (W.shape[0], W.shape[1] // 2)
         assert got[mod + ".weight_scale"].dtype == ml_dtypes.float8_e4m3fn
         assert got[mod + ".weight_scale_2"].dtype == F32 and got[mod + ".weight_scale_2"].shape == ()
-        assert mod + ".input_scale" not in got
+        assert got[mod + ".input_scale"].dtype == F32 and got[mod + ".input_scale"].shape == ()
     # our reader and dequantize agree with the ModelOpt rule q * (s * ws2)
     assert _run("dequantize", tmp_path / "q", "-o", tmp_path / "d.npz", "--quiet") == 0
     with np.load(tmp_path / "d.npz") as z:
@@ -397,12 +408,22 @@ def test_dask_gives_the_same_bytes_with_groups(tmp_path):
     from nvfp4_np import distributed as nd
 
     make_checkpoint.make(str(tmp_path / "moe"), layers=1, hidden=64, vocab=64, tokens=32, experts=2, stacked=True)
-    one = ck.quantize_checkpoint(str(tmp_path / "moe"), str(tmp_path / "one"), note=lambda s: None)
+    settings = ck.Settings(stacked_experts="out-in")
+    one = ck.quantize_checkpoint(str(tmp_path / "moe"), str(tmp_path / "one"), settings, note=lambda s: None)
     with nd.local_cluster(2, threads=1) as cluster, distributed.Client(cluster) as c:
         # tiny tasks: every weight is cut into several row ranges, and its amax reduced across tasks
-        two = nd.quantize_checkpoint(c, str(tmp_path / "moe"), str(tmp_path / "two"), task_elements=1024,
+        two = nd.quantize_checkpoint(c, str(tmp_path / "moe"), str(tmp_path / "two"), settings, task_elements=1024,
                                      note=lambda s: None)
     for f in sorted(os.listdir(tmp_path / "one")):
         if f.endswith(".safetensors") or f == "config.json":
             assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "two" / f).read_bytes(), f
     assert one["fused_groups"] == two["fused_groups"] and len(one["fused_groups"]) == 3
+
+
+def test_a_partly_quantized_fused_layer_is_refused(tmp_path, capsys):
+    _family_checkpoint(str(tmp_path / "m"), "llama")
+    assert _run("quantize", tmp_path / "m", "-o", tmp_path / "q", "--exclude", "v_proj") == 2
+    err = capsys.readouterr().err
+    assert f"the fused layer {L}self_attn.qkv_proj would be partly quantized ({L}self_attn.v_proj.weight not)" in err
+    assert not (tmp_path / "q").exists()
+    assert _run("quantize", tmp_path / "m", "-o", tmp_path / "q", "--exclude", "(q|k|v)_proj", "--quiet") == 0

@@ -19,7 +19,8 @@ The work is cut so that each piece can run anywhere (here, or on Dask workers wi
 from .fused import FUSED_GROUPS, fused_groups
 from .layout import (FORMATS, SUFFIXES, dequantize_stored, global_scale, layout_tensor, load_quantized, nvfp4_groups,
                      quantization_config)
-from .plan import BEST_MODES, DEFAULT_EXCLUDES, SCHEMES, Settings, TensorPlan, groups_of, plan, prepare
+from .plan import (BEST_MODES, DEFAULT_EXCLUDES, SCHEMES, Settings, TensorPlan, expert_module, groups_of, matrix_shape,
+                   plan, prepare)
 from .quantize import REPORT_NAME, activation_scales, local_engine, quantize_checkpoint, read_report, tensor_error
 from .readback import dequantize_checkpoint, inspect_rows, run_label
 from .rows import (diag_blocks, finish_tensor, quantize_rows, quantize_tensor, row_step, tensor_operands,

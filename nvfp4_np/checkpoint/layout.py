@@ -15,8 +15,7 @@ ModelOpt (TensorRT-LLM, SGLang, vLLM's modelopt loader; ``hf_quant_config.json``
 - ``<module>.weight_scale_2`` float32 (), the decode form: dequant = q * (s * ws2)
 - ``<module>.input_scale``    float32 () under W4A4, decode form activation amax / 2688
 
-Stacked experts (E, N, K) keep their leading axis in the packed codes and scales, and
-get one global scale per expert: (E, 1) for compressed-tensors, (E,) for ModelOpt.
+Stacked experts are written per expert, as engines load them: ``<prefix>.<e>.<proj>.*``.
 """
 
 import dataclasses
@@ -108,12 +107,11 @@ def layout_tensor(packed, scale_bytes, gs, shape, fmt="compressed-tensors"):
 
 def output_specs(module, shape, bs, fmt, w4a4):
     """(name, dtype, shape) of the tensors written for quantized weight ``module`` of
-    ``shape`` (M, K) or (E, M, K)."""
+    ``shape`` (M, K)."""
     f = get_format(fmt)
-    lead, K = tuple(shape[:-1]), shape[-1]
-    gshape = f.scalar_shape if len(shape) == 2 else (shape[0],) + f.scalar_shape
-    specs = [(f"{module}.{f.packed}", "U8", lead + (K // 2,)), (f"{module}.{f.scale}", "F8_E4M3", lead + (K // bs,)),
-             (f"{module}.{f.global_scale}", "F32", gshape)]
+    M, K = shape
+    specs = [(f"{module}.{f.packed}", "U8", (M, K // 2)), (f"{module}.{f.scale}", "F8_E4M3", (M, K // bs)),
+             (f"{module}.{f.global_scale}", "F32", f.scalar_shape)]
     if w4a4:
         specs.append((f"{module}.{f.input_scale}", "F32", f.scalar_shape))
     return specs
@@ -132,7 +130,8 @@ def quantization_config(plans, settings):
     (``exclude_modules``)."""
     bs = settings.block_size
     if settings.format == "modelopt":
-        return {"quant_method": "modelopt", **hf_quant_config(plans, settings)["quantization"]}
+        # the nested form of hf_quant_config.json: loaders read exclude_modules from "quantization"
+        return {"quant_method": "modelopt", **hf_quant_config(plans, settings)}
     fp4 = {"num_bits": 4, "type": "float", "symmetric": True, "group_size": bs, "strategy": "tensor_group",
            "scale_dtype": "torch.float8_e4m3fn"}
     acts = dict(fp4, dynamic="local", observer="static_minmax") if settings.scheme == "w4a4" else None

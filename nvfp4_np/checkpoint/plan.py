@@ -26,7 +26,8 @@ DEFAULT_EXCLUDES = {
 #: What is quantized: weights only, or weights and activations (their global scales from
 #: calibration; the block scales at run time).
 SCHEMES = {"w4a16": "NVFP4 weights, 16-bit activations", "w4a4": "NVFP4 weights and activations"}
-#: Names of stacked experts (E, N, K), quantized expert by expert.
+#: Names of stacked experts (3-D), quantized expert by expert when their axis order is
+#: given (Settings.stacked_experts: "out-in" for (E, N, K), "in-out" for (E, K, N)).
 EXPERTS = re.compile(r"(^|\.)experts(\.|$)")
 
 #: Modes the command line uses when none is given: the best each method offers.
@@ -70,6 +71,7 @@ class Settings:
     format: str = "compressed-tensors"
     scheme: str = "w4a16"        # or "w4a4": activation scales from calibration
     fuse_scales: bool = True     # fused layers share one global scale (fused.py)
+    stacked_experts: str = None  # axis order of 3-D experts: "out-in" (E, N, K) or "in-out" (E, K, N); None: copied
 
     def __post_init__(self):
         from ..core import check_device
@@ -87,6 +89,11 @@ class Settings:
         recipes.get_recipe(self.recipe)
         if self.scheme not in SCHEMES:
             raise CheckpointError(f"scheme must be one of {list(SCHEMES)}, got {self.scheme!r}")
+        if self.stacked_experts not in (None, "out-in", "in-out"):
+            raise CheckpointError(f"stacked_experts must be 'out-in' or 'in-out', got {self.stacked_experts!r}")
+        if fmt.name == "modelopt" and self.scheme != "w4a4":
+            raise CheckpointError("ModelOpt's NVFP4 checkpoints are W4A4 (quant_algo NVFP4: engines read each "
+                                  "layer's input_scale): use --format modelopt with --scheme w4a4 --calib ACTS.npz")
         modes = {"hessian": ("seed", "exact"), "admm": ("seed", "best")}.get(self.method, ())
         if self.mode is not None and self.mode not in modes:
             raise CheckpointError(f"mode {self.mode!r} does not apply to method {self.method!r}"
@@ -100,8 +107,9 @@ class Settings:
 def plan(ckpt, settings, *, include=None, exclude=(), default_excludes=True, calib=None):
     """Decide, from headers alone, what every tensor of ``ckpt`` becomes.
 
-    A tensor is quantized when it is floating and 2-D (or 3-D stacked experts (E, N, K),
-    a name with an ``experts`` component), its name matches ``include`` (a
+    A tensor is quantized when it is floating and 2-D (or 3-D stacked experts, a name
+    with an ``experts`` component, when ``settings.stacked_experts`` gives their axis
+    order: written per expert, ``<prefix>.<e>.<proj>``), its name matches ``include`` (a
     regular expression, searched; default: every name) and no exclude
     pattern (``DEFAULT_EXCLUDES`` unless ``default_excludes`` is False, plus ``exclude``),
     and its K is a multiple of the block. A tensor that ``include`` names explicitly but
@@ -127,7 +135,7 @@ def plan(ckpt, settings, *, include=None, exclude=(), default_excludes=True, cal
         explicit = inc is not None and inc.search(name) is not None
         matched += explicit
         wanted = explicit if inc is not None else True
-        p.reason = _skip_reason(info, wanted, excl, bs, name)
+        p.reason = _skip_reason(info, wanted, excl, bs, name, settings.stacked_experts)
         if p.reason is None:
             p.action, p.reason = "quantize", ""
             p.method, p.mode = settings.method, settings.mode
@@ -140,20 +148,33 @@ def plan(ckpt, settings, *, include=None, exclude=(), default_excludes=True, cal
                                 else f"stacked experts have no per-expert calibration: {settings.fallback}")
             if settings.scheme == "w4a4":
                 p.acts = _activations(ckpt, calib, name, info.shape, bs)
-            for oname, dt, shape in output_specs(p.module, info.shape, bs, settings.format, settings.scheme == "w4a4"):
-                if oname in names and oname != name:
-                    raise CheckpointError(f"{ckpt.path}: cannot quantize {name!r}: the input already has {oname!r}")
-                p.outputs.append((oname, dt, shape))
+            M, K = matrix_shape(info.shape, settings.stacked_experts)
+            modules = [p.module] if len(info.shape) == 2 else [expert_module(name, e) for e in range(info.shape[0])]
+            for module in modules:
+                for oname, dt, shape in output_specs(module, (M, K), bs, settings.format, settings.scheme == "w4a4"):
+                    if oname in names and oname != name:
+                        raise CheckpointError(f"{ckpt.path}: cannot quantize {name!r}: the input already has "
+                                              f"{oname!r}")
+                    p.outputs.append((oname, dt, shape))
         elif explicit and not any(e.search(name) for _, e in excl):
-            raise CheckpointError(f"{ckpt.path}: tensor {name!r} matches --include but {_unfit(info, bs)}")
+            raise CheckpointError(f"{ckpt.path}: tensor {name!r} matches --include but "
+                                  f"{_unfit(info, bs, settings.stacked_experts)}")
         else:
-            p.unfit = wanted and info.is_float and len(info.shape) >= 2 and p.reason == _unfit(info, bs)
+            p.unfit = (wanted and info.is_float and len(info.shape) >= 2
+                       and p.reason == _unfit(info, bs, settings.stacked_experts))
             p.outputs.append((name, info.dtype, info.shape))
         out.append(p)
     if inc is not None and not matched:
         raise CheckpointError(f"{ckpt.path}: --include {include!r} matches none of its {len(names)} tensors")
     if settings.fuse_scales:
         by_name = {p.name: p for p in out}
+        weights = [p.name for p in out if p.dtype in ("F64", "F32", "F16", "BF16") and len(p.shape) >= 2]
+        for g, members in fused_groups(weights, ckpt.config).items():
+            left = [m for m in members if by_name[m].action != "quantize"]
+            if left and len(left) < len(members):
+                raise CheckpointError(f"{ckpt.path}: the fused layer {g} would be partly quantized ({', '.join(left)}"
+                                      f" not): vLLM and SGLang refuse a fused layer with mixed schemes; quantize all "
+                                      f"of {', '.join(members)} or none (--include / --exclude)")
         for g, members in fused_groups([p.name for p in out if p.action == "quantize"], ckpt.config).items():
             shapes = {by_name[m].shape[:-2] for m in members}
             if len(shapes) > 1:
@@ -191,7 +212,23 @@ def _activations(ckpt, calib, name, shape, bs):
     return key
 
 
-def _unfit(info, bs):
+def matrix_shape(shape, stacked=None):
+    """(M, K) of the matrix quantized: the weight's own, or each expert's of stacked experts
+    in the axis order ``stacked`` ("out-in": (E, M, K); "in-out": (E, K, M))."""
+    if len(shape) == 2:
+        return tuple(shape)
+    return (shape[1], shape[2]) if stacked == "out-in" else (shape[2], shape[1])
+
+
+def expert_module(name, e):
+    """The module of expert ``e`` of stacked experts ``<prefix>.<proj>[.weight]``:
+    ``<prefix>.<e>.<proj>``, the per-expert name engines load (``mlp.experts.3.gate_proj``)."""
+    base = name[:-len(".weight")] if name.endswith(".weight") else name
+    prefix, _, proj = base.rpartition(".")
+    return f"{prefix}.{e}.{proj}" if prefix else f"{e}.{proj}"
+
+
+def _unfit(info, bs, stacked=None):
     """Why a tensor cannot be quantized, or None."""
     shape = list(info.shape)
     if not info.is_float:
@@ -200,17 +237,21 @@ def _unfit(info, bs):
         return f"it is {len(shape)}-D (shape {shape}): neither a 2-D weight nor 3-D stacked experts (named 'experts')"
     if 0 in shape:
         return f"it is empty (shape {shape})"
-    if shape[-1] % bs:
-        return f"its K = {shape[-1]} (shape {shape}) is not a multiple of the block size {bs}"
+    if len(shape) == 3 and stacked is None:
+        return (f"it holds stacked experts (shape {shape}), whose axis order is model-specific (Llama 4 and gpt-oss "
+                f"store (E, in, out)): pass --stacked-experts out-in or in-out to quantize them per expert")
+    K = matrix_shape(shape, stacked)[1]
+    if K % bs:
+        return f"its K = {K} (shape {shape}) is not a multiple of the block size {bs}"
     return None
 
 
-def _skip_reason(info, wanted, excl, bs, name):
+def _skip_reason(info, wanted, excl, bs, name, stacked=None):
     """None when the tensor is to be quantized, else why it is copied."""
     for why, e in excl:
         if e.search(name):
             return why
-    return "not selected" if not wanted else _unfit(info, bs)
+    return "not selected" if not wanted else _unfit(info, bs, stacked)
 
 
 def prepare(inp, settings, *, include=None, exclude=(), default_excludes=True, calib=None):

@@ -14,7 +14,7 @@ import numpy as np
 from .. import __version__
 from ..core import tensor_amax
 from .layout import hf_quant_config, input_scale, layout_exact, quantization_config, shard_metadata
-from .paths import REPORT_NAME
+from .paths import REPORT_NAME, folder_file
 from .plan import Settings, groups_of, prepare
 from .rows import quantize_tensor, weight_amax
 from .source import CheckpointError, load_json
@@ -76,7 +76,7 @@ def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), de
         if p.unfit:
             note(f"{p.name} {p.dtype} {list(p.shape)} is copied unchanged: {p.reason}")
     if not any(p.action == "quantize" for p in plans):
-        note("nothing is quantized: config.json gets no quantization_config, the output is a copy of the input")
+        note("nothing is quantized: the output is a copy of the input (no new quantization_config)")
     order = [p for shard in ckpt.shards for p in plans if p.shard == shard]  # the order tensors are written
     quantized = [p for p in order if p.action == "quantize"]
     with CheckpointWriter(out, overwrite, ckpt.inputs() + ([calib] if calib else []), note) as w:
@@ -93,11 +93,12 @@ def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), de
         if ckpt.folder:
             copy_other_files(ckpt, w, note)
         config = dict(ckpt.config or {})
-        config.pop("quantization_config", None)
-        if quantized:
+        if quantized:  # otherwise the input's own (of an already quantized checkpoint) stays
             config["quantization_config"] = quantization_config(plans, settings)
             if settings.format == "modelopt":
                 w.write_json("hf_quant_config.json", hf_quant_config(plans, settings))
+        elif ckpt.folder and os.path.isfile(os.path.join(ckpt.folder, "hf_quant_config.json")):
+            w.copy(folder_file(ckpt.folder, "hf_quant_config.json", ckpt.folder), "hf_quant_config.json")
         w.write_json("config.json", config)
         report = _report(inp, out, settings, entries, plans, time.perf_counter() - t_start, command, calib,
                          getattr(engine, "description", "local"))

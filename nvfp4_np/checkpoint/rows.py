@@ -121,21 +121,20 @@ def finish_tensor(p, settings, pieces, seconds, input_scale=None):
     sbytes = np.concatenate([q["sbytes"] for q in pieces]) if len(pieces) > 1 else pieces[0]["sbytes"]
     sums = np.concatenate([q["sums"] for q in pieces]).sum(axis=0)
     hist = sum(q["hist"] for q in pieces)
-    lead = tuple(p.shape[:-1])
-    if len(p.shape) == 2:
-        gs = np.full(fmt.scalar_shape, pieces[0]["gs"], np.float32)
-    else:  # one global scale per expert: the first piece of each carries it
-        firsts = {q["expert"]: q["gs"] for q in reversed(pieces)}
-        gs = np.array([firsts[e] for e in range(p.shape[0])], np.float32).reshape((p.shape[0],) + fmt.scalar_shape)
-    arrays = [packed.reshape(lead + (-1,)), sbytes.reshape(lead + (-1,)).view(DTYPES["F8_E4M3"][1]), gs]
-    if input_scale is not None:
-        arrays.append(np.full(fmt.scalar_shape, input_scale, np.float32))
+    E = p.shape[0] if len(p.shape) == 3 else 1
+    firsts = {q["expert"]: q["gs"] for q in reversed(pieces)}  # an expert's (or the weight's) first piece
+    gs = [np.full(fmt.scalar_shape, firsts[e if len(p.shape) == 3 else None], np.float32) for e in range(E)]
+    arrays = []
+    for e, pk, sb in zip(range(E), np.split(packed, E), np.split(sbytes, E)):  # stacked: one weight per expert
+        arrays += [pk, sb.view(DTYPES["F8_E4M3"][1]), gs[e]]
+        if input_scale is not None:
+            arrays.append(np.full(fmt.scalar_shape, input_scale, np.float32))
     basis = pieces[0]["output_basis"]
     n = math.prod(p.shape)
     entry = {"name": p.name, "shape": list(p.shape), "dtype": p.dtype, "action": "quantized", "method": p.method,
              "mode": p.mode, "recipe": settings.recipe, "block_size": settings.block_size,
              "calibration": p.calib[1] if p.calib else None, "note": p.reason or None, "group": p.group,
-             "global_scale": float(gs.reshape(-1)[0]) if gs.size == 1 else gs.reshape(-1).tolist(),
+             "global_scale": float(gs[0].reshape(-1)[0]) if len(gs) == 1 else [float(g.reshape(-1)[0]) for g in gs],
              "input_scale": None if input_scale is None else float(input_scale),
              "weight_error_pct": 100 * error_ratio(sums[0], sums[1]),
              "output_error_pct": 100 * error_ratio(sums[2], sums[3]) if basis else None,
@@ -144,6 +143,13 @@ def finish_tensor(p, settings, pieces, seconds, input_scale=None):
              "zero_scale_blocks": int(hist[0]), "seconds": seconds,
              "elements_per_s": n / max(seconds, 1e-9)}
     return dict(zip((o[0] for o in p.outputs), arrays)), entry
+
+
+def expert_matrix(W, e, settings):
+    """Expert ``e`` of stacked experts W as its (M, K) matrix, float32 contiguous (a
+    transpose for the "in-out" order)."""
+    X = W[e] if settings.stacked_experts == "out-in" else W[e].T
+    return np.ascontiguousarray(X, np.float32)
 
 
 def weight_amax(W):
@@ -155,7 +161,7 @@ def weight_amax(W):
 
 
 def quantize_tensor(W, p, settings, calib=None, *, progress=None, amax=None, input_scale=None):
-    """Quantize weight ``W`` (M, K), or stacked experts (E, N, K) expert by expert, as
+    """Quantize weight ``W`` (M, K), or stacked experts expert by expert, as
     planned: ``(arrays, entry)``, the layout's arrays by output name and the report
     entry. ``amax`` (default :func:`weight_amax` of W; a fused group's is the max over
     its members) sets the global scale; ``input_scale`` is the stored activation scale
@@ -169,7 +175,8 @@ def quantize_tensor(W, p, settings, calib=None, *, progress=None, amax=None, inp
     if W.ndim == 2:
         pieces = [quantize_rows(W, 0, p, settings, amax, operands, progress)]
     else:
-        pieces = [quantize_rows(W[e], 0, p, settings, amax[e], operands, progress, expert=e) for e in range(len(W))]
+        pieces = [quantize_rows(expert_matrix(W, e, settings), 0, p, settings, amax[e], operands, progress, expert=e)
+                  for e in range(len(W))]
     return finish_tensor(p, settings, pieces, time.perf_counter() - t0, input_scale)
 
 
