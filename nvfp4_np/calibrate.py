@@ -26,9 +26,9 @@ import numpy as np
 
 from . import __version__
 from .checkpoint import CheckpointError, Settings, open_checkpoint, plan
-from .checkpoint.paths import CALIBRATION_MARK, check_output, make_hidden
+from .checkpoint.paths import CALIBRATION_MARK, check_output
 from .checkpoint.source import CALIBRATION_KEY
-from .checkpoint.writer import clean_leftovers, remove, save_npz
+from .checkpoint.writer import clean_leftovers, write_npz
 
 #: Block of the recorded Hessians (NVFP4's).
 BLOCK = 16
@@ -237,10 +237,5 @@ def calibrate(model_dir, texts, out, *, samples=128, seq_len=512, layers=None, d
         arrays[f"{m}.amax"] = np.float32(rec.amax[m])
         arrays[f"{m}.tokens"] = np.int64(rec.tokens[m])
     arrays[CALIBRATION_KEY] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
-    tmp = make_hidden(out, "partial", suffix=".npz", folder=False)
-    try:
-        save_npz(tmp, arrays, CALIBRATION_MARK)
-        os.replace(tmp, out)
-    finally:
-        remove(tmp)
+    write_npz(out, arrays, CALIBRATION_MARK, overwrite, [model_dir, *texts])
     return meta

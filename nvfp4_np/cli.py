@@ -224,7 +224,7 @@ def _is_calibration(path):
 
     try:
         return source.CALIBRATION_KEY in source.npz_headers(path)
-    except source._NPZ_ERRORS:  # not a readable .npz: the checkpoint reader says why
+    except source.NPZ_ERRORS:  # not a readable .npz: the checkpoint reader says why
         return False
 
 

@@ -206,7 +206,7 @@ def test_engines_decode_every_fused_partition_right(tmp_path, family, fmt):
     _engine_check(tmp_path / "q", groups, fmt)
     _engine_check(tmp_path / "q", {g: ms for g, ms in groups.items() if "experts." in g}, fmt, moe_w1_rule=True)
     # each member's bytes are those of quantizing it alone with the group's amax
-    recipe = ck.FORMATS[fmt].default_recipe
+    recipe = ck.FORMATS[fmt].recipe
     got = _load_all(tmp_path / "q")
     pk, sc, _ = SUFFIX[fmt]
     for members in groups.values():

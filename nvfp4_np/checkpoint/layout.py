@@ -41,20 +41,18 @@ class Format:
     scale: str
     global_scale: str
     input_scale: str
-    recipe: str
+    recipe: str           # also the format's default recipe
     scalar_shape: tuple   # the shape of one global or input scale
-    default_recipe: str
 
 
 #: The layouts, by ``--format``.
 FORMATS = {
     "compressed-tensors": Format("compressed-tensors", "weight_packed", "weight_scale", "weight_global_scale",
-                                 "input_global_scale", "compressed-tensors", (1,), "compressed-tensors"),
-    "modelopt": Format("modelopt", "weight", "weight_scale", "weight_scale_2", "input_scale", "modelopt", (),
-                       "modelopt"),
+                                 "input_global_scale", "compressed-tensors", (1,)),
+    "modelopt": Format("modelopt", "weight", "weight_scale", "weight_scale_2", "input_scale", "modelopt", ()),
 }
 #: Suffixes of the compressed-tensors NVFP4 tensors of one weight.
-SUFFIXES = ("weight_packed", "weight_scale", "weight_global_scale")
+SUFFIXES = tuple(getattr(FORMATS["compressed-tensors"], k) for k in ("packed", "scale", "global_scale"))
 #: safetensors metadata key of the original names of renamed weights (shard_metadata).
 NAMES_KEY = "nvfp4_np.original_names"
 

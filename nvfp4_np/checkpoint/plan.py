@@ -85,7 +85,7 @@ class Settings:
             raise CheckpointError(f"block size must be 16 or 32, got {self.block_size}")
         fmt = get_format(self.format)
         if self.recipe is None:
-            object.__setattr__(self, "recipe", fmt.default_recipe)
+            object.__setattr__(self, "recipe", fmt.recipe)
         recipes.get_recipe(self.recipe)
         if self.scheme not in SCHEMES:
             raise CheckpointError(f"scheme must be one of {list(SCHEMES)}, got {self.scheme!r}")

@@ -11,7 +11,7 @@ from . import paths
 from .layout import dequantize_stored, logical_tensors, nvfp4_groups
 from .quantize import read_report
 from .source import CheckpointError, open_checkpoint
-from .writer import CheckpointWriter, clean_leftovers, copy_other_files, remove, save_npz
+from .writer import CheckpointWriter, clean_leftovers, copy_other_files, write_npz
 
 
 def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=None, note=None):
@@ -46,13 +46,7 @@ def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=Non
             else:  # NumPy has no bfloat16 / float8: widen those (exactly) to float32
                 a = np.array(ckpt.get(name))
                 arrays[name] = a.astype(np.float32) if a.dtype.kind == "V" else a
-        tmp = paths.make_hidden(out, "partial", suffix=".npz", folder=False)
-        try:
-            save_npz(tmp, arrays, paths.NPZ_MARK)
-            paths.check_output(out, overwrite, ckpt.inputs())  # again: OUT may have appeared meanwhile
-            os.replace(tmp, out)
-        finally:
-            remove(tmp)
+        write_npz(out, arrays, paths.NPZ_MARK, overwrite, ckpt.inputs())
         return {"dequantized": len(groups), "tensors": len(arrays)}
     with CheckpointWriter(out, overwrite, ckpt.inputs(), note) as w:
         for shard in ckpt.shards:

@@ -17,7 +17,7 @@ class CheckpointError(ValueError):
 
 
 #: What reading a damaged .npy / .npz may raise (NumPy parses headers with ast).
-_NPZ_ERRORS = (OSError, ValueError, SyntaxError, TypeError, KeyError, EOFError, RecursionError, MemoryError,
+NPZ_ERRORS = (OSError, ValueError, SyntaxError, TypeError, KeyError, EOFError, RecursionError, MemoryError,
                zipfile.BadZipFile, NotImplementedError, zlib.error, RuntimeError)  # RuntimeError: encrypted
 
 
@@ -43,7 +43,7 @@ class ArrayFile:
             else:
                 self._arrays = None
                 shapes = npz_headers(path)
-        except _NPZ_ERRORS as e:
+        except NPZ_ERRORS as e:
             raise CheckpointError(f"{path}: cannot read: {type(e).__name__}: {e}") from None
         self.infos = {}
         for name, (dt, shape) in shapes.items():
@@ -73,7 +73,7 @@ def read_npz(path, name):
     try:
         with zipfile.ZipFile(path) as z, z.open(name + ".npy") as f:
             a = np.lib.format.read_array(f, allow_pickle=False)
-    except _NPZ_ERRORS as e:
+    except NPZ_ERRORS as e:
         raise CheckpointError(f"{path}: cannot read array {name!r}: {type(e).__name__}: {e}") from None
     return a
 
@@ -218,7 +218,7 @@ class Calibration:
             raise CheckpointError(f"{self.path}: no such calibration file")
         try:
             headers = npz_headers(self.path)
-        except _NPZ_ERRORS as e:
+        except NPZ_ERRORS as e:
             raise CheckpointError(f"{self.path}: not a readable .npz: {type(e).__name__}: {e}") from None
         self.shapes = {k: tuple(s) for k, (_, s) in headers.items()}
         self.dtypes = {k: dt for k, (dt, _) in headers.items()}

@@ -191,3 +191,17 @@ def save_npz(path, arrays, mark):
             with z.open(name + ".npy", "w", force_zip64=True) as f:
                 np.lib.format.write_array(f, np.asanyarray(a), allow_pickle=False)
         z.comment = mark
+
+
+def write_npz(out, arrays, mark, overwrite, inputs):
+    """Write ``arrays`` to the .npz ``out`` atomically (:func:`save_npz` to a hidden file
+    beside it, renamed at the end; OUT checked again just before, as it may have appeared
+    meanwhile); nothing is left on any error or interruption."""
+    tmp = paths.make_hidden(out, "partial", suffix=".npz", folder=False)
+    try:
+        save_npz(tmp, arrays, mark)
+        paths.check_output(out, overwrite, inputs)
+        with _signals_held():
+            os.replace(tmp, out)
+    finally:
+        remove(tmp)
