@@ -25,15 +25,12 @@ import make_checkpoint  # noqa: E402
 
 from nvfp4_np import checkpoint as ck  # noqa: E402
 from nvfp4_np.calibrate import calibrate  # noqa: E402
+from nvfp4_np.checkpoint.rows import block_quadratic  # noqa: E402
 
 
 def block_error(W, dq, H):
-    nb, bs = H.shape[0], H.shape[-1]
-    r = (dq.astype(np.float64) - W).reshape(W.shape[0], nb, bs)
-    w = W.astype(np.float64).reshape(W.shape[0], nb, bs)
-    num = np.einsum("rbi,bij,rbj->", r, H, r, optimize=True)
-    den = np.einsum("rbi,bij,rbj->", w, H, w, optimize=True)
-    return 100 * np.sqrt(num / den)
+    W64 = W.astype(np.float64)
+    return 100 * np.sqrt(block_quadratic(dq.astype(np.float64) - W64, H) / block_quadratic(W64, H))
 
 
 def main(argv=None):

@@ -239,8 +239,9 @@ def _inspect_calibration(args):
     m = cal.metadata
     print(f"calibration of {m.get('model')} ({m.get('model_class')}): {m.get('samples')} windows of "
           f"{m.get('seq_len')} tokens, {m.get('dtype')}, nvfp4_np {m.get('nvfp4_np')}")
-    for f in m.get("files") or []:
-        print(f"  text {f.get('path')}  {f.get('bytes')} bytes  sha256 {f.get('sha256')}")
+    for f in m.get("files") if isinstance(m.get("files"), list) else []:
+        if isinstance(f, dict):
+            print(f"  text {f.get('path')}  {f.get('bytes')} bytes  sha256 {f.get('sha256')}")
     _print_table(("layer", "K", "tokens", "activation amax", "shares the record of"),
                  [(r["module"], r["K"] or "", r["tokens"] or "", "" if r["amax"] is None else f"{r['amax']:.6g}",
                    r["shares"] or "") for r in rows])

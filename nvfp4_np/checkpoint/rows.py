@@ -84,6 +84,14 @@ def quantize_rows(W, r0, p, settings, amax, operands, progress=None, step=None, 
             "hist": np.bincount(sbytes.reshape(-1), minlength=256), "expert": expert}
 
 
+def block_quadratic(r, H_blocks):
+    """sum_j r_j H_j r_j^T over the rows of ``r`` (M, K) and the column blocks j of the
+    block Hessians (K/bs, bs, bs), in float64: the block-diagonal output error's terms."""
+    nb, bs = H_blocks.shape[0], H_blocks.shape[-1]
+    rb = np.ascontiguousarray(np.asarray(r, np.float64).reshape(r.shape[0], nb, bs).transpose(1, 0, 2))  # (j, row, i)
+    return float(np.einsum("brj,brj->", rb @ np.asarray(H_blocks, np.float64), rb))
+
+
 def _error_sums(w, dq, X64, H_full, H_blocks=None):
     """|dq - w|^2, |w|^2, and the output error's numerator and denominator: with
     activations X, |X r^T|^2; with a full Hessian, r H r^T; with block Hessians only, the
@@ -93,11 +101,7 @@ def _error_sums(w, dq, X64, H_full, H_blocks=None):
     d = dq.astype(np.float64) - w
     out = [float(np.einsum("ij,ij->", d, d)), float(np.einsum("ij,ij->", w, w)), 0.0, 0.0]
     if X64 is None and H_full is None and H_blocks is not None:
-        nb, bs = H_blocks.shape[0], H_blocks.shape[-1]
-        H64 = np.asarray(H_blocks, np.float64)
-        for i, r in ((2, d), (3, w)):
-            rb = np.ascontiguousarray(r.reshape(r.shape[0], nb, bs).transpose(1, 0, 2))  # (block, row, i)
-            out[i] = float(np.einsum("brj,brj->", rb @ H64, rb))
+        out[2:] = block_quadratic(d, H_blocks), block_quadratic(w, H_blocks)
     elif X64 is not None:
         xd, xw = X64 @ d.T, X64 @ w.T
         out[2:] = float(np.einsum("ij,ij->", xd, xd)), float(np.einsum("ij,ij->", xw, xw))
