@@ -341,7 +341,7 @@ def _golden(args):
         if not args.quiet:
             print(f"[{i}/{n}] {name}", file=sys.stderr)
 
-    index = generate(args.out, size=args.size, progress=progress)
+    index = generate(args.out, size=args.size, progress=progress, hex=args.hex)
     print(f"wrote {len(index['vectors'])} vectors to {args.out}")
     return 0
 
@@ -461,6 +461,9 @@ def build_parser():
     g.add_argument("-o", "--out", required=True, help="output folder")
     g.add_argument("--size", choices=("small", "large"), default="small",
                    help="small: the committed set (8-row matrices); large: 256-row matrices")
+    g.add_argument("--hex", action="store_true",
+                   help="also write every array as NAME.hex, one word per line in lowercase hex "
+                        "(what Verilog's $readmemh reads)")
     g.add_argument("--quiet", action="store_true")
 
     v = cmd("verify", "check a candidate implementation's outputs against the golden vectors", _verify)

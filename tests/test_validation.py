@@ -12,7 +12,6 @@ import pytest
 
 import nvfp4_np
 from nvfp4_np import validation
-from nvfp4_np.validation.golden import hex_text
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMITTED = os.path.join(REPO, "validation", "vectors")
@@ -43,27 +42,35 @@ def test_regenerated_vectors_equal_the_committed_ones(fresh):
                         f"'python -m nvfp4_np golden --out validation/vectors' after a deliberate change")
 
 
-def test_manifest_hashes_and_file_forms_agree(fresh):
+def test_manifest_hashes_and_file_forms_agree(fresh, tmp_path):
     import hashlib
 
     index = json.load(open(os.path.join(fresh, "index.json")))
-    assert len(index["vectors"]) == 140
     methods = {(v["method"], v["recipe"], v["block_size"]) for v in index["vectors"]}
     assert len(methods) == 6 * len(nvfp4_np.RECIPES) * 2  # every method x recipe x block size
-    for v in index["vectors"][::7]:
+    for v in index["vectors"]:
         folder = os.path.join(fresh, v["name"])
         man = json.load(open(os.path.join(folder, "manifest.json")))
-        with np.load(os.path.join(folder, "vector.npz")) as z:
-            for name, entry in man["arrays"].items():
-                raw = open(os.path.join(folder, entry["bin"]["file"]), "rb").read()
-                assert hashlib.sha256(raw).hexdigest() == entry["bin"]["sha256"]
-                a = validation.checker.load_array(folder, name, entry)
-                assert list(a.shape) == entry["shape"]
-                assert np.array_equal(np.ascontiguousarray(z[name]).view(np.uint8).reshape(-1),
-                                      np.frombuffer(raw, np.uint8)), name
-                hx = open(os.path.join(folder, entry["hex"]["file"])).read()
-                assert hx == hex_text(a), name
-                assert all(len(line) == 2 * entry["word_bytes"] for line in hx.splitlines())
+        # the folder holds the manifest and one .bin per array, nothing else
+        assert sorted(os.listdir(folder)) == sorted(["manifest.json"] + [e["bin"]["file"] for e in man["arrays"].values()])
+        for name, entry in man["arrays"].items():
+            raw = open(os.path.join(folder, entry["bin"]["file"]), "rb").read()
+            assert hashlib.sha256(raw).hexdigest() == entry["bin"]["sha256"]
+            assert len(raw) == int(np.prod(entry["shape"])) * entry["word_bytes"]
+            assert "hex" not in entry
+    # --hex adds the .hex form: one word per line, the .bin's words in order
+    validation.generate(str(tmp_path), hex=True)
+    for v in index["vectors"][::7]:
+        folder = os.path.join(tmp_path, v["name"])
+        man = json.load(open(os.path.join(folder, "manifest.json")))
+        for name, entry in man["arrays"].items():
+            raw = open(os.path.join(folder, entry["bin"]["file"]), "rb").read()
+            assert raw == open(os.path.join(fresh, v["name"], entry["bin"]["file"]), "rb").read()
+            hx = open(os.path.join(folder, entry["hex"]["file"])).read()
+            assert hashlib.sha256(hx.encode()).hexdigest() == entry["hex"]["sha256"]
+            w = entry["word_bytes"]
+            words = [int.from_bytes(raw[i:i + w], "little") for i in range(0, len(raw), w)]
+            assert hx == "".join(f"{x:0{2 * w}x}\n" for x in words), name
 
 
 def test_expected_outputs_are_the_library_outputs(fresh):
@@ -184,8 +191,10 @@ def test_checker_reports_missing_and_truncated_files(fresh, tmp_path):
 def test_checker_reads_a_candidate_npz(fresh, tmp_path):
     name = "bfloat16-naive-compressed-tensors-bs16"
     os.makedirs(tmp_path / name)
-    with np.load(os.path.join(fresh, name, "vector.npz")) as z:
-        np.savez(tmp_path / name / "vector.npz", **{k: z[k] for k in validation.OUTPUTS})
+    folder = os.path.join(fresh, name)
+    man = json.load(open(os.path.join(folder, "manifest.json")))
+    np.savez(tmp_path / name / "vector.npz",
+             **{k: validation.checker.load_array(folder, k, man["arrays"][k]) for k in validation.OUTPUTS})
     assert validation.verify(fresh, str(tmp_path), select=f"^{name}$").passed
 
 

@@ -1,26 +1,23 @@
 """Write the golden vectors: every method x block size x recipe on the inputs of
-:mod:`nvfp4_np.validation.suites`, each as ``.npz``, raw little-endian ``.bin`` and
-``.hex`` (one word per line, as Verilog's ``$readmemh`` reads), with a manifest.
-
-Layout::
+:mod:`nvfp4_np.validation.suites`, each array as raw little-endian ``.bin`` and, with
+``hex=True``, also as ``.hex`` (one word per line, as Verilog's ``$readmemh`` reads), with
+a manifest. The layout is validation/SPEC.md §8.
 
     OUT/index.json                      schema, library version, every vector's parameters
     OUT/<vector>/manifest.json          parameters, and per array: file names, dtype,
                                         shape, byte order, SHA-256 of each file
-    OUT/<vector>/<array>.bin|.hex       inputs: input (W), X, H, admm_Hn/admm_Minv/admm_H;
+    OUT/<vector>/<array>.bin[, .hex]    inputs: input (W), X, H, admm_Hn, admm_Minv;
                                         outputs: codes, scale_bytes, scale_bytes_swizzled,
                                         tensor_scale, dequant
-    OUT/<vector>/vector.npz             all arrays
 
-Regenerating gives identical bytes (fixed inputs, no timestamps in the ``.npz``).
+Regenerating gives identical bytes. The committed set has no ``.hex`` files: they are a
+function of the ``.bin`` files (:func:`hex_text`), written by ``--hex``.
 """
 
 import hashlib
-import io
 import json
 import os
 import warnings
-import zipfile
 
 import numpy as np
 
@@ -98,7 +95,9 @@ def compute(spec, device="cpu"):
         arrays["H"] = spec["H"]
         if method == "admm":
             Hn, Minv, H32 = admm_operators(spec["H"])
-            arrays.update(admm_Hn=Hn, admm_Minv=Minv, admm_H=H32)
+            # the third operator, float32(H), is H itself (float32 in every vector)
+            assert np.array_equal(H32, spec["H"]) and H32.dtype == spec["H"].dtype
+            arrays.update(admm_Hn=Hn, admm_Minv=Minv)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # scale underflow is part of the suite
         t = quantize(W, spec["block_size"], method, recipe=spec["recipe"], device=device, **kw)
@@ -131,23 +130,6 @@ def hex_text(a):
     return "".join(f"{int(w):0{width}x}\n" for w in words)
 
 
-def npz_bytes(arrays):
-    """A deterministic ``.npz`` (fixed entry timestamps, sorted names, stored); bfloat16
-    arrays are stored as their uint16 bits (the manifest says bfloat16)."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
-        for name in sorted(arrays):
-            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            a = io.BytesIO()
-            arr = np.ascontiguousarray(arrays[name])
-            if _dtype_name(arr.dtype) == "bfloat16":  # .npy has no bfloat16: its bits as uint16
-                arr = arr.view(np.uint16)
-            np.lib.format.write_array(a, arr, allow_pickle=False)
-            z.writestr(info, a.getvalue())
-    return buf.getvalue()
-
-
 def _sha(data):
     return hashlib.sha256(data).hexdigest()
 
@@ -156,8 +138,9 @@ def _dtype_name(dtype):
     return "bfloat16" if np.dtype(dtype).name == "bfloat16" else np.dtype(dtype).name
 
 
-def write_vector(out_dir, spec):
-    """Write one vector's folder; return its manifest."""
+def write_vector(out_dir, spec, hex=False):
+    """Write one vector's folder (``.bin`` files, and ``.hex`` too if ``hex``); return its
+    manifest."""
     arrays, extra = compute(spec)
     folder = os.path.join(out_dir, spec["name"])
     os.makedirs(folder, exist_ok=True)
@@ -166,21 +149,19 @@ def write_vector(out_dir, spec):
         a = np.ascontiguousarray(a)
         entry = {"dtype": _dtype_name(a.dtype), "shape": list(a.shape), "word_bytes": a.dtype.itemsize,
                  "role": "output" if name in OUTPUTS else "input"}
-        for ext, data in (("bin", array_bytes(a)), ("hex", hex_text(a).encode())):
+        forms = [("bin", array_bytes(a))] + ([("hex", hex_text(a).encode())] if hex else [])
+        for ext, data in forms:
             fname = f"{name}.{ext}"
             with open(os.path.join(folder, fname), "wb") as f:
                 f.write(data)
             entry[ext] = {"file": fname, "sha256": _sha(data)}
         files[name] = entry
-    npz = npz_bytes(arrays)
-    with open(os.path.join(folder, "vector.npz"), "wb") as f:
-        f.write(npz)
     manifest = {
         "schema_version": SCHEMA_VERSION, "library": f"nvfp4_np {__version__}", "name": spec["name"],
         "suite": spec["suite"], "description": spec["description"], "method": spec["method"],
         "mode": extra["mode"], "recipe": spec["recipe"], "rounding": extra["rounding"],
         "block_size": spec["block_size"], "block_axis": -1, "byte_order": "little",
-        "npz": {"file": "vector.npz", "sha256": _sha(npz)}, "arrays": files,
+        "arrays": files,
     }
     if spec["method"].startswith("admm"):
         manifest["admm"] = {"n_outer": 3, "n_inner": 10}
@@ -194,15 +175,16 @@ def _write_json(path, obj):
         f.write("\n")
 
 
-def generate(out_dir, size="small", progress=None):
-    """Write every vector under ``out_dir`` and an ``index.json``; return the index."""
+def generate(out_dir, size="small", progress=None, hex=False):
+    """Write every vector under ``out_dir`` and an ``index.json``; return the index.
+    ``hex=True`` also writes each array as ``.hex`` (one word per line)."""
     if size not in SIZES:
         raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
     os.makedirs(out_dir, exist_ok=True)
     entries = []
     specs = vector_specs(size)
     for i, spec in enumerate(specs):
-        m = write_vector(out_dir, spec)
+        m = write_vector(out_dir, spec, hex=hex)
         entries.append({k: m[k] for k in ("name", "suite", "method", "mode", "recipe", "rounding", "block_size")})
         if progress:
             progress(i + 1, len(specs), spec["name"])
