@@ -467,11 +467,31 @@ def build_parser():
     g.add_argument("--quiet", action="store_true")
 
     v = cmd("verify", "check a candidate implementation's outputs against the golden vectors", _verify)
+    v.epilog = """candidate files: CANDIDATE/<vector>/NAME.bin, raw little-endian words in C order
+(or the same arrays by name in one CANDIDATE/<vector>/vector.npz); K is the input's row
+length, bs the vector's block size (16 or 32), the exact shapes are in its manifest.json:
+  codes.bin                 uint8 (rows, K/2): E2M1 codes, element 2i in the low nibble
+  scale_bytes.bin           uint8 (rows, K/bs): E4M3 block-scale bytes, row-major
+  scale_bytes_swizzled.bin  uint8, flat: the scale bytes in the 128x4 tiled layout
+                            (rows padded to a multiple of 128, scale columns to 4)
+  tensor_scale.bin          float32 (1,): the stored tensor scale (1.0 for the seed recipe)
+  dequant.bin               float32 (rows, K): the dequantized values
+
+exit status:
+  0  every selected vector passes
+  1  a vector fails (differing bytes, or a missing, truncated or wrong file)
+  2  usage error, --select not a regular expression or matching no vector,
+     a vectors folder that cannot be read
+
+example:
+  nvfp4-np verify --vectors validation/vectors --candidate my_outputs --select 'te-bs16$'
+"""
     v.add_argument("--vectors", required=True, help="folder written by 'nvfp4-np golden'")
     v.add_argument("--candidate", required=True,
                    help="folder with one sub-folder per vector holding codes.bin, scale_bytes.bin, "
                         "scale_bytes_swizzled.bin, tensor_scale.bin, dequant.bin (or a vector.npz)")
-    v.add_argument("--select", help="regular expression: check only the vectors whose name matches")
+    v.add_argument("--select", metavar="REGEX",
+                   help="regular expression: check only the vectors whose name matches (re.search)")
     v.add_argument("--examples", type=int, default=3, help="differing blocks shown per vector")
     return p
 

@@ -526,3 +526,470 @@ def ref_recipe_exhaustive(x, recipe, tensor_amax=None):
         best_e = np.where(better, e, best_e)
         best_b = np.where(better, np.uint8(byte), best_b)
     return best_b, best_e, table
+
+
+# ----------------------------------------------------------------------------- SPEC.md, whole
+#
+# validation/SPEC.md written out as one class, step by step on float32 / float64 NumPy
+# arrays, sharing no code with nvfp4_np: given a golden vector's inputs it produces the
+# five outputs a candidate implementation writes. Every rule that an implementation could
+# get wrong is one method, so each mutant of tests/mutants.py is a subclass that
+# overrides one method. Blocks are rows of an (N, bs) array; per-block bytes are (N,).
+
+SPEC_RECIPES = ("seed", "te", "modelopt", "torchao", "compressed-tensors")
+FLT_MAX32 = np.finfo(F32).max
+_DEC = E4M3_NONNEG  # dec[c] for c = 0x00..0x7E
+
+
+def _f(x):
+    return np.asarray(x, dtype=F32)
+
+
+def fma32(a, b, c):
+    """float32 fused multiply-add fl(a*b + c) with one rounding, exactly: a*b is exact in
+    float64, TwoSum gives a + b*c = s + err exactly, and only an s that falls on a
+    float32 midpoint needs err to decide the direction."""
+    a, b, c = (np.asarray(v, dtype=F32) for v in (a, b, c))
+    p = a.astype(np.float64) * b.astype(np.float64)
+    c64 = c.astype(np.float64)
+    s = p + c64
+    bb = s - p
+    err = (p - (s - bb)) + (c64 - bb)
+    r = s.astype(F32)
+    other = np.nextafter(r, np.where(s > r.astype(np.float64), F32(np.inf), F32(-np.inf))).astype(F32)
+    on_mid = (r.astype(np.float64) != s) & ((r.astype(np.float64) + other.astype(np.float64)) / 2 == s) & (err != 0)
+    toward_other = np.sign(err) == np.sign(other.astype(np.float64) - r.astype(np.float64))
+    return np.where(on_mid & toward_other, other, r).astype(F32)
+
+
+class SpecReference:
+    """One recipe and tie rule of validation/SPEC.md. ``outputs(...)`` computes a vector."""
+
+    def __init__(self, recipe, rounding=None):
+        assert recipe in SPEC_RECIPES
+        self.recipe = recipe
+        self.rounding = rounding or ("seed" if recipe == "seed" else "rne")
+        self.ts = F32(1.0)
+        self.s_enc = F32(1.0)
+
+    # --- §1.1, §2: arithmetic and formats
+    def lane_sum(self, v):
+        """§1.1 Σlane along the last axis."""
+        return ref_seed_sum(v)
+
+    def e4m3(self, v):
+        """§2.3 E4M3(v) for v >= 0: RNE, > 464 -> 0x7E, NaN -> 0x7F."""
+        return ref_e4m3_code(_f(v))
+
+    def dec(self, c):
+        """§2.2 dec[c], the float32 value of byte c (0x7F is NaN)."""
+        return E4M3_ALL[np.asarray(c, dtype=np.int64)]
+
+    def tie_rule(self):
+        return self.rounding
+
+    def magnitude(self, y):
+        """§2.4 R_t(y): codebook magnitude, saturating (inf and NaN -> 6)."""
+        return CODEBOOK[ref_bucket(_f(y), self.tie_rule())]
+
+    def signed(self, x, m):
+        """§2.5: rule "x<0"; torchao's sign-bit rule also gives -m for x = -0.0."""
+        x, m = _f(x), _f(m)
+        q = np.where(x < 0, -m, np.where(x > 0, m, F32(0.0)))
+        if self.recipe == "torchao":
+            q = np.where((x == 0) & np.signbit(x), -m, q)
+        return q.astype(F32)
+
+    def encode(self, q):
+        """§2.1: index of |q| in the codebook, the sign bit of q as bit 3."""
+        idx = np.searchsorted(CODEBOOK, np.abs(q)).astype(np.uint8)
+        assert np.array_equal(CODEBOOK[idx], np.abs(q))
+        return idx | (np.signbit(q).astype(np.uint8) << 3)
+
+    # --- §3: recipes
+    def tensor_scale(self, A):
+        """§3.3 step 1-2: the stored tensor scale (te also sets S_enc)."""
+        A = F32(A)
+        with np.errstate(all="ignore"):
+            if self.recipe == "seed":
+                return F32(1.0)
+            if self.recipe == "te":
+                s = F32(F32(2688.0) / A) if A > 0 else F32(1.0)
+                s = min(s, FLT_MAX32)
+                self.s_enc = F32(1.0) if s == 0 else F32(s)
+                return F32(F32(1.0) / self.s_enc)
+            if self.recipe in ("modelopt", "torchao"):
+                ts = F32(A / F32(2688.0))
+                return ts if ts > 0 else F32(1.0)
+            gs = F32(F32(F32(1.0) / max(A, F32(2.0**-126))) * F32(2688.0))
+            return gs if np.isfinite(gs) else F32(1.0)
+
+    def block_value(self, a):
+        """§3.1 the block value v from the block amax a."""
+        a, ts, r = _f(a), self.ts, self.recipe
+        with np.errstate(all="ignore"):
+            if r == "seed":
+                return _f(a / F32(6.0))
+            if r == "te":
+                return _f(a * F32(self.s_enc * F32(F32(1.0) / F32(6.0))))
+            if r == "modelopt":
+                return _f(a / F32(F32(6.0) * ts))
+            if r == "torchao":
+                return _f(_f(a / F32(6.0)) / ts)
+            return _f(ts * _f(a / F32(6.0)))
+
+    def value_rules(self, v):
+        """§3.2 steps 3-4: modelopt's v == 0 -> 1, then the recipe's floor."""
+        v = _f(v)
+        if self.recipe == "modelopt":
+            v = np.where(v == 0, F32(1.0), v)
+        floor = {"seed": F32(1e-12), "modelopt": F32(2.0**-9), "torchao": F32(2.0**-6)}.get(self.recipe)
+        if floor is not None:
+            v = np.where(v < floor, floor, v)
+        return _f(v)
+
+    def zero_byte(self, c):
+        """§3.2 step 6: compressed-tensors' byte 0 -> 0x20."""
+        if self.recipe == "compressed-tensors":
+            return np.where(c == 0, np.uint8(0x20), c).astype(np.uint8)
+        return c
+
+    def baseline_byte(self, a):
+        return self.zero_byte(self.e4m3(self.value_rules(self.block_value(a))))
+
+    def min_byte(self):
+        """The smallest byte the recipe can emit (§3.1 min_code)."""
+        return 8 if self.recipe == "torchao" else 1
+
+    def scaled_magnitude(self, ax, sf):
+        """§3.1 y_i from |x| (N, bs) and the block scale sf (N, 1)."""
+        ax, sf, ts, r = _f(ax), _f(sf), self.ts, self.recipe
+        with np.errstate(all="ignore"):
+            if r == "seed":
+                return _f(ax / sf)
+            if r == "te":
+                k = np.minimum(_f(F32(1.0) / _f(sf * ts)), FLT_MAX32)
+                return _f(ax * k)
+            if r == "modelopt":
+                return _f(ax / _f(sf * ts))
+            if r == "torchao":
+                k = np.minimum(_f(_f(F32(1.0) / ts) / sf), FLT_MAX32)
+                return _f(ax * k)
+            return _f(ax / _f(sf / ts))
+
+    def effective_scale(self, sf):
+        """§3.1 s: seed sf; compressed-tensors fl(sf / gs); the others fl(sf * ts)."""
+        sf = _f(sf)
+        if self.recipe == "seed":
+            return sf
+        with np.errstate(all="ignore"):
+            return _f(sf / self.ts) if self.recipe == "compressed-tensors" else _f(sf * self.ts)
+
+    def quants(self, x, c):
+        """§3.2 steps 7-8 for bytes c (N,): signed quants and dequant (N, bs)."""
+        sf = self.dec(c)[:, None]
+        m = self.magnitude(self.scaled_magnitude(np.abs(x), sf))
+        q = self.signed(x, m)
+        return q, self.dequant(q, self.effective_scale(sf))
+
+    def dequant(self, q, s):
+        return _f(q * s)
+
+    # --- §4: block errors
+    def sse(self, x, c):
+        """§4 E(c) = Σlane(fl(r*r)), r = fl(x - dq)."""
+        _, dq = self.quants(x, c)
+        r = _f(x - dq)
+        return self.lane_sum(_f(r * r))
+
+    def better(self, e, best, k, best_c):
+        """Searches (candidates k ascending) replace the best on a strict improvement:
+        ties stay with the baseline, then with the smallest byte."""
+        return e < best
+
+    def prefix_sums(self, t):
+        """§4.2 step 4: float64 prefix sums of the float32 squares, rounded to float32."""
+        return np.cumsum(_f(t * t).astype(np.float64), axis=-1).astype(F32)
+
+    def in_window(self, d, s_min, s_max):
+        """§4.2 step 6: s_min <= dec[k] <= s_max."""
+        return (s_min <= d) & (d <= s_max)
+
+    def seed_window(self, x, e0):
+        """§4.2 steps 1-5: (searching, s_min, s_max) per block."""
+        n = x.shape[1]
+        ax = np.abs(x)
+        a = self.block_amax(x)
+        energy = self.lane_sum(_f(x * x))
+        searching = energy > e0
+        with np.errstate(invalid="ignore"):
+            s_min = _f(_f(a - np.sqrt(e0)) / F32(6.0))
+        s_min = np.where(s_min < 0, F32(0.0), s_min)
+        t = np.sort(ax, axis=1)
+        k_star = (self.prefix_sums(t) <= e0[:, None]).sum(axis=1)
+        searching &= k_star < n
+        s_max = _f(F32(4.0) * t[np.arange(len(t)), np.minimum(k_star, n - 1)])
+        return searching, s_min, s_max
+
+    # --- §4.1, §4.2: naive and the SSE search
+    def block_amax(self, x):
+        """§3 a = max|x_i| over the block."""
+        return np.abs(x).max(axis=1)
+
+    def naive(self, x):
+        return self.baseline_byte(self.block_amax(x))
+
+    def optimal(self, x):
+        c0 = self.naive(x)
+        best_c, best_e = c0.copy(), self.sse(x, c0)
+        if self.recipe == "seed":
+            searching, s_min, s_max = self.seed_window(x, best_e)
+            for k in range(1, 127):
+                idx = np.nonzero(searching & self.in_window(_DEC[k], s_min, s_max))[0]
+                self._try(x, idx, k, best_c, best_e, self.sse)
+            return best_c
+        for k in range(self.min_byte(), 127):
+            self._try(x, np.arange(len(x)), k, best_c, best_e, self.sse)
+        return best_c
+
+    def _try(self, x, idx, k, best_c, best_e, err):
+        if idx.size:
+            e = err(x[idx], np.full(idx.size, k, np.uint8))
+            win = self.better(e, best_e[idx], k, best_c[idx])
+            best_c[idx[win]] = k
+            best_e[idx[win]] = e[win]
+
+    # --- §4.3: the Hessian search
+    def matvec(self, M, v):
+        """§4.3 the k-order float32 matrix-vector product M (N, n, n) @ v (N, n)."""
+        return ref_matvec_korder(M, v)
+
+    def hessian_error(self, x, c, H):
+        """§4.3 seed mode EH(c) = Σlane(fl(r * MV(H, r)))."""
+        _, dq = self.quants(x, c)
+        r = _f(x - dq)
+        return self.lane_sum(_f(r * self.matvec(H, r)))
+
+    def hessian_start_error(self, x, c0, H, e0):
+        """§4.3 step 1: the best starts at (c0, EH(c0)), not at the SSE E0."""
+        return self.hessian_error(x, c0, H)
+
+    def clip_sse(self, x, c):
+        s = self.effective_scale(self.dec(c))[:, None]
+        cl = np.maximum(_f(np.abs(x) - _f(F32(6.0) * s)), F32(0.0))
+        return self.lane_sum(_f(cl * cl))
+
+    def fast_fail_passes(self, cl, best):
+        """§4.3 step 4: evaluate k only if Cl(k) < fl(best * 10)."""
+        return cl < _f(best * F32(10.0))
+
+    def window_is_exact(self):
+        return (self.recipe == "seed" or (self.recipe == "modelopt" and self.ts == 1)
+                or (self.recipe == "compressed-tensors" and self.ts == 1))
+
+    def widen(self):
+        """§4.3 step 3: the window grows one byte each way unless the arithmetic is exact."""
+        return 0 if self.window_is_exact() else 1
+
+    def first_byte(self, u):
+        """§4.3 first(u): the smallest byte k >= 1 with dec[k] >= u (0x7F if none)."""
+        return np.searchsorted(_DEC[1:], u, side="left") + 1
+
+    def last_byte(self, u):
+        """§4.3 last(u): the largest byte k in 0..0x7E with dec[k] <= u."""
+        return np.searchsorted(_DEC, u, side="right") - 1
+
+    def hessian_window(self, s_min, s_max):
+        """§4.3 step 3: [lo, hi] per block, as byte numbers."""
+        if not self.window_is_exact():
+            with np.errstate(all="ignore"):
+                if self.recipe == "compressed-tensors":
+                    s_min, s_max = _f(s_min * self.ts), _f(s_max * self.ts)
+                else:
+                    s_min, s_max = _f(s_min / self.ts), _f(s_max / self.ts)
+        w = self.widen()
+        lo = np.maximum(self.first_byte(s_min) - w, self.min_byte())
+        hi = np.minimum(self.last_byte(s_max) + w, 126)
+        return lo, hi
+
+    def hessian_seed(self, x, H):
+        c0 = self.naive(x)
+        e0 = self.sse(x, c0)
+        best_c, best_e = c0.copy(), self.hessian_start_error(x, c0, H, e0)
+        searching, s_min, s_max = self.seed_window(x, e0)
+        lo, hi = self.hessian_window(s_min, s_max)
+        for k in range(1, 127):
+            idx = np.nonzero(searching & (lo <= k) & (k <= hi))[0]
+            if idx.size == 0:
+                continue
+            cl = self.clip_sse(x[idx], np.full(idx.size, k, np.uint8))
+            idx = idx[self.fast_fail_passes(cl, best_e[idx])]
+            self._try(x, idx, k, best_c, best_e, lambda xs, c: self.hessian_error(xs, c, H[idx]))
+        return best_c
+
+    def hessian_error64(self, x, dq, H64):
+        """§4.3 exact mode EH64: r = fl64(x - dq), acc and tot in float64, in order."""
+        r = x.astype(np.float64) - dq.astype(np.float64)
+        n = r.shape[1]
+        acc = np.zeros_like(r)
+        for k in range(n):
+            acc = acc + H64[:, :, k] * r[:, None, k]
+        tot = np.zeros(len(r))
+        for a in range(n):
+            tot = tot + r[:, a] * acc[:, a]
+        return tot
+
+    def hessian_exact(self, x, H64):
+        c0 = self.naive(x)
+        best_c, best_e = c0.copy(), self.hessian_error64(x, self.quants(x, c0)[1], H64)
+        for k in range(self.min_byte(), 127):
+            idx = np.arange(len(x))
+            self._try(x, idx, k, best_c, best_e, lambda xs, c: self.hessian_error64(xs, self.quants(xs, c)[1], H64))
+        return best_c
+
+    # --- §4.4: ADMM
+    def project(self, w):
+        """P(w): E2M1 at scale 1 with the tie and sign rules; NaN -> +0, +-inf -> +-6."""
+        return self.signed(w, self.magnitude(np.abs(w)))
+
+    def admm_weights(self, x, c):
+        sf = self.dec(c)[:, None]
+        ts, r = self.ts, self.recipe
+        with np.errstate(all="ignore"):
+            if r == "te":
+                return _f(x * np.minimum(_f(F32(1.0) / _f(sf * ts)), FLT_MAX32))
+            if r == "torchao":
+                return _f(x * np.minimum(_f(_f(F32(1.0) / ts) / sf), FLT_MAX32))
+            return _f(x / self.effective_scale(sf))
+
+    def refit_value(self, c_eff):
+        """§4.4 step 4: the refit effective scale in block-scale units."""
+        with np.errstate(all="ignore"):
+            if self.recipe == "seed":
+                return c_eff
+            if self.recipe == "compressed-tensors":
+                return _f(c_eff * self.ts)
+            return _f(c_eff / self.ts)
+
+    def refit_byte(self, c_eff):
+        """§4.4 step 4: v = max(refit value, fl(1e-12)), the floor, the cast, the zero byte."""
+        v = np.maximum(self.refit_value(c_eff), F32(1e-12))
+        return self.zero_byte(self.e4m3(self.value_rules(v)))
+
+    def admm_result_byte(self, c_last_refit, c_of_quants):
+        """§4.4: the returned scale is the last refit, even when z was computed at the
+        previous byte (rounds ran out)."""
+        return c_last_refit
+
+    def admm_loop(self, x, c, Hn, Minv, H32, n_outer, n_inner):
+        """§4.4 mode seed's loop from bytes c: (returned bytes, z), z None if n_outer = 0."""
+        c = c.copy()
+        c_used = c.copy()
+        z_all = np.zeros_like(x) if n_outer else None
+        active = np.ones(len(x), bool)
+        with np.errstate(all="ignore"):
+            for _ in range(n_outer):
+                idx = np.nonzero(active)[0]
+                if idx.size == 0:
+                    break
+                xs = x[idx]
+                w = self.admm_weights(xs, c[idx])
+                z = self.project(w)
+                u = np.zeros_like(w)
+                hw = self.matvec(Hn[idx], w)
+                for _ in range(n_inner):
+                    t = _f(hw + _f(z - u))
+                    qv = self.matvec(Minv[idx], t)
+                    z = self.project(_f(qv + u))
+                    u = _f(_f(u + qv) - z)
+                z_all[idx] = z
+                c_used[idx] = c[idx]
+                hq = self.matvec(H32[idx], z)
+                num = self.lane_sum(_f(xs * hq))
+                den = self.lane_sum(_f(z * hq))
+                ok = (num > 0) & (den > F32(1e-12))
+                c_new = self.refit_byte(_f(num / den))
+                c_new = np.where(ok, c_new, c[idx]).astype(np.uint8)
+                done = self.dec(c_new) == self.dec(c[idx])
+                c[idx] = c_new
+                active[idx[done]] = False
+        return self.admm_result_byte(c, c_used), z_all
+
+    def admm_takes(self, e_admm, e_start):
+        """§4.4 mode best: the ADMM result only if strictly better."""
+        return e_admm < e_start
+
+    def admm_start(self, x, mode, H32):
+        """§4.4: mode seed starts at c0, mode best at the exact Hessian search's byte."""
+        return self.naive(x) if mode == "seed" else self.hessian_exact(x, H32.astype(np.float64))
+
+    def admm(self, x, mode, H32, Hn, Minv, n_outer, n_inner):
+        """(bytes, quants, dequant) of ADMM in ``mode``."""
+        start = self.admm_start(x, mode, H32)
+        q0, dq0 = self.quants(x, start)
+        c, z = self.admm_loop(x, start, Hn, Minv, H32, n_outer, n_inner)
+        if z is None:
+            return start, q0, dq0
+        dq = self.dequant(z, self.effective_scale(self.dec(c))[:, None])
+        if mode == "seed":
+            return c, z, dq
+        H64 = H32.astype(np.float64)
+        take = self.admm_takes(self.hessian_error64(x, dq, H64), self.hessian_error64(x, dq0, H64))
+        c = np.where(take, c, start).astype(np.uint8)
+        return c, np.where(take[:, None], z, q0), np.where(take[:, None], dq, dq0)
+
+    # --- §5: byte layouts
+    def pad_byte(self):
+        """§5.3: padding of the swizzled buffer."""
+        return 0
+
+    def pack(self, codes):
+        """§5.1: element 2i in the low nibble."""
+        return (codes[:, 0::2] | (codes[:, 1::2] << 4)).astype(np.uint8)
+
+    def swizzle_offset(self, m, k, n_kt):
+        """§5.3 off(m, k)."""
+        return ((m // 128) * n_kt + k // 4) * 512 + (m % 32) * 16 + ((m % 128) // 32) * 4 + k % 4
+
+    def swizzle(self, sb):
+        M, Ks = sb.shape
+        n_mt, n_kt = -(-M // 128), -(-Ks // 4)
+        out = np.full(n_mt * n_kt * 512, self.pad_byte(), np.uint8)
+        for m in range(M):
+            for k in range(Ks):
+                out[self.swizzle_offset(m, k, n_kt)] = sb[m, k]
+        return out
+
+    # --- a whole vector
+    def tensor_amax(self, x):
+        """§3: A = max|x| over the whole input."""
+        return F32(np.abs(x).max()) if x.size else F32(0.0)
+
+    def outputs(self, W, block_size, method, mode=None, H=None, Hn=None, Minv=None, n_outer=3, n_inner=10):
+        """The five outputs of a golden vector (validation/SPEC.md §8) for input W (M, K)."""
+        x2 = np.asarray(W).astype(F32)
+        M, K = x2.shape
+        nb = K // block_size
+        x = x2.reshape(-1, block_size)
+        self.ts = self.tensor_scale(self.tensor_amax(x2))
+        per_block = None if H is None else np.arange(len(x)) % nb
+        if method == "naive":
+            c = self.naive(x)
+        elif method == "optimal":
+            c = self.optimal(x)
+        elif method == "hessian" and mode == "seed":
+            c = self.hessian_seed(x, _f(H)[per_block])
+        elif method == "hessian" and mode == "exact":
+            c = self.hessian_exact(x, np.asarray(H, np.float64)[per_block])
+        if method == "admm":
+            c, q, dq = self.admm(x, mode, _f(H)[per_block], _f(Hn)[per_block], _f(Minv)[per_block], n_outer, n_inner)
+        else:
+            q, dq = self.quants(x, c)
+        sb = c.reshape(M, nb).astype(np.uint8)
+        return {
+            "codes": self.pack(self.encode(q).reshape(M, K)),
+            "scale_bytes": sb,
+            "scale_bytes_swizzled": self.swizzle(sb),
+            "tensor_scale": np.array([self.ts], F32),
+            "dequant": dq.reshape(M, K).astype(F32),
+        }

@@ -6,8 +6,11 @@ the output arrays under the vectors' names: ``codes``, ``scale_bytes``,
 little-endian, the vector's dtype and size) or inside a ``vector.npz``. The checker
 reports per vector: pass/fail, the number of differing blocks, the first differing blocks
 with their input values, expected and actual bytes, and why they differ (scale byte, code,
-tie rounding, nibble order, swizzle position, signed zero, tensor scale, dequant
-arithmetic). A missing or truncated file is reported as such.
+tie rounding, nibble order, swizzle position, signed zero, dequant arithmetic). A wrong
+scale byte also says whether the candidate's codes are the ones its own byte gives (then
+the scale search or choice differs, not the rounding). File-level problems (a missing,
+truncated or unreadable file, a wrong tensor scale) are named as such; a vector that
+fails only by them says so instead of counting blocks.
 """
 
 import json
@@ -17,11 +20,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import bits, recipes
+from .. import _block, bits, formats, recipes
 from ..checkpoint.paths import plain_name
 from .golden import OUTPUTS
 
 _E2M1_BOUNDS = np.array([0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0], np.float32)
+#: Reasons that are file-level problems: a problem line says them, the summary does not
+#: count them again.
+FILE_REASONS = frozenset({"tensor scale"})
+#: The largest scale byte that is a block scale (0x7f is NaN, 0x80.. negative).
+_MAX_SCALE_BYTE = 0x7E
 
 
 @dataclass
@@ -60,20 +68,29 @@ class Report:
     def text(self, max_examples=3):
         lines = []
         for r in self.results:
-            status = "PASS" if r.passed else "FAIL"
-            line = f"{status}  {r.name}"
-            if r.n_blocks:
-                line += f"  ({r.differing_blocks} of {r.n_blocks} blocks differ)"
-            if r.reasons:
-                line += "  " + ", ".join(f"{k}: {v}" for k, v in sorted(r.reasons.items()))
-            lines.append(line)
-            lines += [f"      {p}" for p in r.problems]
+            lines.append(_summary(r))
+            if r.differing_blocks or r.passed:  # else the summary line holds the problems
+                lines += [f"      {p}" for p in r.problems]
             for ex in r.examples[:max_examples]:
                 where = "swizzled scales" if ex.row < 0 else f"row {ex.row} block {ex.block}"
                 lines.append(f"      {where}: {ex.reason}: {ex.detail}")
         n_fail = sum(not r.passed for r in self.results)
         lines.append(f"{len(self.results) - n_fail} passed, {n_fail} failed")
         return "\n".join(lines)
+
+
+def _summary(r):
+    """A vector's first report line: the number of differing blocks, or, when no block
+    differs, the file problems that fail it; then the block reasons and their counts."""
+    line = f"{'PASS' if r.passed else 'FAIL'}  {r.name}"
+    if r.differing_blocks or (r.passed and r.n_blocks):
+        line += f"  ({r.differing_blocks} of {r.n_blocks} blocks differ)"
+    elif r.problems:
+        line += "  " + "; ".join(r.problems)
+    reasons = sorted((k, v) for k, v in r.reasons.items() if k not in FILE_REASONS)
+    if reasons:
+        line += "  " + ", ".join(f"{k}: {v}" for k, v in reasons)
+    return line
 
 
 def _load_json(path):
@@ -113,7 +130,7 @@ def load_candidate(folder, name, entry):
             data = f.read()
         if len(data) != expected_bytes:
             kind = "truncated" if len(data) < expected_bytes else "too long"
-            return None, f"{name}.bin is {kind}: {len(data)} bytes, expected {expected_bytes}"
+            return None, f"{name}.bin has {len(data)} bytes, expected {expected_bytes} ({kind})"
         return _from_bytes(data, entry), None
     npz = os.path.join(folder, "vector.npz")
     if os.path.exists(npz):
@@ -126,7 +143,13 @@ def load_candidate(folder, name, entry):
                     return _from_bytes(np.ascontiguousarray(a).tobytes(), entry), None
         except (OSError, ValueError) as e:
             return None, f"vector.npz unreadable: {e}"
-    return None, f"{name} missing (no {name}.bin or vector.npz entry)"
+    return None, f"{name}.bin missing (and no vector.npz holding {name})"
+
+
+def _source(folder, name):
+    """Where the candidate gave array ``name``: its ``.bin``, else its ``vector.npz``
+    entry (load_candidate's order)."""
+    return f"{name}.bin" if os.path.exists(os.path.join(folder, f"{name}.bin")) else f"vector.npz[{name}]"
 
 
 def _words(a):
@@ -142,11 +165,44 @@ def _scaled_value(x, scale_byte, rc):
         return np.float32(np.abs(x) * f) if rc.elem_mul else np.float32(np.abs(x) / f)
 
 
-def _classify_block(x, exp_codes, act_codes, exp_sb, act_sb, rc):
-    """(reason, detail) for one block whose scale byte or codes differ."""
+def codes_at_scale_byte(x, scale_byte, rc):
+    """The E2M1 codes (uint8, unpacked) that the recipe's arithmetic ``rc`` gives the
+    block ``x`` (float32) at the E4M3 block-scale byte ``scale_byte`` (validation/SPEC.md
+    §3): the kernels' own per-block step (the element factor and effective scale of the
+    byte, E2M1 rounding with the tie rule, the sign rule), so a zero byte and -0.0
+    inputs come out as the library writes them."""
+    # Numba hands float32 results to Python as floats: back to float32 (exact), or the
+    # kernel would be compiled, and round, in float64
+    f, s = (np.float32(v) for v in _block.candidate(int(scale_byte), formats.E4M3_DECODE, rc))
+    quants = np.empty((1, x.size), np.float32)
+    _block.quantize_block(np.ascontiguousarray(x, np.float32).reshape(1, -1), 0, f, s, rc, quants, quants, False)
+    return bits.fp4_codes(quants[0])
+
+
+def _own_byte_note(x, act_codes, act_sb, rc):
+    """Whether a block's candidate codes are the ones its own (wrong) scale byte gives:
+    if so the scale search or choice differs, not the rounding."""
+    if act_sb > _MAX_SCALE_BYTE:
+        return (f"the candidate's byte 0x{act_sb:02x} is not a block scale (NaN or negative): "
+                "its codes cannot be checked against it")
+    own = codes_at_scale_byte(x, act_sb, rc)
+    if np.array_equal(own, act_codes):
+        return (f"the candidate's codes are what its own scale byte 0x{act_sb:02x} gives: "
+                "the scale search/choice differs, not the rounding")
+    i = int(np.nonzero(own != act_codes)[0][0])
+    return (f"the candidate's codes are not those of its own byte 0x{act_sb:02x} either "
+            f"(element {i} = {float(x[i])!r}: 0x{act_sb:02x} gives code 0x{int(own[i]):x}, "
+            f"got 0x{int(act_codes[i]):x})")
+
+
+def _classify_block(x, exp_codes, act_codes, exp_sb, act_sb, rc, own_byte_note=None):
+    """(reason, detail) for one block whose scale byte or codes differ. ``own_byte_note``:
+    for a wrong scale byte, what the detail says of the candidate's codes under its own
+    byte (None: nothing)."""
     if exp_sb != act_sb:
         ev, av = (float(bits.e4m3_values(np.uint8(b))) for b in (exp_sb, act_sb))
-        return "scale byte", (f"expected 0x{exp_sb:02x} ({ev!r}), got 0x{act_sb:02x} ({av!r}); "
+        note = f"{own_byte_note}; " if own_byte_note else ""
+        return "scale byte", (f"expected 0x{exp_sb:02x} ({ev!r}), got 0x{act_sb:02x} ({av!r}); {note}"
                               f"input {np.array2string(x, precision=9, max_line_width=200)}")
     i = int(np.nonzero(exp_codes != act_codes)[0][0])
     e, a = int(exp_codes[i]), int(act_codes[i])
@@ -157,6 +213,12 @@ def _classify_block(x, exp_codes, act_codes, exp_sb, act_sb, rc):
     if abs((e & 7) - (a & 7)) == 1 and (e & 8) == (a & 8) and np.any(y == _E2M1_BOUNDS):
         return "tie rounding", f"{where} (scaled value {float(y)!r} is a decision boundary)"
     return "code", f"{where} (scaled value {float(y)!r})"
+
+
+def _float_bits(v):
+    """A float32 as its bits and its value: ``0x3c800000 (0.015625)``."""
+    v = np.float32(v)
+    return f"0x{int(v.view(np.uint32)):08x} ({float(v)!r})"
 
 
 def check_vector(vec_dir, cand_dir, max_examples=5):
@@ -189,12 +251,14 @@ def check_vector(vec_dir, cand_dir, max_examples=5):
         if len(res.examples) < max_examples:
             res.examples.append(BlockDiff(row, block, reason, detail))
 
+    # ADMM's codes come from its iteration, not from rounding x at the returned scale
+    codes_follow_scale = not man["method"].startswith("admm")
+
     bad_blocks = np.zeros((M, nb), bool)
     if act["tensor_scale"] is not None and _words(act["tensor_scale"])[0] != _words(exp["tensor_scale"])[0]:
         res.passed = False
-        res.problems.append(f"tensor scale: expected {exp['tensor_scale'][0]!r} "
-                            f"(0x{int(_words(exp['tensor_scale'])[0]):08x}), got {act['tensor_scale'][0]!r} "
-                            f"(0x{int(_words(act['tensor_scale'])[0]):08x})")
+        res.problems.append(f"{_source(cand_dir, 'tensor_scale')}: expected {_float_bits(exp['tensor_scale'][0])}, "
+                            f"got {_float_bits(act['tensor_scale'][0])}")
         res.reasons["tensor scale"] = 1
     if act["codes"] is not None and act["scale_bytes"] is not None:
         ec, ac = exp["codes"], act["codes"]
@@ -211,7 +275,11 @@ def check_vector(vec_dir, cand_dir, max_examples=5):
                 count("nibble order", r, b, "codes match with the two nibbles of each byte swapped "
                       "(element 2i belongs in the LOW nibble)")
                 continue
-            reason, detail = _classify_block(xb, e_codes[r, b], a_codes[r, b], int(esb[r, b]), int(asb[r, b]), rc)
+            note = None
+            if esb[r, b] != asb[r, b] and codes_follow_scale and len(res.examples) < max_examples:
+                note = _own_byte_note(xb, a_codes[r, b], int(asb[r, b]), rc)
+            reason, detail = _classify_block(xb, e_codes[r, b], a_codes[r, b], int(esb[r, b]), int(asb[r, b]),
+                                             rc, note)
             count(reason, r, b, detail)
     if act["scale_bytes_swizzled"] is not None and not np.array_equal(act["scale_bytes_swizzled"],
                                                                       exp["scale_bytes_swizzled"]):
@@ -246,7 +314,10 @@ def check_vector(vec_dir, cand_dir, max_examples=5):
 
 def verify(vectors, candidate, select=None, max_examples=5):
     """Check every vector of the folder ``vectors`` (with an ``index.json``) whose name
-    matches the regular expression ``select`` (default: all) against ``candidate``."""
+    matches the regular expression ``select`` (default: all) against ``candidate``.
+
+    Raises ``re.error`` for a ``select`` that is not a regular expression and
+    ``ValueError`` when it matches no vector."""
     index = _load_json(os.path.join(vectors, "index.json"))
     pattern = re.compile(select) if select else None
     results = []

@@ -26,7 +26,7 @@ from ..admm import admm_operators
 from ..checkpoint.paths import plain_name
 from ..recipes import RECIPES
 from ..tensor import quantize
-from . import suites
+from . import constructed, suites
 
 SCHEMA_VERSION = 1
 BLOCK_SIZES = (16, 32)
@@ -67,6 +67,37 @@ def _suites(size):
     }
 
 
+def _special_suites():
+    """Whole tensors for rules that need one: suite -> (W, methods, recipes, block sizes,
+    description)."""
+    return {
+        "zero-tensor": (suites.zero_tensor(), ("naive",), RECIPES, (16,),
+                        "an all-zero tensor (+0.0 and -0.0): each recipe's zero-tensor rule"),
+        "tiny-tensor": (suites.tiny_tensor(), ("naive",), RECIPES, (16,),
+                        "a tensor of amax 1e-37 with subnormals and -0.0: the FLT_MAX caps"),
+        "layout": (suites.layout_matrix(), ("naive",), ("te",), BLOCK_SIZES,
+                   "130 x 160: several 128x4 tiles of swizzled scales, and their padding"),
+    }
+
+
+def _pinned_specs():
+    """The constructed vectors of :mod:`constructed`: the anchor row and the rows that
+    pin one rule each, per (method, recipe, block size)."""
+    specs = []
+    for (method, recipe, bs) in sorted(constructed.ROWS):
+        W = np.concatenate([constructed.anchor_row()[None], constructed.rows(method, recipe, bs)])
+        H = None
+        if method.startswith("hessian"):
+            H = constructed.hessian_blocks(bs)
+        elif method.startswith("admm"):
+            H = constructed.admm_hessian(bs)
+        pins = ", ".join(sorted({m for m, _ in constructed.ROWS[(method, recipe, bs)]}))
+        specs.append({"name": f"pinned-{method}-{recipe}-bs{bs}", "suite": "pinned",
+                      "description": f"constructed rows that pin: {pins}", "method": method,
+                      "recipe": recipe, "block_size": bs, "W": W, "X": None, "H": H})
+    return specs
+
+
 def vector_specs(size="small"):
     """Every vector: dicts of name, suite, method, recipe, block_size and the inputs."""
     specs = []
@@ -79,7 +110,14 @@ def vector_specs(size="small"):
                         "method": method, "recipe": recipe, "block_size": bs,
                         "W": W, "X": X, "H": None if Hs is None else Hs[bs],
                     })
-    return specs
+    for suite, (W, methods, recipes, sizes, desc) in _special_suites().items():
+        for method in methods:
+            for recipe in recipes:
+                for bs in sizes:
+                    specs.append({"name": f"{suite}-{method}-{recipe}-bs{bs}", "suite": suite,
+                                  "description": desc, "method": method, "recipe": recipe,
+                                  "block_size": bs, "W": W, "X": None, "H": None})
+    return specs + _pinned_specs()
 
 
 def compute(spec, device="cpu"):

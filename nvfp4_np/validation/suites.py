@@ -123,3 +123,30 @@ def diagonal_hessian(block_size, seed=4):
     rs = np.random.RandomState(seed)
     d = 2.0 ** rs.randint(-3, 5, (K // block_size, block_size))
     return np.stack([np.diag(r) for r in d]).astype(F32)
+
+
+def zero_tensor():
+    """An all-zero tensor: +0.0 and -0.0 (the tensor amax A is 0)."""
+    W = np.zeros((4, K), F32)
+    W[1::2, ::3] = -0.0
+    return W
+
+
+def tiny_tensor():
+    """A tensor of amax 1e-37: te's S_enc = 2688/A overflows float32 (capped at FLT_MAX),
+    torchao's fl(1/ts) overflows (its element factor is capped), and the blocks hold
+    subnormals, exact zeros and -0.0."""
+    rs = np.random.RandomState(6)
+    W = (rs.standard_normal((4, K)) * 2e-38).astype(F32)
+    W[0, 0] = 1e-37
+    W[:, 5::7] = -0.0
+    W[:, 6::7] = 0.0
+    W[2] = (rs.standard_normal(K) * 1e-44).astype(F32)  # subnormals
+    return W
+
+
+def layout_matrix(seed=8, m=130, k=160):
+    """130 x 160 rows of normal values: the scales span 2 x 3 (bs 16) or 2 x 2 (bs 32) tiles
+    of the 128x4 swizzled layout, with padded rows and columns."""
+    rs = np.random.RandomState(seed)
+    return (rs.standard_normal((m, k)) * 10.0 ** rs.uniform(-1, 1, (m, 1))).astype(F32)

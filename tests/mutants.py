@@ -1,0 +1,623 @@
+"""A catalogue of wrong NVFP4 implementations: each mutant is validation/SPEC.md with one
+rule changed the way a real implementation could plausibly get it wrong, written as a
+small subclass of the slow reference ``naive.SpecReference``.
+
+tests/test_mutants.py requires that the reference passes every committed golden vector and
+that every mutant fails at least one. ``python tests/mutants.py --table`` runs every
+mutant over every vector and rewrites the table in validation/README.md.
+"""
+
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from naive import E4M3_NONNEG, F32, SpecReference, _f, fma32  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VECTORS = os.path.join(REPO, "validation", "vectors")
+TABLE = os.path.join(REPO, "validation", "README.md")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    section: str  # the SPEC.md section whose rule it breaks
+    what: str
+    cls: type
+    kwargs: tuple = ()
+
+    def reference(self, recipe, rounding):
+        return self.cls(recipe, rounding, **dict(self.kwargs))
+
+
+MUTANTS = []
+
+
+def mutant(name, section, what, **kwargs):
+    def register(cls):
+        MUTANTS.append(Mutant(name, section, what, cls, tuple(kwargs.items())))
+        return cls
+    return register
+
+
+class OnlyFor(SpecReference):
+    """A mutant that changes one recipe only: ``self.hit`` says whether it applies."""
+
+    def __init__(self, recipe, rounding, recipes=None):
+        super().__init__(recipe, rounding)
+        self.hit = recipes is None or recipe in recipes
+
+
+# ----------------------------------------------------------------------------- §1 arithmetic
+
+
+@mutant("lane-sum-pairwise", "§1.1", "NumPy's pairwise sum: the 8 lanes combined as a tree "
+        "((L0+L1)+(L2+L3))+((L4+L5)+(L6+L7)) instead of left to right")
+class LaneSumPairwise(SpecReference):
+    def lane_sum(self, v):
+        v = _f(v)
+        lanes = [v[..., i::8][..., 0] for i in range(8)]
+        for i in range(8):
+            for j in range(1, v.shape[-1] // 8):
+                lanes[i] = _f(lanes[i] + v[..., i + 8 * j])
+        L = lanes
+        return _f(_f(_f(L[0] + L[1]) + _f(L[2] + L[3])) + _f(_f(L[4] + L[5]) + _f(L[6] + L[7])))
+
+
+@mutant("lane-sum-sequential", "§1.1", "a plain left-to-right float32 sum of the block")
+class LaneSumSequential(SpecReference):
+    def lane_sum(self, v):
+        v = _f(v)
+        acc = v[..., 0]
+        for i in range(1, v.shape[-1]):
+            acc = _f(acc + v[..., i])
+        return acc
+
+
+@mutant("residual-fma", "§1.1", "the residual x - q*s contracted into one fused multiply-add "
+        "(nvcc's default --fmad=true)")
+class ResidualFma(SpecReference):
+    def sse(self, x, c):
+        q, _ = self.quants(x, c)
+        s = self.effective_scale(self.dec(c))[:, None]
+        r = fma32(-q, np.broadcast_to(s, q.shape), x)
+        return self.lane_sum(_f(r * r))
+
+
+@mutant("matvec-fma", "§4.3", "the k-order matrix-vector product with fused multiply-adds "
+        "(what a BLAS or cuBLAS matmul does) instead of separate multiply and add")
+class MatvecFma(SpecReference):
+    def matvec(self, M, v):
+        M, v = _f(M), _f(v)
+        out = _f(M[:, :, 0] * v[:, None, 0])
+        for k in range(1, v.shape[1]):
+            out = fma32(M[:, :, k], np.broadcast_to(v[:, None, k], out.shape), out)
+        return out
+
+
+@mutant("matvec-float64", "§4.3", "the matrix-vector product accumulated in float64 and rounded "
+        "once (a more accurate dot product)")
+class MatvecFloat64(SpecReference):
+    def matvec(self, M, v):
+        acc = np.zeros(v.shape, np.float64)
+        for k in range(v.shape[1]):
+            acc = acc + _f(M)[:, :, k].astype(np.float64) * _f(v)[:, None, k].astype(np.float64)
+        return acc.astype(F32)
+
+
+# ----------------------------------------------------------------------------- §2 formats
+
+
+@mutant("e4m3-saturate-nan", "§2.3", "E4M3 cast of v > 464 gives NaN (0x7F, ml_dtypes and torch "
+        "before 2.12) instead of 448")
+class E4m3SaturateNan(SpecReference):
+    def e4m3(self, v):
+        c = super().e4m3(v)
+        return np.where(_f(v) > 464, np.uint8(0x7F), c).astype(np.uint8)
+
+
+@mutant("e4m3-ties-away", "§2.3", "E4M3 cast with ties away from zero (C roundf) instead of to "
+        "even")
+class E4m3TiesAway(SpecReference):
+    def e4m3(self, v):
+        c = super().e4m3(v)
+        v = _f(v)
+        up = np.minimum(c.astype(np.int64) + 1, 126)
+        mid = (E4M3_NONNEG[np.minimum(c, 126)].astype(np.float64) + E4M3_NONNEG[up]) / 2
+        tie = (c < 126) & (v.astype(np.float64) == mid)
+        return np.where(tie, up, c).astype(np.uint8)
+
+
+for _recipe in ("seed", "te", "modelopt", "torchao", "compressed-tensors"):
+    @mutant(f"ties-{_recipe}", "§2.4", f"the {_recipe} recipe's E2M1 ties rounded the other way "
+            f"({'to even' if _recipe == 'seed' else 'toward zero'})", recipes=(_recipe,))
+    class TiesSwapped(OnlyFor):
+        def tie_rule(self):
+            if not self.hit:
+                return self.rounding
+            return "rne" if self.rounding == "seed" else "seed"
+
+
+@mutant("negative-zero-code", "§2.5", "x = -0.0 gets code 0x8 (the float's sign bit) in every "
+        "recipe, not only torchao")
+class NegativeZeroCode(SpecReference):
+    def signed(self, x, m):
+        q = super().signed(x, m)
+        return np.where((_f(x) == 0) & np.signbit(x), -_f(m), q).astype(F32)
+
+
+@mutant("torchao-sign-rule", "§2.5", "torchao with the x<0 sign rule: x = -0.0 gets code 0x0",
+        recipes=("torchao",))
+class TorchaoSignRule(OnlyFor):
+    def signed(self, x, m):
+        if not self.hit:
+            return super().signed(x, m)
+        x, m = _f(x), _f(m)
+        return np.where(x < 0, -m, np.where(x > 0, m, F32(0.0))).astype(F32)
+
+
+@mutant("zero-scale-quants", "§3.3", "a block whose scale byte is 0 gets quants 0 (a guarded "
+        "division) instead of the saturated +-6 of |x|/0 = inf")
+class ZeroScaleQuants(SpecReference):
+    def magnitude(self, y):
+        m = super().magnitude(y)
+        return np.where(np.isinf(y) | np.isnan(y), F32(0.0), m).astype(F32)
+
+
+@mutant("pack-high-nibble-first", "§5.1", "element 2i in the high nibble")
+class PackHighFirst(SpecReference):
+    def pack(self, codes):
+        return ((codes[:, 0::2] << 4) | codes[:, 1::2]).astype(np.uint8)
+
+
+@mutant("swizzle-tiles-column-major", "§5.3", "the 128x4 tiles ordered column-tile-major")
+class SwizzleTilesColumnMajor(SpecReference):
+    def swizzle(self, sb):
+        self._n_mt = -(-sb.shape[0] // 128)
+        return super().swizzle(sb)
+
+    def swizzle_offset(self, m, k, n_kt):
+        return ((k // 4) * self._n_mt + m // 128) * 512 + (m % 32) * 16 + ((m % 128) // 32) * 4 + k % 4
+
+
+@mutant("swizzle-tile-row-major", "§5.3", "inside a tile, rows stored in order (row r at 4r) "
+        "instead of row 32i + j at 16j + 4i")
+class SwizzleTileRowMajor(SpecReference):
+    def swizzle_offset(self, m, k, n_kt):
+        return ((m // 128) * n_kt + k // 4) * 512 + (m % 128) * 4 + k % 4
+
+
+@mutant("swizzle-padding-ff", "§5.3", "padding bytes 0xFF instead of 0x00")
+class SwizzlePaddingFF(SpecReference):
+    def pad_byte(self):
+        return 0xFF
+
+
+# ----------------------------------------------------------------------------- §3 recipes
+
+
+@mutant("tensor-amax-signed", "§3", "the tensor amax as max(x) instead of max|x|")
+class TensorAmaxSigned(SpecReference):
+    def tensor_amax(self, x):
+        return F32(x.max()) if x.size else F32(0.0)
+
+
+@mutant("block-amax-signed", "§3", "the block amax as max(x) instead of max|x|")
+class BlockAmaxSigned(SpecReference):
+    def block_amax(self, x):
+        return np.maximum(x.max(axis=1), F32(0.0))
+
+
+@mutant("zero-tensor-rule-missing", "§3.1", "no zero-tensor rule: an all-zero tensor gives ts = 0 "
+        "(modelopt, torchao) or S_enc = FLT_MAX (te)", recipes=("te", "modelopt", "torchao"))
+class ZeroTensorRuleMissing(OnlyFor):
+    def tensor_scale(self, A):
+        if not self.hit or F32(A) > 0:
+            return super().tensor_scale(A)
+        if self.recipe == "te":
+            self.s_enc = np.finfo(F32).max
+            return F32(F32(1.0) / self.s_enc)
+        return F32(F32(A) / F32(2688.0))
+
+
+@mutant("te-divide", "§3.3 te", "te divides |x| by fl(sf*ts) instead of multiplying by its "
+        "rounded reciprocal (TE's historical bug class)", recipes=("te",))
+class TeDivide(OnlyFor):
+    def scaled_magnitude(self, ax, sf):
+        if not self.hit:
+            return super().scaled_magnitude(ax, sf)
+        with np.errstate(all="ignore"):
+            return _f(_f(ax) / _f(_f(sf) * self.ts))
+
+
+@mutant("te-block-value-order", "§3.3 te", "te's block value as fl(fl(a/6) * S_enc) instead of "
+        "fl(a * fl(S_enc * fl(1/6)))", recipes=("te",))
+class TeBlockValueOrder(OnlyFor):
+    def block_value(self, a):
+        if not self.hit:
+            return super().block_value(a)
+        return _f(_f(_f(a) / F32(6.0)) * self.s_enc)
+
+
+@mutant("te-reciprocal-uncapped", "§3.3 te", "te's element factor fl(1/fl(sf*ts)) not capped at "
+        "FLT_MAX (inf for a zero scale byte)", recipes=("te",))
+class TeReciprocalUncapped(OnlyFor):
+    def scaled_magnitude(self, ax, sf):
+        if not self.hit:
+            return super().scaled_magnitude(ax, sf)
+        with np.errstate(all="ignore"):
+            return _f(_f(ax) * _f(F32(1.0) / _f(_f(sf) * self.ts)))
+
+
+@mutant("te-encode-scale-uncapped", "§3.3 te", "te's S_enc = fl(2688/A) not capped at FLT_MAX "
+        "(inf for a tiny tensor)", recipes=("te",))
+class TeEncodeUncapped(OnlyFor):
+    def tensor_scale(self, A):
+        ts = super().tensor_scale(A)
+        if self.hit and F32(A) > 0:
+            with np.errstate(all="ignore"):
+                self.s_enc = F32(F32(2688.0) / F32(A))
+                ts = F32(F32(1.0) / self.s_enc)
+        return ts
+
+
+@mutant("modelopt-zero-value-rule", "§3.3 modelopt", "modelopt without v == 0 -> 1.0: a zero "
+        "block gets the floor's byte 0x01 instead of 0x38", recipes=("modelopt",))
+class ModeloptZeroValue(OnlyFor):
+    def value_rules(self, v):
+        if not self.hit:
+            return super().value_rules(v)
+        v = _f(v)
+        return np.where(v < F32(2.0**-9), F32(2.0**-9), v).astype(F32)
+
+
+@mutant("modelopt-no-floor", "§3.3 modelopt", "modelopt without the 2^-9 floor of the block "
+        "value", recipes=("modelopt",))
+class ModeloptNoFloor(OnlyFor):
+    def value_rules(self, v):
+        if not self.hit:
+            return super().value_rules(v)
+        return np.where(_f(v) == 0, F32(1.0), _f(v)).astype(F32)
+
+
+@mutant("modelopt-element-multiply", "§3.3 modelopt", "modelopt multiplies |x| by fl(1/d) "
+        "instead of dividing by d", recipes=("modelopt",))
+class ModeloptMultiply(OnlyFor):
+    def scaled_magnitude(self, ax, sf):
+        if not self.hit:
+            return super().scaled_magnitude(ax, sf)
+        with np.errstate(all="ignore"):
+            return _f(_f(ax) * _f(F32(1.0) / _f(_f(sf) * self.ts)))
+
+
+@mutant("torchao-block-value-order", "§3.3 torchao", "torchao's block value as fl(a / fl(6*ts)) "
+        "instead of fl(fl(a/6) / ts)", recipes=("torchao",))
+class TorchaoBlockValueOrder(OnlyFor):
+    def block_value(self, a):
+        if not self.hit:
+            return super().block_value(a)
+        return _f(_f(a) / _f(F32(6.0) * self.ts))
+
+
+@mutant("torchao-no-floor", "§3.3 torchao", "torchao without the 2^-6 floor of the block value",
+        recipes=("torchao",))
+class TorchaoNoFloor(OnlyFor):
+    def value_rules(self, v):
+        return _f(v) if self.hit else super().value_rules(v)
+
+
+@mutant("torchao-search-from-0x01", "§4.2", "torchao's searches start at byte 0x01 instead of "
+        "its smallest byte 0x08", recipes=("torchao",))
+class TorchaoSearchFrom1(OnlyFor):
+    def min_byte(self):
+        return 1 if self.hit else super().min_byte()
+
+
+@mutant("torchao-reciprocal-uncapped", "§3.3 torchao", "torchao's element factor "
+        "fl(fl(1/ts)/sf) not capped at FLT_MAX", recipes=("torchao",))
+class TorchaoReciprocalUncapped(OnlyFor):
+    def scaled_magnitude(self, ax, sf):
+        if not self.hit:
+            return super().scaled_magnitude(ax, sf)
+        with np.errstate(all="ignore"):
+            return _f(_f(ax) * _f(_f(F32(1.0) / self.ts) / _f(sf)))
+
+
+@mutant("ct-global-scale-divide", "§3.3 compressed-tensors", "compressed-tensors' global scale "
+        "as fl(2688/A) instead of fl(fl(1/A) * 2688)", recipes=("compressed-tensors",))
+class CtGlobalScaleDivide(OnlyFor):
+    def tensor_scale(self, A):
+        gs = super().tensor_scale(A)
+        if self.hit and gs != 1:
+            gs = F32(F32(2688.0) / max(F32(A), F32(2.0**-126)))
+        return gs
+
+
+@mutant("ct-element-multiply", "§3.3 compressed-tensors", "compressed-tensors multiplies |x| by "
+        "fl(gs/sf) instead of dividing by fl(sf/gs)", recipes=("compressed-tensors",))
+class CtElementMultiply(OnlyFor):
+    def scaled_magnitude(self, ax, sf):
+        if not self.hit:
+            return super().scaled_magnitude(ax, sf)
+        with np.errstate(all="ignore"):
+            return _f(_f(ax) * _f(self.ts / _f(sf)))
+
+
+@mutant("ct-zero-byte-kept", "§3.3 compressed-tensors", "compressed-tensors keeps byte 0 "
+        "instead of replacing it with 0x20", recipes=("compressed-tensors",))
+class CtZeroByteKept(OnlyFor):
+    def zero_byte(self, c):
+        return c if self.hit else super().zero_byte(c)
+
+
+@mutant("ct-dequant-order", "§5.4", "compressed-tensors' dequant as fl(fl(q*sf)/gs) instead of "
+        "fl(q * fl(sf/gs))", recipes=("compressed-tensors",))
+class CtDequantOrder(OnlyFor):
+    def quants(self, x, c):
+        q, dq = super().quants(x, c)
+        if self.hit:
+            with np.errstate(all="ignore"):
+                dq = _f(_f(q * self.dec(c)[:, None]) / self.ts)
+        return q, dq
+
+
+# ----------------------------------------------------------------------------- §4 methods
+
+
+@mutant("noise-rule-1-missing", "§4.2", "the seed search without 'En > E0 or keep c0'",
+        recipes=("seed",))
+class NoiseRule1(OnlyFor):
+    def seed_window(self, x, e0):
+        searching, s_min, s_max = super().seed_window(x, e0)
+        n = x.shape[1]
+        t = np.sort(np.abs(x), axis=1)
+        k_star = (self.prefix_sums(t) <= e0[:, None]).sum(axis=1)
+        return searching | (k_star < n), s_min, s_max
+
+
+@mutant("noise-rule-2-missing", "§4.2", "the seed search without 'k* = n: keep c0' (s_max from "
+        "the largest element)", recipes=("seed",))
+class NoiseRule2(OnlyFor):
+    def seed_window(self, x, e0):
+        searching, s_min, s_max = super().seed_window(x, e0)
+        energy = self.lane_sum(_f(x * x))
+        return energy > e0, s_min, s_max
+
+
+@mutant("prefix-sums-float32", "§4.2", "the prefix sums of §4.2 step 4 accumulated in float32")
+class PrefixFloat32(SpecReference):
+    def prefix_sums(self, t):
+        return np.cumsum(_f(t * t), axis=-1, dtype=F32)
+
+
+@mutant("window-lower-exclusive", "§4.2, §4.3", "the search window's lower bound exclusive: "
+        "s_min < dec[k], and first(u) the smallest byte with dec[k] > u")
+class WindowLowerExclusive(SpecReference):
+    def in_window(self, d, s_min, s_max):
+        return (s_min < d) & (d <= s_max)
+
+    def first_byte(self, u):
+        return np.searchsorted(E4M3_NONNEG[1:], u, side="right") + 1
+
+
+@mutant("window-upper-exclusive", "§4.2, §4.3", "the search window's upper bound exclusive: "
+        "dec[k] < s_max, and last(u) the largest byte with dec[k] < u")
+class WindowUpperExclusive(SpecReference):
+    def in_window(self, d, s_min, s_max):
+        return (s_min <= d) & (d < s_max)
+
+    def last_byte(self, u):
+        return np.searchsorted(E4M3_NONNEG, u, side="left") - 1
+
+
+@mutant("ties-to-largest-byte", "§4.2", "equal-error candidates: the largest byte wins (<= "
+        "instead of <)")
+class TiesToLargest(SpecReference):
+    def better(self, e, best, k, best_c):
+        return e <= best
+
+
+@mutant("ties-to-smallest-byte", "§4.2", "equal-error candidates: the smallest byte wins even "
+        "over the baseline c0")
+class TiesToSmallest(SpecReference):
+    def better(self, e, best, k, best_c):
+        return (e < best) | ((e == best) & (k < best_c))
+
+
+@mutant("hessian-no-fast-fail", "§4.3", "Hessian seed mode without the fast-fail "
+        "Cl(k) < fl(best * 10)")
+class HessianNoFastFail(SpecReference):
+    def fast_fail_passes(self, cl, best):
+        return np.ones(cl.shape, bool)
+
+
+@mutant("hessian-window-not-widened", "§4.3", "Hessian seed mode's window not widened by one "
+        "byte each way for the inexact recipes")
+class HessianWindowNotWidened(SpecReference):
+    def widen(self):
+        return 0
+
+
+@mutant("hessian-start-sse", "§4.3", "Hessian seed mode starts from (c0, E0), the SSE, instead "
+        "of (c0, EH(c0))")
+class HessianStartSse(SpecReference):
+    def hessian_start_error(self, x, c0, H, e0):
+        return e0.copy()
+
+
+@mutant("hessian-exact-float32", "§4.3", "Hessian exact mode evaluated in float32 instead of "
+        "float64")
+class HessianExactFloat32(SpecReference):
+    def hessian_error64(self, x, dq, H64):
+        r = _f(x - dq)
+        H = _f(H64)
+        acc = np.zeros_like(r)
+        for k in range(r.shape[1]):
+            acc = _f(acc + _f(H[:, :, k] * r[:, None, k]))
+        tot = np.zeros(len(r), F32)
+        for a in range(r.shape[1]):
+            tot = _f(tot + _f(r[:, a] * acc[:, a]))
+        return tot.astype(np.float64)
+
+
+@mutant("admm-best-ties-to-admm", "§4.4", "ADMM best mode takes the ADMM result on equal error "
+        "(<= instead of <)")
+class AdmmBestTies(SpecReference):
+    def admm_takes(self, e_admm, e_start):
+        return e_admm <= e_start
+
+
+@mutant("admm-returns-quants-scale", "§4.4", "ADMM returns the scale its quants were computed at "
+        "instead of the last refit when the rounds run out")
+class AdmmQuantsScale(SpecReference):
+    def admm_result_byte(self, c_last_refit, c_of_quants):
+        return c_of_quants
+
+
+@mutant("admm-best-starts-at-c0", "§4.4", "ADMM best mode starts from the naive byte instead of "
+        "the exact Hessian search's")
+class AdmmBestStartsAtC0(SpecReference):
+    def admm_start(self, x, mode, H32):
+        return self.naive(x)
+
+
+@mutant("admm-refit-unclamped", "§4.4", "the ADMM refit without the recipe's floor and zero byte")
+class AdmmRefitUnclamped(SpecReference):
+    def refit_byte(self, c_eff):
+        return self.e4m3(np.maximum(self.refit_value(c_eff), F32(1e-12)))
+
+
+@mutant("admm-weights-divide", "§4.4", "ADMM's scaled weights as fl(x / s) for te and torchao "
+        "instead of x times their rounded reciprocal", recipes=("te", "torchao"))
+class AdmmWeightsDivide(OnlyFor):
+    def admm_weights(self, x, c):
+        if not self.hit:
+            return super().admm_weights(x, c)
+        with np.errstate(all="ignore"):
+            return _f(_f(x) / self.effective_scale(self.dec(c))[:, None])
+
+
+#: Rules with no mutant, because changing them cannot change a byte (SPEC says why).
+EQUIVALENT = {
+    "the seed recipe's floor fl(1e-12)": "§3.3 seed step 3: E4M3 of it is 0, the byte it would replace",
+    "the seed search's per-candidate fast-fail": "§4.2: monotone, proved never to change the result",
+    "ADMM's global vs per-block convergence test": "§4.4 step 5: an unchanged block repeats the same computation",
+}
+
+
+# ----------------------------------------------------------------------------- running them
+
+
+def load_vector(folder):
+    """(manifest, arrays) of a committed vector folder, read from the .bin files."""
+    import ml_dtypes
+
+    with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as f:
+        man = json.load(f)
+    arrays = {}
+    for name, e in man["arrays"].items():
+        dt = np.dtype(ml_dtypes.bfloat16) if e["dtype"] == "bfloat16" else np.dtype(e["dtype"])
+        with open(os.path.join(folder, e["bin"]["file"]), "rb") as f:
+            words = np.frombuffer(f.read(), dtype=f"<u{dt.itemsize}")
+        arrays[name] = words.astype(words.dtype.newbyteorder("=")).view(dt).reshape(e["shape"])
+    return man, arrays
+
+
+def run_reference(ref, man, arrays):
+    """The reference's five outputs for one vector."""
+    method = man["method"].split("-")[0]
+    return ref.outputs(arrays["input"], man["block_size"], method, man["mode"], H=arrays.get("H"),
+                       Hn=arrays.get("admm_Hn"), Minv=arrays.get("admm_Minv"), **man.get("admm", {}))
+
+
+OUTPUTS = ("codes", "scale_bytes", "scale_bytes_swizzled", "tensor_scale", "dequant")
+
+
+def differing_outputs(ref, man, arrays):
+    """Names of the outputs whose bytes differ from the vector's expected ones."""
+    with np.errstate(all="ignore"):
+        out = run_reference(ref, man, arrays)
+    return [n for n in OUTPUTS
+            if out[n].shape != arrays[n].shape or out[n].tobytes() != np.ascontiguousarray(arrays[n]).tobytes()]
+
+
+def vector_names(vectors=VECTORS):
+    with open(os.path.join(vectors, "index.json"), encoding="utf-8") as f:
+        return [e["name"] for e in json.load(f)["vectors"]]
+
+
+def catches(mut, names=None, vectors=VECTORS, first_only=False):
+    """The vectors (of ``names``, in that order) that the mutant fails."""
+    caught = []
+    for name in names or vector_names(vectors):
+        man, arrays = load_vector(os.path.join(vectors, name))
+        if differing_outputs(mut.reference(man["recipe"], man["rounding"]), man, arrays):
+            caught.append(name)
+            if first_only:
+                break
+    return caught
+
+
+# ----------------------------------------------------------------------------- the table
+
+BEGIN, END = "<!-- mutation table: begin -->", "<!-- mutation table: end -->"
+SHOWN = 3
+
+
+def table_rows(vectors=VECTORS):
+    """(mutant, caught-by vector names) for every mutant, over every vector."""
+    names = vector_names(vectors)
+    return [(m, catches(m, names, vectors)) for m in MUTANTS]
+
+
+def table_text(rows, n_vectors):
+    n_caught = sum(bool(c) for _, c in rows)
+    lines = [BEGIN, "",
+             f"Mutation score: **{n_caught} of {len(rows)}** mutants caught by the {n_vectors} vectors.", "",
+             "| mutant | SPEC | the wrong rule | vectors that catch it | first of them |",
+             "|---|---|---|---|---|"]
+    for m, caught in rows:
+        first = ", ".join(f"`{c}`" for c in caught[:SHOWN]) + (" ..." if len(caught) > SHOWN else "")
+        what = m.what.replace("|", "\\|")  # a table cell
+        lines.append(f"| `{m.name}` | {m.section} | {what} | {len(caught)} | {first or '**none**'} |")
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def committed_table():
+    """{mutant name: (count, [first vectors])} as written in validation/README.md."""
+    with open(TABLE, encoding="utf-8") as f:
+        text = f.read()
+    body = text[text.index(BEGIN):text.index(END)]
+    out = {}
+    for line in body.splitlines():
+        if line.startswith("| `"):
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip("|"))]
+            out[cells[0].strip("`")] = (int(cells[3]), [c.strip(" `.") for c in cells[4].split(",") if "`" in c])
+    return out
+
+
+def write_table(vectors=VECTORS):
+    rows = table_rows(vectors)
+    new = table_text(rows, len(vector_names(vectors)))
+    with open(TABLE, encoding="utf-8") as f:
+        text = f.read()
+    text = text[:text.index(BEGIN)] + new + text[text.index(END) + len(END):]
+    with open(TABLE, "w", encoding="utf-8") as f:
+        f.write(text)
+    return rows
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--table"]:
+        rows = write_table()
+        missed = [m.name for m, c in rows if not c]
+        print(f"{len(rows) - len(missed)} of {len(rows)} caught; not caught: {missed}")
+    else:
+        for m, caught in table_rows():
+            print(f"{m.name:32s} {len(caught):4d}  {caught[:3]}")
