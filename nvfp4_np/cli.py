@@ -483,8 +483,9 @@ exit status:
   2  usage error, --select not a regular expression or matching no vector,
      a vectors folder that cannot be read
 
-example:
-  nvfp4-np verify --vectors validation/vectors --candidate my_outputs --select 'te-bs16$'
+examples:
+  nvfp4-np verify --vectors validation/vectors --candidate my_outputs
+  nvfp4-np verify --vectors validation/vectors --candidate my_outputs --select 'naive-(seed|te)-'
 """
     v.add_argument("--vectors", required=True, help="folder written by 'nvfp4-np golden'")
     v.add_argument("--candidate", required=True,

@@ -696,10 +696,14 @@ class SpecReference:
         return _f(q * s)
 
     # --- §4: block errors
+    def residual(self, x, q, c):
+        """§4 r = fl(x - dq), dq = fl(q * s) for byte c (two roundings, no FMA)."""
+        return _f(x - self.dequant(q, self.effective_scale(self.dec(c))[:, None]))
+
     def sse(self, x, c):
-        """§4 E(c) = Σlane(fl(r*r)), r = fl(x - dq)."""
-        _, dq = self.quants(x, c)
-        r = _f(x - dq)
+        """§4 E(c) = Σlane(fl(r*r))."""
+        q, _ = self.quants(x, c)
+        r = self.residual(x, q, c)
         return self.lane_sum(_f(r * r))
 
     def better(self, e, best, k, best_c):
@@ -766,8 +770,8 @@ class SpecReference:
 
     def hessian_error(self, x, c, H):
         """§4.3 seed mode EH(c) = Σlane(fl(r * MV(H, r)))."""
-        _, dq = self.quants(x, c)
-        r = _f(x - dq)
+        q, _ = self.quants(x, c)
+        r = self.residual(x, q, c)
         return self.lane_sum(_f(r * self.matvec(H, r)))
 
     def hessian_start_error(self, x, c0, H, e0):
@@ -871,6 +875,10 @@ class SpecReference:
                 return _f(c_eff * self.ts)
             return _f(c_eff / self.ts)
 
+    def dual_update(self, u, qv, z):
+        """§4.4 step 2: u = fl(fl(u + qv) - z)."""
+        return _f(_f(u + qv) - z)
+
     def refit_byte(self, c_eff):
         """§4.4 step 4: v = max(refit value, fl(1e-12)), the floor, the cast, the zero byte."""
         v = np.maximum(self.refit_value(c_eff), F32(1e-12))
@@ -901,7 +909,7 @@ class SpecReference:
                     t = _f(hw + _f(z - u))
                     qv = self.matvec(Minv[idx], t)
                     z = self.project(_f(qv + u))
-                    u = _f(_f(u + qv) - z)
+                    u = self.dual_update(u, qv, z)
                 z_all[idx] = z
                 c_used[idx] = c[idx]
                 hq = self.matvec(H32[idx], z)

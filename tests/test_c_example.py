@@ -76,7 +76,7 @@ def test_c_reference_reproduces_the_vectors(vectors, candidate):
     names = _expected_names(vectors)
     suites = {json.load(open(os.path.join(vectors, n, "manifest.json")))["suite"] for n in names}
     assert suites == {"random", "corners", "ties", "float16", "bfloat16", "zero-tensor", "tiny-tensor",
-                      "layout", "pinned"}, suites
+                      "subnormal-tensor", "layout", "pinned"}, suites
     report = validation.verify(vectors, candidate, select=SELECT)
     assert [r.name for r in report.results] == names
     assert report.passed, report.text()

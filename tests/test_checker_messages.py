@@ -324,3 +324,30 @@ def test_verify_help_lists_exit_codes_and_candidate_files():
                  "128x4", "tensor_scale.bin float32 (1,)", "dequant.bin float32 (rows, K)",
                  "vector.npz", "little-endian"):
         assert text in out, text
+
+
+def test_admm_code_differences_are_not_called_rounding(vectors, tmp_path):
+    """A differing ADMM code is an 'ADMM quant', not a tie or a rounding at the scale."""
+    name = "admm-admm-seed-te-bs16"
+    v = Vector(vectors, name)
+    d = _candidate(vectors, tmp_path, name)
+    c = nvfp4_np.unpack_fp4(v.arrays["codes"])[0, :v.bs].copy()
+    i = int(np.nonzero(c & 7)[0][0])  # a nonzero code: change its magnitude by one step
+    c[i] = (c[i] & 8) | ((c[i] & 7) - 1)
+    _set_block(d, v, 0, 0, int(v.arrays["scale_bytes"][0, 0]), c)
+    r, _ = _verify(vectors, tmp_path, name)
+    assert r.reasons == {"ADMM quant": 1}
+    assert f"element {i} = " in r.examples[0].detail and "SPEC §4.4" in r.examples[0].detail
+
+
+def test_no_own_byte_verdict_when_the_tensor_scale_differs(vectors, tmp_path):
+    """With another tensor scale the candidate's codes follow other arithmetic: the note
+    says so instead of blaming the rounding."""
+    name = "random-naive-te-bs16"
+    v = Vector(vectors, name)
+    d = _candidate(vectors, tmp_path, name)
+    np.array([v.arrays["tensor_scale"][0] * 2], np.float32).tofile(os.path.join(d, "tensor_scale.bin"))
+    _set_block(d, v, 0, 1, int(v.arrays["scale_bytes"][0, 1]) + 1)
+    r, _ = _verify(vectors, tmp_path, name)
+    assert "its codes are not checked against its own byte: its tensor scale differs" in r.examples[0].detail
+    assert "own scale byte" not in r.examples[0].detail and "either" not in r.examples[0].detail

@@ -42,6 +42,14 @@ def test_regenerated_vectors_equal_the_committed_ones(fresh):
                         f"'python -m nvfp4_np golden --out validation/vectors' after a deliberate change")
 
 
+def test_the_committed_vectors_stay_under_10_mb():
+    """The suite's size on disk (files rounded up to 4 KiB blocks, and the folders)."""
+    total = 0
+    for d, _, files in os.walk(COMMITTED):
+        total += 4096 + sum(-(-os.path.getsize(os.path.join(d, f)) // 4096) * 4096 for f in files)
+    assert total < 10 * 2**20, f"{total / 2**20:.1f} MiB"
+
+
 def test_manifest_hashes_and_file_forms_agree(fresh, tmp_path):
     import hashlib
 

@@ -195,10 +195,11 @@ def _own_byte_note(x, act_codes, act_sb, rc):
             f"got 0x{int(act_codes[i]):x})")
 
 
-def _classify_block(x, exp_codes, act_codes, exp_sb, act_sb, rc, own_byte_note=None):
+def _classify_block(x, exp_codes, act_codes, exp_sb, act_sb, rc, own_byte_note=None, codes_follow_scale=True):
     """(reason, detail) for one block whose scale byte or codes differ. ``own_byte_note``:
     for a wrong scale byte, what the detail says of the candidate's codes under its own
-    byte (None: nothing)."""
+    byte (None: nothing). ``codes_follow_scale`` False (ADMM): the codes are not a rounding
+    of x at the scale, so a differing code is only an "ADMM quant"."""
     if exp_sb != act_sb:
         ev, av = (float(bits.e4m3_values(np.uint8(b))) for b in (exp_sb, act_sb))
         note = f"{own_byte_note}; " if own_byte_note else ""
@@ -209,6 +210,8 @@ def _classify_block(x, exp_codes, act_codes, exp_sb, act_sb, rc, own_byte_note=N
     where = f"element {i} = {float(x[i])!r}: expected code 0x{e:x}, got 0x{a:x}"
     if (e ^ a) == 8 and (e & 7) == 0:
         return "signed zero", where
+    if not codes_follow_scale:
+        return "ADMM quant", f"{where} (ADMM's quants come from its iteration, SPEC §4.4)"
     y = _scaled_value(x[i], exp_sb, rc)
     if abs((e & 7) - (a & 7)) == 1 and (e & 8) == (a & 8) and np.any(y == _E2M1_BOUNDS):
         return "tie rounding", f"{where} (scaled value {float(y)!r} is a decision boundary)"
@@ -255,7 +258,8 @@ def check_vector(vec_dir, cand_dir, max_examples=5):
     codes_follow_scale = not man["method"].startswith("admm")
 
     bad_blocks = np.zeros((M, nb), bool)
-    if act["tensor_scale"] is not None and _words(act["tensor_scale"])[0] != _words(exp["tensor_scale"])[0]:
+    ts_differs = act["tensor_scale"] is not None and _words(act["tensor_scale"])[0] != _words(exp["tensor_scale"])[0]
+    if ts_differs:
         res.passed = False
         res.problems.append(f"{_source(cand_dir, 'tensor_scale')}: expected {_float_bits(exp['tensor_scale'][0])}, "
                             f"got {_float_bits(act['tensor_scale'][0])}")
@@ -277,9 +281,11 @@ def check_vector(vec_dir, cand_dir, max_examples=5):
                 continue
             note = None
             if esb[r, b] != asb[r, b] and codes_follow_scale and len(res.examples) < max_examples:
-                note = _own_byte_note(xb, a_codes[r, b], int(asb[r, b]), rc)
+                # the codes of the candidate's own byte depend on its tensor scale too
+                note = ("its codes are not checked against its own byte: its tensor scale differs" if ts_differs
+                        else _own_byte_note(xb, a_codes[r, b], int(asb[r, b]), rc))
             reason, detail = _classify_block(xb, e_codes[r, b], a_codes[r, b], int(esb[r, b]), int(asb[r, b]),
-                                             rc, note)
+                                             rc, note, codes_follow_scale)
             count(reason, r, b, detail)
     if act["scale_bytes_swizzled"] is not None and not np.array_equal(act["scale_bytes_swizzled"],
                                                                       exp["scale_bytes_swizzled"]):

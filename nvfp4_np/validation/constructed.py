@@ -7,8 +7,9 @@ choices).
 The rows were found by ``python tests/find_constructions.py --write`` (a seeded,
 deterministic search against the slow reference of validation/SPEC.md) and are stored
 here as float32 bit patterns, so generating the vectors needs no search. Each vector is
-the anchor row (its amax ``ANCHOR`` fixes the tensor scale of every two-level recipe)
-followed by the rows of its context.
+the anchor row (its amax, ``ANCHOR`` or for a few contexts ``EXACT_ANCHOR``, fixes the
+tensor scale of every two-level recipe) followed by the rows of its context. For the two-level recipes every row stays below the
+anchor; the seed recipe has no tensor scale, and its rows go up to 1e11 (saturated blocks).
 """
 
 import numpy as np
@@ -22,10 +23,21 @@ ANCHOR = 7.7
 K = suites.K
 
 
-def anchor_row():
-    """The first row: ANCHOR, then zeros."""
+#: Contexts whose anchor is 2688 = 6 * 448 instead: there the tensor scale is exactly 1
+#: (modelopt's ts, compressed-tensors' gs), the case §4.3 treats as exact arithmetic.
+EXACT_ANCHOR = 2688.0
+EXACT_CONTEXTS = (("hessian-seed", "modelopt", 16), ("hessian-seed", "compressed-tensors", 16))
+
+
+def anchor(method, recipe, block_size):
+    """The amax of a context's input."""
+    return EXACT_ANCHOR if (method, recipe, block_size) in EXACT_CONTEXTS else ANCHOR
+
+
+def anchor_row(method, recipe, block_size):
+    """The first row of a context's input: its anchor, then zeros."""
     row = np.zeros(K, np.float32)
-    row[0] = ANCHOR
+    row[0] = anchor(method, recipe, block_size)
     return row
 
 
@@ -45,308 +57,336 @@ def admm_hessian(block_size):
 ROWS = {
     ('admm-best', 'seed', 16): [
         ('admm-best-ties-to-admm', (
-            ("36984085 371acf65 b6379cdf b52fb7dd 36b71415 b5ca42d5 34bf14a5 b650e41f "
-             "b678004f 37734ab2 3669ddde 35c33a5f 36fdf708 b5a86d6b 359eccf0 b7834165 "
-             "bf1a234e 3e51d866 3bf127e5 3f850147 3d6c3b91 3e0cf1b9 bd88ff11 3ed3a835 "
-             "3dee9b39 be996ef9 3ea11842 3e125500 be48336d 3dfbd5bd be883815 3e698b76 "
-             "bacd7f8a bbbccca9 3ada4573 3bc3839c 3c43e2e0 3a88f394 bb458207 bb06d9d7 "
-             "bbb3e839 3ce47197 bcc73588 3bf8e5ee bbf3b769 3d035036 ba920513 3c900a84 "
-             "beaf62f9 3ee71f9b 3db697c6 3f582716 bed7192f be9b201b bdcc713e 4002f803 "
-             "4056c2b5 be4f2906 bfc8a937 3ff2a1f6 bf9d49a7 3fbebcf9 3ed5a2a9 3f7f3440"),
-            ("b9d66efa ba01a3cb 3b0c5b30 3a094e1c b9a68813 bad3b21c b9aa6c31 ba8bbb77 "
-             "bb725d75 b9fb3cc2 b972daa1 bb452d02 b92fda01 bb2c4b41 3b25d0a8 badcb340 "
-             "3cf77563 bf2bfb96 bf8c2f33 bf8ab9c0 3ee3a317 3edc8368 3ebd0619 be592a6d "
-             "bef0e858 3a4b7bba bef6e552 bf0386d6 3f4a2757 3fd08e50 3f12a28d 3f227748 "
-             "bc11d5cc bb74e5fd bc4301b7 bc675c32 3b11d984 3c247d1c bb4ac4d6 3c5b923a "
-             "bbc435bf 3c116b5e 3ce6c46a 3d7f81af 3c16f38c bb4a4f72 3bac9135 3bdfb787 "
-             "3654ade5 b5bb117e 36a3d090 363d1197 36a9a07b 372dc6f1 3572ccbd b6e3aeea "
-             "3681739f 3545dc0b 368df3ff b63edf4b b63d62da b6b2de62 b61bb29a b53c39a1"),
+            ("38e5a6e5 b6d13a03 38c5a1a8 b819ab7b 389e2d6d 36f64e64 3780f5c0 b7081b04 "
+             "b7507419 b6296981 b81f1a80 b6db186e 388a1248 b6f5b51c 39050c6d 36b7f1a2 "
+             "3d3f3f24 3d084166 bbe72b4b bc29fa2f bc6a35d3 badc7d48 3caefbe5 bc8c8a7f "
+             "bd282ff3 3d30a5bb 3cdfaa48 bd756869 bc56c63e 3c214d29 bbd745dc 3c93c940 "
+             "3abb6b14 bb1a7e63 3ab58cdf 3a03f65b 38a60062 39f9672a 39fcd94e 3a29917d "
+             "ba069aef 396f2755 ba55575e baac76bb ba1608ba b8a9c267 ba27c343 3a90df9e "
+             "3a179640 b95eaaf0 39f8d7b1 3c9ee689 bc7f4dce bb2dfb0b 3c2bd761 bcc830f2 "
+             "3a518072 bbcba435 3a94b9b1 bb709632 3b9fff46 bb4bf7b0 ba87258a bc7ac3f7"),
+            ("378af1bd b84114f2 b8fe51a2 b99f4bc6 b87036d8 398913d7 b8b42d82 389915c1 "
+             "39156a2c 38b63263 386b509d 3812e6b4 b9256be5 3823aca7 38c66e76 39082055 "
+             "38869cc2 b8052e2b 385e170e 37a4a053 38bc7dd5 37e757de b850a96f b8387697 "
+             "b5178de6 38a221f6 375813c9 38617644 38244641 36cc264a 368691f1 371511e0 "
+             "3fa2fbc0 3e5c1d0f 3f739a6a 3ff23a10 3ecc3d23 beffd2f9 c019494e 3f02dc12 "
+             "3fa8fd36 3f5de960 3ce5bbdc 3e759f27 3f817cd7 be4c5264 3ed36ce8 c08814b6 "
+             "bc58df06 3c38f5d7 bb6715ba 3c4678d5 3b5a0832 bc0ef0d5 bba874f8 3bc98643 "
+             "3a8e5398 3bd77a01 3b973187 3bed50ba 3c0e9cda bbd767e0 bb87a401 bc03a02f"),
         )),
     ],
     ('admm-seed', 'seed', 16): [
         ('admm-returns-quants-scale', (
-            ("bd78a246 bdd4489b 3e9191fa 3cab1fe0 3d631458 bdeb5180 bebd508e bca628a0 "
-             "3daa7774 be79a596 3e453935 3ec9c7b4 3d837ec9 3cb941aa bcce0a38 be53bb97 "
-             "3d876425 be4171d3 3dd1a4e2 3f05955d 3f2c1dc6 3e68ea58 3f8da76c 3f2ccc35 "
-             "be354c1f 4026949d 3ebffd2c be9a2bb2 3e8423ca bed409e6 bdc2ee60 beb29885 "
-             "370fe9c8 b5f22318 36fce0de 35c5089e b5b39a48 b5f926f5 b5742833 b7468a71 "
-             "360ee26a 3631ab92 338ab2a6 b6de66d9 b5e6af5f 359f852f 3653b9f0 b5aa6fc0 "
-             "b84ec25a 38881d48 37efd1ab 38d261c7 b8a615bb b82a1cae b85f0b3b b8bc0847 "
-             "3889d9a0 362c7daa b7b0e7b2 b645649c b8dbe852 b8617158 b809f35b b6a39a00"),
+            ("b9863bf7 b8410cd7 b92d0f39 382b7c5c b914e33b b8e1e3b0 b958ebd2 39859b39 "
+             "b855e8db 379e7b37 38ab25f6 b82e5001 b7888a1a 39a5dddb 39a13ef2 3a306764 "
+             "bdb319e3 3d214803 3d9f0085 3c583efc bdafe03a bd22e7ab 3d5f19dd 3cb262ae "
+             "3b6d17a2 bd4e797b 3d453e88 bd8538ba 3e3a3235 3d869e61 3d3180e9 3ea18641 "
+             "3ecd4ae5 3e824852 3e4bf2b7 be146027 bedaec9e 3f6e49c6 bf2dfdbe 3daaf7ce "
+             "bcacaad3 bed24e9d 3d0f1ea3 3f8a8564 be131f8c bf56761e 3e8db81f 3e89f6da "
+             "36e13d39 b78d30c5 b6cb3a9a 3690555d 37bda4dc b83dc9f6 37327c5d 3682a570 "
+             "380da376 3806b114 b78a39cd b6d3efef b5c97451 365eb676 b78ba521 b6b0b69e"),
         )),
     ],
     ('admm-seed', 'te', 16): [
         ('admm-weights-divide', (
-            ("3fbce442 3e41999d 3e41999c 3e41999a bf215557 3ee1dde0 3f215552 3fa15553 "
-             "3d811114 3d811114 3fa15558 3fa15556 bd811110 3e419998 3ee1dde0 3f61dddc "
-             "3a69cab8 b93eaaad 38e4ccd1 ba3eaaae 39beaaa8 b93eaaa9 38e4ccd0 39beaaa9 "
-             "393eaaaa b9beaaa9 38e4ccce b9857776 ba3eaaab ba3eaaad 38e4cccd b9beaaa8 "
-             "36ddf518 80000001 00000002 80000002 80000001 80000003 00000002 00000003 "
-             "80000000 00000001 00000001 80000001 00000001 00000002 00000002 00000002 "
-             "381e03f7 b7244442 b76aaaa9 b7a44443 37244441 b6eaaaa8 376aaaaa 36eaaaa8 "
-             "b5bbbbb9 b5bbbbbb 37eaaaad 37a44444 b76aaaad 368ccccc b76aaaac 368ccccd"),
-            ("3bce0e80 3bafffff baf6666a 3bb00001 3aaffffe ba533333 baf66664 bbb00001 "
-             "ba533336 3af66667 3b300001 b98ccccc baaffffe 3b76666a 398cccca bb766668 "
-             "3788f883 00000002 80000002 00000002 80000002 80000002 00000000 00000001 "
-             "00000001 00000003 80000003 00000001 80000001 80000003 00000003 00000000 "
-             "371b0a7a 80000002 80000000 00000003 80000001 80000001 80000001 80000000 "
-             "80000002 80000000 00000000 80000003 00000003 80000001 00000002 80000001 "
-             "3faffe97 3d6aaaae 3f12aaaa bf4d5557 becd5555 3f12aaaa becd5559 3e92aaae "
-             "becd5555 becd5554 be92aaab bd6aaaae bf92aaa9 3e92aaad 3e300000 3f12aaae"),
+            ("3dd29962 3b8ccccf bb8cccce 3c533336 3d300001 3db00003 bd300000 3d76666a "
+             "3db00002 bd2ffffd bb8ccccb bd766666 bdafffff 3d766664 3b8cccca bb8cccd0 "
+             "3b33378d 3a12aaab 3a92aaac bacd5554 3acd5554 3a92aaae 39afffff bacd5554 "
+             "39b00002 b9b00003 3a92aaad 3a12aaaa 39b00000 39b00000 3a12aaa9 3a12aaad "
+             "38d486c8 38300001 b8766666 b876666a 3876666a 382ffffd b82ffffe 38afffff "
+             "38b00001 b7f6666a b8766664 b7b00003 37f66665 37f6666a 37f66667 37f66665 "
+             "3cb25e4e 3b2fffff 3a6aaaaa 3c12aaa8 bc12aaaa bc92aaa8 bb92aaad 3c12aaa9 "
+             "bc4d5556 3bcd5554 bc92aaaa bc92aaa8 ba6aaaae 3a6aaaa8 3b300003 bbcd5559"),
+            ("39c9837b b781110f 38e1dde1 37811113 b8e1dde1 b8a15554 b841999c b7811111 "
+             "b8a15557 b9215552 b8e1dde1 38e1dde1 38419998 b841999c b961dddd b7811114 "
+             "3a79d44a 394d5555 38244442 3a4d5558 ba0fbbba b94d5558 38244444 3a4d5552 "
+             "38244442 3a4d5557 394d5558 b9cd5558 b8f66665 38f66667 398fbbbc 398fbbbb "
+             "3b0c8429 ba244446 3aeaaaac 398ccccb b8bbbbbd ba6aaaa8 39eaaaad 3aa44447 "
+             "ba244442 b9eaaaa9 3a6aaaae ba244446 3a244446 b9eaaaae 3a244443 b98ccccc "
+             "3ff4137f be766668 bf0fbbbc bf4d5556 bf8fbbbe bfcd5553 3ecd5553 bf4d5558 "
+             "bda44441 3ecd5556 bfcd5558 bf8fbbbb 3fcd5555 bfcd5556 3f8fbbb9 3f4d5556"),
         )),
     ],
     ('admm-seed', 'torchao', 16): [
         ('admm-refit-unclamped', (
-            ("b7ebaaf1 3a874ae8 b48f95d0 b9865b04 3926f0c9 baaf15a3 387809ad ba334278 "
-             "3a192192 3906924f b9c8aa2a b926b0fd baae5650 b9a3eaff b980c891 b8a6cc34 "
-             "4044c07a bee62165 bf4f36b6 bf4de6f3 bca5612d 400cf68f befa1cca 3fe48db1 "
-             "bf810d9c 3d89e513 be1b1d16 3f084526 bffa68ea 3f5dd5cc bc9e4e93 bf09f83b "
-             "395d4159 bd1003d0 3d7f6dde 3c448863 bc45349f bbd17400 bc40e026 bcd2db57 "
-             "3c1e3291 3c352f94 3caf9b27 3c3aaba1 bc937b00 3c4ec86f bba331f2 3b9e62e1 "
-             "36b772ab b6b0222e b5deb655 b60439c3 b6c1d62b b5bd141f 37402f68 3629ada4 "
-             "b4f34e99 3713b4cd 36987c4e 36dae538 3655ddc8 b672e560 b6f855f4 3634f60d"),
-            ("35a9ceac b40b7f30 3684ae2c 34d14abf 35409be8 b4a9ac72 b5865071 3708dcb9 "
-             "b59bd93a b6a2b03a 35735b2d 35402125 b6cc9cbe b40da1d5 34a6f94c 356fdbc6 "
-             "3b1dafbb 3a3dcec5 ba603ea5 ba02793c b91ac8d7 bbc4669f b9e39942 ba16eb96 "
-             "ba437a19 baa96c20 b8a30e58 39a132cf b96d2ac4 b9b8b712 bac648bf 3a8528e3 "
-             "be5e2453 3e3f2181 bddb05b3 3e864837 bd8c1788 3e427263 bea9b546 be934f8c "
-             "3f0f989f 3ec305a5 3db5e952 be4dbe2e 3e177ff2 bdc2579d 3c2b1ef3 3ef08d0d "
-             "37c0ea63 b8ef3482 b8165342 b7a31527 b7a32c9f b72f861b b5ceb299 b6666677 "
-             "36ef6599 375f2249 37b2476f 37daf9c4 36731ffd b7c30ce6 b6041e09 37a735d8"),
+            ("b95a8168 b8f9d854 ba7d282d ba408b96 b9ec797a b9b2caac babbfe9a 3955e572 "
+             "38b1e392 b9a33c92 39abd9f3 391ae7f5 392cf2cc 3a0ca08c b9ac6610 b94fdf22 "
+             "b90afcca b906f00e 39438144 b782844d b9177e5d 372fbf11 38a1f85e b7492957 "
+             "b93cf7f0 b9507577 b885d0bf b8f0a91b 3a32acc7 3a148ac8 392f5290 3a3dd099 "
+             "bc91eb12 3c1f6abc 3ce41076 bc8b7844 bc38b3da 3c697230 3d2a8544 bda88c66 "
+             "bc778d2c bbbfcd32 39cb0dae bd3a3d92 3d000984 bcd4f454 bcc2d6fc 3cb4ed62 "
+             "35baf3dc b61f1bd3 37125f3a 36e16f0c 37b367b8 b68de6fb b6fc870b 35d5f7d1 "
+             "b60271b1 357a0a0c b70623ae b59b8996 b682361e b75f66e4 3572e53b b4deba9e"),
+            ("bc8217d9 3a561ff1 bbd5d205 bcdaedbd ba7c656e bb3e5752 bb785b91 bbd0ec8a "
+             "3ad3fe0c bad3566e 3c065f3a bb648411 3aff98db bc43ce17 3bf531d1 3a6afc5e "
+             "b7d0f56d b8089903 b7368913 b73e5128 b740bd7e 389f3289 b690fda8 b7d19f02 "
+             "b7907bc4 3750f3f3 376bb4aa b74b8998 37b07594 36e51bc1 364924d0 365885e9 "
+             "40742772 3f8bdefe c023d011 400c5427 3ef41160 bff782e3 3f7bdcb5 becb6f2b "
+             "3da467a1 3eb34385 bfc7ed51 3f178cb5 be10f4c2 3f84d822 3ffc9c01 4056e6b5 "
+             "3c9cefc9 bdbf4232 3d33431f 3da1496f bd92cd45 3d1cd14d bcc439a2 bd375cd4 "
+             "3d8ca20a bd94505b bdf87727 bd3492cf 3e149b7b bca064c9 3c96e11d be75eeee"),
         )),
     ],
     ('hessian-exact', 'seed', 16): [
         ('hessian-exact-float32', (
-            ("3c96fa4a b955dbc3 3c9971e7 b9a0aabb bd7ef31e bd003036 bc1e1d70 bc3d4110 "
-             "3c867174 bbcc09f2 3c2924ec 3bb6369b 3dacf85f bb00b166 3b9a1c51 bc3b5d69 "
-             "bb6d6a29 bcb0ab92 bc472771 3afda9e6 3c5f3a27 3a92e0f1 3bb4aad7 bccec18d "
-             "3c45cd20 bc73c7f0 3a989f93 3ac75a94 3ab11089 3b2d896a 3a9905fa 3b9469f2 "
-             "3716880f 36264630 b7522c9d 372ad6ed b603e463 b4e82dc8 369ed962 36d35699 "
-             "379a7a9a 366830c4 3802564d b6a55ae5 371bb974 b6dd1c4d 37ce3a69 b72fceda "
-             "bc4e6d32 3bbb1c5b bc44e053 bbea642a bbd9f490 bbdaa7c6 3bc6064e 3d0f1198 "
-             "b882e5e0 3ba84ce8 b9412b6d ba0107e2 39a3fde0 3d454b27 bc7736d6 3bdbec9a"),
-            ("3c96fa4a b955dbc3 3c9971e7 b9a0aabb bd7ef31e bd003036 bc1e1d70 bc3d4110 "
-             "3c867174 bbcc09f2 3c2924ec 3bb6369b 3dacf85f bb00b166 3b9a1c51 bc3b5d69 "
-             "bb6d6a29 bcb0ab92 bc472771 3afda9e6 3c5f3a27 3a92e0f1 3bb4aad7 bccec18d "
-             "3c45cd20 bc73c7f0 3a989f93 3ac75a94 3ab11089 3b2d896a 3a9905fb 3b9469f2 "
-             "3716880f 36264630 b7522c9d 372ad6ed b603e463 b4e82dc8 369ed962 36d35699 "
-             "379a7a9a 366830c4 3802564d b6a55ae5 371bb974 b6dd1c4d 37ce3a69 b72fceda "
-             "bc4e6d32 3bbb1c5b bc44e053 bbea642a bbd9f490 bbdaa7c6 3bc6064e 3d0f1198 "
-             "b882e5e0 3ba84ce8 b9412b6d ba0107e2 39a3fde0 3d454b27 bc7736d6 3bdbec9a"),
+            ("399923f0 bb093533 ba8ec19a b78ee257 38865d15 b98eba0b 3a8702d4 b9bb6326 "
+             "3a7f5f5f b9362877 3a73ecc9 3ac1b804 39455418 b9314898 b9900092 3a6e3b87 "
+             "3e4f24d2 3d663a41 3f1def31 bd0aabfd beb5b776 3d97ced2 3ef5cba8 3da0d4be "
+             "bd17fa3f beafcaf9 be9eb0c5 bf032740 3d8702d2 bdb29891 3dc9293a 3b86b9a4 "
+             "406092a9 404caa91 409788ea 40043c34 40078a9f 412647c5 3d779bc3 c0de5c0b "
+             "c0c53edb 3fa9bd72 3fdcc09b c0b87495 be49fd68 c0c2a918 3f55b374 40f7706b "
+             "b94e0b40 ba37ee71 39ebbcc9 bacb1365 38fe65e5 375a87d8 b9cfc9d9 b9e096dc "
+             "b8808f6c 3884b814 392c3e5b b94f893a 3996656b b8c33d8f b890e42b b9095d91"),
+            ("afc656e1 b1393905 af663401 b1dbbce1 2f76df29 310a9fa5 31bc710a 31dea6a3 "
+             "b0216279 b0a56309 2d2db0b5 b1ffec3f b2008171 b149bffb b0c1e9b8 2fa2f331 "
+             "38d0d490 b70e1628 3a096e7a b8dbfb5d 39c5913a 3a9683b3 b8cab992 ba2af5cf "
+             "b7d7f3f6 b8187bf4 b95054e2 b91d6e56 b8adce54 3929d3e2 b86bc5c8 b7b29414 "
+             "33780387 b32c0e31 b3b55ec7 b3e09084 b48f6680 b26358e9 329ff06c 32e7b86d "
+             "b28421ce b2c8b015 32460e63 33f72535 b4211c2a 323c9cfb b2235c61 b4a8ddcf "
+             "32cf2ae2 32b9fa3f b3e641ea b081c8ba 33218240 32da594f 325a20b3 323957e0 "
+             "325646ef b3945afb b209f826 32fac72a 33800624 33d9682d b2a86be7 b2fca456"),
         )),
     ],
     ('hessian-exact', 'te', 32): [
         ('hessian-exact-float32', (
-            ("39999794 ba15425f b780dcc5 39c32c21 39a895ab b9492a57 b926ed08 b89606dc "
-             "3a267f1e b8b5d89d 389bd4d2 b8062e8f 38ac483f b9dcb372 b939ddd1 3826ccfb "
-             "38222fb1 388f3288 378657da b8f78c0a 39dfa692 3a163472 380286a0 3935dd01 "
-             "b8004ef3 b820c134 b92a1993 b8077fb3 3794f60b 393afce0 b81e0fc3 b8a8e74f "
-             "3bb2875b b7a48e05 3a47679e 3a6f51d1 3a35f1d9 bb66a6fd 37d6d194 3a52a20f "
-             "ba6105a6 3ac4acdd ba472037 ba440a6c 3b536f12 bb25eb5f bb03a1ed 3b694c1f "
-             "bb2b4be7 39f5d213 ba2a31fc ba1dbd85 3a5dc711 bb5e3dca 3ac45475 bb1fc1c4 "
-             "baaf6f90 ba46e2f6 3b47320f baf19ce8 3a8e9860 b8750fb0 39a45c9b 3a0c606c"),
-            ("3d1f86b4 bd27ea84 bcd9e84e bcd324f8 bba8099d 3cfb01ab bdb9c93e bc906b47 "
-             "bc59da36 ba71ade1 3c8481c5 bcbd54d2 3c3dbb7b 3af1bdd4 bdca611b 3ac14ead "
-             "3d832424 bc8f31cd 3d6a03f1 3cbeef9b be13b7d0 3d2bb4d7 3c6e58e0 3a8dc0c7 "
-             "3ca79c28 3cad5cb3 bd3557d8 bc427e69 3d264381 3d849bcc 3d165147 3b891434 "
-             "33e0e9b8 b6007e8f b4cea071 352468fb b6265651 34c000ad 353f258b 3512c602 "
-             "b49ff396 36163951 b4ce0cdf 33950920 34e65f2f b56c16a6 b23895d2 34abcc35 "
-             "b50378ed b6608322 34ceb0b9 b58ed535 b471d58d 348a0b8e b57e6b9d b52f6e17 "
-             "b284fca8 b4e1dc3c 36aa01e5 b52567e1 353e2ec8 359b8972 34f2c70e 3538f72c"),
+            ("b9aeee45 bb43dd0d b781404d 3950a0ec b99733d8 393fdc88 3a5a6d9a ba025572 "
+             "b92ca545 bb206962 3afb8c7e b8856b9f 3a45548e b9aab197 b940e444 388ad635 "
+             "37ff04af 3a636a22 3a4b65e0 b87bc400 3a8b017d b9a06a3e 39371d98 396a86c9 "
+             "ba1a7ed7 b96b09bf 391d5d4c b9741818 b9ef27c3 b815aa9e bae3ef54 b92767a6 "
+             "bdb6b2c7 beac0c92 3eb944e9 3e6f883b bee7b2e3 bdbc84ce 3cce29b0 3d8054a7 "
+             "bd972197 bd94131e bc215724 3e0bf8a5 bd17548f 3db891ec bdc17e13 3eb61a14 "
+             "3de7add8 bd01ac83 bdee3fbe bca17f56 3db20240 3e828e6c 3e4ff523 3ae0d274 "
+             "3bd03e97 bde39313 3a28a794 bddc0870 bd671716 be3125b3 3e9f1d8b bd1a3002"),
+            ("3c9c98f4 baac011f bbece16f bae78cb3 bbb129be bc25e1ec bc571dda bbcb9c5d "
+             "3c94625e bc6267f9 b959be1b bc05b05e 3c7b0135 3c698143 bc5c380a bd381a54 "
+             "bc14d9a6 bd2a5119 bd1b50a8 bbd76b6c ba9b41e4 3a7ce9c6 bc82ad05 3b45515f "
+             "3d71ace7 3bd4579c 3bfdd0f5 3bcf390a bc597796 baeacdbe 3a94f8ae 3b9746f2 "
+             "b88da39f b964318d 384f1185 38a566b3 38e0240e 3807080c 35e90ff6 b8d1cdb3 "
+             "381457f2 36a1381d b89870ee 3741d088 37168203 39129623 394a85e8 b888d741 "
+             "39c92e4d b8407bbb 3850d9f6 b810cd5d 38153ee6 b7c67c5a b8518938 b91d9e73 "
+             "37d11bbe 3842c42b 3739689c 371c82d2 3814a1d0 39004752 b8fd97e4 b7fb4536"),
+        )),
+    ],
+    ('hessian-seed', 'compressed-tensors', 16): [
+        ('hessian-window-only-seed-exact', (
+            ("ba3a29b9 baa0101f 3a155104 b99eb689 b9902ade ba6333bb 3a6542ee 390595ab "
+             "39a9b2bf b9dfe5c7 34f8e6cb bae19aca 3b2524fb bae68ede b8a98b90 3aec4ecb "
+             "3d6bafea bc95c3d1 3e0cde84 3aa5ebba bc8a32bf bde3f188 3d8f73d6 bf107b20 "
+             "bd2f364d 3edcc12b bcaf01a8 3de42917 3d48403d 3db84426 bd944569 bd270fac "
+             "c18394f4 c253ec1f 41934e48 c31a260c c2015817 40fae45a c1e2cb87 42059f77 "
+             "c1393d66 c0036fba c33e11b4 4117fd28 420571e4 c1cb02ed 40e76c7b c13b4624 "
+             "bed7a391 40135c44 4008fe6a 406476a1 4076b8ad 4038be31 40a7a726 bf19c4c1 "
+             "c0af664c 418845bb be191461 c089c8f3 41dc7317 bf42b9f5 c0bf1b6f 40910d86"),
+            ("42e9f89a 41c59bb6 c0711f95 c2b17aa6 c2463acd 41b1a59d c300be6a 427fca83 "
+             "42fbaf24 4239a809 c2edcdeb 42b3a2a4 427925b4 407bf81b 43e08af7 c3cda969 "
+             "be966ccf 4050b131 3fb6f973 409e3741 c1187a44 bf921405 40d3fc66 c0cba064 "
+             "3e29fb5a c08b3312 3f8d7881 be8ad0e4 3f4fa09f 4015d207 c11510be 3f123714 "
+             "410e7a48 40edf862 4120f526 417e4ef5 c1dacc07 403cd62e 41277523 bf4a2988 "
+             "405deba4 bf140f94 c1afe5d0 4215e1f9 4259a8b1 c27eca04 4145961d 407b1540 "
+             "3c898116 bb76b057 bc73fbdc 3c3cc935 3b1181e5 bc380e1f 3c7a61f3 3d1fe2c7 "
+             "bb6784b3 3b6d0ef6 bbc6676f 3b9feabc bdd3b98e 3dd44dee 3bb99468 bab8b3e7"),
+        )),
+    ],
+    ('hessian-seed', 'modelopt', 16): [
+        ('hessian-window-only-seed-exact', (
+            ("ba3a29b9 baa0101f 3a155104 b99eb689 b9902ade ba6333bb 3a6542ee 390595ab "
+             "39a9b2bf b9dfe5c7 34f8e6cb bae19aca 3b2524fb bae68ede b8a98b90 3aec4ecb "
+             "3d6bafea bc95c3d1 3e0cde84 3aa5ebba bc8a32bf bde3f188 3d8f73d6 bf107b20 "
+             "bd2f364d 3edcc12b bcaf01a8 3de42917 3d48403d 3db84426 bd944569 bd270fac "
+             "c18394f4 c253ec1f 41934e48 c31a260c c2015817 40fae45a c1e2cb87 42059f77 "
+             "c1393d66 c0036fba c33e11b4 4117fd28 420571e4 c1cb02ed 40e76c7b c13b4624 "
+             "bed7a391 40135c44 4008fe6a 406476a1 4076b8ad 4038be31 40a7a726 bf19c4c1 "
+             "c0af664c 418845bb be191461 c089c8f3 41dc7317 bf42b9f5 c0bf1b6f 40910d86"),
+            ("42e9f89a 41c59bb6 c0711f95 c2b17aa6 c2463acd 41b1a59d c300be6a 427fca83 "
+             "42fbaf24 4239a809 c2edcdeb 42b3a2a4 427925b4 407bf81b 43e08af7 c3cda969 "
+             "be966ccf 4050b131 3fb6f973 409e3741 c1187a44 bf921405 40d3fc66 c0cba064 "
+             "3e29fb5a c08b3312 3f8d7881 be8ad0e4 3f4fa09f 4015d207 c11510be 3f123714 "
+             "410e7a48 40edf862 4120f526 417e4ef5 c1dacc07 403cd62e 41277523 bf4a2988 "
+             "405deba4 bf140f94 c1afe5d0 4215e1f9 4259a8b1 c27eca04 4145961d 407b1540 "
+             "3c898116 bb76b057 bc73fbdc 3c3cc935 3b1181e5 bc380e1f 3c7a61f3 3d1fe2c7 "
+             "bb6784b3 3b6d0ef6 bbc6676f 3b9feabc bdd3b98e 3dd44dee 3bb99468 bab8b3e7"),
         )),
     ],
     ('hessian-seed', 'seed', 16): [
-        ('prefix-sums-float32', (
-            ("504ac8f7 cfa40b77 cf92c820 d1306860 d0a2bb15 51651ec4 4f9f6fdb cf6f9480 "
-             "d0e2d6aa cf9641f2 51bc4ab2 4fe7bca5 cecbe129 d0370dc7 d038a259 4f336263 "
-             "4febeead 4ed5754a cf8f29f0 d17ee59c d0d98580 4dad5704 4fd839e5 50893a10 "
-             "cf0bd314 d09f1991 4f183cb0 4fb73331 cf42166b 4ea1bdd5 5112f914 4f3b8e7b "
-             "cec6186e cef09fd1 ce0369e9 d08d1f24 4f25d9df 507003dc 50687a51 cfd4b98a "
-             "4e15e801 50245ca2 4fc82cb4 501026d9 50122859 d1adaf59 cfa495d9 d10dc94c "
-             "5030cda3 cfc92627 d0653799 5149b5aa cfc2bbaf 4e484232 ce31321e 5005bd36 "
-             "4fd608b1 ce2136cf 5126eec3 5172ba00 d0ee9ba0 d082d1c9 5187e451 cfa1e1f1"),
-        )),
-        ('window-lower-exclusive', (
-            ("3acd791f 3bbcec80 bb269326 3c9ac55f 3b532a08 3b5143f1 3c3f8024 ba8fbefc "
-             "bad35c0c 3c9a2051 badd0637 3c70841e 3c9f3560 39030d65 3bd37d1e ba883191 "
-             "36a71e61 35bd7370 369496af b777b2bb 363a9a7b 3512b190 b6752a37 3698c544 "
-             "36c7b709 350456cc 35df3b82 3571b1cb 3532060f 34d66831 b746b1bf 358e46f9 "
-             "331b78b3 3633f9c6 360fb701 35675c69 3609d84c b5d5a272 360929a4 36585b37 "
-             "b4a58492 b4a05e3b b595daf9 3539eca2 371e7e34 35ad6480 36b967b1 35cd621e "
-             "bf59c88f be54aec8 bdcdd3d7 bd80be27 bbccadef bdfe508a 3dc59d1b 3eb1a6f8 "
-             "3c6d7a62 bde52664 bdf00537 3d53f37b 3e82d625 3e65d1c3 3b0b2e5c bd1ccd40"),
-        )),
-        ('window-upper-exclusive', (
-            ("3c200000 3de00000 3c400000 bd200000 3bd00000 3bb00000 bba00000 bd200000 "
-             "3ba00000 bd900000 bda00000 3c100000 bbc00000 3c600000 bcf00000 bdf00000 "
-             "3f500000 bed00000 40600000 c0400000 40900000 3f000000 40900000 3fe00000 "
-             "bfe00000 3fd00000 3f800000 3ee00000 c0200000 3e500000 bfc00000 beb00000 "
-             "3cf00000 3dd00000 bd400000 bcb00000 3d800000 3dc00000 3ce00000 3c300000 "
-             "bd900000 bc300000 bd200000 3bf00000 bba00000 bdd00000 bce00000 3cf00000 "
-             "3bb00000 bba00000 3cc00000 bdd00000 bdc00000 3bc00000 3d500000 3cc00000 "
-             "bbd00000 3c400000 3d500000 3d900000 3d200000 3da00000 3bc00000 3c800000"),
-            ("bf700000 bf900000 3db00000 3e900000 bf200000 3e200000 3ea00000 3f000000 "
-             "be600000 3f400000 3f600000 bfb00000 3e500000 3fd00000 be100000 bf900000 "
-             "be600000 bd800000 3d300000 bc300000 3d600000 3c100000 3d000000 3d200000 "
-             "3c400000 bc800000 bc100000 bd000000 be200000 3da00000 3d800000 3c100000 "
-             "bd200000 bd200000 bca00000 3e600000 3c400000 3e000000 3ce00000 bde00000 "
-             "3d700000 bce00000 bd600000 bd800000 bd900000 3c200000 be600000 bd800000 "
-             "be500000 40600000 bf800000 bed00000 3f900000 3eb00000 3ec00000 bfa00000 "
-             "be900000 bfd00000 3e400000 be700000 c0000000 3f200000 3e500000 3e200000"),
-        )),
         ('matvec-fma', (
-            ("bd903f1b 3d314f2e bca9877b bd4f424d 3c543310 3dc28134 bd310dd7 bd2c5782 "
-             "3d338755 bbe15751 3b8bbf6b bcf49ed3 3d1f1ada bb8c4a77 3e05abcc 3d3e66d1 "
-             "39478ad4 bc8c48b0 3aad2484 bc12515a bbd568ca 3b7a22bd 3a7193ad 3a941ab5 "
-             "399e1a40 3c0b180f 3b2bb4d7 b9c9d253 3c291760 3a70cda8 bc714f02 bb18a9c7 "
-             "b91c224e 398b0cde bb59d6fc 3b1249cd 39b07034 b83672cc 3a191098 bb06f4a8 "
-             "b9a93be3 3a4386f5 b9625c56 bb6fb336 b922b5ab bab8fc73 3a3da15c baf3764f "
-             "3a9b9e5f b8919663 38844cc6 b9e95db4 39eec4e0 39cbe6cb b90f3dc1 b9afaa37 "
-             "39f07ade 37fc921d b903247c ba257fb0 b82f9dea b808b8d0 3a3721b4 b85a3256"),
-            ("bd903f1b 3d314f2e bca9877b bd4f424d 3c543310 3dc28134 bd310dd7 bd2c5782 "
-             "3d338755 bbe15751 3b8bbf6b bcf49ed3 3d1f1ada bb8c4a77 3e05abcc 3d3e66d1 "
-             "39478ad5 bc8c48b0 3aad2484 bc12515a bbd568ca 3b7a22bd 3a7193ad 3a941ab5 "
-             "399e1a40 3c0b180f 3b2bb4d7 b9c9d253 3c291760 3a70cda8 bc714f02 bb18a9c7 "
-             "b91c224e 398b0cde bb59d6fc 3b1249cd 39b07034 b83672cc 3a191098 bb06f4a8 "
-             "b9a93be3 3a4386f5 b9625c56 bb6fb336 b922b5ab bab8fc73 3a3da15c baf3764f "
-             "3a9b9e5f b8919663 38844cc6 b9e95db4 39eec4e0 39cbe6cb b90f3dc1 b9afaa37 "
-             "39f07ade 37fc921d b903247c ba257fb0 b82f9dea b808b8d0 3a3721b4 b85a3256"),
+            ("3e9c0eca 3d836e21 be6bf231 bbbc7f0a bcfa0e17 bcea24d9 bb0c9a74 38189681 "
+             "be2b45a3 3ea3549f 3c6473da 3d958b4c bae76157 3d85c90f ba92a23b 3c87b048 "
+             "38468ef4 b7f594df 39f5924b 39032690 b7c5fa03 b8ac31df b845419a b9d7b027 "
+             "39138010 b929ed06 38ba0229 38fa80fe b8ae4270 b7b698a0 38cb69a2 3901cd43 "
+             "bc9f720a bc7f292d 3b643031 3bbadc2e bc42838f 3d392974 3bc5564a 3be2062e "
+             "bbf90a1d 3b5625cd 3c6b2355 bc41342b 3d4081d3 3c99f954 bd28f023 3cf74f8e "
+             "3cfeb5ff 3cbf16f6 bd24b2b2 bcca9fb8 bdc3b755 bb0db5aa bc1e30e4 bb371ff1 "
+             "bcbdf6ab bd92a8f3 bdb7f438 3d79ecb3 3cc61c4a bd188477 bd7eb2ba 3cdbaf56"),
+            ("41b28b8b 416e5b07 401ba290 418e0172 c1bda342 41d91625 42851d24 c2541894 "
+             "c1f3e143 c188fdf3 c1870fdd 40f6834b c10f5a6a c28211ad c15d7f22 c10d15fb "
+             "bf8c1a75 bf58c03a 3edde725 be675be8 3f53bae8 3f1f3f5f beaddc86 be193913 "
+             "bf0c1f75 be7dd3a9 3efe6fae 3f84b1e7 3e86f29f be97eaf8 c0667dc1 3df4ea66 "
+             "c2709083 c0aff784 c0b6f18c c0cc5f2d 4099b82f 422cdae4 400df78d 41ac3dc8 "
+             "c092af48 c21d2cce c25126fe 3edfcd8c c21c27ed 40d7d29a c02e561c 40168a20 "
+             "c0cfa655 bfcfda6e 3dda71cc c00eeebe 4091e07b 3fbbc199 402dcaac 4092e5b7 "
+             "40428992 bf4d2865 401909f6 3f7592e6 c0e283dc 410304f3 beb49f0f be1a7e44"),
         )),
         ('matvec-float64', (
-            ("3c6cb423 3d42b7e1 bc4cf3ac bdb3f4f7 3c26ab9f bba46ba4 bc9af40b 3d164ecc "
-             "3cdf8e98 3bdb2b81 3c61a61e bc0eb089 3cdd2cd9 3c218de4 bd939895 bc2cc1cb "
-             "b80da745 b9314d8f 3870e0ee b9640702 396a69ec 3974903b b914c7a1 378229fb "
-             "3a531fae b7e4caad 39e26675 ba03834a 39baed50 b8b1f31c b96071be b9fa52a5 "
-             "bf160509 bc68955a bce0f9a7 3e7baae2 3eb56597 bf5192e8 3e256bfe bea6f45a "
-             "ba6a00c1 3e7c86b4 be9cff3e 3f2c11c1 3e8c789b 3d351ef6 bd3ee703 3f46ce6f "
-             "3c35c6e2 3c95d674 3dd3e83c bdf43764 3cbd1684 bced30d6 3cf9273f bcb5b354 "
-             "3cdf2fc4 3d3a4cdc bdd4889b 3cea8b86 bd5dbb30 3d327b49 3d8a462f bcf3a187"),
-            ("3c6cb423 3d42b7e1 bc4cf3ac bdb3f4f7 3c26ab9f bba46ba4 bc9af40b 3d164ecc "
-             "3cdf8e98 3bdb2b81 3c61a61e bc0eb089 3cdd2cd9 3c218de4 bd939895 bc2cc1cb "
-             "b80da745 b9314d8f 3870e0ee b9640702 396a69ec 3974903b b914c7a1 378229fb "
-             "3a531fae b7e4caad 39e26675 ba03834a 39baed50 b8b1f31c b96071be b9fa52a5 "
-             "bf160509 bc68955a bce0f9a7 3e7baae2 3eb56597 bf5192e8 3e256bfe bea6f45a "
-             "ba6a00c1 3e7c86b4 be9cff3e 3f2c11c1 3e8c789b 3d351ef6 bd3ee703 3f46ce6f "
-             "3c35c6e6 3c95d674 3dd3e83c bdf43764 3cbd1684 bced30d6 3cf9273f bcb5b354 "
-             "3cdf2fc4 3d3a4cdc bdd4889b 3cea8b86 bd5dbb30 3d327b49 3d8a462f bcf3a187"),
-        )),
-        ('hessian-no-fast-fail', (
-            ("3602806e b637598a b72fbc56 b6345ff5 b49a7489 b5f057e6 b649fb1e 36703b36 "
-             "b5551d50 368aa708 35cfec30 35a251bc b5d0f6e8 3581a525 b45f60ad b52fd102 "
-             "b5489aa4 b5a81844 b5dbb47f 36374c98 34427953 35fd1d3c b5b031ec b5da6562 "
-             "b552fb10 b58b249c 3589bf72 b41f1e3e b63c3526 b6f0dffb b5d9627f 3583bcc7 "
-             "befab4ae 3dd29458 c05392cd 3f5b7eb0 3ed9244f 3ea6b26f bf9133f2 bddded8c "
-             "bec42ede 3f8ffae5 3f313a3d 3d09a4fc 3f17f2e9 bf78bc8f bfb36507 3fb021d4 "
-             "3c4a6b86 3c53c9ee 3bd42bac 3c4c288e 3bb100cc 3b8f9beb 3c3da6d7 3d40b6cf "
-             "3b88a914 3a8bd95a bc12e080 badbe6ef 3c07166a 3c4ca132 bbfdebc2 3c4641b8"),
-            ("bebc6d27 3f06ebfa 3f3996fa 3e9d46f6 c0940481 bf9d6466 bf94436a 3f760cac "
-             "3ec9fbea 3f8e01f2 bf3ae065 bf2c78b1 4080c98c 3e2bb8f3 bec31a67 bfc44d1b "
-             "b793fdc3 34da3c04 b6917cf2 b6b8b638 36bb769a 362cf37e 36db4edf 3725d1c6 "
-             "36aa03d1 36ff8f5c b742edb6 36e36124 b54f1592 b3800f12 35d0b05b b38945f5 "
-             "bba65c36 3de7a063 bd893823 bea0add7 3e50562f 3e1d1fac 3e467581 3acbafb3 "
-             "3e2887d8 3e97ce76 3e89efd5 bed100ac 3eadfd6a bda5aee0 3e65977d 3d9b9c38 "
-             "ba35ed58 3886ba92 3adf6273 38352106 b8a1ece7 babfc702 3a27209b 3a2348cf "
-             "ba203e89 3a8c723e b89c0452 ba0006e6 37a1f30b 3a78c7d8 ba3af41f b939f33b"),
+            ("3b314615 bb237ff2 3a80c76c 3ba71ac3 bc20f053 3bcb224d ba6039b8 bb2e1bfd "
+             "3cc0ad4c 3a4cbf6f 3d0781f8 3c7aa772 3cc9fb1f ba6d3d6d 3a65919f 3c163eec "
+             "3f1c368a 3e47589f 3f59b734 bfbfe25c bfe3b192 c0689ff0 c01a2ee7 bd8fa0bc "
+             "bf9abe47 bdb3fab5 3f12f916 bed93899 bf425c8f bf5d40cc bfbd9258 be19acac "
+             "39188e34 b9b74093 ba041764 3a0e44dc 3966059d b9c57979 39e3ea1d 3924d4ca "
+             "ba9bef57 ba2d7a4f ba90f0d0 3990aac8 3ad929ef 3a8c8bd3 39be4f1f b990cf11 "
+             "3b829f43 bc86f253 bba2b046 bb6cc487 ba175663 ba006e97 38abc5d8 ba626727 "
+             "3ad4d19e bb3542d2 bbca07a5 3b029eb3 3b0012a5 3aaae9c3 bc45f341 3adc3a79"),
+            ("3b314615 bb237ff2 3a80c76c 3ba71ac3 bc20f053 3bcb224d ba6039b8 bb2e1bfd "
+             "3cc0ad4c 3a4cbf70 3d0781f8 3c7aa772 3cc9fb1f ba6d3d6d 3a65919f 3c163eec "
+             "3f1c368a 3e47589f 3f59b734 bfbfe25c bfe3b192 c0689ff0 c01a2ee7 bd8fa0bc "
+             "bf9abe47 bdb3fab5 3f12f916 bed93899 bf425c8f bf5d40cc bfbd9258 be19acac "
+             "39188e34 b9b74093 ba041764 3a0e44dc 3966059d b9c57979 39e3ea1d 3924d4ca "
+             "ba9bef57 ba2d7a4f ba90f0d0 3990aac8 3ad929ef 3a8c8bd3 39be4f1f b990cf11 "
+             "3b829f43 bc86f253 bba2b046 bb6cc487 ba175663 ba006e97 38abc5d8 ba626727 "
+             "3ad4d19e bb3542d2 bbca07a5 3b029eb3 3b0012a5 3aaae9c3 bc45f341 3adc3a79"),
         )),
         ('noise-rule-2-missing', (
-            ("d1fa63dc 50f625e7 519d0894 d13c7dff 4f8eb45c 510d5e18 517de101 d0ff3b70 "
-             "d20e652e d0af70f6 d136fcc5 d08b9c68 d14eeaef d0048fd6 51b86d62 4f000f69 "
-             "5119c56b d003084c d105381e d1b45d67 50e68f09 508113a1 4f17bba5 d1615a75 "
-             "5123841b d174ccf8 5175c5c1 5263056b d14ab5f7 d1053cd6 510c5afe 4f5344ce "
-             "4fd0dbaf cfc56168 51937279 cfeb4fd2 4ea29b72 50af312a 4f7e2d28 d1821c7f "
-             "50ce4069 d1c0ee7c d0fc01c0 51676ed0 4f1d5cec 5165b3ba 51b96829 519e378b "
-             "d0e65c63 4ffa4cff d0749e4b cfa7ea60 50ccdd1e cfce34d1 d0d20c62 d22b959b "
-             "513e80b2 50eb2e83 50d6b733 d0de0a5e d017bc2f 50cd86ff 5185b08f 51430aeb"),
-            ("d18097eb d1102642 d18b1793 d1e8490f 505e10a3 d1abea9c cfc621c0 51465bf0 "
-             "5102d631 d142e6bc 4fe4bd04 cdf06a21 4ea7d343 50db485d d00ae39a d2208b58 "
-             "cef99d6b ceb93130 d08131a0 d1375a91 50a60560 d06301f9 ceee2abd d1317360 "
-             "cfb7e567 d1f830b5 50606c09 cdd108f9 50da31b1 d0e49f73 4f14dee6 4ebcb353 "
-             "d00e1bd7 5060187f 510e098a 5031c2b2 50452752 50d3f9e3 cfc932a4 d180ac9f "
-             "50d44148 d1e474bd d0046749 5080a4a9 d15c2eb1 d11c3332 d187a5b3 cf4bfdd6 "
-             "4fe54a80 d0baf3f3 cf394d29 d1402485 d1a4d698 5015db2e 4fa2e834 506a4c41 "
-             "4fdaaac2 5093b133 d1c730e7 4fcff29e 51181ec3 cee018ce 501174be 508cb3f2"),
+            ("d10012de d183d68f d152a10d cfd4a0a3 4fcea720 d09b5032 d1a2df5b 516132bd "
+             "cf6b189e cef1c7e5 4de7bb77 cfd81af4 500644a3 50a73c52 cde40dcc 50c8317b "
+             "509268c5 4f73aca7 d06a78de 4f27dfab d19ab793 4f980509 d0a5600a 50bcb639 "
+             "512818c3 d07027e4 d10de363 5008ff06 d0c0861c 4e8591a1 d0c95a95 cfe4fc56 "
+             "5127267c d0bc7eb7 d067a440 516ecf92 d0e674fc d0120821 d1135d62 d08a8fbd "
+             "cf7512a6 ce88af4f 50af6971 5115b9e0 ce8c5ee6 d07d0fdb d15369e6 4f7269cf "
+             "d0d31adf 51961bdf 504bd26c 4f262192 5020d55b 50507350 5202e557 50c95d4c "
+             "51f41182 cf0c2656 506c434b 4f83c422 4e99b9a6 d19bddc0 51faa0d4 506990f3"),
+        )),
+        ('prefix-sums-float32', (
+            ("cfcb588a d20928dc 51beb3de d0f30ef7 cfc97a34 51ae989f 520bb3d0 50cf2d83 "
+             "517cfdcb d2095e1c d0fec728 d12b46ec d0d14db1 d136d11b 4f0491da d227451b "
+             "5007b02e 5209fb6a d104b43f 520df48d 4d34289a 4d9c572a 51373ef5 52695041 "
+             "52543ae3 4f9e8ec7 51871436 d241ca0f d117eb21 d17fa2ae cfbfa9a2 d13b777d "
+             "52145d09 ced8318c 5273317c d2428c28 51433c88 520d5979 529845e7 5268c7c4 "
+             "5216db9a 522a8fce d20c2d64 d1c37dd3 51926b02 511f3a33 d02b2250 50569db7 "
+             "503497d6 d11a0489 51aca888 d0499c70 d04b6a26 d167ed50 51d1dac2 526271b8 "
+             "50bfefd7 d1c98bf7 510fceec 4fba0f57 50742593 d169dcea 511dd9e1 500a8762"),
+        )),
+        ('hessian-window-first-exclusive', (
+            ("bd74d3b2 bdeecdd0 bd968734 bdb4563e be6d58e2 bcdb03fd 3d3dc3b2 3d53548f "
+             "bc64e7ef 3d8141f8 be47ee84 bd340aa4 3c561965 3c70f9d7 bdf41c2a bcbe9671 "
+             "bd2d47b2 3be3dc34 bd9eafab 3cd7d0b2 bcc184fb 3d1f79bc bce3730c 3b83e026 "
+             "3db2a74e 3cb9e94e 3d20de4c 3e7caef4 bd00ad90 3d49f3a7 3d0c7038 3d76a5f4 "
+             "3df8afac bd0583a4 bd2e3856 bc96f871 bc3808b9 3c7c14dc bda19a05 3d1d24e4 "
+             "bd62a5de bc9858e9 3dcafae0 3d12551b 3dac0f4b 3c821cd9 3e0b42a4 3b917ba4 "
+             "393ea90b b8e2c288 b88f86a9 391709a9 b933a30f 3a1f21e8 b84706b9 b8e23d8c "
+             "b9184ec7 38d85f63 b931f846 39a15da6 b9ced34a b9daebcf ba0b3827 b7706383"),
+        )),
+        ('hessian-window-last-exclusive', (
+            ("bf000000 3ec00000 3e200000 be800000 bdc00000 bdb00000 3f200000 bd100000 "
+             "bde00000 bdb00000 bee00000 3dd00000 3e900000 be600000 bdb00000 3e500000 "
+             "bf100000 3f100000 3cb00000 3ee00000 bec00000 beb00000 3d200000 bdd00000 "
+             "3e800000 3cf00000 bd300000 3d900000 bcf00000 3e800000 3da00000 be400000 "
+             "3fc00000 bed00000 be900000 c0400000 c0600000 bf600000 40a00000 c0000000 "
+             "bfb00000 3fd00000 40200000 40300000 bee00000 bf300000 3fb00000 be900000 "
+             "bf400000 be000000 bfb00000 bf500000 be600000 3e000000 3f900000 3f100000 "
+             "be100000 3e100000 3f900000 bdc00000 3f600000 bd900000 be800000 3df00000"),
+            ("bb800000 3c100000 3ca00000 bd600000 bbd00000 bd100000 3d600000 bbe00000 "
+             "3c400000 bc400000 bd900000 3bd00000 3c300000 3ca00000 3c700000 3d800000 "
+             "bfc00000 3fa00000 3e100000 bec00000 3e800000 40000000 40000000 be100000 "
+             "40500000 3df00000 3f600000 40600000 3f800000 bf600000 be800000 3ea00000 "
+             "3d300000 bb000000 3bb00000 bb000000 bc800000 bd500000 3cd00000 3d700000 "
+             "3d200000 3d400000 3cd00000 3cd00000 3cc00000 bca00000 bcc00000 3d800000 "
+             "3d500000 3ec00000 3d000000 be000000 3d300000 3e000000 bcd00000 3ed00000 "
+             "bda00000 3ea00000 3d100000 be000000 bc700000 be200000 3dc00000 3e800000"),
+        )),
+        ('hessian-window-always-widened', (
+            ("bb20997c ba90039a 3c47d471 bbb655cf ba36efce bb037283 ba2a0e15 baa58c33 "
+             "ba1d328f 3b899455 bc4f3cd6 b94eacd9 bb9e9f38 bb087707 bb16133d 3ba628da "
+             "b8a7f97b 38ef22e9 b93705ca 397e7e3b b9003ef0 b8081f00 b9adc50f ba279a80 "
+             "384990cc 3a652602 3a0a1ff1 b97102cd 39348860 ba12fdfa 38d08048 b95396d4 "
+             "36928925 b734586f b8e07ed2 36ebc6e3 37931b6d 3729425c b7d363de b85adfd6 "
+             "b8a484b9 37e8239b b6c2509e 38afd330 3713d1b7 369052a3 b811640c b70ad7dc "
+             "3dd9d3c7 bd01cd6d b9af2f70 bcb17560 bdfc129c bd28f60a bd023694 3e17adb5 "
+             "bc0949f7 bd9abb54 3d967643 3c548941 3dde2429 3cfbb4a6 bbd717ac 3d633653"),
+            ("34c7c058 b54ed6e3 b6679290 370af4ee b275eaee b5f9873d 37a69ce6 b57a0972 "
+             "369f0a25 b3abaa13 364107ce 3735d794 b617dc76 37958bdc 326859fa b6316dab "
+             "ba8b9496 ba07f802 baabac95 3a6b6566 37ddea63 3a01df9a ba10ea0f b9c69948 "
+             "bb103b07 ba3e38ad 3aa0f212 ba69bd9c b9cc5b48 bac033db ba528c78 3bafb9cd "
+             "ba296bf9 ba97b72a 3b67815b bb1a119d 3bc35891 3c943c89 3c89098f 3ad56ad3 "
+             "3c2fc0d6 3c4537f0 3b9f59e9 3b270013 3b2d34b2 bb53bece 39893706 b9db0c03 "
+             "ba0a2c91 3c18671b 3b2caf12 3b21df6c b96bab7e 3a8bb92c 3a0da692 b9f8a961 "
+             "3b70d289 3a161e73 3adec7c9 3aa4da23 394051c9 bbb9afe0 ba02481a 399ad4d8"),
+        )),
+        ('hessian-no-fast-fail', (
+            ("bc3d0ff9 3b609519 39cdb386 3ad5548f 3a97e5f2 39fdbfa4 ba81ce5e 3abc3828 "
+             "bb51c219 3b16581e bab07eef 3ac9b856 bb3578b8 3ab22d68 ba2336c2 babfbf89 "
+             "3e30b0d6 bda576ac be62400a bd96f451 bdba9b5d 3edbf9b0 3cdd7948 3d6e00f7 "
+             "3d5d6a9e bcea5201 3e11ec95 bc40161c bbfeba50 bc43c7fd 3e25496c bd58bbcc "
+             "3ac67366 bb39f538 bae6a054 ba78cfb0 39bcc8c2 3a59876b 39d47e52 3a5516bd "
+             "393a8cb9 ba048de7 39de935d bac92adf 37867be3 3acb4f97 3a23f99f 3b49278a "
+             "b6e238c5 37af53d6 3857a82b 3801e17e 375a31c1 b8e7a0f5 b80dd972 382bc96a "
+             "b72ec8bd b5adad01 b7089d81 b6b46208 388178da 38869e3a b6a61e22 b8cdfe9e"),
+            ("3ff7abed 3fc54b8d 3f8930a2 3fdaec92 c03bf84c 403ac5ff 3f83db29 bf44c124 "
+             "bf578e77 3fa84ba7 3fe4d8ab bf0bf106 3f4c2338 3ec67f1b 3e5b768b 3fc05213 "
+             "bf0d9960 bed0e453 bd73bcf0 3f8c2db7 bef68b10 3d9c4bb0 3fa895c5 3ee5dd54 "
+             "bf3d0b6e bb1e4741 3f8e761c 3d96a32b bde621e0 bebf759b bf89cf08 3f9f3841 "
+             "bc96bb9b 3c40dd23 3c0fe07d bbdd09c1 bd054f1d bc2dca51 3bef8c90 bc91de14 "
+             "bca5e77d bb5bd41d bcb89531 bb943842 bcd2fa39 3d18f05d 3c61e752 3bb7ec79 "
+             "bc69744c bbc26628 bdf30bd8 bd0eda26 bbcb1917 bdb5a17e bd3424f2 3c795334 "
+             "bcd67bdb bc825465 3b793d84 3b6d37b9 3db5e59e bc94e524 3ceff72a bd3fd8e6"),
         )),
     ],
     ('naive', 'compressed-tensors', 16): [
+        ('ct-block-value-order', (
+            ("3e159998 bccd4b98 3cff52de bd7463be bcba2263 3d6664ab 3c22c7bb bcef4dfd "
+             "3dd7f696 3d47bc29 be141a9e bd298acd bc2721c1 3c5a5b78 bc2ec5a8 3d1d1376 "
+             "4095999a c0229387 3fa91821 bff37c23 3f1edeb7 c0829556 3e955317 bf95f692 "
+             "c0941aa0 404c1aa9 bf8f345e bf722644 c08a8d69 3f20a3d0 be81c9cb 40731c4c "
+             "3e08666a 3ca4e48f bd79e5ac 3cc157ad bcf3bc5d 3ccaab0f bca46beb 3db3c412 "
+             "bbe3a084 bc2e7e31 bcb70fc3 bdb83819 be07093b 3dd2c40e bd692a8f 3cd13f97 "
+             "3f4a6661 beacf555 be7969d9 3bd62b8c bd177a73 bd982b57 bf48603c 3d3af97c "
+             "be35b7d1 bdad4f46 be038807 bcde9c48 3cf23f51 3ee3f7de be1fe813 3e491654"),
+            ("3dff3335 3d7a211c bd1af034 bc992363 3bba1873 391f6827 3c3dff82 bd3f9c24 "
+             "bdfca5e5 3bf40690 3de1aae6 bdc78989 3d4dbd94 3cef438e 3d825494 3d5edc30 "
+             "3e886666 bbb2aad7 3c013929 3e870937 3d8e5138 3db7ae0d 3ccc09b3 bdc31ec7 "
+             "bd1db85e 3c07f635 3c3fcac0 3ce95ad4 bc10186b bde85e54 bd19c7e7 bd54c85d "
+             "3a95999a ba092f04 396e0ab2 3980c29a 397c58ea 39c9e339 b96a44d3 3a1ae191 "
+             "397bd381 b82fdb75 39b33b3b 379b4422 b7e9216d ba941aa0 39037d62 b9addc6e "
+             "3da7332f 3c872a59 ba18c0b6 bb640bcd bd53c8ca 3d29f987 bc5aca91 3ccf24af "
+             "bc9e51e7 3cacf25b bcf000c8 bd389dc9 bd2eb032 3bdb3f54 3c44451b 3c965c9c"),
+        )),
         ('ct-element-multiply', (
-            ("3dbd80d8 bb811113 3b811112 3d215558 3da15552 bb811114 bda15557 3da15554 "
-             "bca15554 3b811112 3b811114 bd61dddb bb811111 bd215552 bca15554 bca15556 "
-             "3b6f6b76 bacd5553 b9f66663 3b0fbbbc 3a8fbbbe 3a8fbbbd ba8fbbbf b9244444 "
-             "b9244443 b9f66668 39f66664 ba8fbbbc b9f66665 bb4d5554 3b0fbbba ba8fbbbb "
-             "3e0c8050 bceaaaad 3d244444 bdeaaaab bbbbbbb9 3bbbbbb9 3ceaaaab bda44444 "
-             "3d6aaaae bceaaaad 3d244441 3c8ccccb 3c8ccccf 3da44447 3d6aaaab bceaaaaa "
-             "38ad82dd 38244447 386aaaad b76aaaab 38244442 b63bbbbb b7eaaaab b8244444 "
-             "386aaaaa b63bbbbe 376aaaab 376aaaaa 37eaaaae 37a44445 38244443 b86aaaa8"),
-            ("3f4e2a58 3d0cccce 3d0cccce be76666a be300002 3e766664 3eaffffe bd0cccca "
-             "be2ffffd bf2ffffe 3dd33332 3e76666a bef66666 3e300001 3e766667 be76666a "
-             "3d8be062 3ceaaaaa 3ceaaaaa bc6aaaa8 bc0ccccb 3ceaaaa8 3ca44446 3c6aaaa8 "
-             "bc0ccccd bd244445 bca44443 3c6aaaaa bca44446 bceaaaad 3d6aaaac 3ceaaaa9 "
-             "37f31d34 368cccce b5bbbbbb b76aaaae b76aaaae 35bbbbba b7eaaaa9 37a44447 "
-             "b6eaaaab 37a44443 37244442 b6eaaaae b7eaaaac 36eaaaa9 36eaaaa8 b7a44447 "
-             "3ec37435 be61dde0 3d419999 bda15553 bea15557 3d41999b 3e215558 be61dddf "
-             "be61dde1 bda15556 3d41999a 3d41999d be61dddf 3da15557 bea15554 bda15555"),
+            ("3db6e67a 3d4d5559 3d12aaaa 3ccd5555 3d92aaae bd92aaaa bc2fffff 3ccd5555 "
+             "bd12aaaa 3d92aaac bb6aaaaa 3c300003 bb6aaaa9 3ccd5554 bd92aaab 3d12aaad "
+             "3cad2112 bbcd5554 bc12aaae ba6aaaab bb300001 bb300002 bb92aaae 3c92aaad "
+             "3b92aaab 3c4d5559 bb300002 bc92aaa8 bb2ffffd 3c4d5556 3b92aaac bb300000 "
+             "3f88f83a bf244441 bea44444 3f6aaaad be0cccd0 be0ccccc bd3bbbbb 3e6aaaad "
+             "bf244447 bea44444 bd3bbbbd 3f6aaaa9 3ea44447 bf6aaaab beeaaaa8 3f244442 "
+             "3b5a9e72 baaffffe 3b2ffffe 3a766666 3a766669 baf66668 3af6666a baf66664 "
+             "3ab00002 39d33335 3a766667 b9d33336 390cccca baf66667 baf66665 bb300003"),
+            ("3d2d0a9f bc12aaad 3c92aaaa bc92aaa9 bccd5558 bccd5559 bd12aaab 3d12aaac "
+             "baeaaaaa bbb00003 3baffffd 3d12aaaa bbaffffd 3c4d5555 bd12aaa9 3aeaaaa9 "
+             "38ba6db6 38b00000 b8766664 382ffffe b7f66667 b68cccca b68ccccb 368cccce "
+             "37533336 38afffff 37f66664 b7533337 b7b00003 368cccd0 b7b00000 38afffff "
+             "396dd020 394d5558 b84d5553 b94d5557 390fbbba b84d5554 38cd5553 b94d5555 "
+             "388fbbbf 37f66668 394d5558 390fbbba 37244447 384d5556 384d5553 b7f66666 "
+             "368c6ea4 b9eaaaae ba244443 b8bbbbbf 3aeaaaad 39eaaaa8 baa44442 3aa44445 "
+             "b9eaaaa8 ba6aaaad 3aa44443 b98cccd0 b9eaaaac 3aa44444 3aa44442 ba244446"),
         )),
     ],
     ('naive', 'modelopt', 16): [
         ('modelopt-element-multiply', (
-            ("3d8cda01 bd244445 bca44443 3c0cccce 3c6aaaa7 bd6aaaac 3c0cccc9 3ca44442 "
-             "bca44446 3d244446 3c6aaaad bb3bbbb8 3ca44447 bc6aaaaa 3d6aaaa7 3c6aaaa7 "
-             "38c023be b8300002 b8b00001 37533334 b8300000 b68ccccd 37b00000 382ffffe "
-             "b68ccccc b8300002 37533333 37affffd b7533330 b8300000 37533335 b7b00001 "
-             "40644a4f 3ee4cccb bee4ccc9 403eaaa8 3f3eaaac bf857775 3f3eaaac bee4cccd "
-             "bee4cccb 3f857779 3ee4cccd bfbeaaaa 3f857775 bf3eaaaa c0057775 c03eaaa8 "
-             "3aeed5ca ba0fbbba b8a44441 38a44447 3a0fbbbc 3a8fbbbc b9cd5553 3acd5556 "
-             "b9766666 b8a44442 ba4d5557 39cd5557 38a44443 b9cd5555 39cd5552 3a0fbbbf"),
-            ("37cee87d b76aaaa8 36eaaaa8 b7eaaaa7 37eaaaad b7eaaaac 37244443 b7244441 "
-             "b7a44447 36eaaaa8 37eaaaa7 37a44447 37244442 368cccce b76aaaab b7eaaaaa "
-             "3f7425b8 bdf66669 3d244444 3ecd5555 be4d5553 3f0fbbbf 3e4d5553 3df66669 "
-             "be8fbbb9 bf0fbbbd be8fbbbf becd5556 3df66665 be8fbbbe 3df66667 becd5555 "
-             "3e3b5d2b bda15553 bda15552 3da15555 bd61ddde bd61dde1 3de1dde0 3cc1999a "
-             "3e215557 bd215555 bd215554 bc01110e 3cc1999c bc011114 bcc19999 3d215558 "
-             "3b6f7bd2 3b4d5557 3b4d5554 3a4d5558 39f66669 ba4d5558 bb0fbbb9 bacd5556 "
-             "bb4d5555 3b4d5557 3acd5557 ba4d5553 b9244447 ba8fbbbc bb0fbbb9 bacd5553"),
+            ("3caf3cc2 bc12aaa7 bbcd5556 3c12aaaa 3b92aaa8 3c4d5553 bbcd5557 bc12aaaa "
+             "bc92aaab bb2ffffd bc12aaa7 bc4d5552 bb92aaa9 bc4d5558 3c12aaa8 bb300000 "
+             "373a707b 37a44441 b68ccccc 376aaaaa b6eaaaa7 376aaaa7 35bbbbbc 37eaaaa7 "
+             "37a44446 b7244444 b6eaaaab 37a44446 37244441 b76aaaa7 37244447 b7eaaaa9 "
+             "39fe1471 398fbbbf b8766665 b90fbbbd 37a44446 b98fbbb9 b98fbbbb b90fbbbf "
+             "b90fbbb9 b8cd5555 38766665 38766669 b7a44446 b8766663 39cd5554 b90fbbbc "
+             "3b0a1389 baa44442 3aa44442 3a244445 baa44442 3a244442 baa44441 baeaaaa7 "
+             "3a244443 3a244445 39eaaaa8 b98ccccf baeaaaad baa44444 3aeaaaab 38bbbbbe"),
+            ("3c907213 3ba44444 bba44445 3beaaaaa 3c6aaaab 3c6aaaac 3c244445 bc244445 "
+             "3a3bbbbe 3b0ccccb bba44443 3b0cccc9 bc244441 bc6aaaab bbeaaaa9 bba44447 "
+             "394dd67b b7d33331 b70cccce 38f66666 38f66666 38f66664 38affffd b82ffffd "
+             "38affffe b8300001 b8b00002 b70cccc9 38affffe b9300002 370ccccf b7d3332f "
+             "38acabe5 370cccce b7a44443 b76aaaab b7a44447 370cccc9 370ccccf 370ccccb "
+             "363bbbbc b86aaaad b70cccce 376aaaab b63bbbba 370ccccc b86aaaa9 b76aaaaa "
+             "3f0533af 3e19fffe 3d83ffff 3d840002 3cafffff bcb00002 be5c0001 3e9a0001 "
+             "3ddbfffc bd840002 3e9a0002 be5c0002 bd840001 3e1a0002 bcafffff bd840000"),
         )),
-    ],
-    ('naive', 'te', 16): [
-        ('te-divide', (
-            ("37c0c73d 376aaaae b7eaaaae b7244447 36eaaaaa b5bbbbba b5bbbbbb b6eaaaa8 "
-             "b76aaaaa 37a44447 36eaaaa9 37244446 b76aaaa9 36eaaaad 37a44441 368ccccc "
-             "3b61ed67 3a3eaaad bb057775 bb057778 bb05777b 39188886 3a857779 b918888c "
-             "b9e4ccce 39e4ccd0 3b3eaaad ba3eaaae ba3eaaa9 bb05777a 39e4cccf ba3eaaad "
-             "399397be b86aaaad 39244445 380ccccc 386aaaae b8a44442 396aaaad b8eaaaac "
-             "b8a44441 386aaaa8 b73bbbbe 396aaaad b8eaaaaa 38eaaaac 38a44441 373bbbbb "
-             "3bbde52d ba41999d bae1ddde bae1ddde 3ba15557 3b61ddde bb61dddf 39811112 "
-             "bb61ddde 3b61dde0 bb215556 bb215557 bae1dddb 3aa15557 3ae1dddd 3b61dddb"),
-            ("3dfd4e2d 3ccd5555 bd8fbbba 3d8fbbbc bdcd5553 bd0fbbb9 bccd5556 3c766667 "
-             "3dcd5555 3d4d5554 bd0fbbbd bdcd5556 3d4d5552 bd8fbbbb 3d4d5553 bc766669 "
-             "39c56a16 39215557 b9a15554 b961ddde b961dddd 37811112 38e1dde0 b8e1ddde "
-             "3961dde0 b8a15552 b9215556 b9215554 b8e1ddde b8e1dddb 3961dddc b9a15557 "
-             "38241f7c 376aaaac b7244441 b6eaaaa8 37a44445 b6eaaaad 36eaaaa9 36eaaaa8 "
-             "b6eaaaae 37a44444 b6eaaaab 368cccce b7244446 b68cccd0 b7a44444 b68cccd0 "
-             "3f3293ee bf12aaaa becd5559 bdb00001 becd5553 3db00001 3e92aaad bdaffffe "
-             "bdaffffe becd5553 be12aaa9 bf12aaa8 bdb00000 3ceaaaad 3ecd5558 bceaaaab"),
-        )),
-        ('te-block-value-order', (
-            ("3aca6669 39d8fee9 baa189bd b9e60c13 39d290d3 bac1544b 39b69dcc ba2999de "
-             "39c9b39d b9073249 3985d747 3ac86044 38b1a6c7 39db0757 b9a7b8fd 3a5ae7f6 "
-             "3a15999a 3a141aa0 3970624f b8ac8b58 38090fee b85f58a2 38727878 b87dbd3c "
-             "b9134744 b6ac21b4 3888a29d b92ec0e7 b9bda5f1 b8d48f78 38e0d85f 3925519c "
-             "3cff3332 3cfca5e2 3a9d33e7 3bdfd926 3ae746ff 3bf9435a 3cc547cb 3abb8e92 "
-             "3b5e7fdd bc034c8d 3a7648a8 3b653922 3aebd8f0 3a87cd1a bbf01159 bb631ee1 "
-             "3f15999f be638263 be91434d bd9126fc bdc15edd bd81389d 3e4d69d3 beed7dbd "
-             "bf141aa5 3d97228e 3ea4842c bc6fc0c7 be348858 3e0e943e 3e462dae 3cf9a7ab"),
-            ("3cca6665 bcc86040 3b9767dd 3aa220d5 bbc07136 3c14b0b1 bb0c6b82 bc062f47 "
-             "bb8d8906 3c0218bb bc5bc9ab bb76134f bb6c8186 bc3170b2 bc95faff baae6d37 "
-             "3eb8ccd0 3dfa63bf bc4821c7 3e0b2f3b 3c84d5ff bcf76d3e bd94b24a 3e9763e1 "
-             "be1ccbe1 bd203683 3d7c38e5 3c21523b be03b8d0 3eb6f3ba be9ff88a bdc89b8e "
-             "3eff3330 bd9123fc 3b17fd6f bb728dcd bcce14b4 3cf84e37 be33b0a9 3d4f855e "
-             "3efca5e0 bb955f81 be866a60 bd275fb6 3c84eda5 bd51706f bdbe6167 3c376cfc "
-             "3db8cccd 3cbe3bff 3b921f71 bdb6f3b7 bc839ddc bcf19a6c bd37d330 3cf394bf "
-             "bbae9766 3d689c2d bc7ac654 3a9304f0 bc6d0666 3c2753c1 bbe77e80 bbec6e13"),
-        )),
-    ],
-    ('naive', 'torchao', 16): [
-        ('torchao-block-value-order', (
+        ('modelopt-block-value-order', (
             ("3ab8ccc7 b9a746ee ba13a673 3996dde0 39186554 b91fda72 ba90a624 b7236c71 "
              "b9799675 ba3a2fa1 3a0ab957 ba5c720c bab6f3b1 b9be4196 b94269c1 b7200976 "
              "39ca6663 b98eb6a3 39092557 39bcd3e7 b93dc7a6 b85e52f4 39089788 b9c8603e "
@@ -363,6 +403,64 @@ ROWS = {
              "b96d454d b9a50653 b8eb0b37 3962ee78 b92ce060 b891ecce 397ee0c2 399f0af4 "
              "3db8ccca 3b07d877 bb6d9aae 3c337b88 bdb6f3b4 3c517a0d bd14c9f0 3d4a78a2 "
              "3c841d86 3cff0469 3d1536b0 3c8c9253 bc24aeb5 bc19d2e8 bcd58545 3bd3dfbb"),
+        )),
+    ],
+    ('naive', 'te', 16): [
+        ('te-divide', (
+            ("39779e85 b7f66665 b94d5556 394d5558 394d5557 37244442 388fbbbc b84d5555 "
+             "b90fbbbf 394d5557 b84d5554 388fbbbb b8cd5555 390fbbbb 38cd5554 37244446 "
+             "3bbbfbfa ba41999c baa15553 bba15558 3a41999c 3a41999a 3b61dde0 bb215555 "
+             "bb215555 39811110 bba15555 3b215558 3a419998 bb61dddc 3a419997 baa15557 "
+             "38cfd296 b82ffffd b7b00002 38766667 b7f66665 b8300003 38766666 b8affffd "
+             "b7f66664 38affffe 37b00002 b82ffffd 37533331 b7533331 b8b00000 38affffd "
+             "3f1ca72f be840001 be38ccd0 be040001 bd9e6668 3f040001 3eb8cccc be38cccb "
+             "be38ccd1 3e38cccc be840003 3e840001 bcd33333 3e38cccd 3f03ffff be840000"),
+            ("375739e6 00000001 00000003 80000001 00000001 80000002 00000003 00000001 "
+             "80000003 80000003 00000001 00000000 80000001 00000000 00000003 80000003 "
+             "3912c1c8 b8244441 38244447 386aaaa8 b86aaaac b8a44444 b7eaaaae 36bbbbb9 "
+             "36bbbbbe b7eaaaaa 36bbbbbe b86aaaaa 38a44444 38a44447 b8244445 b8eaaaa8 "
+             "3f3d0bcd bf215558 bee1dddd 3e61dddd bd011110 3f215555 3ee1dde0 3dc1999b "
+             "3e61dddd 3ea15554 bea15555 bdc19998 bf215556 3e61dde1 3f215558 bee1dddd "
+             "40150621 3eeaaaa9 be8cccd0 bfa44445 bdbbbbbf 3e8cccca bfeaaaae 3dbbbbbb "
+             "3f244442 bf244441 3f6aaaad 3e8ccccf 3feaaaac 3e8cccca bf6aaaab 3feaaaab"),
+        )),
+        ('te-block-value-order', (
+            ("3eb8ccc6 beb6f3b0 3e52c05e 3e682cf0 3dc7af51 be077639 3dddd71d be039bbd "
+             "3d96cad8 3e23521f bd1e03f1 bdaad6cf 3e98502d be2c835f bd7c31b6 3d9374a1 "
+             "406d9999 3f136bf0 3e501a13 bce1e559 bea270ac 3e61f303 3e64d729 406b3958 "
+             "bcde29ae 3e5b3d84 bf4282bf 3d529956 3de7089b 3ed3d619 bf85c05d bec08ce9 "
+             "4038cccd bd261c57 3d95d062 3fd660bd 3e8ff565 c036f3b7 3fba3aec be953da9 "
+             "3ebe3c82 3f18659a bdf560d0 bdc19f48 3e9722df 3eea939c 3ed5489b 3e4911a4 "
+             "3f6d9998 be4edceb be4c5697 3bfb45bc be86f727 bf08d684 bd175d7e be9ecdf7 "
+             "3f3d4242 3e03746d bdb7e522 bd84e623 ba7aa61b bda18ab9 bf6b3957 be208266"),
+            ("3d95999a bca64538 bbfedba1 bcb31ed5 3c751288 3c046d50 3b006f28 3cb3e9f8 "
+             "bd8cdfae bcc93dc0 3d7ea58b bd60d79b 3cadb4fc 3cbe6f33 3d941aa0 3cfe3341 "
+             "3f27332d be173e73 3f258725 bf18b5ee 3c8c3e06 3e64e591 be081b81 3d1d9669 "
+             "bdac715d be95f807 be0fbe9a bf011e1e bda52065 be0766e4 bf07c267 bf0cd2bf "
+             "3b273339 ba75f1d8 b9fddc21 3adda130 ba992fa3 ba208cbb b9877aea b95f59cd "
+             "3b258731 3920037c bae5a340 3b03a064 b96089d5 39fc3e92 b911aee0 38663374 "
+             "3d95999f 3d941aa5 bca88e1d bc392c05 3c217fa1 3bd43aae 3a843654 bd1e260b "
+             "bce5d06e 3ce33ac0 baa8857f 3c05ca02 bbd8dd13 3d296bf0 bc43b496 bc87f01b"),
+        )),
+    ],
+    ('naive', 'torchao', 16): [
+        ('torchao-block-value-order', (
+            ("3aa7332d ba296361 b9aeccc3 3933b77a 390d6900 3aa58725 b967bbdb 3a250d2a "
+             "b9f4f2ab ba1644ad 39492211 b9e48df7 b9828ae2 38f4f4fb b89bf9b5 b9c6f51a "
+             "3c6d9996 bb2fdbcb 3b03c70e 3b8465d5 bb663e8c 3c1a5f7e bbb8a678 bc3a76fd "
+             "bbd7fb14 3b6425d9 bbf1ccd7 bc6b3955 3b990d10 bba928f2 3b218143 bba145c4 "
+             "40273332 4025872a bfa945ed be76c56f bedf0d6c 3f42b5bc c00e6164 3fa238d3 "
+             "3fe022ff 3f0e1a57 c01a112d 3f054794 3ffdff1d bedb9583 3e5bd527 bf932629 "
+             "3ab8ccca bab20fce 39063e03 b8bef08c b94e4af7 389837cf 398ac952 bab6f3b4 "
+             "39e65cf5 391388d9 baa99777 b8890dcb 3a2ab75b 3a225589 b91a150d 3a406b1f"),
+            ("3a4a6665 b9aed76b b75bba55 3a486040 b9888090 b9b10a54 39a3e32a 3a44ab4e "
+             "ba050ccc 381a5be1 b7ff80c4 392ebad5 39142df1 b7b6f57e 3a2acafb 394d557a "
+             "3fb8ccc6 be9302e1 3ef8bf69 3e1ce3ec 3fb10396 3da2198b 3fb6f3b0 bf39428a "
+             "bf08ec63 bf32ed2d bbf651bd 3f5f28aa 3fa7c92d 3eb0a270 3f2f08c7 3f1dc977 "
+             "3d27332d bcaacdd6 bc914651 bc61a052 bc2b1c45 bac9fe9f 3d258725 3cc4d8aa "
+             "bd11513e bb1a7353 3b040476 398a3d44 3c0c2e40 3c06486d 3c203fc1 bb6643a7 "
+             "3cb8ccca 3c89e165 bb1c9598 ba488f5f 3b9bd076 ba97e923 3cac71b2 3cb6f3b4 "
+             "3ba2199a bb43fa77 bbffcf00 39aa2bde 3c26ae81 3c1c633c 3bcdc99c 3c1885fb"),
         )),
     ],
     ('optimal', 'modelopt', 32): [
@@ -443,7 +541,7 @@ ROWS = {
              "37ab348c 35a84562 3721539a b5e968f4 b7bce9c9 375d200e 38592736 b6363f9d"),
         )),
         ('residual-fma', (
-            ("bba6585b b9750acb bb55449f 3b501853 ba9d0235 3b16137e 3b65bcf8 b9ffc1d7 "
+            ("bba6585b b9750acb bb55449f 3b501853 ba9d0235 3b16137e bb65bcf8 b9ffc1d7 "
              "b9734f6f 3c5f6404 ba414f49 bb60c0be bc09cb4c 39f31223 3befc073 3a63ef8f "
              "3ad94bc8 bc100593 3b74513c b9f9ed0f 3b8957cc bb0e95af 3b86ccf8 3ab8a79f "
              "3b54dc1e bb85624c bb0e5304 baddc25c 39e7eba8 3a9828b1 bb188ee8 bb9d5f96 "
@@ -451,7 +549,7 @@ ROWS = {
              "3887f149 3583fa3b b9f6c8fd 39cb3798 ba5d36c9 b8135b67 39f284d7 baad7434 "
              "381c75fc 399a9248 b92ab0e0 39d79e2b bac84517 3a6b9cd3 ba730d91 b947229a "
              "3507da44 b9a37e06 b9376256 39df6c54 3a1f7103 3a0b7d42 3a58301c ba76bf2f"),
-            ("bba6585b b9750acb bb55449f 3b501853 ba9d0235 3b16137e 3b65bcf9 b9ffc1d7 "
+            ("bba6585b b9750acb bb55449f 3b501853 ba9d0235 3b16137e bb65bcf9 b9ffc1d7 "
              "b9734f6f 3c5f6404 ba414f49 bb60c0be bc09cb4c 39f31223 3befc073 3a63ef8f "
              "3ad94bc8 bc100593 3b74513c b9f9ed0f 3b8957cc bb0e95af 3b86ccf8 3ab8a79f "
              "3b54dc1e bb85624c bb0e5304 baddc25c 39e7eba8 3a9828b1 bb188ee8 bb9d5f96 "

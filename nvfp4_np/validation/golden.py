@@ -75,6 +75,8 @@ def _special_suites():
                         "an all-zero tensor (+0.0 and -0.0): each recipe's zero-tensor rule"),
         "tiny-tensor": (suites.tiny_tensor(), ("naive",), RECIPES, (16,),
                         "a tensor of amax 1e-37 with subnormals and -0.0: the FLT_MAX caps"),
+        "subnormal-tensor": (suites.subnormal_tensor(), ("naive",), RECIPES, (16,),
+                             "a tensor of subnormals, amax 1e-42: fl(A/2688) underflows to 0"),
         "layout": (suites.layout_matrix(), ("naive",), ("te",), BLOCK_SIZES,
                    "130 x 160: several 128x4 tiles of swizzled scales, and their padding"),
     }
@@ -85,7 +87,7 @@ def _pinned_specs():
     pin one rule each, per (method, recipe, block size)."""
     specs = []
     for (method, recipe, bs) in sorted(constructed.ROWS):
-        W = np.concatenate([constructed.anchor_row()[None], constructed.rows(method, recipe, bs)])
+        W = np.concatenate([constructed.anchor_row(method, recipe, bs)[None], constructed.rows(method, recipe, bs)])
         H = None
         if method.startswith("hessian"):
             H = constructed.hessian_blocks(bs)

@@ -145,6 +145,16 @@ def tiny_tensor():
     return W
 
 
+def subnormal_tensor():
+    """A tensor of subnormals, amax 1e-42: A / 2688 underflows to 0, which modelopt and
+    torchao replace by a tensor scale of 1.0 (SPEC §7.3)."""
+    rs = np.random.RandomState(9)
+    W = (rs.standard_normal((4, K)) * 3e-43).astype(F32)
+    W[0, 0] = 1e-42
+    W[:, 3::5] = -0.0
+    return W
+
+
 def layout_matrix(seed=8, m=130, k=160):
     """130 x 160 rows of normal values: the scales span 2 x 3 (bs 16) or 2 x 2 (bs 32) tiles
     of the 128x4 swizzled layout, with padded rows and columns."""
