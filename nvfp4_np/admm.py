@@ -24,7 +24,7 @@ step a loop over blocks (vectorised) with each block's own order of operations i
 import numba
 import numpy as np
 
-from . import core
+from . import core, registry
 from ._block import (
     NONFINITE,
     begin_block,
@@ -43,7 +43,7 @@ from .hessian import diagonal_bounds, exact_block, hess_err_exact, hessians_for,
 
 __all__ = ["nvfp4_admm"]
 
-MODES = ("seed", "best")
+MODES = registry.METHODS["admm"].modes
 _RHO = np.float32(1.0)
 _ONE = np.float32(1.0)
 _TINY = np.float32(1e-12)  # the seed's clamps in the scale refit

@@ -377,6 +377,9 @@ def _overwrite_flags(p):
 
 
 def build_parser():
+    from . import registry
+    from .checkpoint.plan import FALLBACKS
+
     fmt = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(prog="nvfp4-np", description="Bit-exact NVFP4 quantization of checkpoints, "
                                 "golden vectors and checks.", epilog=_EXAMPLES, formatter_class=fmt)
@@ -391,10 +394,13 @@ def build_parser():
             "layout", _quantize)
     q.add_argument("input", metavar="IN", help=".safetensors file, sharded index json, model folder, .npy or .npz")
     q.add_argument("-o", "--out", required=True, help="output folder (written atomically)")
-    q.add_argument("--method", choices=("naive", "optimal", "hessian", "admm"), default="optimal",
-                   help="block-scale method (default optimal; hessian and admm need --calib)")
-    q.add_argument("--mode", help="hessian: seed|exact (default exact); admm: seed|best (default best)")
-    q.add_argument("--recipe", choices=("seed", "te", "modelopt", "torchao", "compressed-tensors"),
+    methods = registry.METHODS.values()
+    q.add_argument("--method", choices=tuple(registry.METHODS), default="optimal",
+                   help="block-scale method (default optimal): " + "; ".join(
+                       f"{m.name}: {m.summary}" + (" (needs --calib)" if m.needs_activations else "") for m in methods))
+    q.add_argument("--mode", help="; ".join(f"{m.name}: {'|'.join(m.modes)} (default {m.checkpoint_mode})"
+                                            for m in methods if m.modes))
+    q.add_argument("--recipe", choices=registry.RECIPES,
                    help="the arithmetic (default: the format's own, compressed-tensors or modelopt)")
     q.add_argument("--format", choices=("compressed-tensors", "modelopt"), default="compressed-tensors",
                    help="the checkpoint layout: compressed-tensors (vLLM, SGLang, transformers; default) or modelopt "
@@ -407,8 +413,8 @@ def build_parser():
     q.add_argument("--no-fuse-scales", action="store_true",
                    help="do not give fused layers (q/k/v, gate/up, experts' w1/w3) one shared global scale "
                         "(vLLM and SGLang then mis-decode them)")
-    q.add_argument("--block-size", type=int, choices=(16, 32), default=16)
-    q.add_argument("--rounding", choices=("seed", "rne"), help="E2M1 tie rule (default: the recipe's)")
+    q.add_argument("--block-size", type=int, choices=registry.BLOCK_SIZES, default=16)
+    q.add_argument("--rounding", choices=registry.ROUNDINGS, help="E2M1 tie rule (default: the recipe's)")
     q.add_argument("--include", metavar="REGEX", help="quantize only tensors whose name matches")
     q.add_argument("--exclude", metavar="REGEX", action="append", default=[],
                    help="also skip tensors whose name matches (repeatable)")
@@ -416,7 +422,7 @@ def build_parser():
                    help="do not skip embeddings, norms, biases and lm_head by default")
     q.add_argument("--calib", metavar="ACTS.npz",
                    help="per-layer activations '<module>' (T, K) or Hessians '<module>.H' (K, K) / (K/bs, bs, bs)")
-    q.add_argument("--fallback", choices=("naive", "optimal"), default="optimal",
+    q.add_argument("--fallback", choices=FALLBACKS, default="optimal",
                    help="method for tensors without calibration data (default optimal)")
     q.add_argument("--threads", type=int, help="Numba threads (default: all cores; with --workers, per worker)")
     q.add_argument("--workers", type=int, metavar="N", help="run on a local Dask cluster of N worker processes")

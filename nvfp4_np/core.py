@@ -12,10 +12,10 @@ import warnings
 
 import numpy as np
 
-from . import formats, recipes
+from . import formats, recipes, registry
 from ._block import NONFINITE, UNDERFLOW
 
-BLOCK_SIZES = (16, 32)
+BLOCK_SIZES = registry.BLOCK_SIZES
 
 
 @functools.cache

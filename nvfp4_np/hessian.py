@@ -23,7 +23,7 @@ silently mis-maps other layouts; here they are an error.
 import numba
 import numpy as np
 
-from . import core
+from . import core, registry
 from ._block import (
     _QMAX,
     begin_block,
@@ -46,7 +46,7 @@ from .recipes import fp4_project
 
 __all__ = ["block_hessians", "nvfp4_optimal_hessian"]
 
-MODES = ("seed", "exact")
+MODES = registry.METHODS["hessian"].modes
 
 # Relative float64 rounding of a weighted sum of n <= 32 squares is far below this margin.
 _W_GUARD = 1.0 - 2.0**-40

@@ -6,19 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import bits, core, recipes
-from .admm import nvfp4_admm
-from .hessian import nvfp4_optimal_hessian
-from .naive import nvfp4_naive
+from . import bits, core, recipes, registry
 from .ops import nvfp4_dequantize
-from .search import nvfp4_optimal
 
 __all__ = ["NVFP4Tensor", "quantize", "METHODS"]
 
-#: Block-scale methods selectable by name in ``quantize``.
-METHODS = {"naive": nvfp4_naive, "optimal": nvfp4_optimal, "hessian": nvfp4_optimal_hessian, "admm": nvfp4_admm}
-#: Methods that need activations X (or H_blocks), with their default mode.
-_HESSIAN_METHODS = {"hessian": "seed", "admm": "seed"}
+#: Block-scale methods selectable by name in ``quantize``: name -> CPU function (the
+#: table of methods is :mod:`nvfp4_np.registry`).
+METHODS = {name: m.function("cpu") for name, m in registry.METHODS.items()}
 #: Version of the layout written by ``to_dict`` / ``save``.
 FORMAT_VERSION = 1
 
@@ -158,6 +153,7 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, recipe="seed", roun
         Any real floating dtype; ``W.shape[axis]`` must be a multiple of ``block_size``.
     block_size : {16, 32}, default 16
     method : {"naive", "optimal", "hessian", "admm"}, default "optimal"
+        (the methods, their modes and kernels are :data:`nvfp4_np.registry.METHODS`)
         ``"optimal"`` searches the E4M3 scales for the least squared error per block;
         ``"hessian"`` for the least output error r^T H r given activations ``X`` (T, K)
         or block Hessians ``H_blocks`` (see :func:`nvfp4_np.nvfp4_optimal_hessian`);
@@ -196,15 +192,8 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, recipe="seed", roun
     (4, 64)
     """
     block_size = core.check_block_size(block_size)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
-    if core.check_device(device) == "cpu":
-        fn = METHODS[method]
-    else:
-        from . import gpu
-
-        fn = {"naive": gpu.nvfp4_naive, "optimal": gpu.nvfp4_optimal, "hessian": gpu.nvfp4_optimal_hessian,
-              "admm": gpu.nvfp4_admm}[method]
+    m = registry.method(method)
+    fn = m.function(core.check_device(device))
     r = recipes.get_recipe(recipe)
     W = core.as_float_array(W, "W")
     if W.ndim == 0:
@@ -218,10 +207,11 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, recipe="seed", roun
     moved = np.moveaxis(W, axis, -1)
     blocked = moved.reshape(moved.shape[:-1] + (K // block_size, block_size))
     kw = {"recipe": r, "rounding": rounding, "tensor_amax": tensor_amax}
-    if method in _HESSIAN_METHODS:
-        kw.update(X=X, H_blocks=H_blocks, mode=mode or _HESSIAN_METHODS[method])
+    if m.needs_activations:
+        kw.update(X=X, H_blocks=H_blocks, mode=m.check_mode(mode))
     elif X is not None or H_blocks is not None or mode is not None:
-        raise ValueError(f"X, H_blocks and mode apply to method='hessian' or 'admm', not {method!r}")
+        takes = [n for n, e in registry.METHODS.items() if e.needs_activations]
+        raise ValueError(f"X, H_blocks and mode apply to method {' or '.join(map(repr, takes))}, not {method!r}")
     try:
         result = fn(blocked, dim=-1, **kw)
     except core.NonFiniteError as e:  # report the position in W, not in the blocked view

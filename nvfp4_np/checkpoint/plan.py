@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from .. import recipes
+from .. import recipes, registry
 from .fused import fused_groups
 from .layout import get_format, output_specs
 from .source import Calibration, CheckpointError, open_checkpoint
@@ -31,7 +31,9 @@ SCHEMES = {"w4a16": "NVFP4 weights, 16-bit activations", "w4a4": "NVFP4 weights 
 EXPERTS = re.compile(r"(^|\.)experts(\.|$)")
 
 #: Modes the command line uses when none is given: the best each method offers.
-BEST_MODES = {"hessian": "exact", "admm": "best"}
+BEST_MODES = {name: m.checkpoint_mode for name, m in registry.METHODS.items() if m.checkpoint_mode}
+#: Methods for tensors without calibration data (they need no activations).
+FALLBACKS = tuple(name for name, m in registry.METHODS.items() if not m.needs_activations)
 
 
 @dataclasses.dataclass
@@ -75,14 +77,13 @@ class Settings:
 
     def __post_init__(self):
         from ..core import check_device
-        from ..tensor import METHODS
 
-        if self.method not in METHODS:
-            raise CheckpointError(f"method must be one of {sorted(METHODS)}, got {self.method!r}")
-        if self.fallback not in ("naive", "optimal"):
-            raise CheckpointError(f"fallback must be 'naive' or 'optimal', got {self.fallback!r}")
-        if self.block_size not in (16, 32):
-            raise CheckpointError(f"block size must be 16 or 32, got {self.block_size}")
+        if self.method not in registry.METHODS:
+            raise CheckpointError(f"method must be one of {sorted(registry.METHODS)}, got {self.method!r}")
+        if self.fallback not in FALLBACKS:
+            raise CheckpointError(f"fallback must be one of {FALLBACKS}, got {self.fallback!r}")
+        if self.block_size not in registry.BLOCK_SIZES:
+            raise CheckpointError(f"block size must be one of {registry.BLOCK_SIZES}, got {self.block_size}")
         fmt = get_format(self.format)
         if self.recipe is None:
             object.__setattr__(self, "recipe", fmt.recipe)
@@ -94,7 +95,7 @@ class Settings:
         if fmt.name == "modelopt" and self.scheme != "w4a4":
             raise CheckpointError("ModelOpt's NVFP4 checkpoints are W4A4 (quant_algo NVFP4: engines read each "
                                   "layer's input_scale): use --format modelopt with --scheme w4a4 --calib ACTS.npz")
-        modes = {"hessian": ("seed", "exact"), "admm": ("seed", "best")}.get(self.method, ())
+        modes = registry.METHODS[self.method].modes
         if self.mode is not None and self.mode not in modes:
             raise CheckpointError(f"mode {self.mode!r} does not apply to method {self.method!r}"
                                   f"{' (choose ' + ' or '.join(modes) + ')' if modes else ''}")

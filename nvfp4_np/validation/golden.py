@@ -21,24 +21,16 @@ import warnings
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, registry
 from ..admm import admm_operators
 from ..checkpoint.paths import plain_name
-from ..recipes import RECIPES
 from ..tensor import quantize
 from . import constructed, suites
 
 SCHEMA_VERSION = 1
-BLOCK_SIZES = (16, 32)
-#: Method names of the vectors -> (quantize method, mode).
-METHODS = {
-    "naive": ("naive", None),
-    "optimal": ("optimal", None),
-    "hessian-seed": ("hessian", "seed"),
-    "hessian-exact": ("hessian", "exact"),
-    "admm-seed": ("admm", "seed"),
-    "admm-best": ("admm", "best"),
-}
+BLOCK_SIZES = registry.BLOCK_SIZES
+#: Method names of the vectors -> (quantize method, mode): every method and mode.
+METHODS = registry.vector_methods()
 #: The arrays a candidate implementation produces (the checker compares these).
 OUTPUTS = ("codes", "scale_bytes", "scale_bytes_swizzled", "tensor_scale", "dequant")
 SIZES = {"small": 8, "large": 256}
@@ -71,11 +63,11 @@ def _special_suites():
     """Whole tensors for rules that need one: suite -> (W, methods, recipes, block sizes,
     description)."""
     return {
-        "zero-tensor": (suites.zero_tensor(), ("naive",), RECIPES, (16,),
+        "zero-tensor": (suites.zero_tensor(), ("naive",), registry.RECIPES, (16,),
                         "an all-zero tensor (+0.0 and -0.0): each recipe's zero-tensor rule"),
-        "tiny-tensor": (suites.tiny_tensor(), ("naive",), RECIPES, (16,),
+        "tiny-tensor": (suites.tiny_tensor(), ("naive",), registry.RECIPES, (16,),
                         "a tensor of amax 1e-37 with subnormals and -0.0: the FLT_MAX caps"),
-        "subnormal-tensor": (suites.subnormal_tensor(), ("naive",), RECIPES, (16,),
+        "subnormal-tensor": (suites.subnormal_tensor(), ("naive",), registry.RECIPES, (16,),
                              "a tensor of subnormals, amax 1e-42: fl(A/2688) underflows to 0"),
         "layout": (suites.layout_matrix(), ("naive",), ("te",), BLOCK_SIZES,
                    "130 x 160: several 128x4 tiles of swizzled scales, and their padding"),
@@ -105,7 +97,7 @@ def vector_specs(size="small"):
     specs = []
     for suite, (W, X, Hs, methods, desc) in _suites(size).items():
         for method in methods:
-            for recipe in RECIPES:
+            for recipe in registry.RECIPES:
                 for bs in BLOCK_SIZES:
                     specs.append({
                         "name": f"{suite}-{method}-{recipe}-bs{bs}", "suite": suite, "description": desc,

@@ -1,0 +1,100 @@
+"""What nvfp4_np can do, as data: the block-scale methods, their modes and kernels, the
+recipes, the tie rules, the block sizes. Every entry point reads this one table:
+:func:`nvfp4_np.quantize` (and its GPU dispatch), the checkpoint planner, the command
+line's choices and help, and the golden-vector generator. Adding a method is one entry
+here plus its CPU and GPU kernels.
+
+Kernels are named as ``"module:function"`` and imported when first used, so that this
+module imports only the format and recipe tables (no import circles) and the GPU modules
+load only on ``device="cuda"``.
+"""
+
+import importlib
+from dataclasses import dataclass
+
+from . import formats, recipes
+
+__all__ = ["Method", "METHODS", "RECIPES", "DEFAULT_RECIPE", "CHECKPOINT_RECIPE", "ROUNDINGS", "BLOCK_SIZES",
+           "method", "vector_methods"]
+
+#: Block sizes every method takes (elements per block along the reduction axis).
+BLOCK_SIZES = (16, 32)
+#: E2M1 tie rules (:data:`nvfp4_np.formats.ROUNDING_MODES`): "seed" (ties toward zero,
+#: the seed's torch.bucketize) and "rne".
+ROUNDINGS = tuple(formats.ROUNDING_MODES)
+#: Recipe names, in the order of validation/SPEC.md §3; the arithmetic of each is a
+#: :class:`nvfp4_np.recipes.Recipe`.
+RECIPES = tuple(recipes.RECIPES)
+#: Python's default: the seed's single-level arithmetic (bit-exact with the seed).
+DEFAULT_RECIPE = "seed"
+#: The command line's default for checkpoints: the arithmetic of the format it writes.
+CHECKPOINT_RECIPE = "compressed-tensors"
+
+
+@dataclass(frozen=True)
+class Method:
+    """One block-scale method.
+
+    ``modes``: the method's modes, the default first (empty: none). ``checkpoint_mode``:
+    the mode a checkpoint uses (the most accurate). ``needs_activations``: it takes ``X``
+    or ``H_blocks``. ``cpu`` / ``gpu``: its kernels as ``"module:function"``.
+    """
+
+    name: str
+    summary: str
+    cpu: str
+    gpu: str
+    modes: tuple = ()
+    checkpoint_mode: str = None
+    needs_activations: bool = False
+    block_sizes: tuple = BLOCK_SIZES
+
+    @property
+    def default_mode(self):
+        return self.modes[0] if self.modes else None
+
+    def function(self, device="cpu"):
+        """The method's public function for ``device`` ("cpu" or "cuda")."""
+        module, _, name = (self.cpu if device == "cpu" else self.gpu).partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def check_mode(self, mode):
+        """``mode`` (None: the default) if the method has it, else ValueError."""
+        if mode is None:
+            return self.default_mode
+        if mode not in self.modes:
+            have = f"one of {self.modes}" if self.modes else "None (it has no modes)"
+            raise ValueError(f"mode for method {self.name!r} must be {have}, got {mode!r}")
+        return mode
+
+
+METHODS = {m.name: m for m in (
+    Method("naive", "block scale E4M3(amax / 6), the recipe's own (what every stack does)",
+           "nvfp4_np.naive:nvfp4_naive", "nvfp4_np.gpu_naive:nvfp4_naive"),
+    Method("optimal", "the E4M3 block scale with the least squared error (exact search)",
+           "nvfp4_np.search:nvfp4_optimal", "nvfp4_np.gpu_search:nvfp4_optimal"),
+    Method("hessian", "the block scale with the least output error r^T H r given activations",
+           "nvfp4_np.hessian:nvfp4_optimal_hessian", "nvfp4_np.gpu_hessian:nvfp4_optimal_hessian",
+           modes=("seed", "exact"), checkpoint_mode="exact", needs_activations=True),
+    Method("admm", "the Hessian scale, then quants refined by ADMM",
+           "nvfp4_np.admm:nvfp4_admm", "nvfp4_np.gpu_admm:nvfp4_admm",
+           modes=("seed", "best"), checkpoint_mode="best", needs_activations=True),
+)}
+
+
+def method(name):
+    """The :class:`Method` called ``name``, or ValueError naming the choices."""
+    try:
+        return METHODS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {name!r}") from None
+
+
+def vector_methods():
+    """The golden vectors' method names -> (method, mode): one per method and mode
+    (``"hessian-exact"``), the method's name alone when it has no modes."""
+    out = {}
+    for m in METHODS.values():
+        for mode in m.modes or (None,):
+            out[m.name if mode is None else f"{m.name}-{mode}"] = (m.name, mode)
+    return out
