@@ -5,7 +5,7 @@ and 2 workers, on the same synthetic checkpoint, in one run.
                                            [--methods optimal,admm] [--workers 1,2]
 
 Every configuration gives each worker ONE core (Numba and BLAS threads = 1), so the
-figures are per core, which is what the README's estimate for large models multiplies
+figures are per core, which is what docs/dask.md's estimate for large models multiplies
 up. "run s" is the quantization itself, from the report (plan, compute, write); "wall s"
 adds the process start and, for Dask, the cluster start. Every output is checked
 byte for byte against the single-process one.

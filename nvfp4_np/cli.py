@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import sys
+import time
 import zipfile
 
 _EXAMPLES = """examples:
@@ -97,6 +98,39 @@ def _settings(args):
                     scheme=args.scheme, fuse_scales=not args.no_fuse_scales, stacked_experts=args.stacked_experts)
 
 
+def _load_kernels(plans, settings):
+    """Run each planned (method, mode) once on one tiny block, so that compiling the kernels
+    (the first run on a machine, or after an upgrade; cached afterwards) is not charged to
+    the first tensor's speed, and say so only when it takes a while."""
+    import threading
+
+    import numpy as np
+
+    from . import quantize
+
+    done = threading.Event()
+    t0 = time.monotonic()
+
+    def slow():
+        if not done.is_set():
+            print("nvfp4-np quantize: compiling the kernels (the first run on this machine; they are cached "
+                  "for later runs)...", file=sys.stderr, flush=True)
+
+    timer = threading.Timer(3.0, slow)
+    timer.start()
+    try:
+        bs = settings.block_size
+        for method, mode in sorted({(p.method, p.mode) for p in plans}, key=str):
+            kw = {"H_blocks": np.eye(bs, dtype=np.float32)[None], "mode": mode} if mode else {}
+            quantize(np.ones((1, bs), np.float32), bs, method, recipe=settings.recipe, rounding=settings.rounding,
+                     device=settings.device, **kw)
+    finally:
+        done.set()
+        timer.cancel()
+    if time.monotonic() - t0 >= 3.0:
+        print(f"nvfp4-np quantize: kernels compiled in {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
+
+
 def _quantize(args):
     from . import checkpoint as ck
 
@@ -123,8 +157,10 @@ def _quantize(args):
         nonlocal bar
         q = [p for p in plans if p.action == "quantize"]
         n = sum(math.prod(p.shape) for p in q)
-        print(f"{len(q)} tensors to quantize ({n:,} elements), {len(plans) - len(q)} to copy; the first run "
-              f"on a machine also compiles the kernels (about a minute, cached after)", file=sys.stderr, flush=True)
+        print(f"{len(q)} tensors to quantize ({n:,} elements), {len(plans) - len(q)} to copy",
+              file=sys.stderr, flush=True)
+        if q and not (args.dask_scheduler or args.workers):  # workers load their own kernels
+            _load_kernels(q, settings)
         bar = _Progress(n, len(q), args.quiet)
 
     with contextlib.ExitStack() as stack:
@@ -214,9 +250,23 @@ def _inspect(args):
         return 0
     cols = ("name", "shape", "dtype", "stored as", "method", "weight err %", "output err %")
     table = [(r["name"], "x".join(map(str, r["shape"])), r["dtype"], r["stored"], r.get("method") or "",
-              _pct(r.get("weight_error_pct")), _pct(r.get("output_error_pct"))) for r in rows]
+              _pct(r.get("weight_error_pct")), _pct(r.get("output_error_pct")))
+             for r in sorted(rows, key=lambda r: _natural(r["name"]))]
     _print_table(cols, table)
+    stored = " ".join(r["stored"] for r in rows)
+    if "nvfp4 " in stored:
+        print("\nnvfp4 bN: NVFP4 with blocks of N; " + "; ".join(
+            text for key, text in (("gs=", "gs: compressed-tensors' weight_global_scale, the encode form "
+                                           "(about 2688 / amax): dequant = q * scale / gs"),
+                                   ("ws2=", "ws2: ModelOpt's weight_scale_2, the decode form "
+                                            "(about amax / 2688): dequant = q * scale * ws2"))
+            if key in stored) + ". Errors are the run's report, relative RMS in %.")
     return 0
+
+
+def _natural(name):
+    """Sort key that orders layer numbers as numbers (layers.2 before layers.10)."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
 def _is_calibration(path):
@@ -383,6 +433,9 @@ def build_parser():
     fmt = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(prog="nvfp4-np", description="Bit-exact NVFP4 quantization of checkpoints, "
                                 "golden vectors and checks.", epilog=_EXAMPLES, formatter_class=fmt)
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"nvfp4-np {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     def cmd(name, help, func):

@@ -64,6 +64,15 @@ class NVFP4Tensor:
     rounding: str
     mode: str = None
 
+    def __repr__(self):
+        """The parameters and byte counts, not the arrays (which can hold billions of
+        elements)."""
+        mode = f", mode={self.mode!r}" if self.mode else ""
+        return (f"NVFP4Tensor(shape={self.shape}, block_size={self.block_size}, axis={self.axis}, "
+                f"method={self.method!r}{mode}, recipe={self.recipe!r}, rounding={self.rounding!r}, "
+                f"tensor_scale={float(self.tensor_scale)!r}, codes={self.codes.nbytes:,} bytes, "
+                f"scale_bytes={self.scale_bytes.nbytes:,} bytes)")
+
     def _to_original(self, a):
         return np.moveaxis(a, -1, self.axis)
 

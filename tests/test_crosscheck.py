@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip(
-    "torch", reason="cross-checks need torch 2.13.0 CPU and the real libraries (see README)"
+    "torch", reason="cross-checks need torch 2.13.0 CPU and the real libraries (see CONTRIBUTING.md)"
 )
 
 import nvfp4_np

@@ -66,6 +66,10 @@ def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=Non
             w.write_index(os.path.basename(ckpt.path))
         if ckpt.config is not None:
             config = {k: v for k, v in ckpt.config.items() if k != "quantization_config"}
+            # the weights are now in dtype (transformers reads torch_dtype, newer ones dtype)
+            for key in ("torch_dtype", "dtype"):
+                if key in config or key == "torch_dtype":
+                    config[key] = dtype
             w.write_json("config.json", config)
         if ckpt.folder:
             copy_other_files(ckpt, w, note)
