@@ -14,7 +14,7 @@ Public API (everything else is private):
   ``dequantize_checkpoint``, ``nvfp4_np.checkpoint``
 """
 
-__version__ = "0.1.0"  # before the imports: submodules record it
+from ._version import __version__
 
 from .admm import nvfp4_admm
 from .checkpoint import dequantize_checkpoint, quantize_checkpoint

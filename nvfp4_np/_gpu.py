@@ -5,16 +5,16 @@ input, chunking of large host inputs, and the device-side tensor amax.
 The kernels themselves (_gpu_tile.py) are one thread per NVFP4 block calling the very same
 per-block functions as the CPU kernels (``optimal_block``, ``hessian_seed_block``, ...),
 compiled for CUDA by numba: the bits cannot differ by construction (IEEE division, no fast-math,
-the same summation order). numba.cuda is imported only when a GPU function is called.
+the same summation order). Only the GPU modules import this one (and with it numba.cuda).
 """
 
-import contextlib
 import functools
 
 import numpy as np
 
 from . import _arith, core, formats, recipes
-from ._config import GPU_CHUNK_BLOCKS, GPU_THREADS_PER_BLOCK
+from ._config import GPU_CHUNK_BLOCKS
+from ._gpu_tile import amax_bits_kernel, count_status_kernel, launch, launch_tiles
 
 #: Sizes of the per-thread scratch arrays of the block kernels (a local array's size must
 #: be a global constant): a block and the search's uint32 work space (2 * bs).
@@ -73,64 +73,19 @@ def is_device_array(a):
     return hasattr(a, "__cuda_array_interface__") or type(a).__name__ == "FakeCUDAArray"
 
 
-def launch(kernel, n, *args, threads=GPU_THREADS_PER_BLOCK):
-    """kernel[grid, threads](*args) over n work items (one thread each), compiled (on
-    first use) without FMA contraction."""
-    if n:
-        with _ieee_compile():
-            kernel[(n + threads - 1) // threads, threads](*args)
-
-
-@contextlib.contextmanager
-def _ieee_compile():
-    """NVVM fuses a*b + c into one FMA (one rounding instead of two) unless it is given
-    -fma=0, and numba-cuda passes that option only together with fastmath. A fused
-    operation is not the float32 arithmetic the CPU kernels do (measured: 'te'-recipe
-    searches and ADMM then differ in rare blocks), so while our kernels compile, every
-    NVVM compilation gets fma=0 unless it asks otherwise."""
-    from numba import config
-
-    if config.ENABLE_CUDASIM:
-        yield
-        return
-    import numba.cuda.codegen as codegen
-    from numba.cuda.cudadrv import nvvm
-
-    modules = {id(m): m for m in (nvvm, codegen.nvvm)}.values()  # the one codegen calls, too
-    originals = [(m, m.compile_ir) for m in modules]
-
-    def patched(original):
-        def compile_ir(llvmir, **options):
-            options.setdefault("fma", False)
-            return original(llvmir, **options)
-        return compile_ir
-
-    for m, original in originals:
-        m.compile_ir = patched(original)
-    try:
-        yield
-    finally:
-        for m, original in originals:
-            m.compile_ir = original
-
-
 def status_counts(status_dev):
     """How many blocks have each status (OK, UNDERFLOW, NONFINITE), counted on the device
     (three integers come back instead of one byte per block)."""
-    from .gpu_naive import _count_status_kernel
-
     counts = cuda().to_device(np.zeros(3, np.int64))
-    launch(_count_status_kernel, status_dev.size, status_dev, counts)
+    launch(count_status_kernel, status_dev.size, status_dev, counts)
     return counts.copy_to_host()
 
 
 def device_amax(x_dev):
     """float32 max |x| of a device array (exact: an integer max of the bit patterns)."""
-    from .gpu_naive import _amax_bits_kernel
-
     c = cuda()
     out = c.to_device(np.zeros(1, np.uint32))
-    launch(_amax_bits_kernel, x_dev.size, x_dev.reshape(-1).view(np.uint32), out)
+    launch(amax_bits_kernel, x_dev.size, x_dev.reshape(-1).view(np.uint32), out)
     m = out.copy_to_host().view(np.float32)[0]
     return m if np.isfinite(m) else np.float32(0.0)
 
@@ -188,8 +143,6 @@ def run_blocks(block_fn, W, dim, return_dequant, recipe, rounding, amax, *extra,
 def _launch_blocks(c, block_fn, xb, ncb, rc, return_dequant, extra, block_out, variant):
     """Run ``block_fn`` on the device blocks ``xb`` (m, bs): (outputs (codes, scales,
     quants, dequant), status counts, () or (block_out array,))."""
-    from ._gpu_tile import launch_tiles
-
     m, bs = tuple(xb.shape)
     out_d = (c.device_array(m, np.uint8), c.device_array(m, np.float32), c.device_array((m, bs), np.float32),
              c.device_array((m, bs) if return_dequant else (1, bs), np.float32))  # (1, bs): unused

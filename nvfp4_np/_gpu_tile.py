@@ -21,15 +21,75 @@ status) straight to global memory. Kernels whose work is arithmetic rather than 
 traffic may skip the staging (``stage=False``, see tiled_kernel).
 """
 
+import contextlib
 import functools
 
 import numba
 import numpy as np
 from numba import cuda
 
-from ._config import GPU_TILE_BLOCKS
+from ._config import GPU_THREADS_PER_BLOCK, GPU_TILE_BLOCKS
 
-__all__ = ["launch_tiles", "tiled_kernel"]
+__all__ = ["launch_tiles", "tiled_kernel", "launch", "ieee_compile", "amax_bits_kernel", "count_status_kernel"]
+
+
+def launch(kernel, n, *args, threads=GPU_THREADS_PER_BLOCK):
+    """kernel[grid, threads](*args) over n work items (one thread each), compiled (on
+    first use) without FMA contraction."""
+    if n:
+        with ieee_compile():
+            kernel[(n + threads - 1) // threads, threads](*args)
+
+
+@contextlib.contextmanager
+def ieee_compile():
+    """NVVM fuses a*b + c into one FMA (one rounding instead of two) unless it is given
+    -fma=0, and numba-cuda passes that option only together with fastmath. A fused
+    operation is not the float32 arithmetic the CPU kernels do (measured: 'te'-recipe
+    searches and ADMM then differ in rare blocks), so while our kernels compile, every
+    NVVM compilation gets fma=0 unless it asks otherwise."""
+    from numba import config
+
+    if config.ENABLE_CUDASIM:
+        yield
+        return
+    import numba.cuda.codegen as codegen
+    from numba.cuda.cudadrv import nvvm
+
+    modules = {id(m): m for m in (nvvm, codegen.nvvm)}.values()  # the one codegen calls, too
+    originals = [(m, m.compile_ir) for m in modules]
+
+    def patched(original):
+        def compile_ir(llvmir, **options):
+            options.setdefault("fma", False)
+            return original(llvmir, **options)
+        return compile_ir
+
+    for m, original in originals:
+        m.compile_ir = patched(original)
+    try:
+        yield
+    finally:
+        for m, original in originals:
+            m.compile_ir = original
+
+
+@cuda.jit
+def amax_bits_kernel(xbits, out):
+    """The tensor amax of a device input, exactly: an integer max of the magnitude bits
+    orders finite floats like their values (Inf/NaN sort above; the block kernels report
+    those)."""
+    i = cuda.grid(1)
+    if i < xbits.size:
+        cuda.atomic.max(out, 0, xbits[i] & np.uint32(0x7FFFFFFF))
+
+
+@cuda.jit
+def count_status_kernel(status, counts):
+    """counts[s] += 1 for every block whose status s is not 0 (OK)."""
+    i = cuda.grid(1)
+    if i < status.size and status[i] != 0:
+        cuda.atomic.add(counts, status[i], 1)
 
 
 @functools.cache
@@ -134,8 +194,6 @@ def launch_tiles(block_fn, xb, ncb, rc, dec, out, want_dq, status, extra=(), blo
     ``out``, ``status`` and ``block_arrays`` (per-block outputs, appended to ``extra``)
     have n rows; the kernel gets them as (n // ncb, ncb, ...) views. ``variant``:
     tiled_kernel's options (the callers pass their tuned ones)."""
-    from . import _gpu
-
     n, bs = tuple(xb.shape)
     if not n:
         return
@@ -153,7 +211,7 @@ def launch_tiles(block_fn, xb, ncb, rc, dec, out, want_dq, status, extra=(), blo
     xbits = xb.view(np.uint32)
     out_k = tuple(grid_view(a) for a in out)
     extra_k = tuple(extra) + tuple(grid_view(a) for a in block_arrays)
-    with _gpu._ieee_compile():
+    with ieee_compile():
         kernel[((rows + rows_per_tile - 1) // rows_per_tile, ncb), tile](
             rows, ncb, grid_view(xb), grid_view(xbits), xbits.reshape(-1), rc, dec, out_k, out[2].reshape(-1),
             out[3].reshape(-1), bool(want_dq), grid_view(status), extra_k)

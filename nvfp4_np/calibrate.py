@@ -24,7 +24,7 @@ import re
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .checkpoint import CheckpointError, Settings, open_checkpoint, plan
 from .checkpoint.paths import CALIBRATION_MARK, check_output
 from .checkpoint.source import CALIBRATION_KEY

@@ -433,7 +433,7 @@ def build_parser():
     fmt = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(prog="nvfp4-np", description="Bit-exact NVFP4 quantization of checkpoints, "
                                 "golden vectors and checks.", epilog=_EXAMPLES, formatter_class=fmt)
-    from . import __version__
+    from ._version import __version__
 
     p.add_argument("--version", action="version", version=f"nvfp4-np {__version__}")
     sub = p.add_subparsers(dest="command", required=True)

@@ -1,8 +1,6 @@
 """GPU twin of naive.py: one CUDA thread per block runs the same ``naive_block`` in the
-shared-memory tiles of _gpu_tile.py. Also the small reductions every GPU call uses
-(tensor amax, status counts)."""
+shared-memory tiles of _gpu_tile.py."""
 
-import numpy as np
 from numba import cuda
 
 from . import _gpu
@@ -17,23 +15,6 @@ _naive_block = _gpu.device_fn(naive_block)
 @cuda.jit(device=True)
 def naive_tile_block(t, x, xbits, rc, dec, out, want_dq, status, j, rows, extra):
     _naive_block(t, x, xbits, rc, dec, out, want_dq, status)
-
-
-@cuda.jit
-def _amax_bits_kernel(xbits, out):
-    # The tensor amax of a device input, exactly: an integer max of the magnitude bits
-    # orders finite floats like their values (Inf/NaN sort above; the block kernels
-    # report those).
-    i = cuda.grid(1)
-    if i < xbits.size:
-        cuda.atomic.max(out, 0, xbits[i] & np.uint32(0x7FFFFFFF))
-
-
-@cuda.jit
-def _count_status_kernel(status, counts):
-    i = cuda.grid(1)
-    if i < status.size and status[i] != 0:
-        cuda.atomic.add(counts, status[i], 1)
 
 
 def nvfp4_naive(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=None, tensor_amax=None):

@@ -37,3 +37,18 @@ def assert_bits_equal(actual, expected, what="array"):
 def rng():
     """A fixed-seed generator per test."""
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def golden_vectors(tmp_path_factory):
+    """The golden vectors as this code generates them, built once per test run (read-only:
+    tests write their candidates elsewhere)."""
+    import warnings
+
+    from nvfp4_np import validation
+
+    out = str(tmp_path_factory.mktemp("golden_vectors"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the corner suites underflow on purpose
+        validation.generate(out)
+    return out

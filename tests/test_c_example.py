@@ -49,10 +49,8 @@ def binary(build_dir):
 
 
 @pytest.fixture(scope="module")
-def vectors(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("vectors"))
-    validation.generate(out)
-    return out
+def vectors(golden_vectors):
+    return golden_vectors
 
 
 def _run_driver(vectors, exe, out):

@@ -22,10 +22,8 @@ SEED_VECTOR = "corners-optimal-seed-bs16"  # 7 rows x 64: 28 blocks, zero scale 
 
 
 @pytest.fixture(scope="module")
-def vectors(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("vectors"))
-    validation.generate(out)
-    return out
+def vectors(golden_vectors):
+    return golden_vectors
 
 
 class Vector:

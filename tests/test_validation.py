@@ -20,10 +20,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*underflows to 0:RuntimeWarning
 
 
 @pytest.fixture(scope="module")
-def fresh(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("vectors"))
-    validation.generate(out)
-    return out
+def fresh(golden_vectors):
+    return golden_vectors
 
 
 def _files(root):

@@ -24,7 +24,8 @@ import math
 
 import numpy as np
 
-from .. import __version__, recipes
+from .. import recipes
+from .._version import __version__
 from .._safetensors import FLOAT_DTYPES
 from ..tensor import NVFP4Tensor
 from .source import CheckpointError

@@ -11,13 +11,25 @@ permissions, as ``mkdir`` makes them. The hidden folders a run writes beside OUT
 its process id, so a later run can tell a leftover of a killed run from a live one.
 """
 
+import json
 import os
 import re
 import secrets
 import socket
 import zipfile
 
-from .source import CheckpointError, load_json
+
+class CheckpointError(ValueError):
+    """Bad input: the message names the file and the tensor."""
+
+
+def load_json(path, what):
+    """The JSON in file ``path``, or a CheckpointError naming it as ``what``."""
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read().decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise CheckpointError(f"{path}: cannot read {what}: {e}") from None
 
 #: The report every quantize and dequantize output folder holds (its mark as ours).
 REPORT_NAME = "nvfp4_report.json"

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..core import tensor_amax
 from .layout import hf_quant_config, input_scale, layout_exact, quantization_config, shard_metadata
 from .paths import REPORT_NAME, folder_file

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from .._safetensors import DTYPES, dtype_name
 from . import paths
 from .layout import dequantize_stored, logical_tensors, nvfp4_groups

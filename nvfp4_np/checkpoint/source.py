@@ -10,24 +10,12 @@ import zlib
 import numpy as np
 
 from .._safetensors import SafetensorsError, SafetensorsFile, TensorInfo, dtype_name
-
-
-class CheckpointError(ValueError):
-    """Bad input: the message names the file and the tensor."""
+from .paths import CheckpointError, folder_file, load_json  # noqa: F401  (CheckpointError: re-exported)
 
 
 #: What reading a damaged .npy / .npz may raise (NumPy parses headers with ast).
 NPZ_ERRORS = (OSError, ValueError, SyntaxError, TypeError, KeyError, EOFError, RecursionError, MemoryError,
                zipfile.BadZipFile, NotImplementedError, zlib.error, RuntimeError)  # RuntimeError: encrypted
-
-
-def load_json(path, what):
-    """The JSON in file ``path``, or a CheckpointError naming it as ``what``."""
-    try:
-        with open(path, "rb") as f:
-            return json.loads(f.read().decode("utf-8"))
-    except (OSError, ValueError, RecursionError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise CheckpointError(f"{path}: cannot read {what}: {e}") from None
 
 
 class ArrayFile:
@@ -132,8 +120,6 @@ def open_checkpoint(path):
         raise CheckpointError(f"{path}: no such file or folder")
     folder = None
     if os.path.isdir(path):
-        from .paths import folder_file
-
         folder = path
         files = os.listdir(path)
         indexes = sorted(f for f in files if f.endswith(".safetensors.index.json"))
@@ -168,8 +154,6 @@ def open_checkpoint(path):
 
 
 def _open_index(path):
-    from .paths import folder_file
-
     index = load_json(path, "the safetensors index")
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):

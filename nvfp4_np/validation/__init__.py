@@ -6,7 +6,8 @@ candidate's outputs (the same as the ``nvfp4-np golden`` / ``nvfp4-np verify`` c
 The arithmetic behind every expected byte is written out in validation/SPEC.md.
 """
 
-from .golden import OUTPUTS, generate, vector_specs, write_candidate
+from .files import OUTPUTS
+from .golden import generate, vector_specs, write_candidate
 from .checker import Report, check_vector, verify
 
 __all__ = ["generate", "verify", "check_vector", "vector_specs", "write_candidate", "Report", "OUTPUTS"]

@@ -13,7 +13,6 @@ truncated or unreadable file, a wrong tensor scale) are named as such; a vector 
 fails only by them says so instead of counting blocks.
 """
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ import numpy as np
 
 from .. import _block, bits, formats, recipes
 from ..checkpoint.paths import plain_name
-from .golden import OUTPUTS
+from .files import OUTPUTS, from_bytes, load_array, load_json
 
 _E2M1_BOUNDS = np.array([0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0], np.float32)
 #: Reasons that are file-level problems: a problem line says them, the summary does not
@@ -93,33 +92,6 @@ def _summary(r):
     return line
 
 
-def _load_json(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def _np_dtype(name):
-    if name == "bfloat16":
-        import ml_dtypes
-
-        return np.dtype(ml_dtypes.bfloat16)
-    return np.dtype(name)
-
-
-def load_array(folder, name, entry):
-    """An array of a vector folder (expected) from its ``.bin``, checked against the
-    manifest entry."""
-    with open(os.path.join(folder, plain_name(entry["bin"]["file"], f"{folder}/manifest.json")), "rb") as f:
-        data = f.read()
-    return _from_bytes(data, entry)
-
-
-def _from_bytes(data, entry):
-    dt = _np_dtype(entry["dtype"])
-    words = np.frombuffer(data, dtype=f"<u{dt.itemsize}")
-    return words.astype(words.dtype.newbyteorder("=")).view(dt).reshape(entry["shape"])
-
-
 def load_candidate(folder, name, entry):
     """(array or None, problem or None) for the candidate's ``name``: ``.bin`` first,
     then ``vector.npz``; size and dtype checked."""
@@ -131,7 +103,7 @@ def load_candidate(folder, name, entry):
         if len(data) != expected_bytes:
             kind = "truncated" if len(data) < expected_bytes else "too long"
             return None, f"{name}.bin has {len(data)} bytes, expected {expected_bytes} ({kind})"
-        return _from_bytes(data, entry), None
+        return from_bytes(data, entry), None
     npz = os.path.join(folder, "vector.npz")
     if os.path.exists(npz):
         try:
@@ -140,7 +112,7 @@ def load_candidate(folder, name, entry):
                     a = np.asarray(z[name])
                     if a.size * a.dtype.itemsize != expected_bytes:
                         return None, f"vector.npz[{name}] has {a.size} elements of {a.dtype}, expected shape {entry['shape']} of {entry['dtype']}"
-                    return _from_bytes(np.ascontiguousarray(a).tobytes(), entry), None
+                    return from_bytes(np.ascontiguousarray(a).tobytes(), entry), None
         except (OSError, ValueError) as e:
             return None, f"vector.npz unreadable: {e}"
     return None, f"{name}.bin missing (and no vector.npz holding {name})"
@@ -226,7 +198,7 @@ def _float_bits(v):
 
 def check_vector(vec_dir, cand_dir, max_examples=5):
     """Compare one candidate folder with one vector folder."""
-    man = _load_json(os.path.join(vec_dir, "manifest.json"))
+    man = load_json(os.path.join(vec_dir, "manifest.json"))
     res = VectorResult(man["name"], passed=True)
     if not os.path.isdir(cand_dir):
         res.passed = False
@@ -324,7 +296,7 @@ def verify(vectors, candidate, select=None, max_examples=5):
 
     Raises ``re.error`` for a ``select`` that is not a regular expression and
     ``ValueError`` when it matches no vector."""
-    index = _load_json(os.path.join(vectors, "index.json"))
+    index = load_json(os.path.join(vectors, "index.json"))
     pattern = re.compile(select) if select else None
     results = []
     for entry in index["vectors"]:

@@ -21,18 +21,18 @@ import warnings
 
 import numpy as np
 
-from .. import __version__, registry
+from .. import registry
+from .._version import __version__
 from ..admm import admm_operators
 from ..checkpoint.paths import plain_name
 from ..tensor import quantize
 from . import constructed, suites
+from .files import OUTPUTS, array_bytes, dtype_name, hex_text, load_array
 
 SCHEMA_VERSION = 1
 BLOCK_SIZES = registry.BLOCK_SIZES
 #: Method names of the vectors -> (quantize method, mode): every method and mode.
 METHODS = registry.vector_methods()
-#: The arrays a candidate implementation produces (the checker compares these).
-OUTPUTS = ("codes", "scale_bytes", "scale_bytes_swizzled", "tensor_scale", "dequant")
 SIZES = {"small": 8, "large": 256}
 
 
@@ -143,31 +143,8 @@ def compute(spec, device="cpu"):
 # ----------------------------------------------------------------------------- files
 
 
-def _word_dtype(dtype):
-    """Unsigned integer dtype of the same size: how the array's words are written."""
-    return np.dtype(f"<u{np.dtype(dtype).itemsize}")
-
-
-def array_bytes(a):
-    """Little-endian bytes of an array in C order."""
-    a = np.ascontiguousarray(a)
-    return a.view(_word_dtype(a.dtype)).astype(_word_dtype(a.dtype)).tobytes()
-
-
-def hex_text(a):
-    """One word per line, lowercase hex of the word's bits, zero-padded."""
-    a = np.ascontiguousarray(a)
-    words = a.view(_word_dtype(a.dtype)).reshape(-1)
-    width = 2 * a.dtype.itemsize
-    return "".join(f"{int(w):0{width}x}\n" for w in words)
-
-
 def _sha(data):
     return hashlib.sha256(data).hexdigest()
-
-
-def _dtype_name(dtype):
-    return "bfloat16" if np.dtype(dtype).name == "bfloat16" else np.dtype(dtype).name
 
 
 def write_vector(out_dir, spec, hex=False):
@@ -179,7 +156,7 @@ def write_vector(out_dir, spec, hex=False):
     files = {}
     for name, a in arrays.items():
         a = np.ascontiguousarray(a)
-        entry = {"dtype": _dtype_name(a.dtype), "shape": list(a.shape), "word_bytes": a.dtype.itemsize,
+        entry = {"dtype": dtype_name(a.dtype), "shape": list(a.shape), "word_bytes": a.dtype.itemsize,
                  "role": "output" if name in OUTPUTS else "input"}
         forms = [("bin", array_bytes(a))] + ([("hex", hex_text(a).encode())] if hex else [])
         for ext, data in forms:
@@ -233,8 +210,6 @@ def write_candidate(vectors, out_dir, device="cpu", select=None):
     (``out_dir/<vector>/<output>.bin``). ``nvfp4-np verify`` on the result checks, for
     example, that the GPU path reproduces the vectors."""
     import re
-
-    from .checker import load_array
 
     with open(os.path.join(vectors, "index.json"), encoding="utf-8") as f:
         index = json.load(f)
