@@ -121,10 +121,10 @@ def main(argv=None):
         t_gpu = _events_time(cuda, lambda: g_fn(d_W, **kw), a.repeat)
         line = f"{m:14s} {t_gpu * 1e3:9.2f} {n / t_gpu / 1e9:10.2f}"
         if m in ("naive", "optimal"):
-            from nvfp4_np import _config, gpu_naive, gpu_search
+            from nvfp4_np import _config, gpu_naive, gpu_optimal
 
             fn, variant = ((gpu_naive.naive_tile_block, _config.GPU_NAIVE) if m == "naive" else
-                           (gpu_search.optimal_tile_block, _config.GPU_OPTIMAL))
+                           (gpu_optimal.optimal_tile_block, _config.GPU_OPTIMAL))
             t_k = _kernel_only(cuda, fn, variant, d_W.reshape(-1, bs), "seed", a.repeat)
             kernel_lines.append(f"# {m} kernel alone: {t_k * 1e3:.2f} ms = {n / t_k / 1e9:.2f} G elements/s")
             if m == "naive":

@@ -18,7 +18,7 @@ from ._version import __version__
 
 from .admm import nvfp4_admm
 from .checkpoint import dequantize_checkpoint, quantize_checkpoint
-from .bits import (
+from .encoding import (
     e4m3_bytes,
     e4m3_values,
     fp4_codes,
@@ -32,9 +32,9 @@ from .formats import build_fp8_e4m3_scales
 from .hessian import block_hessians, nvfp4_optimal_hessian
 from .metrics import metrics
 from .naive import nvfp4_naive
-from .ops import compute_block_sse, fp4_dequantize, fp4_quantize, nvfp4_dequantize
+from .seed_helpers import compute_block_sse, fp4_dequantize, fp4_quantize, nvfp4_dequantize
 from .recipes import RECIPES, Recipe
-from .search import nvfp4_optimal
+from .optimal import nvfp4_optimal
 from .tensor import NVFP4Tensor, quantize
 
 __all__ = [

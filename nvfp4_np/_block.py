@@ -17,7 +17,7 @@ import math
 import numba
 import numpy as np
 
-from ._bits import bits_to_f32
+from ._f32bits import bits_to_f32
 from ._arith import mul_rn
 from ._config import CHUNK_BLOCKS, JIT_SCALAR, JIT_SCALAR_FN
 from .formats import (
@@ -307,7 +307,7 @@ def search_window(xbits, b, amax, e0, work, srt):
 
     Returns (s_min, s_max, noise). Scratch: ``srt`` (float32, bs), ``work`` (uint32,
     2 * bs). The GPU kernels and the Hessian search use this form; the CPU's optimal
-    search has a vector twin (search._search_lanes: _simd.sort_lanes, dead_zone_count).
+    search has a vector twin (optimal._search_lanes: _simd.sort_lanes, dead_zone_count).
     """
     n = block_len(xbits)
     s_min = clip_bound(amax, e0)

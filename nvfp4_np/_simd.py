@@ -17,7 +17,7 @@ register permute (it gathers from memory or stays scalar), and a sort by rank ne
 memory. So these helpers write the LLVM IR themselves, as whole-block vector operations
 (plain LLVM IR, no target-specific intrinsic). Every operation is the IEEE operation of
 the scalar code in ``_block`` (no fast-math flags, no contraction), in the same order,
-so every result equals its scalar twin bit for bit (tests/test_search.py checks each).
+so every result equals its scalar twin bit for bit (tests/test_optimal.py checks each).
 
 Only CPU kernels use these (the vector type has no CUDA data model); the GPU runs the
 scalar twins.

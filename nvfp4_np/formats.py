@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ._bits import f32_to_bits
+from ._f32bits import f32_to_bits
 from ._config import JIT_SCALAR, JIT_SCALAR_FN, JIT_UFUNC
 
 __all__ = [

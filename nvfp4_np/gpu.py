@@ -24,6 +24,6 @@ except ImportError as e:
 from .gpu_admm import nvfp4_admm  # noqa: E402
 from .gpu_hessian import nvfp4_optimal_hessian  # noqa: E402
 from .gpu_naive import nvfp4_naive  # noqa: E402
-from .gpu_search import nvfp4_optimal  # noqa: E402
+from .gpu_optimal import nvfp4_optimal  # noqa: E402
 
 __all__ = ["nvfp4_naive", "nvfp4_optimal", "nvfp4_optimal_hessian", "nvfp4_admm"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ._bits import f32_to_bits
+from ._f32bits import f32_to_bits
 from ._config import JIT_SCALAR_FN
 from .formats import E2M1, E4M3, ROUNDING_MODES, e2m1_round, e4m3_code
 

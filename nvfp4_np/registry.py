@@ -72,7 +72,7 @@ METHODS = {m.name: m for m in (
     Method("naive", "block scale E4M3(amax / 6), the recipe's own (what every stack does)",
            "nvfp4_np.naive:nvfp4_naive", "nvfp4_np.gpu_naive:nvfp4_naive"),
     Method("optimal", "the E4M3 block scale with the least squared error (exact search)",
-           "nvfp4_np.search:nvfp4_optimal", "nvfp4_np.gpu_search:nvfp4_optimal"),
+           "nvfp4_np.optimal:nvfp4_optimal", "nvfp4_np.gpu_optimal:nvfp4_optimal"),
     Method("hessian", "the block scale with the least output error r^T H r given activations",
            "nvfp4_np.hessian:nvfp4_optimal_hessian", "nvfp4_np.gpu_hessian:nvfp4_optimal_hessian",
            modes=("seed", "exact"), checkpoint_mode="exact", needs_activations=True),

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import bits, core, recipes, registry
-from .ops import nvfp4_dequantize
+from . import core, encoding, recipes, registry
+from .seed_helpers import nvfp4_dequantize
 
 __all__ = ["NVFP4Tensor", "quantize", "METHODS"]
 
@@ -80,26 +80,26 @@ class NVFP4Tensor:
     def scales(self):
         """E4M3 block scales as float32, shape of the input with ``axis`` divided by
         ``block_size``."""
-        return self._to_original(bits.e4m3_values(self.scale_bytes))
+        return self._to_original(encoding.e4m3_values(self.scale_bytes))
 
     @property
     def quants(self):
         """Signed E2M1 values as float32, shape :attr:`shape`."""
-        return self._to_original(bits.fp4_values(bits.unpack_fp4(self.codes)))
+        return self._to_original(encoding.fp4_values(encoding.unpack_fp4(self.codes)))
 
     def dequantize(self):
         """``q * (scale * tensor_scale)`` in float32 (``q * (scale / tensor_scale)`` for
         the compressed-tensors recipe): the kernels' dequant, shape :attr:`shape`."""
-        q = bits.fp4_values(bits.unpack_fp4(self.codes))
+        q = encoding.fp4_values(encoding.unpack_fp4(self.codes))
         blocked = q.reshape(q.shape[:-1] + (q.shape[-1] // self.block_size, self.block_size))  # also when empty
-        dq = nvfp4_dequantize(bits.e4m3_values(self.scale_bytes), blocked, -1, self.tensor_scale, self.recipe)
+        dq = nvfp4_dequantize(encoding.e4m3_values(self.scale_bytes), blocked, -1, self.tensor_scale, self.recipe)
         return self._to_original(dq.reshape(q.shape))
 
     def swizzled_scales(self):
         """``scale_bytes`` in the 128x4 tiled layout tensor cores read
-        (:func:`nvfp4_np.bits.swizzle_scales`); a 1-D input counts as one row."""
+        (:func:`nvfp4_np.encoding.swizzle_scales`); a 1-D input counts as one row."""
         sb = self.scale_bytes
-        return bits.swizzle_scales(sb[None] if sb.ndim == 1 else sb)
+        return encoding.swizzle_scales(sb[None] if sb.ndim == 1 else sb)
 
     # ------------------------------------------------------------------ serialisation
 
@@ -227,6 +227,6 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, recipe="seed", roun
         raise core.nonfinite_error(W, "W", e.n_blocks) from None
     scales, quants = result[0], result[1]
     ts = result[2] if r.two_level else np.float32(1.0)
-    codes = bits.pack_fp4(bits.fp4_codes(quants.reshape(moved.shape)))
-    return NVFP4Tensor(codes, bits.e4m3_bytes(scales), np.float32(ts), tuple(W.shape), block_size, r.name,
+    codes = encoding.pack_fp4(encoding.fp4_codes(quants.reshape(moved.shape)))
+    return NVFP4Tensor(codes, encoding.e4m3_bytes(scales), np.float32(ts), tuple(W.shape), block_size, r.name,
                        method, axis, r.rounding if rounding is None else rounding, kw.get("mode"))

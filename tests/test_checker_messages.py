@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import nvfp4_np
-from nvfp4_np import ops, recipes, validation
+from nvfp4_np import recipes, seed_helpers, validation
 from nvfp4_np.validation import checker
 
 # The corner inputs underflow on purpose.
@@ -63,7 +63,7 @@ def _seed_codes(x, scale_byte, rounding="seed"):
     """The seed recipe's codes of block x at a scale byte, by the NumPy helpers (not the
     kernels' code the checker uses)."""
     s = nvfp4_np.e4m3_values(np.uint8(scale_byte))
-    return nvfp4_np.fp4_codes(ops.fp4_quantize(x, s, rounding))
+    return nvfp4_np.fp4_codes(seed_helpers.fp4_quantize(x, s, rounding))
 
 
 def _set_block(d, v, row, b, scale_byte, codes=None):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import _block, bits, formats, recipes
+from .. import _block, encoding, formats, recipes
 from ..checkpoint.paths import plain_name
 from .files import OUTPUTS, from_bytes, load_array, load_json
 
@@ -131,7 +131,7 @@ def _words(a):
 
 def _scaled_value(x, scale_byte, rc):
     """|x| scaled by the recipe's element factor for the block's scale byte (float32)."""
-    sf = np.float32(bits.e4m3_values(np.uint8(scale_byte)))
+    sf = np.float32(encoding.e4m3_values(np.uint8(scale_byte)))
     f = recipes.element_factor(sf, rc)
     with np.errstate(all="ignore"):
         return np.float32(np.abs(x) * f) if rc.elem_mul else np.float32(np.abs(x) / f)
@@ -148,7 +148,7 @@ def codes_at_scale_byte(x, scale_byte, rc):
     f, s = (np.float32(v) for v in _block.candidate(int(scale_byte), formats.E4M3_DECODE, rc))
     quants = np.empty((1, x.size), np.float32)
     _block.quantize_block(np.ascontiguousarray(x, np.float32).reshape(1, -1), 0, f, s, rc, quants, quants, False)
-    return bits.fp4_codes(quants[0])
+    return encoding.fp4_codes(quants[0])
 
 
 def _own_byte_note(x, act_codes, act_sb, rc):
@@ -173,7 +173,7 @@ def _classify_block(x, exp_codes, act_codes, exp_sb, act_sb, rc, own_byte_note=N
     byte (None: nothing). ``codes_follow_scale`` False (ADMM): the codes are not a rounding
     of x at the scale, so a differing code is only an "ADMM quant"."""
     if exp_sb != act_sb:
-        ev, av = (float(bits.e4m3_values(np.uint8(b))) for b in (exp_sb, act_sb))
+        ev, av = (float(encoding.e4m3_values(np.uint8(b))) for b in (exp_sb, act_sb))
         note = f"{own_byte_note}; " if own_byte_note else ""
         return "scale byte", (f"expected 0x{exp_sb:02x} ({ev!r}), got 0x{act_sb:02x} ({av!r}); {note}"
                               f"input {np.array2string(x, precision=9, max_line_width=200)}")
@@ -240,8 +240,8 @@ def check_vector(vec_dir, cand_dir, max_examples=5):
         ec, ac = exp["codes"], act["codes"]
         swapped = ((ac & 0x0F) << 4) | (ac >> 4)
         nibble_order = not np.array_equal(ac, ec) and np.array_equal(swapped, ec)
-        e_codes = bits.unpack_fp4(ec).reshape(M, nb, bs)
-        a_codes = bits.unpack_fp4(ac).reshape(M, nb, bs)
+        e_codes = encoding.unpack_fp4(ec).reshape(M, nb, bs)
+        a_codes = encoding.unpack_fp4(ac).reshape(M, nb, bs)
         esb, asb = exp["scale_bytes"].reshape(M, nb), act["scale_bytes"].reshape(M, nb)
         diff = (esb != asb) | (e_codes != a_codes).any(axis=-1)
         bad_blocks |= diff

@@ -1,4 +1,4 @@
-"""Byte-level NVFP4 (nvfp4_np.bits): E2M1 codes and E4M3 bytes checked exhaustively
+"""Byte-level NVFP4 (nvfp4_np.encoding): E2M1 codes and E4M3 bytes checked exhaustively
 against ml_dtypes; nibble packing and the 128x4 scale swizzle checked against slow loops
 written here from the format notes (element 2i in the low nibble; the TRT-LLM / cuBLAS
 offset formula) and against an emulation of torchao's ``to_blocked`` reshape chain."""
@@ -13,7 +13,7 @@ from conftest import assert_bits_equal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nvfp4_np.bits import (
+from nvfp4_np.encoding import (
     e4m3_bytes,
     e4m3_values,
     fp4_codes,

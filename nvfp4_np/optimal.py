@@ -83,7 +83,7 @@ def _search_lanes(a, amax, c0, e0, rc):
     """Block search on the magnitudes ``a`` (a vector), from s0 = code ``c0``:
     ``(code, error, lo, hi)``. Exact recipes get s0's error and the whole scan (_walk)
     here, and lo > hi; the others pass s0's error ``e0`` in and scan codes lo..hi after
-    (search._scan, which needs the block in memory)."""
+    (optimal._scan, which needs the block in memory)."""
     if rc.exact:
         e0 = sse_at(a, count_above(a, _DEC[c0]), table_row(DEQUANT_ROWS, c0))
     srt = sort_lanes(a)

@@ -1,4 +1,4 @@
-"""The seed's helpers on NumPy arrays (nvfp4_np.ops) against the references, bit for bit,
+"""The seed's helpers on NumPy arrays (nvfp4_np.seed_helpers) against the references, bit for bit,
 including signed zeros, NaN and s = 0 (SEED_BEHAVIOR.md section a)."""
 
 import numpy as np
@@ -17,7 +17,7 @@ from naive import (
 )
 import nvfp4_np
 from nvfp4_np import compute_block_sse, fp4_dequantize, fp4_quantize, nvfp4_dequantize
-from nvfp4_np.ops import seed_sum
+from nvfp4_np.seed_helpers import seed_sum
 
 F32 = np.float32
 

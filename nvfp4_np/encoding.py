@@ -87,7 +87,7 @@ def _as_codes(a, name, max_code, what, encoder=None):
         if arr.dtype.itemsize == 1:  # ml_dtypes' float8 / float4 types hold the bytes
             hint = "; for an ml_dtypes 8- or 4-bit float array pass arr.view(np.uint8)"
         elif encoder:
-            hint = f"; encode float values with nvfp4_np.bits.{encoder}"
+            hint = f"; encode float values with nvfp4_np.encoding.{encoder}"
         else:
             hint = ""
         raise TypeError(
@@ -403,7 +403,7 @@ def swizzle_scales(scale_bytes):
     if a.dtype != np.uint8:
         raise TypeError(
             f"scale_bytes must be a uint8 array of E4M3 bytes, got dtype {a.dtype}. Convert "
-            f"float scales with nvfp4_np.bits.e4m3_bytes, or view an ml_dtypes float8 array "
+            f"float scales with nvfp4_np.encoding.e4m3_bytes, or view an ml_dtypes float8 array "
             f"with arr.view(np.uint8)"
         )
     if a.ndim < 2:

@@ -51,7 +51,7 @@ from nvfp4_np._simd import (
     table_row,
     walk_down,
 )
-from nvfp4_np.search import _scan, _walk
+from nvfp4_np.optimal import _scan, _walk
 from strategies import block_arrays, near_boundary_blocks
 
 F32 = np.float32
@@ -329,12 +329,12 @@ def test_seed_twin_is_used_only_for_the_seed_constants(monkeypatch):
 
 @pytest.mark.parametrize("bs", [16, 32])
 def test_seed_twin_equals_the_generic_kernel(bs):
-    from nvfp4_np import formats, recipes, search
+    from nvfp4_np import formats, optimal, recipes
 
     rng = np.random.default_rng(bs)
     x = mixed_blocks(rng, 200, bs)
     outs = []
-    for kernel in (search._optimal_kernel, search._optimal_kernel_seed):
+    for kernel in (optimal._optimal_kernel, optimal._optimal_kernel_seed):
         n = len(x)
         out = (np.empty(n, np.uint8), np.empty(n, F32), np.empty((n, bs), F32), np.empty((n, bs), F32))
         status = np.empty(n, np.uint8)

@@ -1,4 +1,4 @@
-"""GPU twin of search.py: one CUDA thread per block runs the same bounded search
+"""GPU twin of optimal.py: one CUDA thread per block runs the same bounded search
 (``optimal_block``) in per-thread local scratch, in the shared-memory tiles of
 _gpu_tile.py."""
 
@@ -8,7 +8,7 @@ from numba import cuda
 from . import _gpu
 from ._gpu import MAX_BS, MAX_WORK  # (local array sizes: plain globals)
 from ._config import GPU_OPTIMAL
-from .search import optimal_block
+from .optimal import optimal_block
 
 __all__ = ["nvfp4_optimal"]
 
