@@ -220,7 +220,7 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, recipe="seed", roun
         kw.update(X=X, H_blocks=H_blocks, mode=m.check_mode(mode))
     elif X is not None or H_blocks is not None or mode is not None:
         takes = [n for n, e in registry.METHODS.items() if e.needs_activations]
-        raise ValueError(f"X, H_blocks and mode apply to method {' or '.join(map(repr, takes))}, not {method!r}")
+        raise ValueError(f"X, H_blocks and mode apply to method={' or '.join(map(repr, takes))}, not {method!r}")
     try:
         result = fn(blocked, dim=-1, **kw)
     except core.NonFiniteError as e:  # report the position in W, not in the blocked view

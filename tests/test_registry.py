@@ -41,7 +41,7 @@ def test_unknown_method_and_mode_name_the_choices():
         nvfp4_np.quantize(W, method="gptq")
     with pytest.raises(ValueError, match=r"mode for method 'hessian' must be one of \('seed', 'exact'\), got 'best'"):
         nvfp4_np.quantize(W, method="hessian", X=np.ones((4, 16), np.float32), mode="best")
-    with pytest.raises(ValueError, match="X, H_blocks and mode apply to method 'hessian' or 'admm', not 'naive'"):
+    with pytest.raises(ValueError, match="X, H_blocks and mode apply to method='hessian' or 'admm', not 'naive'"):
         nvfp4_np.quantize(W, method="naive", mode="seed")
 
 
