@@ -708,10 +708,18 @@ def write_table(vectors=VECTORS):
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--table"]:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Run the mutants over golden vectors.")
+    ap.add_argument("--table", action="store_true", help="rewrite the table in validation/README.md")
+    ap.add_argument("--vectors", default=VECTORS, help="a folder of golden vectors (default: the committed ones)")
+    args = ap.parse_args()
+    if args.table:
         rows = write_table()
-        missed = [m.name for m, c in rows if not c]
-        print(f"{len(rows) - len(missed)} of {len(rows)} caught; not caught: {missed}")
     else:
-        for m, caught in table_rows():
+        rows = table_rows(args.vectors)
+        for m, caught in rows:
             print(f"{m.name:32s} {len(caught):4d}  {caught[:3]}")
+    missed = [m.name for m, c in rows if not c]
+    print(f"{len(rows) - len(missed)} of {len(rows)} mutants caught by {len(vector_names(args.vectors))} vectors; "
+          f"not caught: {missed}")

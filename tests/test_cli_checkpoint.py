@@ -74,6 +74,7 @@ def _layout_dequant(packed, scale, gs):
     ("optimal", "compressed-tensors", None), ("naive", "seed", None), ("optimal", "te", None),
     ("hessian", "compressed-tensors", "X"), ("admm", "modelopt", "H"),
 ])
+@pytest.mark.slow
 def test_quantize_bytes_equal_the_api(model, tmp_path, method, recipe, calib):
     d, t, acts = model
     args = ["quantize", d, "-o", tmp_path / "out", "--method", method, "--recipe", recipe, "--quiet"]
@@ -366,6 +367,7 @@ def test_report_png(model, tmp_path):
     assert w >= 400 and h >= 400
 
 
+@pytest.mark.slow
 def test_help_shows_examples():
     r = subprocess.run([sys.executable, "-m", "nvfp4_np", "quantize", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "examples:" in r.stdout and "nvfp4-np quantize model/ -o" in r.stdout

@@ -142,6 +142,7 @@ def test_input_not_modified(method):
     assert_bits_equal(W, W_copy, "input after the call")
 
 
+@pytest.mark.slow
 def test_read_only_and_list_inputs(method):
     fn, _ = method
     W = sample((20, 16), seed=15)

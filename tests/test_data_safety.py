@@ -583,6 +583,7 @@ def _corrupt_index(data, text):
 
 @settings(max_examples=300, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@pytest.mark.slow
 @given(data=hst.data())
 def test_fuzzed_headers_and_indexes_exit_0_or_2_and_touch_nothing_outside_out(fuzz_inputs, tmp_path_factory, data):
     """Randomly damaged safetensors headers and index files (of a plain checkpoint and of a

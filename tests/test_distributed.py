@@ -65,6 +65,7 @@ def test_bit_identical_to_one_process(client, tmp_path, method, recipe):
     _same_output(tmp_path / "one", tmp_path / "dask")
 
 
+@pytest.mark.slow
 def test_worker_killed_mid_run_is_survived(client, tmp_path, monkeypatch):
     monkeypatch.setattr(ck.rows, "ROWS_ELEMENTS", 64 * 512)  # many small tasks
     _model(tmp_path / "m", n=24, rows=256, cols=512)
@@ -101,6 +102,7 @@ def test_task_failure_aborts_with_nothing_written(client, tmp_path):
     assert client.submit(sum, [1, 2]).result() == 3  # the cluster is still usable
 
 
+@pytest.mark.slow
 def test_cli_workers(tmp_path, capsys):
     _model(tmp_path / "m")
     assert main(["quantize", str(tmp_path / "m"), "-o", str(tmp_path / "one"), "--quiet"]) == 0

@@ -250,6 +250,7 @@ def test_cuda_without_gpu_raises_before_any_work(monkeypatch):
         _gpu.cuda.cache_clear()
 
 
+@pytest.mark.slow
 def test_cuda_without_gpu_is_one_exception_in_a_fresh_process():
     """What a user without a GPU sees: one exception and its one-line message, no chain
     from numba's internals (registering mul_rn for CUDA used to raise a TypeError)."""

@@ -205,6 +205,7 @@ def test_checker_reads_a_candidate_npz(fresh, tmp_path):
     assert validation.verify(fresh, str(tmp_path), select=f"^{name}$").passed
 
 
+@pytest.mark.slow
 def test_cli_exit_status(fresh, tmp_path):
     _candidate_from_vectors(fresh, tmp_path, ["random-naive-seed-bs16"])
     run = lambda *a: subprocess.run([sys.executable, "-m", "nvfp4_np", *a], capture_output=True, text=True)  # noqa: E731
