@@ -341,3 +341,14 @@ def test_nvfp4tensor_safetensors_round_trip(tmp_path):
         back = NVFP4Tensor.from_dict(st.load_file(path), "model.layers.0.weight.")
         assert np.array_equal(back.codes, t.codes) and np.array_equal(back.scale_bytes, t.scale_bytes)
         assert_bits_equal(back.dequantize(), t.dequantize(), f"{recipe} after safetensors")
+
+
+def test_spec_meta_example_is_what_to_dict_writes():
+    """validation/SPEC.md §5.4's example meta, byte for byte."""
+    import re
+
+    spec = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "validation", "SPEC.md"),
+                encoding="utf-8").read()
+    example = re.search(r"Example meta: `([^`]+)`", spec).group(1)
+    t = nvfp4_np.quantize(np.ones((2, 32), np.float32), 16, "naive", recipe="torchao")
+    assert bytes(t.to_dict()["meta"]).decode() == example
