@@ -106,7 +106,7 @@ def _load_kernels(plans, settings):
 
     import numpy as np
 
-    from . import quantize
+    from . import quantize, registry
 
     done = threading.Event()
     t0 = time.monotonic()
@@ -121,7 +121,8 @@ def _load_kernels(plans, settings):
     try:
         bs = settings.block_size
         for method, mode in sorted({(p.method, p.mode) for p in plans}, key=str):
-            kw = {"H_blocks": np.eye(bs, dtype=np.float32)[None], "mode": mode} if mode else {}
+            needs = registry.method(method).needs_activations
+            kw = {"H_blocks": np.eye(bs, dtype=np.float32)[None], "mode": mode} if needs else {}
             quantize(np.ones((1, bs), np.float32), bs, method, recipe=settings.recipe, rounding=settings.rounding,
                      device=settings.device, **kw)
     finally:
@@ -448,8 +449,8 @@ def build_parser():
     q.add_argument("input", metavar="IN", help=".safetensors file, sharded index json, model folder, .npy or .npz")
     q.add_argument("-o", "--out", required=True, help="output folder (written atomically)")
     methods = registry.METHODS.values()
-    q.add_argument("--method", choices=tuple(registry.METHODS), default="optimal",
-                   help="block-scale method (default optimal): " + "; ".join(
+    q.add_argument("--method", choices=tuple(registry.METHODS), default=registry.DEFAULT_METHOD,
+                   help=f"block-scale method (default {registry.DEFAULT_METHOD}): " + "; ".join(
                        f"{m.name}: {m.summary}" + (" (needs --calib)" if m.needs_activations else "") for m in methods))
     q.add_argument("--mode", help="; ".join(f"{m.name}: {'|'.join(m.modes)} (default {m.checkpoint_mode})"
                                             for m in methods if m.modes))
@@ -475,7 +476,7 @@ def build_parser():
                    help="do not skip embeddings, norms, biases and lm_head by default")
     q.add_argument("--calib", metavar="ACTS.npz",
                    help="per-layer activations '<module>' (T, K) or Hessians '<module>.H' (K, K) / (K/bs, bs, bs)")
-    q.add_argument("--fallback", choices=FALLBACKS, default="optimal",
+    q.add_argument("--fallback", choices=FALLBACKS, default=registry.DEFAULT_METHOD,
                    help="method for tensors without calibration data (default optimal)")
     q.add_argument("--threads", type=int, help="Numba threads (default: all cores; with --workers, per worker)")
     q.add_argument("--workers", type=int, metavar="N", help="run on a local Dask cluster of N worker processes")

@@ -1,6 +1,7 @@
 """The GPU path: the public functions on a CUDA GPU, bit-identical to the CPU ones.
 
-``from nvfp4_np import gpu`` (imports numba.cuda; nothing else in nvfp4_np does)::
+``from nvfp4_np import gpu`` (imports numba.cuda, as the ``gpu_*`` modules do; the rest of
+nvfp4_np imports it only through ``device="cuda"``, after checking that a GPU is there)::
 
     gpu.nvfp4_naive(W, ...)       gpu.nvfp4_optimal(W, ...)
     gpu.nvfp4_optimal_hessian(W, X=..., mode="seed" | "exact")

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from . import formats, recipes
 
-__all__ = ["Method", "METHODS", "RECIPES", "DEFAULT_RECIPE", "CHECKPOINT_RECIPE", "ROUNDINGS", "BLOCK_SIZES",
-           "method", "vector_methods"]
+__all__ = ["Method", "METHODS", "RECIPES", "DEFAULT_METHOD", "DEFAULT_RECIPE", "ROUNDINGS", "BLOCK_SIZES",
+           "method", "vector_methods", "methods_without_activations"]
 
 #: Block sizes every method takes (elements per block along the reduction axis).
 BLOCK_SIZES = (16, 32)
@@ -25,10 +25,11 @@ ROUNDINGS = tuple(formats.ROUNDING_MODES)
 #: Recipe names, in the order of validation/SPEC.md §3; the arithmetic of each is a
 #: :class:`nvfp4_np.recipes.Recipe`.
 RECIPES = tuple(recipes.RECIPES)
-#: Python's default: the seed's single-level arithmetic (bit-exact with the seed).
+#: Python's default recipe: the seed's single-level arithmetic (bit-exact with the seed).
+#: (A checkpoint's default is its format's own recipe: nvfp4_np.checkpoint.layout.FORMATS.)
 DEFAULT_RECIPE = "seed"
-#: The command line's default for checkpoints: the arithmetic of the format it writes.
-CHECKPOINT_RECIPE = "compressed-tensors"
+#: The default method of quantize() and of the command line.
+DEFAULT_METHOD = "optimal"
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,12 @@ def method(name):
         return METHODS[name]
     except (KeyError, TypeError):
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {name!r}") from None
+
+
+def methods_without_activations():
+    """Names of the methods that need no X or H_blocks (the fallbacks of a checkpoint, and
+    the methods of the golden vectors' plain suites)."""
+    return tuple(name for name, m in METHODS.items() if not m.needs_activations)
 
 
 def vector_methods():

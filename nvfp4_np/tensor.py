@@ -152,7 +152,7 @@ class NVFP4Tensor:
             return cls.from_dict({k: z[k] for k in z.files})
 
 
-def quantize(W, block_size=16, method="optimal", axis=-1, *, recipe="seed", rounding=None, X=None,
+def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recipe=registry.DEFAULT_RECIPE, rounding=None, X=None,
              H_blocks=None, mode=None, tensor_amax=None, device="cpu"):
     """Quantize an array to NVFP4 with blocks of ``block_size`` along ``axis``.
 
@@ -202,6 +202,8 @@ def quantize(W, block_size=16, method="optimal", axis=-1, *, recipe="seed", roun
     """
     block_size = core.check_block_size(block_size)
     m = registry.method(method)
+    if block_size not in m.block_sizes:
+        raise ValueError(f"method {method!r} takes block sizes {m.block_sizes}, got {block_size}")
     fn = m.function(core.check_device(device))
     r = recipes.get_recipe(recipe)
     W = core.as_float_array(W, "W")

@@ -27,6 +27,7 @@ CC = shutil.which("cc")
 pytestmark = [
     pytest.mark.skipif(CC is None, reason="no C compiler 'cc' on PATH (needed to build validation/examples/nvfp4_ref.c)"),
     pytest.mark.filterwarnings("ignore::RuntimeWarning"),  # the corner inputs underflow on purpose
+    pytest.mark.slow,  # builds the C example with cc and runs it once per vector
 ]
 
 

@@ -14,6 +14,9 @@ from safetensors.numpy import save_file
 import nvfp4_np
 from nvfp4_np import cli
 
+# command-line runs in subprocesses, and the first load of every method's kernels
+pytestmark = pytest.mark.slow
+
 
 def _run(*args):
     return subprocess.run([sys.executable, "-m", "nvfp4_np", *args], capture_output=True, text=True)

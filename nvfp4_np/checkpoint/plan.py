@@ -33,7 +33,7 @@ EXPERTS = re.compile(r"(^|\.)experts(\.|$)")
 #: Modes the command line uses when none is given: the best each method offers.
 BEST_MODES = {name: m.checkpoint_mode for name, m in registry.METHODS.items() if m.checkpoint_mode}
 #: Methods for tensors without calibration data (they need no activations).
-FALLBACKS = tuple(name for name, m in registry.METHODS.items() if not m.needs_activations)
+FALLBACKS = registry.methods_without_activations()
 
 
 @dataclasses.dataclass
@@ -63,12 +63,12 @@ class TensorPlan:
 class Settings:
     """How weights are quantized (the same for every tensor of a run)."""
 
-    method: str = "optimal"
+    method: str = registry.DEFAULT_METHOD
     mode: str = None
     recipe: str = None           # None: the format's own (compressed-tensors, modelopt)
     block_size: int = 16
     rounding: str = None
-    fallback: str = "optimal"
+    fallback: str = registry.DEFAULT_METHOD
     device: str = "cpu"
     format: str = "compressed-tensors"
     scheme: str = "w4a16"        # or "w4a4": activation scales from calibration
@@ -82,8 +82,9 @@ class Settings:
             raise CheckpointError(f"method must be one of {sorted(registry.METHODS)}, got {self.method!r}")
         if self.fallback not in FALLBACKS:
             raise CheckpointError(f"fallback must be one of {FALLBACKS}, got {self.fallback!r}")
-        if self.block_size not in registry.BLOCK_SIZES:
-            raise CheckpointError(f"block size must be one of {registry.BLOCK_SIZES}, got {self.block_size}")
+        if self.block_size not in registry.METHODS[self.method].block_sizes:
+            raise CheckpointError(f"block size must be one of {registry.METHODS[self.method].block_sizes}, "
+                                  f"got {self.block_size}")
         fmt = get_format(self.format)
         if self.recipe is None:
             object.__setattr__(self, "recipe", fmt.recipe)

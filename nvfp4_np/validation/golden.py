@@ -33,6 +33,8 @@ SCHEMA_VERSION = 1
 BLOCK_SIZES = registry.BLOCK_SIZES
 #: Method names of the vectors -> (quantize method, mode): every method and mode.
 METHODS = registry.vector_methods()
+#: The methods of the suites without activations: every method that needs none.
+PLAIN_METHODS = registry.methods_without_activations()
 SIZES = {"small": 8, "large": 256}
 
 
@@ -42,16 +44,16 @@ def _suites(size):
     corner = suites.corner_matrix()
     W_h, X = suites.hessian_case(m=m)
     return {
-        "random": (suites.random_matrix(m=m), None, None, ("naive", "optimal"),
+        "random": (suites.random_matrix(m=m), None, None, PLAIN_METHODS,
                    "normal, Laplace, Student-t(3) and per-block magnitudes over 6 decades"),
-        "corners": (corner, None, None, ("naive", "optimal"),
+        "corners": (corner, None, None, PLAIN_METHODS,
                     "FP4 ties, E4M3 ties and subnormal scales, underflow, saturation, zeros, -0.0"),
-        "ties": (suites.ties_matrix(), None, None, ("naive", "optimal"),
+        "ties": (suites.ties_matrix(), None, None, PLAIN_METHODS,
                  "exact E2M1 ties under every recipe (tensor scale 1, power-of-two block scales)"),
         "float16": (suites.as_dtype(suites.random_matrix(seed=2, m=m), "float16"), None, None,
-                    ("naive", "optimal"), "the random suite's rows given as float16"),
+                    PLAIN_METHODS, "the random suite's rows given as float16"),
         "bfloat16": (suites.as_dtype(suites.random_matrix(seed=2, m=m), "bfloat16"), None, None,
-                     ("naive", "optimal"), "the random suite's rows given as bfloat16"),
+                     PLAIN_METHODS, "the random suite's rows given as bfloat16"),
         "hessian": (W_h, X, {bs: suites.exact_hessians(X, bs) for bs in BLOCK_SIZES},
                     ("hessian-seed", "hessian-exact"), "integer activations X, exact H_j = X_j^T X_j"),
         "admm": (W_h, None, {bs: suites.diagonal_hessian(bs) for bs in BLOCK_SIZES},
