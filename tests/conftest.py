@@ -16,6 +16,52 @@ settings.register_profile(
 settings.load_profile("nvfp4")
 
 
+def _thread_safe_simulator_swap():
+    """numba's CUDA simulator gives a device function its fake ``cuda`` module by swapping
+    the module global on every call and putting the real module back on return. Block
+    threads calling one device function at once then race: one thread's return unswaps
+    another's call, which fails with "module 'numba.cuda' has no attribute 'local'"
+    (seen in CI under load). Count the callers per module instead: the first swaps, the
+    last puts back. Only under NUMBA_ENABLE_CUDASIM=1; the real GPU has no such swap."""
+    from numba import config
+
+    if not config.ENABLE_CUDASIM:
+        return
+    import contextlib
+    import threading
+
+    from numba.cuda.simulator import kernel
+
+    lock = threading.Lock()
+    active = {}  # id(module globals) -> [callers, the real globals to put back]
+
+    @contextlib.contextmanager
+    def swapped_cuda_module(fn, fake_cuda_module):
+        from numba import cuda
+
+        g = fn.__globals__
+        with lock:
+            entry = active.get(id(g))
+            if entry is None:
+                orig = {k: v for k, v in g.items() if v is cuda}
+                g.update({k: fake_cuda_module for k in orig})
+                entry = active[id(g)] = [0, orig]
+            entry[0] += 1
+        try:
+            yield
+        finally:
+            with lock:
+                entry[0] -= 1
+                if entry[0] == 0:
+                    g.update(entry[1])
+                    del active[id(g)]
+
+    kernel.swapped_cuda_module = swapped_cuda_module
+
+
+_thread_safe_simulator_swap()
+
+
 def assert_bits_equal(actual, expected, what="array"):
     """Bit-for-bit equality of float32 arrays (signed zeros and shapes included)."""
     actual = np.asarray(actual)
