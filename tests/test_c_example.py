@@ -97,6 +97,21 @@ def test_high_nibble_first_is_reported_as_nibble_order(vectors, build_dir, tmp_p
         assert not r.problems, r.problems
 
 
+def test_te_dividing_is_caught_only_by_the_constructed_vectors(vectors, build_dir, tmp_path):
+    """TE's historical bug class, in C: dividing by fl(sf * S_dec) instead of multiplying by
+    its rounded reciprocal. The random, corner, tie and float16/bfloat16 vectors cannot see
+    it; the vectors built for it (pinned, and the tiny tensor's zero scale) do."""
+    exe = _build(build_dir, "-DNVFP4_TE_DIVIDE")
+    report = validation.verify(vectors, _run_driver(vectors, exe, str(tmp_path / "cand")), select=r"-naive-te-")
+    failed = {r.name for r in report.results if not r.passed}
+    assert {"pinned-naive-te-bs16", "tiny-tensor-naive-te-bs16"} <= failed
+    for suite in ("random", "corners", "ties", "float16", "bfloat16"):
+        for bs in (16, 32):
+            assert f"{suite}-naive-te-bs{bs}" not in failed
+    pinned = next(r for r in report.results if r.name == "pinned-naive-te-bs16")
+    assert set(pinned.reasons) <= {"code", "tie rounding"} and pinned.differing_blocks > 0
+
+
 def test_truncated_candidate_file_is_reported(vectors, candidate, tmp_path):
     name = _expected_names(vectors)[0]
     cand = tmp_path / "cand"

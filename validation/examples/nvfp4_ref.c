@@ -23,7 +23,10 @@
  *                 scale_bytes_swizzled.bin, tensor_scale.bin, dequant.bin
  *
  * Build with -DNVFP4_HIGH_NIBBLE_FIRST to pack element 2i in the HIGH nibble: a
- * deliberate bug (the historic Triton one) that the checker must report.
+ * deliberate bug (the historic Triton one) that the checker must report. Build with
+ * -DNVFP4_TE_DIVIDE to divide |x| by fl(sf * S_dec) in the te recipe instead of
+ * multiplying by its rounded reciprocal (TE's historical bug class): random inputs
+ * almost never notice, the pinned vector must.
  *
  * Exit status: 0 on success, 2 on bad arguments, unreadable/short input, NaN/Inf input
  * or a write error.
@@ -264,7 +267,12 @@ static void quantize_block(enum recipe r, const struct tensor_params *p, const f
             y = a / sf; /* fl(|x| / s); s = 0: Inf (or NaN for x = 0) -> 6 */
             idx = e2m1_ties_down(y);
         } else {
+#ifdef NVFP4_TE_DIVIDE
+            y = a / (sf * p->ts); /* the deliberate bug: fl(|x| / fl(sf * S_dec)) */
+            (void)mult;
+#else
             y = a * mult; /* fl(|x| * m) */
+#endif
             idx = e2m1_ties_even(y);
         }
         c = fp4_code(x[i], idx);
