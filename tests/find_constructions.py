@@ -77,15 +77,13 @@ TARGETS = {
 
 def context_inputs(method, bs):
     """(H, Hn, Minv) of a pinned context, as the generator builds them."""
-    if method.startswith("hessian"):
-        return constructed.hessian_blocks(bs), None, None
-    if method.startswith("admm"):
-        from nvfp4_np.admm import admm_operators
+    H = constructed.hessian(method, bs)
+    if not method.startswith("admm"):
+        return H, None, None
+    from nvfp4_np.admm import admm_operators
 
-        H = constructed.admm_hessian(bs)
-        Hn, Minv, _ = admm_operators(H)
-        return H, Hn, Minv
-    return None, None, None
+    Hn, Minv, _ = admm_operators(H)
+    return H, Hn, Minv
 
 
 def run(ref, ctx, rows):

@@ -7,7 +7,6 @@ that every mutant fails at least one. ``python tests/mutants.py --table`` runs e
 mutant over every vector and rewrites the table in validation/README.md.
 """
 
-import json
 import os
 import re
 import sys
@@ -16,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from naive import E4M3_NONNEG, F32, SpecReference, _f, fma32  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from nvfp4_np.validation import files  # noqa: E402  (the vector files' format, not arithmetic)
+from naive import E4M3_NONNEG, F32, SPEC_RECIPES, SpecReference, _f, fma32  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VECTORS = os.path.join(REPO, "validation", "vectors")
@@ -29,10 +30,12 @@ class Mutant:
     section: str  # the SPEC.md section whose rule it breaks
     what: str
     cls: type
-    kwargs: tuple = ()
+    recipes: tuple = None  # the recipes whose rule it breaks (None: every recipe)
 
     def reference(self, recipe, rounding):
-        return self.cls(recipe, rounding, **dict(self.kwargs))
+        """The mutant's reference for one recipe: the unmutated one where it does not apply."""
+        applies = self.recipes is None or recipe in self.recipes
+        return (self.cls if applies else SpecReference)(recipe, rounding)
 
 
 MUTANTS = []
@@ -41,12 +44,15 @@ MUTANTS = []
 UNREACHED = []
 
 
-def mutant(name, section, what, unreached=None, **kwargs):
-    """Register a subclass of SpecReference as a mutant; ``kwargs`` go to its constructor.
+def mutant(name, section, what, recipes=None, unreached=None):
+    """Register a subclass of SpecReference as a mutant of the ``recipes`` (None: all).
     ``unreached``: why no vector catches it (the mutant goes to UNREACHED)."""
     def register(cls):
-        m = Mutant(name, section, what, cls, tuple(kwargs.items()))
-        (MUTANTS if unreached is None else UNREACHED).append((m if unreached is None else (m, unreached)))
+        m = Mutant(name, section, what, cls, recipes)
+        if unreached is None:
+            MUTANTS.append(m)
+        else:
+            UNREACHED.append((m, unreached))
         return cls
     return register
 
@@ -57,14 +63,6 @@ _SSE_WINDOW_SAFE = (
     "the window's edges, k* and noise rule 2 can change a byte only by a float32 rounding "
     "coincidence, which the search (tests/find_constructions.py) did not find. Pinned for "
     "Hessian seed mode, which uses the same window")
-
-
-class OnlyFor(SpecReference):
-    """A mutant that changes one recipe only: ``self.hit`` says whether it applies."""
-
-    def __init__(self, recipe, rounding, recipes=None):
-        super().__init__(recipe, rounding)
-        self.hit = recipes is None or recipe in recipes
 
 
 # ----------------------------------------------------------------------------- §1 arithmetic
@@ -145,14 +143,14 @@ class E4m3TiesAway(SpecReference):
         return np.where(tie, up, c).astype(np.uint8)
 
 
-for _recipe in ("seed", "te", "modelopt", "torchao", "compressed-tensors"):
-    @mutant(f"ties-{_recipe}", "§2.4", f"the {_recipe} recipe's E2M1 ties rounded the other way "
-            f"({'to even' if _recipe == 'seed' else 'toward zero'})", recipes=(_recipe,))
-    class TiesSwapped(OnlyFor):
-        def tie_rule(self):
-            if not self.hit:
-                return self.rounding
-            return "rne" if self.rounding == "seed" else "seed"
+class TiesSwapped(SpecReference):
+    def tie_rule(self):
+        return "rne" if self.rounding == "seed" else "seed"
+
+
+for _recipe in SPEC_RECIPES:  # one mutant per recipe: its own tie rule the other way
+    mutant(f"ties-{_recipe}", "§2.4", f"the {_recipe} recipe's E2M1 ties rounded the other way "
+           f"({'to even' if _recipe == 'seed' else 'toward zero'})", recipes=(_recipe,))(TiesSwapped)
 
 
 @mutant("negative-zero-code", "§2.5", "x = -0.0 gets code 0x8 (the float's sign bit) in every "
@@ -165,10 +163,8 @@ class NegativeZeroCode(SpecReference):
 
 @mutant("torchao-sign-rule", "§2.5", "torchao with the x<0 sign rule: x = -0.0 gets code 0x0",
         recipes=("torchao",))
-class TorchaoSignRule(OnlyFor):
+class TorchaoSignRule(SpecReference):
     def signed(self, x, m):
-        if not self.hit:
-            return super().signed(x, m)
         x, m = _f(x), _f(m)
         return np.where(x < 0, -m, np.where(x > 0, m, F32(0.0))).astype(F32)
 
@@ -227,9 +223,9 @@ class BlockAmaxSigned(SpecReference):
 
 @mutant("zero-tensor-rule-missing", "§3.1", "no zero-tensor rule: an all-zero tensor gives ts = 0 "
         "(modelopt, torchao) or S_enc = FLT_MAX (te)", recipes=("te", "modelopt", "torchao"))
-class ZeroTensorRuleMissing(OnlyFor):
+class ZeroTensorRuleMissing(SpecReference):
     def tensor_scale(self, A):
-        if not self.hit or F32(A) > 0:
+        if F32(A) > 0:
             return super().tensor_scale(A)
         if self.recipe == "te":
             self.s_enc = np.finfo(F32).max
@@ -239,39 +235,33 @@ class ZeroTensorRuleMissing(OnlyFor):
 
 @mutant("te-divide", "§3.3 te", "te divides |x| by fl(sf*ts) instead of multiplying by its "
         "rounded reciprocal (TE's historical bug class)", recipes=("te",))
-class TeDivide(OnlyFor):
+class TeDivide(SpecReference):
     def scaled_magnitude(self, ax, sf):
-        if not self.hit:
-            return super().scaled_magnitude(ax, sf)
         with np.errstate(all="ignore"):
             return _f(_f(ax) / _f(_f(sf) * self.ts))
 
 
 @mutant("te-block-value-order", "§3.3 te", "te's block value as fl(fl(a/6) * S_enc) instead of "
         "fl(a * fl(S_enc * fl(1/6)))", recipes=("te",))
-class TeBlockValueOrder(OnlyFor):
+class TeBlockValueOrder(SpecReference):
     def block_value(self, a):
-        if not self.hit:
-            return super().block_value(a)
         return _f(_f(_f(a) / F32(6.0)) * self.s_enc)
 
 
 @mutant("te-reciprocal-uncapped", "§3.3 te", "te's element factor fl(1/fl(sf*ts)) not capped at "
         "FLT_MAX (inf for a zero scale byte)", recipes=("te",))
-class TeReciprocalUncapped(OnlyFor):
+class TeReciprocalUncapped(SpecReference):
     def scaled_magnitude(self, ax, sf):
-        if not self.hit:
-            return super().scaled_magnitude(ax, sf)
         with np.errstate(all="ignore"):
             return _f(_f(ax) * _f(F32(1.0) / _f(_f(sf) * self.ts)))
 
 
 @mutant("te-encode-scale-uncapped", "§3.3 te", "te's S_enc = fl(2688/A) not capped at FLT_MAX "
         "(inf for a tiny tensor)", recipes=("te",))
-class TeEncodeUncapped(OnlyFor):
+class TeEncodeUncapped(SpecReference):
     def tensor_scale(self, A):
         ts = super().tensor_scale(A)
-        if self.hit and F32(A) > 0:
+        if F32(A) > 0:
             with np.errstate(all="ignore"):
                 self.s_enc = F32(F32(2688.0) / F32(A))
                 ts = F32(F32(1.0) / self.s_enc)
@@ -280,90 +270,76 @@ class TeEncodeUncapped(OnlyFor):
 
 @mutant("modelopt-zero-value-rule", "§3.3 modelopt", "modelopt without v == 0 -> 1.0: a zero "
         "block gets the floor's byte 0x01 instead of 0x38", recipes=("modelopt",))
-class ModeloptZeroValue(OnlyFor):
+class ModeloptZeroValue(SpecReference):
     def value_rules(self, v):
-        if not self.hit:
-            return super().value_rules(v)
         v = _f(v)
         return np.where(v < F32(2.0**-9), F32(2.0**-9), v).astype(F32)
 
 
 @mutant("modelopt-no-floor", "§3.3 modelopt", "modelopt without the 2^-9 floor of the block "
         "value", recipes=("modelopt",))
-class ModeloptNoFloor(OnlyFor):
+class ModeloptNoFloor(SpecReference):
     def value_rules(self, v):
-        if not self.hit:
-            return super().value_rules(v)
         return np.where(_f(v) == 0, F32(1.0), _f(v)).astype(F32)
 
 
 @mutant("modelopt-element-multiply", "§3.3 modelopt", "modelopt multiplies |x| by fl(1/d) "
         "instead of dividing by d", recipes=("modelopt",))
-class ModeloptMultiply(OnlyFor):
+class ModeloptMultiply(SpecReference):
     def scaled_magnitude(self, ax, sf):
-        if not self.hit:
-            return super().scaled_magnitude(ax, sf)
         with np.errstate(all="ignore"):
             return _f(_f(ax) * _f(F32(1.0) / _f(_f(sf) * self.ts)))
 
 
 @mutant("torchao-block-value-order", "§3.3 torchao", "torchao's block value as fl(a / fl(6*ts)) "
         "instead of fl(fl(a/6) / ts)", recipes=("torchao",))
-class TorchaoBlockValueOrder(OnlyFor):
+class TorchaoBlockValueOrder(SpecReference):
     def block_value(self, a):
-        if not self.hit:
-            return super().block_value(a)
         return _f(_f(a) / _f(F32(6.0) * self.ts))
 
 
 @mutant("torchao-no-floor", "§3.3 torchao", "torchao without the 2^-6 floor of the block value",
         recipes=("torchao",))
-class TorchaoNoFloor(OnlyFor):
+class TorchaoNoFloor(SpecReference):
     def value_rules(self, v):
-        return _f(v) if self.hit else super().value_rules(v)
+        return _f(v)
 
 
 @mutant("torchao-search-from-0x01", "§4.2", "torchao's searches start at byte 0x01 instead of "
         "its smallest byte 0x08", recipes=("torchao",))
-class TorchaoSearchFrom1(OnlyFor):
+class TorchaoSearchFrom1(SpecReference):
     def min_byte(self):
-        return 1 if self.hit else super().min_byte()
+        return 1
 
 
 @mutant("torchao-reciprocal-uncapped", "§3.3 torchao", "torchao's element factor "
         "fl(fl(1/ts)/sf) not capped at FLT_MAX", recipes=("torchao",))
-class TorchaoReciprocalUncapped(OnlyFor):
+class TorchaoReciprocalUncapped(SpecReference):
     def scaled_magnitude(self, ax, sf):
-        if not self.hit:
-            return super().scaled_magnitude(ax, sf)
         with np.errstate(all="ignore"):
             return _f(_f(ax) * _f(_f(F32(1.0) / self.ts) / _f(sf)))
 
 
 @mutant("modelopt-block-value-order", "§3.3 modelopt", "modelopt's block value in torchao's order "
         "fl(fl(a/6) / ts) instead of fl(a / fl(6*ts))", recipes=("modelopt",))
-class ModeloptBlockValueOrder(OnlyFor):
+class ModeloptBlockValueOrder(SpecReference):
     def block_value(self, a):
-        if not self.hit:
-            return super().block_value(a)
         return _f(_f(_f(a) / F32(6.0)) / self.ts)
 
 
 @mutant("ts-underflow-rule-missing", "§3.3, §7.3", "modelopt and torchao keep ts = fl(A/2688) = 0 "
         "for a tiny nonzero A instead of taking 1.0", recipes=("modelopt", "torchao"))
-class TsUnderflowRuleMissing(OnlyFor):
+class TsUnderflowRuleMissing(SpecReference):
     def tensor_scale(self, A):
-        if self.hit and F32(A) > 0:
+        if F32(A) > 0:
             return F32(F32(A) / F32(2688.0))
         return super().tensor_scale(A)
 
 
 @mutant("ct-block-value-order", "§3.3 compressed-tensors", "compressed-tensors' block value as "
         "fl(fl(gs*a) / 6) instead of fl(gs * fl(a/6))", recipes=("compressed-tensors",))
-class CtBlockValueOrder(OnlyFor):
+class CtBlockValueOrder(SpecReference):
     def block_value(self, a):
-        if not self.hit:
-            return super().block_value(a)
         with np.errstate(all="ignore"):
             return _f(_f(self.ts * _f(a)) / F32(6.0))
 
@@ -371,50 +347,44 @@ class CtBlockValueOrder(OnlyFor):
 @mutant("ct-global-scale-not-finite", "§3.3 compressed-tensors", "compressed-tensors keeps a "
         "global scale that is not finite (the zero tensor's 2688/2^-126) instead of 1.0",
         recipes=("compressed-tensors",))
-class CtGlobalScaleNotFinite(OnlyFor):
+class CtGlobalScaleNotFinite(SpecReference):
     def tensor_scale(self, A):
-        if not self.hit:
-            return super().tensor_scale(A)
         with np.errstate(all="ignore"):
             return F32(F32(F32(1.0) / max(F32(A), F32(2.0**-126))) * F32(2688.0))
 
 
 @mutant("ct-global-scale-divide", "§3.3 compressed-tensors", "compressed-tensors' global scale "
         "as fl(2688/A) instead of fl(fl(1/A) * 2688)", recipes=("compressed-tensors",))
-class CtGlobalScaleDivide(OnlyFor):
+class CtGlobalScaleDivide(SpecReference):
     def tensor_scale(self, A):
         gs = super().tensor_scale(A)
-        if self.hit and gs != 1:
+        if gs != 1:
             gs = F32(F32(2688.0) / max(F32(A), F32(2.0**-126)))
         return gs
 
 
 @mutant("ct-element-multiply", "§3.3 compressed-tensors", "compressed-tensors multiplies |x| by "
         "fl(gs/sf) instead of dividing by fl(sf/gs)", recipes=("compressed-tensors",))
-class CtElementMultiply(OnlyFor):
+class CtElementMultiply(SpecReference):
     def scaled_magnitude(self, ax, sf):
-        if not self.hit:
-            return super().scaled_magnitude(ax, sf)
         with np.errstate(all="ignore"):
             return _f(_f(ax) * _f(self.ts / _f(sf)))
 
 
 @mutant("ct-zero-byte-kept", "§3.3 compressed-tensors", "compressed-tensors keeps byte 0 "
         "instead of replacing it with 0x20", recipes=("compressed-tensors",))
-class CtZeroByteKept(OnlyFor):
+class CtZeroByteKept(SpecReference):
     def zero_byte(self, c):
-        return c if self.hit else super().zero_byte(c)
+        return c
 
 
 @mutant("ct-dequant-order", "§3.3 compressed-tensors", "compressed-tensors' dequant as fl(fl(q*sf)/gs) instead of "
         "fl(q * fl(sf/gs))", recipes=("compressed-tensors",))
-class CtDequantOrder(OnlyFor):
+class CtDequantOrder(SpecReference):
     def quants(self, x, c):
-        q, dq = super().quants(x, c)
-        if self.hit:
-            with np.errstate(all="ignore"):
-                dq = _f(_f(q * self.dec(c)[:, None]) / self.ts)
-        return q, dq
+        q, _ = super().quants(x, c)
+        with np.errstate(all="ignore"):
+            return q, _f(_f(q * self.dec(c)[:, None]) / self.ts)
 
 
 # ----------------------------------------------------------------------------- §4 methods
@@ -579,10 +549,8 @@ class AdmmRefitUnclamped(SpecReference):
 
 @mutant("admm-weights-divide", "§4.4", "ADMM's scaled weights as fl(x / s) for te and torchao "
         "instead of x times their rounded reciprocal", recipes=("te", "torchao"))
-class AdmmWeightsDivide(OnlyFor):
+class AdmmWeightsDivide(SpecReference):
     def admm_weights(self, x, c):
-        if not self.hit:
-            return super().admm_weights(x, c)
         with np.errstate(all="ignore"):
             return _f(_f(x) / self.effective_scale(self.dec(c))[:, None])
 
@@ -601,18 +569,9 @@ EQUIVALENT = {
 
 
 def load_vector(folder):
-    """(manifest, arrays) of a committed vector folder, read from the .bin files."""
-    import ml_dtypes
-
-    with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as f:
-        man = json.load(f)
-    arrays = {}
-    for name, e in man["arrays"].items():
-        dt = np.dtype(ml_dtypes.bfloat16) if e["dtype"] == "bfloat16" else np.dtype(e["dtype"])
-        with open(os.path.join(folder, e["bin"]["file"]), "rb") as f:
-            words = np.frombuffer(f.read(), dtype=f"<u{dt.itemsize}")
-        arrays[name] = words.astype(words.dtype.newbyteorder("=")).view(dt).reshape(e["shape"])
-    return man, arrays
+    """(manifest, arrays) of a vector folder, read from its .bin files."""
+    man = files.load_json(os.path.join(folder, "manifest.json"))
+    return man, {name: files.load_array(folder, name, e) for name, e in man["arrays"].items()}
 
 
 def run_reference(ref, man, arrays):
@@ -622,20 +581,16 @@ def run_reference(ref, man, arrays):
                        Hn=arrays.get("admm_Hn"), Minv=arrays.get("admm_Minv"), **man.get("admm", {}))
 
 
-OUTPUTS = ("codes", "scale_bytes", "scale_bytes_swizzled", "tensor_scale", "dequant")
-
-
 def differing_outputs(ref, man, arrays):
     """Names of the outputs whose bytes differ from the vector's expected ones."""
     with np.errstate(all="ignore"):
         out = run_reference(ref, man, arrays)
-    return [n for n in OUTPUTS
+    return [n for n in files.OUTPUTS
             if out[n].shape != arrays[n].shape or out[n].tobytes() != np.ascontiguousarray(arrays[n]).tobytes()]
 
 
 def vector_names(vectors=VECTORS):
-    with open(os.path.join(vectors, "index.json"), encoding="utf-8") as f:
-        return [e["name"] for e in json.load(f)["vectors"]]
+    return [e["name"] for e in files.load_json(os.path.join(vectors, "index.json"))["vectors"]]
 
 
 def catches(mut, names=None, vectors=VECTORS, first_only=False):

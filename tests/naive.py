@@ -537,7 +537,6 @@ def ref_recipe_exhaustive(x, recipe, tensor_amax=None):
 # overrides one method. Blocks are rows of an (N, bs) array; per-block bytes are (N,).
 
 SPEC_RECIPES = ("seed", "te", "modelopt", "torchao", "compressed-tensors")
-FLT_MAX32 = np.finfo(F32).max
 _DEC = E4M3_NONNEG  # dec[c] for c = 0x00..0x7E
 
 
@@ -615,7 +614,7 @@ class SpecReference:
                 return F32(1.0)
             if self.recipe == "te":
                 s = F32(F32(2688.0) / A) if A > 0 else F32(1.0)
-                s = min(s, FLT_MAX32)
+                s = min(s, FLT_MAX)
                 self.s_enc = F32(1.0) if s == 0 else F32(s)
                 return F32(F32(1.0) / self.s_enc)
             if self.recipe in ("modelopt", "torchao"):
@@ -661,21 +660,26 @@ class SpecReference:
         """The smallest byte the recipe can emit (§3.1 min_code)."""
         return 8 if self.recipe == "torchao" else 1
 
+    def element_factor(self, sf):
+        """§3.1 how x is scaled for the block scale sf: (k, True) for y = fl(x * k) (te and
+        torchao, k a rounded reciprocal capped at FLT_MAX), (d, False) for y = fl(x / d)
+        (the others, d the effective scale)."""
+        sf, ts = _f(sf), self.ts
+        with np.errstate(all="ignore"):
+            if self.recipe == "te":
+                return np.minimum(_f(F32(1.0) / _f(sf * ts)), FLT_MAX), True
+            if self.recipe == "torchao":
+                return np.minimum(_f(_f(F32(1.0) / ts) / sf), FLT_MAX), True
+        return self.effective_scale(sf), False
+
+    def _scaled(self, x, sf):
+        k, multiply = self.element_factor(sf)
+        with np.errstate(all="ignore"):
+            return _f(_f(x) * k) if multiply else _f(_f(x) / k)
+
     def scaled_magnitude(self, ax, sf):
         """§3.1 y_i from |x| (N, bs) and the block scale sf (N, 1)."""
-        ax, sf, ts, r = _f(ax), _f(sf), self.ts, self.recipe
-        with np.errstate(all="ignore"):
-            if r == "seed":
-                return _f(ax / sf)
-            if r == "te":
-                k = np.minimum(_f(F32(1.0) / _f(sf * ts)), FLT_MAX32)
-                return _f(ax * k)
-            if r == "modelopt":
-                return _f(ax / _f(sf * ts))
-            if r == "torchao":
-                k = np.minimum(_f(_f(F32(1.0) / ts) / sf), FLT_MAX32)
-                return _f(ax * k)
-            return _f(ax / _f(sf / ts))
+        return self._scaled(ax, sf)
 
     def effective_scale(self, sf):
         """§3.1 s: seed sf; compressed-tensors fl(sf / gs); the others fl(sf * ts)."""
@@ -857,14 +861,8 @@ class SpecReference:
         return self.signed(w, self.magnitude(np.abs(w)))
 
     def admm_weights(self, x, c):
-        sf = self.dec(c)[:, None]
-        ts, r = self.ts, self.recipe
-        with np.errstate(all="ignore"):
-            if r == "te":
-                return _f(x * np.minimum(_f(F32(1.0) / _f(sf * ts)), FLT_MAX32))
-            if r == "torchao":
-                return _f(x * np.minimum(_f(_f(F32(1.0) / ts) / sf), FLT_MAX32))
-            return _f(x / self.effective_scale(sf))
+        """§4.4 w = x scaled like §3.1's y, with its sign."""
+        return self._scaled(x, self.dec(c)[:, None])
 
     def refit_value(self, c_eff):
         """§4.4 step 4: the refit effective scale in block-scale units."""

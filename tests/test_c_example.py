@@ -21,7 +21,7 @@ SOURCE = os.path.join(EXAMPLES, "nvfp4_ref.c")
 DRIVER = os.path.join(EXAMPLES, "run_c_example.py")
 CFLAGS = ["-std=c99", "-O2", "-ffp-contract=off", "-Wall", "-Wextra"]
 SELECT = r"-naive-(seed|te)-"
-OUTPUTS = ("codes", "scale_bytes", "scale_bytes_swizzled", "tensor_scale", "dequant")
+OUTPUTS = validation.OUTPUTS
 
 CC = shutil.which("cc")
 pytestmark = [

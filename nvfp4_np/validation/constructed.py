@@ -53,6 +53,16 @@ def admm_hessian(block_size):
     return suites.diagonal_hessian(block_size, seed=7)
 
 
+def hessian(method, block_size):
+    """The H input of a pinned context of ``method`` (a vector method name): None for the
+    methods without activations."""
+    if method.startswith("hessian"):
+        return hessian_blocks(block_size)
+    if method.startswith("admm"):
+        return admm_hessian(block_size)
+    return None
+
+
 #: (method, recipe, block size) -> [(mutant it pins, rows as float32 hex words)].
 ROWS = {
     ('admm-best', 'seed', 16): [

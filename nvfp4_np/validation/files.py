@@ -38,7 +38,8 @@ def hex_text(a):
 
 
 def dtype_name(dtype):
-    return "bfloat16" if np.dtype(dtype).name == "bfloat16" else np.dtype(dtype).name
+    """The manifest's name of a dtype ("bfloat16" for ml_dtypes' bfloat16, as NumPy names it)."""
+    return np.dtype(dtype).name
 
 
 def np_dtype(name):

@@ -82,16 +82,16 @@ def _pinned_specs():
     specs = []
     for (method, recipe, bs) in sorted(constructed.ROWS):
         W = np.concatenate([constructed.anchor_row(method, recipe, bs)[None], constructed.rows(method, recipe, bs)])
-        H = None
-        if method.startswith("hessian"):
-            H = constructed.hessian_blocks(bs)
-        elif method.startswith("admm"):
-            H = constructed.admm_hessian(bs)
+        H = constructed.hessian(method, bs)
         pins = ", ".join(sorted({m for m, _ in constructed.ROWS[(method, recipe, bs)]}))
-        specs.append({"name": f"pinned-{method}-{recipe}-bs{bs}", "suite": "pinned",
-                      "description": f"constructed rows that pin: {pins}", "method": method,
-                      "recipe": recipe, "block_size": bs, "W": W, "X": None, "H": H})
+        specs.append(_spec("pinned", f"constructed rows that pin: {pins}", method, recipe, bs, W, H=H))
     return specs
+
+
+def _spec(suite, description, method, recipe, block_size, W, X=None, H=None):
+    """One vector's parameters and inputs."""
+    return {"name": f"{suite}-{method}-{recipe}-bs{block_size}", "suite": suite, "description": description,
+            "method": method, "recipe": recipe, "block_size": block_size, "W": W, "X": X, "H": H}
 
 
 def vector_specs(size="small"):
@@ -101,18 +101,12 @@ def vector_specs(size="small"):
         for method in methods:
             for recipe in registry.RECIPES:
                 for bs in BLOCK_SIZES:
-                    specs.append({
-                        "name": f"{suite}-{method}-{recipe}-bs{bs}", "suite": suite, "description": desc,
-                        "method": method, "recipe": recipe, "block_size": bs,
-                        "W": W, "X": X, "H": None if Hs is None else Hs[bs],
-                    })
+                    specs.append(_spec(suite, desc, method, recipe, bs, W, X, None if Hs is None else Hs[bs]))
     for suite, (W, methods, recipes, sizes, desc) in _special_suites().items():
         for method in methods:
             for recipe in recipes:
                 for bs in sizes:
-                    specs.append({"name": f"{suite}-{method}-{recipe}-bs{bs}", "suite": suite,
-                                  "description": desc, "method": method, "recipe": recipe,
-                                  "block_size": bs, "W": W, "X": None, "H": None})
+                    specs.append(_spec(suite, desc, method, recipe, bs, W))
     return specs + _pinned_specs()
 
 
