@@ -13,8 +13,9 @@ ratios to the first version.
 
 Cases: ``bench`` W 2048x4096 standard normal in blocks of 16 (bench_cpu's W, optimal),
 ``bs16`` / ``bs32`` 0.05 * standard normal 1024x4096 in blocks of 16 / 32 (optimal),
-``naive`` the bench W through nvfp4_naive. Calls write into reused outputs (``out=``)
-unless ``--fresh``.
+``naive`` the bench W through nvfp4_naive, ``quantize`` / ``quantize-naive`` the bench W
+(2048x4096) through ``nvfp4_np.quantize`` with method optimal / naive (always fresh
+outputs). Calls write into reused outputs (``out=``) unless ``--fresh``.
 """
 
 import argparse
@@ -33,10 +34,17 @@ case, threads, fresh = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 numba.set_num_threads(threads)
 if case in ("bench", "naive"):
     W = np.random.default_rng(0).standard_normal((2048, 4096)).astype(np.float32).reshape(2048, 256, 16)
+elif case.startswith("quantize"):
+    W = np.random.default_rng(0).standard_normal((2048, 4096)).astype(np.float32)
+    fresh = True  # quantize() has no out=
 else:
     W = (0.05 * np.random.default_rng(0).standard_normal((1024, 4096))).astype(np.float32)
     W = W.reshape(1024, -1, 16 if case == "bs16" else 32)
-fn = nvfp4_np.nvfp4_naive if case == "naive" else nvfp4_np.nvfp4_optimal
+if case.startswith("quantize"):
+    method = "naive" if case == "quantize-naive" else "optimal"
+    fn = lambda W, out=None: nvfp4_np.quantize(W, 16, method)
+else:
+    fn = nvfp4_np.nvfp4_naive if case == "naive" else nvfp4_np.nvfp4_optimal
 bufs = fn(W)
 fn(W, out=bufs)
 print("ready", flush=True)
@@ -61,7 +69,7 @@ def export(rev, dest):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("revs", nargs="+")
-    ap.add_argument("--case", default="bench", choices=["bench", "bs16", "bs32", "naive"])
+    ap.add_argument("--case", default="bench", choices=["bench", "bs16", "bs32", "naive", "quantize", "quantize-naive"])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=24)
     ap.add_argument("--workers", type=int, default=4)
@@ -98,7 +106,8 @@ def main():
                 p.stdin.close()
                 p.wait()
     print(f"# case {a.case}, {a.threads} thread(s), {a.rounds} rounds, {a.workers} workers per version"
-          + (f", pinned to CPU {a.cpu}" if pin else "") + (", fresh outputs" if a.fresh else ", out="))
+          + (f", pinned to CPU {a.cpu}" if pin else "")
+          + (", fresh outputs" if a.fresh or a.case.startswith("quantize") else ", out="))
     for rev, t in zip(a.revs, ms):
         ratio = statistics.median(x / y for x, y in zip(t, ms[0]))
         print(f"{rev:>12s}  min {min(t):8.2f} ms  median {statistics.median(t):8.2f} ms  ratio to first {ratio:.3f}")

@@ -37,18 +37,17 @@ def _kernel_only(cuda, block_fn, variant, d_x, recipe, repeat, launches=10):
     around ``launches`` back-to-back launches, so that the host's launch overhead (numba
     marshals a dozen arguments per launch) overlaps the previous kernel instead of being
     counted."""
-    from nvfp4_np import _gpu, _gpu_tile, formats, recipes
+    from nvfp4_np import _gpu, _gpu_tile, core, formats, recipes
 
     n, bs = d_x.shape
     rc = recipes.params(recipe, None, np.float32(_gpu.device_amax(d_x)))
-    out = (cuda.device_array(n, np.uint8), cuda.device_array(n, np.float32), cuda.device_array((n, bs), np.float32),
-           cuda.device_array((1, bs), np.float32))
+    out = core.kernel_outputs(n, bs, cuda.device_array)  # scale bytes and packed codes
     st = cuda.device_array(n, np.uint8)
     dec = cuda.to_device(formats.E4M3_DECODE)
 
     def run():
         for _ in range(launches):
-            _gpu_tile.launch_tiles(block_fn, d_x, 1, rc, dec, out, False, st, **variant)
+            _gpu_tile.launch_tiles(block_fn, d_x, 1, rc, dec, out, st, **variant)
 
     return _events_time(cuda, run, repeat) / launches
 
@@ -113,13 +112,16 @@ def main(argv=None):
         "admm-best": (gpu.nvfp4_admm, nvfp4_np.nvfp4_admm, {"H_blocks": H, "mode": "best"}),
     }
     kernel_lines = []
-    print(f"{'method':14s} {'GPU ms':>9s} {'GPU Gel/s':>10s} {'CPU ms':>9s} {'CPU Gel/s':>10s} {'GPU/CPU':>8s}  bits")
+    print(f"{'method':14s} {'GPU ms':>9s} {'GPU Gel/s':>10s} {'bytes ms':>9s} {'CPU ms':>9s} {'CPU Gel/s':>10s} "
+          f"{'GPU/CPU':>8s}  bits")
     for m in methods:
         g_fn, c_fn, kw = calls[m]
         out = g_fn(d_W, **kw)  # compile and warm up
+        out_bytes = g_fn(d_W, as_bytes=True, **kw)
         cuda.synchronize()
         t_gpu = _events_time(cuda, lambda: g_fn(d_W, **kw), a.repeat)
-        line = f"{m:14s} {t_gpu * 1e3:9.2f} {n / t_gpu / 1e9:10.2f}"
+        t_bytes = _events_time(cuda, lambda: g_fn(d_W, as_bytes=True, **kw), a.repeat)
+        line = f"{m:14s} {t_gpu * 1e3:9.2f} {n / t_gpu / 1e9:10.2f} {t_bytes * 1e3:9.2f}"
         if m in ("naive", "optimal"):
             from nvfp4_np import _config, gpu_naive, gpu_optimal
 
@@ -128,9 +130,9 @@ def main(argv=None):
             t_k = _kernel_only(cuda, fn, variant, d_W.reshape(-1, bs), "seed", a.repeat)
             kernel_lines.append(f"# {m} kernel alone: {t_k * 1e3:.2f} ms = {n / t_k / 1e9:.2f} G elements/s")
             if m == "naive":
-                # bytes the naive kernel moves: W read (4/el), quants written (4/el),
-                # scales (4/block), scale bytes and status (1/block each) written
-                moved = n * 8 + (n // bs) * 6
+                # bytes the naive kernel moves: W read (4/el), packed codes written
+                # (1/2 per el), scale bytes and status (1/block each) written
+                moved = n * 4 + n // 2 + (n // bs) * 2
                 naive_t = t_k
         if a.no_cpu:
             print(line)
@@ -142,8 +144,9 @@ def main(argv=None):
             ref = c_fn(W, **kw)
             ts.append(time.perf_counter() - t)
         t_cpu = statistics.median(ts)
+        ref_bytes = c_fn(W, as_bytes=True, **kw)
         same = all(np.array_equal(np.atleast_1d(_host(g)).view(np.uint8), np.atleast_1d(np.asarray(c)).view(np.uint8))
-                   for g, c in zip(out, ref))
+                   for g, c in zip(tuple(out) + tuple(out_bytes), tuple(ref) + tuple(ref_bytes)))
         print(f"{line} {t_cpu * 1e3:9.1f} {n / t_cpu / 1e9:10.3f} {t_cpu / t_gpu:8.1f}  "
               f"{'identical' if same else 'DIFFER'}")
     print("\n".join(kernel_lines))
@@ -152,7 +155,20 @@ def main(argv=None):
               f"of {a.hbm_tbs} TB/s HBM (bytes read + written / time)")
         q = gpu.nvfp4_naive(d_W)[1]
         d2h = _events_time(cuda, lambda: q.copy_to_host(), 3)
-        print(f"# device->host copy of the quants: {d2h * 1e3:.2f} ms ({W.nbytes / d2h / 1e9:.1f} GB/s)")
+        print(f"# device->host copy of the float32 quants: {d2h * 1e3:.2f} ms ({W.nbytes / d2h / 1e9:.1f} GB/s)")
+        p = gpu.nvfp4_naive(d_W, as_bytes=True)[1]
+        d2h = _events_time(cuda, lambda: p.copy_to_host(), 3)
+        print(f"# device->host copy of the packed codes: {d2h * 1e3:.2f} ms ({n / 2 / d2h / 1e9:.1f} GB/s)")
+    W2 = W.reshape(a.rows, a.cols)
+    for m in ("naive", "optimal"):  # what a user runs: host W in, NVFP4Tensor out
+        ts = {}
+        for dev in ("cuda", "cpu"):
+            nvfp4_np.quantize(W2[:64], 16, m, device=dev)
+            t = time.perf_counter()
+            ts[dev] = (nvfp4_np.quantize(W2, 16, m, device=dev), time.perf_counter() - t)
+        same = all(np.array_equal(getattr(ts["cuda"][0], k), getattr(ts["cpu"][0], k)) for k in ("codes", "scale_bytes"))
+        print(f"# quantize(W, method={m!r}) from host memory: device='cuda' {ts['cuda'][1] * 1e3:.1f} ms, "
+              f"'cpu' {ts['cpu'][1] * 1e3:.1f} ms, bytes {'identical' if same else 'DIFFER'}")
 
 
 if __name__ == "__main__":

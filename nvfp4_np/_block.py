@@ -1,5 +1,8 @@
-"""Per-block Numba primitives shared by every method: amax, the naive scale, the FP4
-projection, the block SSE in the seed's float32 order, and the seed's search window.
+"""Per-block Numba primitives shared by every method: a block's amax, status and naive
+scale, the element factor and effective scale of a scale code, the FP4 projection (by
+division or by comparisons), and the block SSE in the seed's float32 order. (The seed's
+search window is in _window.py, the cutting of work into parallel tasks in _schedule.py,
+what kernels write in _emit.py.)
 
 A block is row ``b`` of a (N, bs) float32 array ``x`` (bs = 16 or 32), addressed as
 ``x[b, i]``: the primitives take ``(x, b)`` rather than a row view, because on the CPU a
@@ -12,30 +15,26 @@ or multiplied by it before E2M1 rounding) and the effective scale ``s`` (dequant
 In the seed recipe both are the E4M3 value dec[k].
 """
 
-import math
 
 import numba
 import numpy as np
 
 from ._f32bits import bits_to_f32
 from ._arith import mul_rn
-from ._config import CHUNK_BLOCKS, JIT_SCALAR, JIT_SCALAR_FN
+from ._config import JIT_SCALAR, JIT_SCALAR_FN
 from .formats import (
     E2M1,
     E2M1_BOUNDARIES,
     E2M1_VALUES,
-    E4M3_MAX_CODE,
     e2m1_round,
-    e4m3_code,
     seed_sum_inplace,
 )
-from .recipes import block_scale_for, effective_scale, element_factor, fp4_project, recipe_code, signed
+from .recipes import effective_scale, element_factor, fp4_project, recipe_code, signed
 
 #: Status of a block, written by every kernel and read by the wrapper (core.check_status).
 OK, UNDERFLOW, NONFINITE = 0, 1, 2
 
 _QMAX = np.float32(E2M1.max_finite)
-_DEAD_ZONE_INV = np.float32(4.0)  # the seed's s_max = y / 0.25, i.e. exactly y * 4
 _ABS_MASK = np.uint32(0x7FFFFFFF)
 _INF_BITS = np.uint32(0x7F800000)
 
@@ -48,8 +47,9 @@ _INF_BITS = np.uint32(0x7F800000)
 # exceeds exactly j of the thresholds b*s; a tie (a == b*s) goes down ("seed") or, with
 # "rne", up where the upper neighbour is even (its code is even; _e2m1_cmp compares
 # with >= there). For s = 0 (code 0) every threshold is 0: a > 0 gives 6, as a/0 = inf
-# does, and the dequant q*0 is 0 either way; a = 0 gives 0 where 0/0 gives 6, but its
-# quant is 0 under the "x<0" sign rule of every exact recipe.
+# does, and the dequant q*0 is 0 either way; a = 0 gives 0 (4 with the rne ties, 3 as
+# e2m1_index_cmp's count) where 0/0 gives 6, but its quant is 0 under the "x<0" sign rule
+# of every exact recipe.
 _B = tuple(np.float32(v) for v in E2M1_BOUNDARIES)
 _Q = tuple(np.float32(v) for v in E2M1_VALUES[1:])
 _RNE_TIE_UP = tuple(j % 2 == 0 for j in range(1, len(E2M1_VALUES)))
@@ -64,12 +64,6 @@ def block_len(x):
     of interleaving 4 bodies (32 elements), which would leave a 16-element block wholly
     to the scalar remainder loop."""
     return min(x.shape[1], 32)
-
-
-@numba.njit(**JIT_SCALAR)
-def n_chunks(n):
-    """Number of CHUNK_BLOCKS-sized work items for n blocks."""
-    return (n + CHUNK_BLOCKS - 1) // CHUNK_BLOCKS
 
 
 @numba.njit(**JIT_SCALAR)
@@ -96,27 +90,6 @@ def begin_block(b, xbits, status, rc):
     c0 = recipe_code(amax, rc)
     status[b] = UNDERFLOW if (c0 == 0 and amax > 0) else OK
     return amax, c0, True
-
-
-@numba.njit(**JIT_SCALAR)
-def _tasks_per_column(n_blocks, ncb, rows_per_task):
-    return (n_blocks // ncb + rows_per_task - 1) // rows_per_task
-
-
-@numba.njit(**JIT_SCALAR)
-def column_block_task(task, n_blocks, ncb, rows_per_task):
-    """Work item ``task`` of the Hessian kernels: column block j and the block indices
-    b = m * ncb + j for its rows m, so each task loads one H_j and reuses it."""
-    tasks_per_j = _tasks_per_column(n_blocks, ncb, rows_per_task)
-    j = task // tasks_per_j
-    m0 = (task % tasks_per_j) * rows_per_task
-    return j, np.arange(m0, min(n_blocks // ncb, m0 + rows_per_task)) * ncb + j
-
-
-@numba.njit(**JIT_SCALAR)
-def n_column_tasks(n_blocks, ncb, rows_per_task):
-    """Number of work items of the Hessian kernels (see column_block_task)."""
-    return ncb * _tasks_per_column(n_blocks, ncb, rows_per_task)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -165,7 +138,7 @@ def block_sse(x, b, f, s, rc, sq):
 
 
 @numba.njit(**JIT_SCALAR_FN)
-def _thresholds(s):
+def thresholds(s):
     """The 7 thresholds b*s of scale ``s`` (exact recipes; see _B)."""
     return (_B[0] * s, _B[1] * s, _B[2] * s, _B[3] * s, _B[4] * s, _B[5] * s, _B[6] * s)
 
@@ -174,8 +147,7 @@ def _thresholds(s):
 def _e2m1_cmp(a, t, rne):
     """E2M1 magnitude of a / s for a magnitude ``a``, by comparisons with the thresholds
     ``t`` of s (exact recipes; see _B). Callers pass ``rne`` as a constant, so each loop
-    compiles to one set of comparisons. (A branch-free sum of steps was tried: 40% slower
-    search.)"""
+    compiles to one set of comparisons."""
     q = np.float32(0.0)
     q = _Q[0] if a > t[0] else q
     q = _Q[1] if (a >= t[1] if rne else a > t[1]) else q
@@ -187,6 +159,19 @@ def _e2m1_cmp(a, t, rne):
     return q
 
 
+@numba.njit(**JIT_SCALAR_FN)
+def e2m1_index_cmp(a, t, rne):
+    """_e2m1_cmp's result as its index in E2M1_VALUES (0..7, uint64): how many of the
+    thresholds ``t`` the magnitude ``a`` exceeds (reaches, at the rne ties). The same
+    for every a > 0 at every scale (tests/test_formats.py); at a = 0 with scale 0 the
+    two differ, and neither counts (see above)."""
+    one, zero = np.uint64(1), np.uint64(0)
+    return ((one if a > t[0] else zero) + (one if (a >= t[1] if rne else a > t[1]) else zero)
+            + (one if a > t[2] else zero) + (one if (a >= t[3] if rne else a > t[3]) else zero)
+            + (one if a > t[4] else zero) + (one if (a >= t[5] if rne else a > t[5]) else zero)
+            + (one if a > t[6] else zero))
+
+
 @numba.njit(**JIT_SCALAR)
 def _sse_cmp(x, b, s, sq):
     """SSE of block ``b`` at the E4M3 value ``s`` of an exact recipe, rounding by
@@ -195,7 +180,7 @@ def _sse_cmp(x, b, s, sq):
     same float32 number (q*s, the thresholds and these differences are all exact:
     they carry at most 7 significant bits, and the smallest, 2^-11, is normal), so
     either neighbour gives the same term."""
-    t = _thresholds(s)
+    t = thresholds(s)
     for i in range(block_len(x)):
         a = abs(x[b, i])
         sq[i] = sq_error(a, _e2m1_cmp(a, t, False), s)
@@ -232,142 +217,3 @@ def block_energy(x, b, sq):
     for i in range(block_len(x)):
         sq[i] = mul_rn(x[b, i], x[b, i])
     return seed_sum_inplace(sq)
-
-
-@numba.njit(**JIT_SCALAR)
-def quantize_block(x, b, f, s, rc, quants, dequant, want_dq):
-    """FP4 quants ``sign(x)*q`` of block ``b`` under factor ``f`` (the recipe's sign
-    rule) into row b of ``quants``, and optionally the dequant ``q*s`` into row b of
-    ``dequant``. Exact recipes (f = s) round by comparisons."""
-    if not rc.exact:
-        for i in range(block_len(x)):
-            quants[b, i] = fp4_signed(x[b, i], f, rc)
-    elif rc.rne:
-        _quantize_cmp(x, b, s, True, rc, quants)
-    else:
-        _quantize_cmp(x, b, s, False, rc, quants)
-    # A loop of 0 trips rather than a branch around the loop: Numba's reference-count
-    # pruning leaves an atomic incref/decref pair on quants and dequant per block around
-    # a branch (measured: 4 atomic operations a block, on counters both threads share).
-    for i in range(block_len(x) if want_dq else 0):
-        dequant[b, i] = quants[b, i] * s
-
-
-@numba.njit(**JIT_SCALAR)
-def _quantize_cmp(x, b, s, rne, rc, quants):
-    t = _thresholds(s)
-    for i in range(block_len(x)):
-        v = x[b, i]
-        quants[b, i] = signed(v, _e2m1_cmp(abs(v), t, rne), rc)
-
-
-@numba.njit(**JIT_SCALAR)
-def emit_block(b, code, x, dec, rc, out, want_dq):
-    """Write block ``b``'s results: its scale byte, block scale, quants (and dequant).
-    ``out = (codes, scales, quants, dequant)``."""
-    codes, scales, quants, dequant = out
-    f, s = candidate(code, dec, rc)
-    codes[b] = code
-    scales[b] = dec[code]
-    quantize_block(x, b, f, s, rc, quants, dequant, want_dq)
-
-
-@numba.njit(**JIT_SCALAR_FN)
-def clip_bound(amax, e0):
-    """The seed's s_min = max(0, (amax - sqrt(e0)) / 6): a smaller scale clips amax by more
-    than sqrt(e0)."""
-    # float32 sqrt, correctly rounded: float64 sqrt then one rounding to float32 is the
-    # same (53 >= 2*24 + 2 bits), and math.sqrt compiles for CUDA too (np.sqrt does not).
-    s_min = (amax - np.float32(math.sqrt(np.float64(e0)))) / _QMAX
-    return s_min if s_min >= 0 else np.float32(0.0)
-
-
-@numba.njit(**JIT_SCALAR_FN)
-def dead_zone_bound(v):
-    """The seed's s_max = v / 0.25 for the sorted magnitude v = sorted[k*]: a larger scale
-    zeroes the k* + 1 smallest magnitudes, whose squares sum to more than e0."""
-    return v * _DEAD_ZONE_INV
-
-
-@numba.njit(**JIT_SCALAR)
-def search_window(xbits, b, amax, e0, work, srt):
-    """Block ``b``'s candidate window [s_min, s_max] from the baseline SSE ``e0``.
-
-    The seed sorts |x| ascending, takes ``cumsum`` of the squares (float32 squares,
-    accumulated in float64, each prefix rounded to float32) and counts the prefixes
-    ``<= e0`` (k*); ``s_max = sorted[k*] / 0.25``, and ``k* == n`` marks a noise block.
-
-    Here the magnitudes are sorted by rank (each element's rank is the number of smaller
-    ones: a vectorised count per element, with no chain of dependent steps), then the
-    prefixes are taken 8 at a time without a branch per step and counted as the seed
-    counts them, each as it is formed (storing them and counting after was 14% slower
-    for the window); on typical blocks k* is 3 (bs 16) to 8 (bs 32), one or two groups.
-    (Sorting only the magnitudes whose square is <= e0, which are all that can precede
-    sorted[k*], was tried: the compaction cost more than the smaller sort saved.)
-
-    Returns (s_min, s_max, noise). Scratch: ``srt`` (float32, bs), ``work`` (uint32,
-    2 * bs). The GPU kernels and the Hessian search use this form; the CPU's optimal
-    search has a vector twin (optimal._search_lanes: _simd.sort_lanes, dead_zone_count).
-    """
-    n = block_len(xbits)
-    s_min = clip_bound(amax, e0)
-    # work[:n]: magnitude bits (integers order finite floats as their values); work[n:]:
-    # ranks.
-    for i in range(n):
-        work[i] = xbits[b, i] & _ABS_MASK
-        work[n + i] = 0
-        srt[i] = -1.0
-    for j in range(n):
-        mj = work[j]
-        for i in range(n):
-            work[n + i] += np.uint32(mj < work[i])
-    # Equal magnitudes share a rank and land in one slot; the slots after it, left at -1,
-    # repeat the value before them.
-    for i in range(n):
-        srt[work[n + i]] = bits_to_f32(work[i])
-    acc = 0.0
-    v = np.float32(0.0)
-    k = 0
-    for g in range(0, n, 8):
-        c = 0
-        for t in range(g, g + 8):
-            u = srt[t]
-            v = u if u >= 0 else v
-            srt[t] = v
-            acc += np.float64(v * v)
-            c += np.float32(acc) <= e0
-        k += c
-        if c < 8:
-            return s_min, dead_zone_bound(srt[k]), False
-    return s_min, np.float32(0.0), True
-
-
-@numba.njit(**JIT_SCALAR)
-def first_code_at_least(dec, v):
-    """Smallest code in 1..126 whose scale is >= v (127 if none)."""
-    k = np.int64(e4m3_code(v))
-    # (bitwise, not a branch: the outcome is a coin flip per block)
-    return k + np.int64((k == 0) | (dec[k] < v))
-
-
-@numba.njit(**JIT_SCALAR)
-def code_range(dec, s_min, s_max):
-    """Codes (lo, hi) of the positive E4M3 scales in [s_min, s_max] (lo > hi if none)."""
-    lo = first_code_at_least(dec, s_min)
-    hi = np.int64(e4m3_code(s_max))
-    hi -= np.int64(dec[hi] > s_max)
-    return lo, min(hi, E4M3_MAX_CODE)
-
-
-@numba.njit(**JIT_SCALAR)
-def code_window(dec, rc, s_min, s_max):
-    """Candidate codes (lo, hi) whose effective scale may lie in [s_min, s_max], within
-    the recipe's codes (rc.min_code..126). Where the recipe's arithmetic rounds beyond
-    the seed's (a tensor scale, a multiplier), the window widens by one code each way:
-    a code step (>= 1/8 relative) dwarfs the few ulps of rounding."""
-    if rc.exact:
-        lo, hi = code_range(dec, s_min, s_max)
-    else:
-        lo, hi = code_range(dec, block_scale_for(s_min, rc), block_scale_for(s_max, rc))
-        lo, hi = lo - 1, hi + 1
-    return max(lo, rc.min_code), min(hi, E4M3_MAX_CODE)

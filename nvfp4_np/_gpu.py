@@ -11,8 +11,10 @@ the same summation order). Only the GPU modules import this one (and with it num
 import functools
 
 import numpy as np
+from numba import cuda as numba_cuda  # (a global: the simulator swaps it inside kernels)
 
 from . import _arith, core, formats, recipes
+from ._emit import decode_block
 from ._config import GPU_CHUNK_BLOCKS
 from ._gpu_tile import amax_bits_kernel, count_status_kernel, launch, launch_tiles
 
@@ -59,6 +61,9 @@ def _unwrap(a):
     return a
 
 
+_decode_block = device_fn(decode_block)
+
+
 def shape_only(W):
     """A host stand-in with W's shape (no memory) for the shape checks of the wrappers,
     so that device arrays are never copied to the host for them."""
@@ -96,63 +101,74 @@ def _dec():
 
 
 def run_blocks(block_fn, W, dim, return_dequant, recipe, rounding, amax, *extra, ncb=1, block_out=None,
-               variant=None):
+               variant=None, as_bytes=False):
     """The GPU form of core.run_block_kernel: ``block_fn`` (a device function with the
     signature of _gpu_tile.tiled_kernel's) on every block, one thread per block, in
     tiles of one column block. Returns (result, block_out on the host or None).
 
     Host (NumPy) ``W``: laid out like the CPU path, processed in chunks of about
     GPU_CHUNK_BLOCKS blocks holding whole rows of ``ncb`` column blocks (so block b's
-    column block stays b % ncb; results do not depend on the chunking), NumPy results.
-    Device ``W`` (anything with ``__cuda_array_interface__``): float32, C-contiguous,
-    block axis last; device results of the same shapes. ``extra`` (a tuple the block
-    function gets) must already be on the device. ``block_out=(trailing shape, dtype)``
-    appends a per-block output array (e.g. ADMM's errors) to ``extra``. ``variant``:
-    the kernel's options (_gpu_tile.tiled_kernel)."""
+    column block stays b % ncb; results do not depend on the chunking); only the bytes
+    come back (1 + bs / 2 bytes a block), and the float outputs, unless ``as_bytes``,
+    are decoded from them on the host. Device ``W`` (anything with
+    ``__cuda_array_interface__``): float32, C-contiguous, block axis last; device results
+    of the same shapes. ``extra`` (a tuple the block function gets) must already be on
+    the device. ``block_out=(trailing shape, dtype)`` appends a per-block output array
+    (e.g. ADMM's errors) to ``extra``. ``variant``: the kernel's options
+    (_gpu_tile.tiled_kernel)."""
     variant = variant or {}
+    core.check_as_bytes(return_dequant, as_bytes)
     c = cuda()
     r = recipes.get_recipe(recipe)
     if is_device_array(W):
-        return _run_device(c, block_fn, W, dim, return_dequant, r, rounding, amax, extra, block_out, ncb, variant)
+        return _run_device(c, block_fn, W, dim, return_dequant, as_bytes, r, rounding, amax, extra, block_out, ncb,
+                           variant)
     x, batch_shape, dim = core.to_blocks(W, dim)
     rc = core.tensor_params(r, rounding, x, amax)
     n, bs = x.shape
-    scales = np.empty(n, np.float32)
-    quants = np.empty((n, bs), np.float32)
-    dequant = np.empty((n, bs) if return_dequant else (1, bs), np.float32)
+    codes, packed = core.kernel_outputs(n, bs)
     counts = np.zeros(3, np.int64)
     extra_out = None if block_out is None else np.zeros((n,) + block_out[0], block_out[1])
     step = max(1, GPU_CHUNK_BLOCKS // ncb) * ncb
     for b0 in range(0, n, step):
         b1 = min(n, b0 + step)
-        out_d, chunk_counts, tail = _launch_blocks(c, block_fn, c.to_device(x[b0:b1]), ncb, rc, return_dequant,
-                                                   extra, block_out, variant)
+        out_d, chunk_counts, tail = _launch_blocks(c, block_fn, c.to_device(x[b0:b1]), ncb, rc, extra, block_out,
+                                                   variant)
         counts += chunk_counts
-        scales[b0:b1] = out_d[1].copy_to_host()
-        quants[b0:b1] = out_d[2].copy_to_host()
-        if return_dequant:
-            dequant[b0:b1] = out_d[3].copy_to_host()
+        codes[b0:b1] = out_d[0].copy_to_host()
+        packed[b0:b1] = out_d[1].copy_to_host()
         if tail:
             extra_out[b0:b1] = tail[0].copy_to_host()
     if counts[1:].any():
         core.check_status_counts(counts, W, recipe=r)
-    result = core.from_blocks(scales, quants, dequant if return_dequant else None, batch_shape, dim)
+    if as_bytes:
+        result = core.from_blocks_bytes(codes, packed, batch_shape, dim)
+    else:
+        floats = core.float_outputs(codes, packed, rc, return_dequant)
+        result = core.from_blocks(floats[0], floats[1], floats[2] if return_dequant else None, batch_shape, dim)
     return core.with_tensor_scale(result, r, rc), extra_out
 
 
-def _launch_blocks(c, block_fn, xb, ncb, rc, return_dequant, extra, block_out, variant):
-    """Run ``block_fn`` on the device blocks ``xb`` (m, bs): (outputs (codes, scales,
-    quants, dequant), status counts, () or (block_out array,))."""
+def _launch_blocks(c, block_fn, xb, ncb, rc, extra, block_out, variant):
+    """Run ``block_fn`` on the device blocks ``xb`` (m, bs): (outputs (codes, packed)
+    as core.kernel_outputs, status counts, () or (block_out array,))."""
     m, bs = tuple(xb.shape)
-    out_d = (c.device_array(m, np.uint8), c.device_array(m, np.float32), c.device_array((m, bs), np.float32),
-             c.device_array((m, bs) if return_dequant else (1, bs), np.float32))  # (1, bs): unused
+    out_d = core.kernel_outputs(m, bs, c.device_array)
     status = c.device_array(m, np.uint8)  # every block's status is written by the kernel
     tail = () if block_out is None else (c.to_device(np.zeros((m,) + block_out[0], block_out[1])),)
-    launch_tiles(block_fn, xb, ncb, rc, _dec(), out_d, return_dequant, status, tuple(extra), tail, **variant)
+    launch_tiles(block_fn, xb, ncb, rc, _dec(), out_d, status, tuple(extra), tail, **variant)
     return out_d, status_counts(status), tail
 
 
-def _run_device(c, block_fn, W, dim, return_dequant, r, rounding, amax, extra, block_out, ncb, variant):
+@numba_cuda.jit
+def _decode_kernel(codes, packed, dec, rc, scales, pairs, quants, dequant, want_dq):
+    """_emit.decode_block on the device, one thread per block."""
+    b = numba_cuda.grid(1)
+    if b < codes.size:
+        _decode_block(b, codes, packed, dec, rc, scales, pairs, quants, dequant, want_dq)
+
+
+def _run_device(c, block_fn, W, dim, return_dequant, as_bytes, r, rounding, amax, extra, block_out, ncb, variant):
     x = W if hasattr(W, "copy_to_host") else c.as_cuda_array(W)  # numba's own arrays as they are
     if x.dtype != np.float32 or not x.is_c_contiguous():
         raise TypeError(f"a device array W must be C-contiguous float32, got {x.dtype} "
@@ -169,10 +185,19 @@ def _run_device(c, block_fn, W, dim, return_dequant, r, rounding, amax, extra, b
         m = device_amax(xb)
         amax = m if amax is None else core.check_tensor_amax(amax, m)
     rc = core.tensor_params(r, rounding, None, amax)
-    out_d, counts, tail = _launch_blocks(c, block_fn, xb, ncb, rc, return_dequant, extra, block_out, variant)
+    (codes, packed), counts, tail = _launch_blocks(c, block_fn, xb, ncb, rc, extra, block_out, variant)
     if counts[1:].any():
         core.check_status_counts(counts, x.copy_to_host(), recipe=r)
-    result = [out_d[1].reshape(batch_shape), out_d[2].reshape(batch_shape + (bs,))]
-    if return_dequant:
-        result.append(out_d[3].reshape(batch_shape + (bs,)))
-    return core.with_tensor_scale(tuple(result), r, rc), (tail[0].copy_to_host() if tail else None)
+    n = codes.size
+    if as_bytes:
+        result = (codes.reshape(batch_shape), packed.reshape(batch_shape + (bs // 2,)))
+    else:
+        floats = [c.device_array(n, np.float32), c.device_array((n, bs), np.float32),
+                  c.device_array((n if return_dequant else 1, bs), np.float32)]
+        if n:
+            launch(_decode_kernel, n, codes, packed, _dec(), rc, floats[0], floats[1].view(np.uint64), floats[1],
+                   floats[2], bool(return_dequant))
+        result = (floats[0].reshape(batch_shape), floats[1].reshape(batch_shape + (bs,)))
+        if return_dequant:
+            result += (floats[2].reshape(batch_shape + (bs,)),)
+    return core.with_tensor_scale(result, r, rc), (tail[0].copy_to_host() if tail else None)

@@ -101,16 +101,14 @@ def tiled_kernel(block_fn, bs, tile=GPU_TILE_BLOCKS, per_thread=1, stage=True, m
     per-block function works on the global arrays (where the work is arithmetic, the
     constant tile layout only makes the compiler unroll more than the registers hold).
 
-    The kernel is ``kernel(rows, ncb, x, xbits, xflat, rc, dec, out, qflat, dqflat,
-    want_dq, status, extra)``. Per-block arrays come shaped (rows, ncb, ...): x (rows,
-    ncb, bs) with its uint32 view xbits and flat view xflat, ``out = (codes, scales,
-    quants, dequant)`` (dequant (1, 1, bs) when not wanted) with flat views qflat, dqflat
-    of quants and dequant, status, and any in the tuple ``extra``. For each of its blocks
-    a thread calls ``block_fn(t, x, xbits, rc, dec, out, want_dq, status, j, rows,
+    The kernel is ``kernel(rows, ncb, x, xbits, xflat, rc, dec, out, status, extra)``.
+    Per-block arrays come shaped (rows, ncb, ...): x (rows, ncb, bs) with its uint32
+    view xbits and flat view xflat, ``out = (codes, packed)`` (_emit: the scale bytes and
+    the packed E2M1 codes), status, and any in the tuple ``extra``. For each of its
+    blocks a thread calls ``block_fn(t, x, xbits, rc, dec, out, status, j, rows,
     extra)``: j is the tile's column block and ``rows`` the slice of its rows, so that
-    ``a[rows, j]`` is the tile's part of a per-block array a; x, xbits, quants and dequant
-    are tile views, codes, scales and status such global views, and row t is the
-    thread's block.
+    ``a[rows, j]`` is the tile's part of a per-block array a; x and xbits are tile views,
+    codes, packed and status such global views, and row t is the thread's block.
     """
     T, BS, S, K = tile, bs, bs + 1, per_thread
     R = T * K  # rows of a tile
@@ -120,22 +118,19 @@ def tiled_kernel(block_fn, bs, tile=GPU_TILE_BLOCKS, per_thread=1, stage=True, m
     opts = {} if max_registers is None or numba.config.ENABLE_CUDASIM else {"max_registers": max_registers}
 
     @cuda.jit(**opts)
-    def direct(rows, ncb, x, xbits, xflat, rc, dec, out, qflat, dqflat, want_dq, status, extra):
+    def direct(rows, ncb, x, xbits, xflat, rc, dec, out, status, extra):
         j = cuda.blockIdx.y
         m0 = cuda.blockIdx.x * R
         sel = slice(m0, min(m0 + R, rows))
-        codes, scales, quants, dequant = out
-        tout = (codes[sel, j], scales[sel, j], quants[sel, j], dequant[sel, j] if want_dq else dequant[0])
+        tout = (out[0][sel, j], out[1][sel, j])
         for i in range(K):
             t = cuda.threadIdx.x + i * T
             if m0 + t < rows:
-                block_fn(t, x[sel, j], xbits[sel, j], rc, dec, tout, want_dq, status[sel, j], j, sel, extra)
+                block_fn(t, x[sel, j], xbits[sel, j], rc, dec, tout, status[sel, j], j, sel, extra)
 
     @cuda.jit(**opts)
-    def staged(rows, ncb, x, xbits, xflat, rc, dec, out, qflat, dqflat, want_dq, status, extra):
+    def staged(rows, ncb, x, xbits, xflat, rc, dec, out, status, extra):
         words = cuda.shared.array((R, S), numba.uint32)
-        q_tile = cuda.shared.array((R, S), numba.float32)
-        dq_tile = cuda.shared.array((R, S), numba.float32)
         j = cuda.blockIdx.y
         m0 = cuda.blockIdx.x * R
         m = min(R, rows - m0)
@@ -162,38 +157,22 @@ def tiled_kernel(block_fn, bs, tile=GPU_TILE_BLOCKS, per_thread=1, stage=True, m
                 words[idx >> SH, idx & MASK] = v[k]
         cuda.syncthreads()
         sel = slice(m0, m0 + m)
-        tout = (out[0][sel, j], out[1][sel, j], q_tile[:, :BS], dq_tile[:, :BS])
+        tout = (out[0][sel, j], out[1][sel, j])  # (each thread writes its block's bytes: a few words)
         for i in range(K):
             t = t0 + i * T
             if t < m:
-                block_fn(t, words.view(np.float32)[:, :BS], words[:, :BS], rc, dec, tout, want_dq, status[sel, j], j,
+                block_fn(t, words.view(np.float32)[:, :BS], words[:, :BS], rc, dec, tout, status[sel, j], j,
                          sel, extra)
-        cuda.syncthreads()
-        if ncb == 1:
-            for k in range(KBS):
-                idx = k * T + t0
-                if idx < end:
-                    qflat[base + idx] = q_tile[idx >> SH, idx & MASK]
-        else:
-            for k in range(KBS):
-                idx = k * T + t0
-                if idx < end:
-                    qflat[base + (idx >> SH) * step + (idx & MASK)] = q_tile[idx >> SH, idx & MASK]
-        if want_dq:
-            for k in range(KBS):
-                idx = k * T + t0
-                if idx < end:
-                    dqflat[base + (idx >> SH) * step + (idx & MASK)] = dq_tile[idx >> SH, idx & MASK]
 
     return staged if stage else direct
 
 
-def launch_tiles(block_fn, xb, ncb, rc, dec, out, want_dq, status, extra=(), block_arrays=(), **variant):
+def launch_tiles(block_fn, xb, ncb, rc, dec, out, status, extra=(), block_arrays=(), **variant):
     """Run ``block_fn`` over the device blocks ``xb`` (n, bs) of ``ncb`` column blocks
     per row (n a multiple of ncb), compiled (on first use) without FMA contraction.
-    ``out``, ``status`` and ``block_arrays`` (per-block outputs, appended to ``extra``)
-    have n rows; the kernel gets them as (n // ncb, ncb, ...) views. ``variant``:
-    tiled_kernel's options (the callers pass their tuned ones)."""
+    ``out`` (codes, packed), ``status`` and ``block_arrays`` (per-block outputs, appended
+    to ``extra``) have n rows; the kernel gets them as (n // ncb, ncb, ...) views.
+    ``variant``: tiled_kernel's options (the callers pass their tuned ones)."""
     n, bs = tuple(xb.shape)
     if not n:
         return
@@ -204,14 +183,12 @@ def launch_tiles(block_fn, xb, ncb, rc, dec, out, want_dq, status, extra=(), blo
     if ncb > 65535:  # the grid's y dimension
         raise ValueError(f"the GPU kernels take at most 65535 column blocks per row, got {ncb}")
 
-    def grid_view(a):  # (n, ...) -> (rows, ncb, ...); an unused dequant (1, bs) -> (1, 1, bs)
-        m = tuple(a.shape)
-        return a.reshape((rows, ncb) + m[1:] if a is not out[3] or want_dq else (1, 1) + m[1:])
+    def grid_view(a):  # (n, ...) -> (rows, ncb, ...)
+        return a.reshape((rows, ncb) + tuple(a.shape)[1:])
 
     xbits = xb.view(np.uint32)
-    out_k = tuple(grid_view(a) for a in out)
     extra_k = tuple(extra) + tuple(grid_view(a) for a in block_arrays)
     with ieee_compile():
         kernel[((rows + rows_per_tile - 1) // rows_per_tile, ncb), tile](
-            rows, ncb, grid_view(xb), grid_view(xbits), xbits.reshape(-1), rc, dec, out_k, out[2].reshape(-1),
-            out[3].reshape(-1), bool(want_dq), grid_view(status), extra_k)
+            rows, ncb, grid_view(xb), grid_view(xbits), xbits.reshape(-1), rc, dec, tuple(grid_view(a) for a in out),
+            grid_view(status), extra_k)

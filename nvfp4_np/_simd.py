@@ -284,7 +284,7 @@ def sort_lanes(typingctx, a):
 
 @intrinsic
 def dead_zone_count(typingctx, srt, e0):
-    """The seed's k* (``_block.search_window``) from the sorted magnitudes: how many
+    """The seed's k* (``_window.search_window``) from the sorted magnitudes: how many
     prefixes of their squares (float32 products, accumulated in float64 in order, each
     prefix rounded to float32) are <= ``e0``. Taken 8 at a time, stopping after the first
     group that is not all <= e0 (k* is n for a noise block)."""

@@ -25,25 +25,18 @@ import numba
 import numpy as np
 
 from . import core, registry
-from ._block import (
-    NONFINITE,
-    begin_block,
-    block_len,
-    candidate,
-    column_block_task,
-    emit_block,
-    fp4_signed,
-    n_column_tasks,
-)
+from ._block import NONFINITE, begin_block, block_len, candidate, fp4_signed
+from ._schedule import column_block_task, n_column_tasks
+
 from ._arith import mul_rn
 from ._config import ADMM_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR
+from ._emit import emit_block, emit_values
 from .formats import e4m3_code
 from .recipes import block_scale_for
 from .hessian import diagonal_bounds, exact_block, hess_err_exact, hessians_for, quad_form64
 
 __all__ = ["nvfp4_admm"]
 
-MODES = registry.METHODS["admm"].modes
 _RHO = np.float32(1.0)
 _ONE = np.float32(1.0)
 _TINY = np.float32(1e-12)  # the seed's clamps in the scale refit
@@ -174,21 +167,8 @@ def _swap_columns(a, b, X, Z, C, perm, numer, denom):
     denom[a], denom[b] = denom[b], denom[a]
 
 
-@numba.njit(**JIT_SCALAR)
-def _emit_quants(b, code, Z, r, x, dec, rc, out, want_dq):
-    """Write block b with scale code ``code`` and the quants in column r of Z."""
-    codes, scales, quants, dequant = out
-    _, s = candidate(code, dec, rc)
-    codes[b] = code
-    scales[b] = dec[code]
-    for i in range(block_len(x)):
-        quants[b, i] = Z[i, r]
-        if want_dq:
-            dequant[b, i] = Z[i, r] * s
-
-
 @numba.njit(**JIT_PARALLEL)
-def _admm_kernel(x, xbits, rc, dec, out, want_dq, status, Hn, Minv, H, H64, d, mu, best,
+def _admm_kernel(x, xbits, rc, dec, out, status, Hn, Minv, H, H64, d, mu, best,
                  n_outer, n_inner, rows_per_task, errors):
     n, bs = x.shape
     ncb = H.shape[0]
@@ -213,7 +193,7 @@ def _admm_kernel(x, xbits, rc, dec, out, want_dq, status, Hn, Minv, H, H64, d, m
                     numer, denom)
         for c in range(nb):
             r = perm[c]
-            admm_finish(blocks[r], c, start[r], x, rc, dec, out, want_dq, status, H64[j], best, n_outer,
+            admm_finish(blocks[r], c, start[r], x, rc, dec, out, status, H64[j], best, n_outer,
                         C, Z, errors, r64)
 
 
@@ -232,28 +212,28 @@ def admm_start(b, r, x, xbits, rc, dec, status, H64j, dj, mu_j, best, X, C, star
 
 
 @numba.njit(**JIT_SCALAR)
-def admm_finish(b, c, start_code, x, rc, dec, out, want_dq, status, H64j, best, n_outer, C, Z, errors, r64):
+def admm_finish(b, c, start_code, x, rc, dec, out, status, H64j, best, n_outer, C, Z, errors, r64):
     """Write block ``b`` from column c of the ADMM result (code C[c], quants Z[:, c]): in
     best mode the better of it and the start, by float64 r^T H r."""
     if status[b] == NONFINITE:
         return
     if n_outer == 0:
-        emit_block(b, start_code, x, dec, rc, out, want_dq)
+        emit_block(b, start_code, x, dec, rc, out)
         if best:  # (for return_info: the result is the Hessian-optimal start)
             e_h = hess_err_exact(x, b, start_code, dec, rc, H64j, r64)
             errors[b, 0] = e_h
             errors[b, 1] = e_h
     elif not best:
-        _emit_quants(b, C[c], Z, c, x, dec, rc, out, want_dq)
+        emit_values(b, C[c], Z, c, out)
     else:
         e_h = hess_err_exact(x, b, start_code, dec, rc, H64j, r64)
         e_a = _admm_error(x, b, C[c], Z, c, dec, rc, H64j, r64)
         errors[b, 0] = e_h
         errors[b, 1] = min(e_a, e_h)
         if e_a < e_h:
-            _emit_quants(b, C[c], Z, c, x, dec, rc, out, want_dq)
+            emit_values(b, C[c], Z, c, out)
         else:
-            emit_block(b, start_code, x, dec, rc, out, want_dq)
+            emit_block(b, start_code, x, dec, rc, out)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -267,7 +247,7 @@ def _admm_error(x, b, code, Z, c, dec, rc, H, r):
 
 
 def nvfp4_admm(W, dim=-1, return_dequant=False, X=None, n_outer=3, n_inner=10, *, mode="seed",
-               recipe="seed", rounding=None, tensor_amax=None, H_blocks=None, return_info=False):
+               recipe="seed", rounding=None, tensor_amax=None, H_blocks=None, return_info=False, as_bytes=False):
     """ADMM-refined NVFP4 quantization under the block Hessians of activations X.
 
     Parameters
@@ -286,11 +266,14 @@ def nvfp4_admm(W, dim=-1, return_dequant=False, X=None, n_outer=3, n_inner=10, *
     mode : {"seed", "best"}, keyword-only
         ``"seed"`` reproduces the seed's ``nvfp4_admm``; ``"best"`` starts from the exact
         Hessian-optimal scale and keeps per block the better of it and the ADMM result.
+        None: the default (:data:`nvfp4_np.registry.METHODS`).
     recipe, rounding, tensor_amax : keyword-only
         As :func:`nvfp4_np.nvfp4_naive`.
     return_info : bool, keyword-only
         With ``mode="best"``, also return a dict: blocks, blocks ADMM improved, and the
         total float64 r^T H r of the Hessian-optimal start and of the result.
+    as_bytes : bool, keyword-only
+        As :func:`nvfp4_np.nvfp4_naive` (the codes are those of ADMM's quants).
 
     Returns
     -------
@@ -298,10 +281,11 @@ def nvfp4_admm(W, dim=-1, return_dequant=False, X=None, n_outer=3, n_inner=10, *
         As the seed's (float32); ``quants`` are E2M1 values (ADMM's, not necessarily the
         rounding of W / scale); ``tensor_scale`` with a two-level recipe.
     """
+    mode = registry.method("admm").check_mode(mode)
     operands, n_blocks = admm_operands(W, dim, X, H_blocks, mode, n_outer, n_inner, return_info)
     errors = np.zeros((n_blocks if mode == "best" else 1, 2), np.float64)
-    out, _ = core.run_block_kernel(_admm_kernel, W, dim, return_dequant, recipe, rounding, tensor_amax,
-                                   *operands, ADMM_ROWS_PER_TASK, errors)
+    out = core.run_block_kernel(_admm_kernel, W, dim, return_dequant, recipe, rounding, tensor_amax,
+                                *operands, ADMM_ROWS_PER_TASK, errors, as_bytes=as_bytes)
     return out + (admm_info(errors),) if return_info else out
 
 
@@ -309,8 +293,7 @@ def admm_operands(W, dim, X, H_blocks, mode, n_outer, n_inner, return_info):
     """Checked arguments and what the ADMM kernels take besides the blocks (CPU and GPU
     alike): (Hn, Minv, H float32, H float64, d, mu, best, n_outer, n_inner), and the
     number of blocks."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    mode = registry.method("admm").check_mode(mode)
     for name, v in (("n_outer", n_outer), ("n_inner", n_inner)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
             raise ValueError(f"{name} must be a non-negative int, got {v!r}")

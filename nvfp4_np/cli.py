@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import sys
-import time
 import zipfile
 
 _EXAMPLES = """examples:
@@ -98,40 +97,6 @@ def _settings(args):
                     scheme=args.scheme, fuse_scales=not args.no_fuse_scales, stacked_experts=args.stacked_experts)
 
 
-def _load_kernels(plans, settings):
-    """Run each planned (method, mode) once on one tiny block, so that compiling the kernels
-    (the first run on a machine, or after an upgrade; cached afterwards) is not charged to
-    the first tensor's speed, and say so only when it takes a while."""
-    import threading
-
-    import numpy as np
-
-    from . import quantize, registry
-
-    done = threading.Event()
-    t0 = time.monotonic()
-
-    def slow():
-        if not done.is_set():
-            print("nvfp4-np quantize: compiling the kernels (the first run on this machine; they are cached "
-                  "for later runs)...", file=sys.stderr, flush=True)
-
-    timer = threading.Timer(3.0, slow)
-    timer.start()
-    try:
-        bs = settings.block_size
-        for method, mode in sorted({(p.method, p.mode) for p in plans}, key=str):
-            needs = registry.method(method).needs_activations
-            kw = {"H_blocks": np.eye(bs, dtype=np.float32)[None], "mode": mode} if needs else {}
-            quantize(np.ones((1, bs), np.float32), bs, method, recipe=settings.recipe, rounding=settings.rounding,
-                     device=settings.device, **kw)
-    finally:
-        done.set()
-        timer.cancel()
-    if time.monotonic() - t0 >= 3.0:
-        print(f"nvfp4-np quantize: kernels compiled in {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
-
-
 def _quantize(args):
     from . import checkpoint as ck
 
@@ -161,7 +126,8 @@ def _quantize(args):
         print(f"{len(q)} tensors to quantize ({n:,} elements), {len(plans) - len(q)} to copy",
               file=sys.stderr, flush=True)
         if q and not (args.dask_scheduler or args.workers):  # workers load their own kernels
-            _load_kernels(q, settings)
+            ck.load_kernels({(p.method, p.mode) for p in q}, settings,
+                            lambda text: print(f"nvfp4-np quantize: {text}", file=sys.stderr, flush=True))
         bar = _Progress(n, len(q), args.quiet)
 
     with contextlib.ExitStack() as stack:

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import formats, recipes, registry
 from ._block import NONFINITE, UNDERFLOW
+from ._emit import decode_blocks
 
 BLOCK_SIZES = registry.BLOCK_SIZES
 
@@ -103,16 +104,80 @@ def to_blocks(W, dim, name="W"):
     moved = np.moveaxis(W, dim, -1)
     with np.errstate(over="ignore"):  # float64 beyond float32 range becomes Inf: reported later
         x = np.ascontiguousarray(moved.reshape(-1, bs), dtype=np.float32)
-    return x, moved.shape[:-1], dim
+    return kernel_input(x), moved.shape[:-1], dim
+
+
+class _Alias:
+    """An array's memory described through the array interface as writable."""
+
+    def __init__(self, a):
+        self.base = a  # keeps the memory alive for as long as the alias is
+        self.__array_interface__ = dict(a.__array_interface__, data=(a.ctypes.data, False))
+
+
+def kernel_input(a):
+    """``a`` as the kernels take their inputs: a read-only array (a memory-mapped
+    checkpoint tensor, a caller's read-only view) becomes a writable-flagged alias of
+    the same memory, no copy. Numba compiles a separate version of every kernel for
+    read-only arrays (a minute for ADMM's); the kernels never write their inputs."""
+    if not isinstance(a, np.ndarray) or a.flags.writeable or not a.flags.c_contiguous:
+        return a
+    return np.asarray(_Alias(a))
+
+
+def _block_axis_to(a, dim):
+    """(..., bs) kernel rows reshaped, block axis moved to ``dim`` (device arrays too,
+    whose block axis is always last)."""
+    return a if dim in (-1, a.ndim - 1) else np.moveaxis(a, -1, dim)
 
 
 def from_blocks(scales, quants, dequant, batch_shape, dim):
     """Reshape kernel outputs back to the seed's shapes (block axis where it was)."""
     bs = quants.shape[-1]
-    out = [scales.reshape(batch_shape), np.moveaxis(quants.reshape(batch_shape + (bs,)), -1, dim)]
+    out = [scales.reshape(batch_shape), _block_axis_to(quants.reshape(batch_shape + (bs,)), dim)]
     if dequant is not None:
-        out.append(np.moveaxis(dequant.reshape(batch_shape + (bs,)), -1, dim))
+        out.append(_block_axis_to(dequant.reshape(batch_shape + (bs,)), dim))
     return tuple(out)
+
+
+def check_as_bytes(return_dequant, as_bytes, out=None):
+    """as_bytes excludes the float outputs' options."""
+    if as_bytes and (return_dequant or out is not None):
+        raise ValueError("as_bytes=True returns the bytes only: it cannot be combined with return_dequant or out")
+
+
+def kernel_outputs(n, bs, alloc=np.empty):
+    """``(codes, packed)`` for n blocks of bs as the kernels write them (_emit): the scale
+    bytes (n,) uint8 and the packed E2M1 codes (n, bs // 2) uint8, allocated by
+    ``alloc(shape, dtype)``."""
+    return alloc(n, np.uint8), alloc((n, bs // 2), np.uint8)
+
+
+def float_outputs(codes, packed, rc, return_dequant, out_views=None):
+    """The seed-shaped float32 outputs in kernel layout, (scales (n,), quants (n, bs)[,
+    dequant (n, bs)]), decoded from the bytes (_emit.decode_blocks) into fresh arrays or
+    the caller's ``out_views``."""
+    n, bs = codes.size, packed.shape[1] * 2
+    if out_views is None:
+        out_views = [output_array(n, np.float32), output_array((n, bs), np.float32)]
+        if return_dequant:
+            out_views.append(output_array((n, bs), np.float32))
+    scales, quants = out_views[0], out_views[1]
+    dequant = out_views[2] if return_dequant else np.empty((1, bs), np.float32)  # (1, bs): unused
+    if n:
+        target = quants if quants.ctypes.data % 8 == 0 else np.empty_like(quants)  # (8-byte stores)
+        decode_blocks(codes, packed, formats.E4M3_DECODE, rc, scales, target.view(np.uint64), target, dequant,
+                      bool(return_dequant))
+        if target is not quants:
+            quants[...] = target
+    return tuple(out_views)
+
+
+def from_blocks_bytes(codes, packed, batch_shape, dim):
+    """The bytes in the seed's shapes: scale bytes (uint8, the shape of the scales) and
+    packed codes (uint8, W's shape with the block axis halved, at ``dim``), from the
+    kernels' (codes, packed)."""
+    return codes.reshape(batch_shape), _block_axis_to(packed.reshape(batch_shape + (packed.shape[-1],)), dim)
 
 
 #: check_hessian_blocks' tolerance: a block fails when its smallest eigenvalue is below
@@ -275,12 +340,9 @@ def _populated_mapping(nbytes):
 def output_array(shape, dtype):
     """An uninitialised output array. Large ones are anonymous memory mappings in huge
     pages that the kernel supplies up front, in one system call, rather than one page
-    fault at a time inside the parallel kernels. Measured on the 2-core development VM
-    (nvfp4_naive on W 2048x4096, 33 MB of output, 80 interleaved calls, median / worst):
-    12.1 / 16.5 ms this way; 18.1 / 20.7 ms with 4 KiB pages populated (MAP_POPULATE);
-    11.0 / 75 ms with NumPy's default (huge pages advised, faulted in on first touch,
-    which sometimes stalls). The array owns its mapping (through its base), which is
-    unmapped when the array is freed."""
+    fault at a time inside the parallel kernels (NumPy's default, huge pages faulted in on
+    first touch, sometimes stalled for tens of ms: docs/performance.md). The array owns
+    its mapping (through its base), which is unmapped when the array is freed."""
     dtype = np.dtype(dtype)
     count = int(np.prod(shape))
     nbytes = count * dtype.itemsize
@@ -330,37 +392,36 @@ def with_tensor_scale(result, r, rc):
     return tuple(result) + (rc.ts,) if r.two_level else result
 
 
-def run_block_kernel(kernel, W, dim, return_dequant, recipe, rounding, amax, *extra, out=None):
-    """Run a per-block kernel ``kernel(x, xbits, rc, dec, (codes, scales, quants,
-    dequant), want_dq, status, *extra)`` and return the seed-shaped ``(scales, quants[,
-    dequant])`` (written into ``out`` when given), with the tensor scale appended for
-    two-level recipes; plus the scale codes (uint8, flat). ``kernel`` may be a pair
-    (kernel, twin compiled with rc frozen to recipes.SEED_PARAMS): the twin runs when
-    the call's constants equal those.
+def run_block_kernel(kernel, W, dim, return_dequant, recipe, rounding, amax, *extra, out=None, as_bytes=False):
+    """Run a per-block kernel ``kernel(x, xbits, rc, dec, (codes, packed), status,
+    *extra)`` (_emit: what it writes) and return the seed-shaped ``(scales, quants[,
+    dequant])`` decoded from its bytes (written into ``out`` when given) or, with
+    ``as_bytes``, the bytes ``(scale_bytes, packed_codes)`` (from_blocks_bytes), with
+    the tensor scale appended for two-level recipes. ``kernel`` may be a pair (kernel,
+    twin compiled with rc frozen to recipes.SEED_PARAMS): the twin runs when the call's
+    constants equal those.
 
     ``recipe``/``rounding`` as the public functions take them; ``amax`` the caller's
     tensor amax or None (computed from W when the recipe has a tensor scale)."""
+    check_as_bytes(return_dequant, as_bytes, out)
     r = recipes.get_recipe(recipe)
-    dec = formats.E4M3_DECODE
     x, batch_shape, dim = to_blocks(W, dim)
+    views = None if out is None else _out_views(out, batch_shape, x.shape[1], dim, return_dequant)
     rc = tensor_params(r, rounding, x, amax)
     if isinstance(kernel, tuple):
         kernel = kernel[1] if rc == recipes.SEED_PARAMS else kernel[0]
     n, bs = x.shape
-    codes = np.empty(n, np.uint8)
-    if out is None:
-        scales = output_array(n, np.float32)
-        quants = output_array((n, bs), np.float32)
-        dequant = output_array((n, bs) if return_dequant else (1, bs), np.float32)  # (1, bs): unused
-    else:
-        views = _out_views(out, batch_shape, bs, dim, return_dequant)
-        scales, quants = views[0], views[1]
-        dequant = views[2] if return_dequant else np.empty((1, bs), np.float32)
+    codes, packed = kernel_outputs(n, bs, output_array)
     status = np.empty(n, np.uint8)
     if n:
-        kernel(x, x.view(np.uint32), rc, dec, (codes, scales, quants, dequant), return_dequant, status, *extra)
+        extra = tuple(kernel_input(a) for a in extra)
+        kernel(x, x.view(np.uint32), rc, formats.E4M3_DECODE, (codes, packed), status, *extra)
         if status.any():
             check_status(status, W, recipe=r)
-    result = out if out is not None else from_blocks(
-        scales, quants, dequant if return_dequant else None, batch_shape, dim)
-    return with_tensor_scale(result, r, rc), codes
+    if as_bytes:
+        result = from_blocks_bytes(codes, packed, batch_shape, dim)
+    else:
+        floats = float_outputs(codes, packed, rc, return_dequant, views)
+        result = out if out is not None else from_blocks(
+            floats[0], floats[1], floats[2] if return_dequant else None, batch_shape, dim)
+    return with_tensor_scale(result, r, rc)

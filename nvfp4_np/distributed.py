@@ -171,6 +171,8 @@ def _run(client, ckpt, cal, quantized, settings, progress, task_elements, window
             in_flight += len(futs)
 
     try:
+        if quantized:  # the workers compile (or load) the kernels first: not charged to a task's speed
+            client.run(ck.load_kernels, {(p.method, p.mode) for p in quantized}, settings)
         fill()
         while pending:
             p, futs = pending.popleft()

@@ -195,6 +195,13 @@ def e2m1_round(y, rne):
     within 1/2 of each other), take the lower. Values above 6, +inf and NaN give 6, as
     torch.bucketize sends them past the last boundary. Branch-free: loops over elements
     vectorise.
+
+    The definition of E2M1 rounding (recipes.fp4_project applies it to a / f or a * f).
+    Its twins for exact recipes, which compare a with the thresholds b * s instead of
+    dividing (_block._e2m1_cmp, and e2m1_index_cmp as an index for the packed codes;
+    _simd.count_above and walk_down as indices), are held
+    to the seed's torch.bucketize, as this one is, at every scale and every boundary
+    (tests/test_formats.py, tests/test_optimal.py).
     """
     small = y < _E2M1_B1
     mid = y < _E2M1_B2
@@ -207,13 +214,22 @@ def e2m1_round(y, rne):
     return m if m < _E2M1_MAX else _E2M1_MAX
 
 
+@numba.njit(**JIT_SCALAR_FN)
+def e2m1_index(q):
+    """The index of an E2M1 magnitude ``q`` in E2M1_VALUES (0, 0.5, 1, 1.5, 2, 3, 4, 6 ->
+    0..7), its code without the sign: 2q up to 2, q + 2 above, 7 for 6."""
+    return np.uint64(min(q + q, q + np.float32(2.0), np.float32(7.0)))
+
+
 @numba.njit(**JIT_SCALAR)
 def seed_sum_inplace(v):
     """Sum of a 16- or 32-vector in torch's float32 order: 8 strided lanes (lane i sums
-    v[i], v[i+8], ...), then the 8 lanes added left to right. Overwrites v[0:8]."""
-    # One lane element at a time: folding 8 at a time (vector adds) was 11% faster on
-    # blocks of 32 but ~10% slower on blocks of 16, whose lanes are then read back one by
-    # one from a vector store.
+    v[i], v[i+8], ...), then the 8 lanes added left to right. Overwrites v[0:8].
+
+    The definition of the seed's lane sum. Its twins (seed_helpers.seed_sum in NumPy,
+    _simd's vector form, admm._lane_dot over many blocks) are held to it, and it to
+    torch's order, in tests/test_lane_sums.py."""
+    # One lane element at a time (folding 8 at a time: docs/performance.md).
     for j in range(8, v.size):
         v[j & 7] += v[j]
     total = v[0]

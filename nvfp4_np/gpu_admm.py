@@ -20,7 +20,7 @@ _finish = _gpu.device_fn(admm_finish)
 
 
 @cuda.jit(device=True)
-def _admm_tile_block(t, x, xbits, rc, dec, out, want_dq, status, j, rows, extra):
+def _admm_tile_block(t, x, xbits, rc, dec, out, status, j, rows, extra):
     Hn, Minv, H, H64, d, mu, best, n_outer, n_inner, errors = extra
     bs = x.shape[1]
     X = cuda.local.array((MAX_BS, 1), numba.float32)
@@ -39,12 +39,12 @@ def _admm_tile_block(t, x, xbits, rc, dec, out, want_dq, status, j, rows, extra)
     _start(t, 0, x, xbits, rc, dec, status, H64[j], d[j], mu[j], best, X[:bs], C, start, r64[:bs])
     _batch(X[:bs], C, perm, 1, rc, dec, Hn[j], Minv[j], H[j], n_outer, n_inner, W[:bs], Z[:bs], U[:bs],
            T[:bs], Q[:bs], numer, denom)
-    _finish(t, 0, start[0], x, rc, dec, out, want_dq, status, H64[j], best, n_outer, C, Z[:bs], errors[rows, j],
+    _finish(t, 0, start[0], x, rc, dec, out, status, H64[j], best, n_outer, C, Z[:bs], errors[rows, j],
             r64[:bs])
 
 
 def nvfp4_admm(W, dim=-1, return_dequant=False, X=None, n_outer=3, n_inner=10, *, mode="seed", recipe="seed",
-               rounding=None, tensor_amax=None, H_blocks=None, return_info=False):
+               rounding=None, tensor_amax=None, H_blocks=None, return_info=False, as_bytes=False):
     """:func:`nvfp4_np.nvfp4_admm` on a CUDA GPU, bit-identical (inputs and outputs as
     :func:`nvfp4_np.gpu.nvfp4_naive`; X or H_blocks are host arrays)."""
     c = _gpu.cuda()  # no GPU: say so before computing the operands
@@ -53,5 +53,5 @@ def nvfp4_admm(W, dim=-1, return_dequant=False, X=None, n_outer=3, n_inner=10, *
     dev = tuple(c.to_device(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a for a in operands)
     result, errors = _gpu.run_blocks(_admm_tile_block, W, dim, return_dequant, recipe, rounding, tensor_amax, *dev,
                                      ncb=operands[0].shape[0], block_out=((2,), np.float64),
-                                     variant=GPU_ADMM)
+                                     variant=GPU_ADMM, as_bytes=as_bytes)
     return result + (admm_info(errors),) if return_info else result

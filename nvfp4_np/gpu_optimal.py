@@ -16,17 +16,18 @@ _optimal_block = _gpu.device_fn(optimal_block)
 
 
 @cuda.jit(device=True)
-def optimal_tile_block(t, x, xbits, rc, dec, out, want_dq, status, j, rows, extra):
+def optimal_tile_block(t, x, xbits, rc, dec, out, status, j, rows, extra):
     bs = x.shape[1]
     sq = cuda.local.array(MAX_BS, numba.float32)
     srt = cuda.local.array(MAX_BS, numba.float32)
     work = cuda.local.array(MAX_WORK, numba.uint32)
-    _optimal_block(t, x, xbits, rc, dec, out, want_dq, status, sq[:bs], srt[:bs], work[:2 * bs])
+    _optimal_block(t, x, xbits, rc, dec, out, status, sq[:bs], srt[:bs], work[:2 * bs])
 
 
-def nvfp4_optimal(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=None, tensor_amax=None):
+def nvfp4_optimal(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=None, tensor_amax=None,
+                  as_bytes=False):
     """:func:`nvfp4_np.nvfp4_optimal` on a CUDA GPU, bit-identical (inputs and outputs as
     :func:`nvfp4_np.gpu.nvfp4_naive`)."""
     result, _ = _gpu.run_blocks(optimal_tile_block, W, dim, return_dequant, recipe, rounding, tensor_amax,
-                                variant=GPU_OPTIMAL)
+                                variant=GPU_OPTIMAL, as_bytes=as_bytes)
     return result

@@ -31,22 +31,20 @@ from ._block import (
     block_energy,
     block_sse,
     candidate,
-    code_window,
-    column_block_task,
-    emit_block,
     fp4_signed,
     matvec_korder,
-    n_column_tasks,
-    search_window,
 )
+from ._schedule import column_block_task, n_column_tasks
+from ._window import code_window, search_window
+
 from ._arith import mul_rn
 from ._config import HESSIAN_CHUNK_ROWS, HESSIAN_GEMM_COLS, HESSIAN_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR
+from ._emit import emit_block
 from .formats import seed_sum_inplace
 from .recipes import fp4_project
 
 __all__ = ["block_hessians", "nvfp4_optimal_hessian"]
 
-MODES = registry.METHODS["hessian"].modes
 
 # Relative float64 rounding of a weighted sum of n <= 32 squares is far below this margin.
 _W_GUARD = 1.0 - 2.0**-40
@@ -199,7 +197,7 @@ def _clip_sse(x, b, s, sq):
 
 
 @numba.njit(**JIT_PARALLEL)
-def _hessian_seed_kernel(x, xbits, rc, dec, out, want_dq, status, Ht, d, mu, rows_per_task):
+def _hessian_seed_kernel(x, xbits, rc, dec, out, status, Ht, d, mu, rows_per_task):
     n, bs = x.shape
     ncb = Ht.shape[0]
     for task in numba.prange(n_column_tasks(n, ncb, rows_per_task)):
@@ -210,12 +208,12 @@ def _hessian_seed_kernel(x, xbits, rc, dec, out, want_dq, status, Ht, d, mu, row
         srt = np.empty(bs, np.float32)
         work = np.empty(2 * bs, np.uint32)
         for b in blocks:
-            hessian_seed_block(b, x, xbits, rc, dec, out, want_dq, status, Ht[j], d[j], mu[j],
+            hessian_seed_block(b, x, xbits, rc, dec, out, status, Ht[j], d[j], mu[j],
                                sq, r, hr, srt, work)
 
 
 @numba.njit(**JIT_SCALAR)
-def hessian_seed_block(b, x, xbits, rc, dec, out, want_dq, status, Hj, dj, mu_j, sq, r, hr, srt, work):
+def hessian_seed_block(b, x, xbits, rc, dec, out, status, Hj, dj, mu_j, sq, r, hr, srt, work):
     """The seed's Hessian search for block ``b`` of column block j (``Hj`` transposed,
     ``dj``, ``mu_j``), written to ``out``; the CPU kernel and its GPU twin call this."""
     amax, c0, finite = begin_block(b, xbits, status, rc)
@@ -245,7 +243,7 @@ def hessian_seed_block(b, x, xbits, rc, dec, out, want_dq, status, Hj, dj, mu_j,
                 if e < best_e:
                     best_e = e
                     best_c = k
-    emit_block(b, best_c, x, dec, rc, out, want_dq)
+    emit_block(b, best_c, x, dec, rc, out)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -334,7 +332,7 @@ def exact_block(x, b, rc, dec, c0, Hj, dj, mu, r):
 
 
 @numba.njit(**JIT_PARALLEL)
-def _hessian_exact_kernel(x, xbits, rc, dec, out, want_dq, status, H, d, mu, rows_per_task):
+def _hessian_exact_kernel(x, xbits, rc, dec, out, status, H, d, mu, rows_per_task):
     n, bs = x.shape
     ncb = H.shape[0]
     for task in numba.prange(n_column_tasks(n, ncb, rows_per_task)):
@@ -347,7 +345,7 @@ def _hessian_exact_kernel(x, xbits, rc, dec, out, want_dq, status, H, d, mu, row
             if not finite:
                 continue
             best_c = exact_block(x, b, rc, dec, c0, Hj, dj, mu[j], r)
-            emit_block(b, best_c, x, dec, rc, out, want_dq)
+            emit_block(b, best_c, x, dec, rc, out)
 
 
 # ----------------------------------------------------------------------------- public
@@ -382,7 +380,7 @@ def hessians_for(W, dim, X, H_blocks, dtype, who="nvfp4_optimal_hessian"):
 
 
 def nvfp4_optimal_hessian(W, dim=-1, return_dequant=False, X=None, H_blocks=None, *,
-                          mode="seed", recipe="seed", rounding=None, tensor_amax=None):
+                          mode="seed", recipe="seed", rounding=None, tensor_amax=None, as_bytes=False):
     """Hessian-aware NVFP4 scale search: per block, the E4M3 scale minimising r^T H_j r.
 
     Parameters
@@ -401,30 +399,32 @@ def nvfp4_optimal_hessian(W, dim=-1, return_dequant=False, X=None, H_blocks=None
         rounding: :func:`nvfp4_np.core.check_hessian_blocks`); if given, X is ignored.
     mode : {"seed", "exact"}, keyword-only
         ``"seed"`` reproduces the seed's bounded search; ``"exact"`` returns the true argmin
-        over all 126 scales (never a larger r^T H r than the seed's).
+        over all 126 scales (never a larger r^T H r than the seed's). None: the default
+        (the registry's modes: :data:`nvfp4_np.registry.METHODS`).
     recipe, rounding, tensor_amax : keyword-only
         As :func:`nvfp4_np.nvfp4_naive`. Under a two-level recipe the candidates are the
         recipe's E4M3 block-scale bytes and the error is that of the dequant
         ``q * (sf * tensor_scale)``.
+    as_bytes : bool, keyword-only
+        As :func:`nvfp4_np.nvfp4_naive`.
 
     Returns
     -------
     scales, quants[, dequant] : ndarray of float32
         Shapes as the seed's: ``scales`` is ``W.shape`` without ``dim``.
     """
+    mode = registry.method("hessian").check_mode(mode)
     extra = hessian_operands(W, dim, X, H_blocks, mode)
     kernel = _hessian_seed_kernel if mode == "seed" else _hessian_exact_kernel
-    out, _ = core.run_block_kernel(kernel, W, dim, return_dequant, recipe, rounding, tensor_amax, *extra,
-                                   HESSIAN_ROWS_PER_TASK)
-    return out
+    return core.run_block_kernel(kernel, W, dim, return_dequant, recipe, rounding, tensor_amax, *extra,
+                                 HESSIAN_ROWS_PER_TASK, as_bytes=as_bytes)
 
 
 def hessian_operands(W, dim, X, H_blocks, mode):
     """What the kernels of ``mode`` take besides the blocks (CPU and GPU alike): seed
     mode (H_j transposed, d, mu) in float32 arithmetic, exact mode (H_j, d, mu) in float64;
     the leading axis indexes column blocks."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    mode = registry.method("hessian").check_mode(mode)
     if mode == "seed":
         H, _, _ = hessians_for(W, dim, X, H_blocks, np.float32)
         return (np.ascontiguousarray(H.transpose(0, 2, 1)), *diagonal_bounds(H, np.float32))

@@ -3,7 +3,9 @@
 import numba
 
 from . import core
-from ._block import begin_block, emit_block, n_chunks
+from ._block import begin_block
+from ._schedule import n_chunks
+from ._emit import emit_block
 from ._config import CHUNK_BLOCKS, JIT_PARALLEL, JIT_SCALAR
 from .recipes import SEED_PARAMS
 
@@ -11,34 +13,34 @@ __all__ = ["nvfp4_naive"]
 
 
 @numba.njit(**JIT_SCALAR)
-def _naive_blocks(x, xbits, rc, dec, out, want_dq, status):
+def _naive_blocks(x, xbits, rc, dec, out, status):
     n = x.shape[0]
     for c in numba.prange(n_chunks(n)):
         for b in range(c * CHUNK_BLOCKS, min(n, (c + 1) * CHUNK_BLOCKS)):
-            naive_block(b, x, xbits, rc, dec, out, want_dq, status)
+            naive_block(b, x, xbits, rc, dec, out, status)
 
 
 @numba.njit(**JIT_PARALLEL)
-def _naive_kernel(x, xbits, rc, dec, out, want_dq, status):
-    _naive_blocks(x, xbits, rc, dec, out, want_dq, status)
+def _naive_kernel(x, xbits, rc, dec, out, status):
+    _naive_blocks(x, xbits, rc, dec, out, status)
 
 
 @numba.njit(**JIT_PARALLEL)
-def _naive_kernel_seed(x, xbits, rc, dec, out, want_dq, status):
+def _naive_kernel_seed(x, xbits, rc, dec, out, status):
     """_naive_kernel for rc == SEED_PARAMS, with those constants frozen in."""
-    _naive_blocks(x, xbits, SEED_PARAMS, dec, out, want_dq, status)
+    _naive_blocks(x, xbits, SEED_PARAMS, dec, out, status)
 
 
 @numba.njit(**JIT_SCALAR)
-def naive_block(b, x, xbits, rc, dec, out, want_dq, status):
+def naive_block(b, x, xbits, rc, dec, out, status):
     """Quantize and write block ``b`` (the CPU kernel and its GPU twin both call this)."""
     amax, code, finite = begin_block(b, xbits, status, rc)
     if finite:
-        emit_block(b, code, x, dec, rc, out, want_dq)
+        emit_block(b, code, x, dec, rc, out)
 
 
 def nvfp4_naive(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=None, tensor_amax=None,
-                 out=None):
+                out=None, as_bytes=False):
     """Naive NVFP4 quantization: the block scale is the E4M3 rounding of ``max|x| / 6``
     (in the recipe's arithmetic), elements are rounded to E2M1.
 
@@ -74,6 +76,13 @@ def nvfp4_naive(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=None
         float32 arrays of the returned shapes to write into (C-contiguous with the block
         axis last; for ``dim=-1`` any C-contiguous array). Reusing buffers avoids
         allocating and page-faulting fresh outputs on every call. They are returned.
+    as_bytes : bool, default False, keyword-only
+        Return the bytes the kernels write instead of the float outputs:
+        ``scale_bytes`` (uint8 E4M3 codes, the shape of ``scales``) and ``codes``
+        (uint8, W's shape with ``dim`` halved: packed E2M1 codes, element 2i in the low
+        nibble), then the tensor scale for a two-level recipe. No float32 array of W's
+        size is made (:func:`nvfp4_np.quantize` uses this). Not with ``return_dequant``
+        or ``out``.
 
     Returns
     -------
@@ -100,5 +109,5 @@ def nvfp4_naive(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=None
         blocks ~2^19 times smaller than the tensor's amax).
     """
     kernels = (_naive_kernel, _naive_kernel_seed)
-    result, _ = core.run_block_kernel(kernels, W, dim, return_dequant, recipe, rounding, tensor_amax, out=out)
-    return result
+    return core.run_block_kernel(kernels, W, dim, return_dequant, recipe, rounding, tensor_amax, out=out,
+                                 as_bytes=as_bytes)

@@ -4,18 +4,12 @@ import numba
 import numpy as np
 
 from . import core
-from ._block import (
-    begin_block,
-    block_energy,
-    clip_bound,
-    code_sse,
-    code_window,
-    dead_zone_bound,
-    emit_block,
-    n_chunks,
-    search_window,
-)
+from ._block import begin_block, block_energy, code_sse
+from ._schedule import n_chunks
+from ._window import clip_bound, code_window, dead_zone_bound, search_window
+
 from ._config import CHUNK_BLOCKS, JIT_PARALLEL, JIT_SCALAR, JIT_SCALAR_FN
+from ._emit import emit_block
 from ._simd import (
     DEQUANT_ROWS,
     FIRST_WALK_CODE,
@@ -41,7 +35,7 @@ _DEC = E4M3_DECODE
 
 
 @numba.njit(**JIT_SCALAR)
-def optimal_block(b, x, xbits, rc, dec, out, want_dq, status, sq, srt, work):
+def optimal_block(b, x, xbits, rc, dec, out, status, sq, srt, work):
     """Search and write block ``b`` (the GPU twin's per-block function; the CPU kernel runs
     the same steps with the block in vector registers, see _optimal_blocks). ``sq``,
     ``srt`` (bs) and ``work`` (2 * bs) are scratch."""
@@ -52,11 +46,11 @@ def optimal_block(b, x, xbits, rc, dec, out, want_dq, status, sq, srt, work):
     s_min, s_max, noise = search_window(xbits, b, amax, e0, work, srt)
     lo, hi = scan_codes(rc, dec, e0, block_energy(x, b, sq), s_min, s_max, noise)
     best_c, _ = _scan(x, b, rc, dec, sq, c0, e0, lo, hi)
-    emit_block(b, best_c, x, dec, rc, out, want_dq)
+    emit_block(b, best_c, x, dec, rc, out)
 
 
 @numba.njit(**JIT_SCALAR)
-def _optimal_blocks(x, xbits, rc, dec, out, want_dq, status):
+def _optimal_blocks(x, xbits, rc, dec, out, status):
     """The CPU kernel's body: optimal_block, with the block's magnitudes loaded once into
     a vector (one lane per element, _simd) on which _search_lanes finds s0's error, the
     window and, for exact recipes, the best code. Same steps, same bits."""
@@ -75,7 +69,7 @@ def _optimal_blocks(x, xbits, rc, dec, out, want_dq, status):
             else:
                 best_c, e0, lo, hi = _search_lanes(block_magnitudes(x, b, (0, 0, 0, 0)), amax, c0, e0, rc)
             best_c, _ = _scan(x, b, rc, dec, sq, best_c, e0, lo, hi)  # (other recipes)
-            emit_block(b, best_c, x, dec, rc, out, want_dq)
+            emit_block(b, best_c, x, dec, rc, out)
 
 
 @numba.njit(**JIT_SCALAR_FN)
@@ -98,14 +92,14 @@ def _search_lanes(a, amax, c0, e0, rc):
 
 
 @numba.njit(**JIT_PARALLEL)
-def _optimal_kernel(x, xbits, rc, dec, out, want_dq, status):
-    _optimal_blocks(x, xbits, rc, dec, out, want_dq, status)
+def _optimal_kernel(x, xbits, rc, dec, out, status):
+    _optimal_blocks(x, xbits, rc, dec, out, status)
 
 
 @numba.njit(**JIT_PARALLEL)
-def _optimal_kernel_seed(x, xbits, rc, dec, out, want_dq, status):
+def _optimal_kernel_seed(x, xbits, rc, dec, out, status):
     """_optimal_kernel for rc == SEED_PARAMS, with those constants frozen in."""
-    _optimal_blocks(x, xbits, SEED_PARAMS, dec, out, want_dq, status)
+    _optimal_blocks(x, xbits, SEED_PARAMS, dec, out, status)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -130,8 +124,7 @@ def _scan(x, b, rc, dec, sq, c0, best_e, lo, hi):
     the others add non-negative terms, and float32 addition is monotone, so
     E(s) >= H(s) >= best, and the strict test rejects s anyway. No branch depends on an
     error: the better candidate is taken by selection, so no mispredicted branch waits
-    for an SSE (an early exit on the dead-zone bound, tried, saved fewer evaluations
-    than its branches cost).
+    for an SSE.
     """
     best_c = c0
     for k in range(lo, hi + 1):
@@ -168,7 +161,7 @@ def _take_if_better(e, k, best_e, best_c):
 
 
 def nvfp4_optimal(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=None, tensor_amax=None,
-                 out=None):
+                  out=None, as_bytes=False):
     """SSE-optimal NVFP4 quantization by a bounded search over the E4M3 block scales.
 
     Per block: baseline ``s0`` (the naive scale) with error ``E0``; the E4M3 scales in
@@ -191,7 +184,7 @@ def nvfp4_optimal(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=No
     recipe, rounding, tensor_amax : keyword-only
         As :func:`nvfp4_np.nvfp4_naive`; the tie rule applies to the search and to the
         final quants.
-    out : tuple of ndarray, optional, keyword-only
+    out, as_bytes : keyword-only
         As :func:`nvfp4_np.nvfp4_naive`.
 
     Returns
@@ -205,5 +198,5 @@ def nvfp4_optimal(W, dim=-1, return_dequant=False, *, recipe="seed", rounding=No
         As :func:`nvfp4_np.nvfp4_naive`.
     """
     kernels = (_optimal_kernel, _optimal_kernel_seed)
-    result, _ = core.run_block_kernel(kernels, W, dim, return_dequant, recipe, rounding, tensor_amax, out=out)
-    return result
+    return core.run_block_kernel(kernels, W, dim, return_dequant, recipe, rounding, tensor_amax, out=out,
+                                 as_bytes=as_bytes)

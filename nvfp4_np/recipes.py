@@ -286,9 +286,25 @@ def fp4_project(a, f, rc):
 
 
 @numba.njit(**JIT_SCALAR_FN)
-def signed(v, q, rc):
-    """Give magnitude ``q`` the sign of ``v`` by the recipe's rule: negative iff v < 0
+def negative(v, rc):
+    """Whether the quant of ``v`` is negative by the recipe's sign rule: iff v < 0
     (torch.sign: -0.0 and NaN give +0.0), or also for -0.0 (its sign bit)."""
-    if v < 0 or (rc.neg_zero_sign_bit and f32_to_bits(v) == _NEG_ZERO_BITS):
+    # (& and |, not "and"/"or": no branches, so loops over elements vectorise)
+    return (v < 0) | (rc.neg_zero_sign_bit & (f32_to_bits(v) == _NEG_ZERO_BITS))
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def signed(v, q, rc):
+    """Give magnitude ``q`` the sign of ``v`` by the recipe's rule (:func:`negative`);
+    a v that is neither negative nor > 0 (a zero, NaN) gives +0.0."""
+    if negative(v, rc):
         return -q
     return q if v > 0 else np.float32(0.0)
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def signed_code(v, idx, rc):
+    """:func:`signed` on codes: the 4-bit E2M1 code of ``signed(v, E2M1_VALUES[idx],
+    rc)``, bit 3 the sign (so a negative that rounds to 0 is 8, the code of -0.0)."""
+    neg = negative(v, rc)
+    return (np.uint64(neg) << np.uint64(3)) | (idx if neg | (v > 0) else np.uint64(0))

@@ -223,12 +223,12 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
     elif X is not None or H_blocks is not None or mode is not None:
         takes = [n for n, e in registry.METHODS.items() if e.needs_activations]
         raise ValueError(f"X, H_blocks and mode apply to method={' or '.join(map(repr, takes))}, not {method!r}")
-    try:
-        result = fn(blocked, dim=-1, **kw)
+    try:  # the kernels write the bytes: scale bytes (..., K // bs), codes (..., K // bs, bs // 2)
+        result = fn(blocked, dim=-1, as_bytes=True, **kw)
     except core.NonFiniteError as e:  # report the position in W, not in the blocked view
         raise core.nonfinite_error(W, "W", e.n_blocks) from None
-    scales, quants = result[0], result[1]
+    scale_bytes, codes = result[0], result[1]
     ts = result[2] if r.two_level else np.float32(1.0)
-    codes = encoding.pack_fp4(encoding.fp4_codes(quants.reshape(moved.shape)))
-    return NVFP4Tensor(codes, encoding.e4m3_bytes(scales), np.float32(ts), tuple(W.shape), block_size, r.name,
+    codes = codes.reshape(moved.shape[:-1] + (K // 2,))
+    return NVFP4Tensor(codes, scale_bytes, np.float32(ts), tuple(W.shape), block_size, r.name,
                        method, axis, r.rounding if rounding is None else rounding, kw.get("mode"))

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,7 +13,6 @@ import pytest
 from safetensors.numpy import save_file
 
 import nvfp4_np
-from nvfp4_np import cli
 
 # command-line runs in subprocesses, and the first load of every method's kernels
 pytestmark = pytest.mark.slow
@@ -67,16 +67,31 @@ def test_dequantize_config_says_the_written_dtype(quantized, tmp_path, dtype):
     assert config["torch_dtype"] == dtype and "quantization_config" not in config
 
 
-def test_kernels_are_loaded_for_every_planned_method(capsys):
+def test_kernels_are_loaded_for_every_planned_method(monkeypatch):
     """Each (method, mode) of the plan runs once on one block before the first tensor; with
-    the kernels cached nothing is printed."""
-    plans = [SimpleNamespace(method=m, mode=mode) for m, mode in
-             (("optimal", None), ("naive", None), ("hessian", "exact"), ("admm", "best"))]
+    the kernels cached nothing is said."""
+    from nvfp4_np.checkpoint import rows
+
+    methods = {("optimal", None), ("naive", None), ("hessian", "exact"), ("admm", "best")}
     settings = SimpleNamespace(block_size=16, recipe="compressed-tensors", rounding=None, device="cpu")
-    cli._load_kernels(plans, settings)  # compiles if needed
-    capsys.readouterr()
-    cli._load_kernels(plans, settings)
-    assert capsys.readouterr().err == ""
+    rows.load_kernels(methods, settings)  # compiles if needed
+    said, ran = [], []
+    real = rows.quantize
+    monkeypatch.setattr(rows, "quantize", lambda W, bs, method, **kw: ran.append((method, kw.get("mode"))) or
+                        real(W, bs, method, **kw))
+    assert rows.load_kernels(methods, settings, said.append) < rows.COMPILE_NOTE_SECONDS
+    assert said == [] and sorted(ran, key=str) == sorted(methods, key=str)
+
+
+def test_a_slow_compile_is_announced_then_timed(monkeypatch):
+    from nvfp4_np.checkpoint import rows
+
+    monkeypatch.setattr(rows, "COMPILE_NOTE_SECONDS", 0.05)
+    monkeypatch.setattr(rows, "quantize", lambda *a, **kw: time.sleep(0.3))
+    said = []
+    rows.load_kernels({("optimal", None)}, SimpleNamespace(block_size=16, recipe="seed", rounding=None,
+                                                          device="cpu"), said.append)
+    assert len(said) == 2 and said[0].startswith("compiling the kernels") and said[1].startswith("kernels compiled in")
 
 
 def test_the_first_run_note_is_gone_from_every_run(quantized, tmp_path):

@@ -142,14 +142,18 @@ def test_input_not_modified(method):
     assert_bits_equal(W, W_copy, "input after the call")
 
 
-@pytest.mark.slow
 def test_read_only_and_list_inputs(method):
     fn, _ = method
     W = sample((20, 16), seed=15)
     expected = fn(W, return_dequant=True)
     ro = W.copy()
     ro.flags.writeable = False
+    kernels = [k for k in vars(sys.modules[fn.__module__]).values() if hasattr(k, "signatures")]
+    compiled = sum(len(k.signatures) for k in kernels)
     assert_same_outputs(fn(ro, return_dequant=True), expected, "read-only input")
+    assert not ro.flags.writeable and np.array_equal(ro, W)
+    # (a read-only array is another Numba type: the kernels would compile again, a minute for ADMM)
+    assert sum(len(k.signatures) for k in kernels) == compiled, "a read-only input compiled the kernels again"
     assert_same_outputs(fn(W.tolist(), return_dequant=True), expected, "nested list input")
 
 

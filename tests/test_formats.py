@@ -20,7 +20,7 @@ from naive import (
     ref_sse,
 )
 from nvfp4_np import build_fp8_e4m3_scales, formats, nvfp4_naive, recipes
-from nvfp4_np._block import _e2m1_cmp, _thresholds, block_sse, code_sse
+from nvfp4_np._block import _e2m1_cmp, block_sse, code_sse, e2m1_index_cmp, thresholds
 
 F32 = np.float32
 
@@ -297,12 +297,18 @@ def test_projection_subnormal_tiny_and_zero_scale(rounding):
 # ------------------------------- the kernels' comparison rounding (exact recipes: a vs b*s)
 
 
+_E2M1 = formats.E2M1_VALUES.astype(np.float32)
+
+
 @numba.njit(cache=True)
 def _cmp_magnitudes(a, s, rne):
     """_e2m1_cmp of every a[i] against scale s[i] (the kernels' division-free rounding)."""
     out = np.empty(a.size, np.float32)
     for i in range(a.size):
-        out[i] = _e2m1_cmp(a[i], _thresholds(s[i]), rne)
+        t = thresholds(s[i])
+        out[i] = _e2m1_cmp(a[i], t, rne)
+        if a[i] > 0 and _E2M1[e2m1_index_cmp(a[i], t, rne)] != out[i]:  # the index form, for the packed codes
+            out[i] = np.nan
     return out
 
 

@@ -1,12 +1,8 @@
-"""The GPU path: every method and recipe bit-identical to the CPU path.
-
-Runs on a CUDA GPU, or without one under the simulator (as CI does):
-
-    NUMBA_ENABLE_CUDASIM=1 python -m pytest -q tests/test_gpu.py
-
-Without either, the module is skipped. Under the simulator inputs stay small (kernels run
-as Python threads); on a GPU, ``NVFP4_GPU_TEST_ROWS`` makes them larger.
-"""
+"""The GPU path as a whole: device arrays in and out, chunking, errors and warnings,
+nvfp4_np.quantize(device="cuda"), the tensor-amax rule and the golden vectors. The
+methods' own tests are in tests/test_gpu_naive_optimal.py, test_gpu_hessian.py and
+test_gpu_admm.py (tests/gpu_common.py: how to run them all, on a GPU or under the CUDA
+simulator)."""
 
 import os
 import tempfile
@@ -14,79 +10,11 @@ import warnings
 
 import numpy as np
 import pytest
-from numba import config
 
-from conftest import assert_bits_equal
-from datasets import mixed_blocks
+from gpu_common import IGNORE_UNDERFLOW, NCB, ROWS, assert_same, gpu, weights
 import nvfp4_np
 
-SIM = bool(config.ENABLE_CUDASIM)
-if not SIM:
-    from numba import cuda
-
-    if not cuda.is_available():
-        pytest.skip("no CUDA GPU; run with NUMBA_ENABLE_CUDASIM=1 to test the GPU path in the simulator",
-                    allow_module_level=True)
-from nvfp4_np import gpu  # noqa: E402
-
-ROWS = int(os.environ.get("NVFP4_GPU_TEST_ROWS", "8" if SIM else "2048"))
-NCB = 4 if SIM else 32  # column blocks per row: 2048 x 32 blocks on a GPU
-RECIPES = sorted(nvfp4_np.RECIPES)
-pytestmark = pytest.mark.filterwarnings("ignore:.*underflows to 0:RuntimeWarning")
-
-
-def host(a):
-    return a.copy_to_host() if hasattr(a, "copy_to_host") else np.asarray(a)
-
-
-def assert_same(got, want, what):
-    assert len(got) == len(want), what
-    for i, (g, w) in enumerate(zip(got, want)):
-        assert_bits_equal(host(g), np.asarray(w), f"{what} output {i}")
-
-
-def weights(rng, rows, bs, ncb=NCB):
-    x = mixed_blocks(rng, max(1, rows * ncb // 6 + 1), bs)[: rows * ncb]
-    return x.reshape(rows, ncb, bs)
-
-
-@pytest.mark.parametrize("bs", [16, 32])
-@pytest.mark.parametrize("recipe", RECIPES)
-@pytest.mark.parametrize("name", ["nvfp4_naive", "nvfp4_optimal"])
-def test_naive_and_optimal_match_cpu(name, recipe, bs, rng):
-    W = weights(rng, ROWS, bs)
-    W[0, 0] = 0.0
-    W[0, 1, ::3] = -0.0
-    W[1, 0] *= 1e-7  # underflow / floors
-    got = getattr(gpu, name)(W, return_dequant=True, recipe=recipe)
-    want = getattr(nvfp4_np, name)(W, return_dequant=True, recipe=recipe)
-    assert_same(got, want, f"{name} {recipe} bs={bs}")
-
-
-@pytest.mark.parametrize("recipe", ["seed", "te", "compressed-tensors"])
-@pytest.mark.parametrize("mode", ["seed", "exact"])
-def test_hessian_matches_cpu(mode, recipe, rng):
-    W = weights(rng, ROWS, 16)
-    X = rng.standard_normal((96, 16 * NCB)).astype(np.float32)
-    X[:, 1:] += 0.5 * X[:, :-1]
-    got = gpu.nvfp4_optimal_hessian(W, X=X, mode=mode, recipe=recipe, return_dequant=True)
-    want = nvfp4_np.nvfp4_optimal_hessian(W, X=X, mode=mode, recipe=recipe, return_dequant=True)
-    assert_same(got, want, f"hessian {mode} {recipe}")
-
-
-@pytest.mark.parametrize("recipe", ["seed", "torchao"])
-@pytest.mark.parametrize("mode", ["seed", "best"])
-def test_admm_matches_cpu(mode, recipe, rng):
-    W = weights(rng, ROWS, 16)
-    X = rng.standard_normal((96, 16 * NCB)).astype(np.float32)
-    X[:, 1:] += 0.5 * X[:, :-1]
-    info = mode == "best"
-    got = gpu.nvfp4_admm(W, X=X, mode=mode, recipe=recipe, return_dequant=True, return_info=info)
-    want = nvfp4_np.nvfp4_admm(W, X=X, mode=mode, recipe=recipe, return_dequant=True, return_info=info)
-    if info:
-        assert got[-1] == want[-1]
-        got, want = got[:-1], want[:-1]
-    assert_same(got, want, f"admm {mode} {recipe}")
+pytestmark = IGNORE_UNDERFLOW
 
 
 def test_device_array_in_device_array_out(rng):
@@ -97,6 +25,9 @@ def test_device_array_in_device_array_out(rng):
         got = gpu.nvfp4_optimal(cuda.to_device(W), return_dequant=True, recipe=recipe)
         assert not any(isinstance(a, np.ndarray) for a in got[:3])  # device arrays
         assert_same(got, nvfp4_np.nvfp4_optimal(W, return_dequant=True, recipe=recipe), f"device {recipe}")
+        got = gpu.nvfp4_optimal(cuda.to_device(W), as_bytes=True, recipe=recipe)
+        assert not any(isinstance(a, np.ndarray) for a in got[:2])
+        assert_same(got, nvfp4_np.nvfp4_optimal(W, as_bytes=True, recipe=recipe), f"device bytes {recipe}")
     with pytest.raises(TypeError, match="C-contiguous float32"):
         gpu.nvfp4_naive(cuda.to_device(W.astype(np.float64)))
 

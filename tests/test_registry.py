@@ -19,7 +19,9 @@ def test_the_tables_are_the_registry():
     assert registry.RECIPES == tuple(recipes.RECIPES) == ("seed", "te", "modelopt", "torchao", "compressed-tensors")
     assert registry.ROUNDINGS == tuple(formats.ROUNDING_MODES) == ("seed", "rne")
     assert core.BLOCK_SIZES == registry.BLOCK_SIZES == (16, 32)
-    assert hessian.MODES == registry.METHODS["hessian"].modes and admm.MODES == registry.METHODS["admm"].modes
+    for name, fn in (("hessian", hessian.nvfp4_optimal_hessian), ("admm", admm.nvfp4_admm)):
+        with pytest.raises(ValueError, match=f"mode for method '{name}' must be one of"):
+            fn(np.ones((2, 1, 16), np.float32), H_blocks=np.eye(16)[None], mode="fast")
     assert plan.BEST_MODES == {"hessian": "exact", "admm": "best"}
     assert plan.FALLBACKS == ("naive", "optimal")
     assert golden.METHODS == {"naive": ("naive", None), "optimal": ("optimal", None),

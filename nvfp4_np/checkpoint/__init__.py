@@ -8,7 +8,8 @@ The work is cut so that each piece can run anywhere (here, or on Dask workers wi
 - :mod:`.source`: :func:`open_checkpoint` (lazy readers) and :class:`Calibration`;
 - :mod:`.plan`: :func:`plan` decides from headers alone what every tensor becomes;
 - :mod:`.rows`: :func:`quantize_rows` / :func:`quantize_tensor` turn a weight (or rows of
-  it) into its output arrays and error sums;
+  it) into its output arrays and error sums; :func:`load_kernels` compiles (or loads)
+  the kernels a plan needs before the first tensor;
 - :mod:`.fused`: which weights engines fuse, and so share one global scale;
 - :mod:`.layout`: the compressed-tensors and ModelOpt tensors, configs and names;
 - :mod:`.writer`: :class:`CheckpointWriter` writes a hidden folder renamed to OUT at the end;
@@ -23,8 +24,8 @@ from .plan import (BEST_MODES, DEFAULT_EXCLUDES, SCHEMES, Settings, TensorPlan, 
                    plan, prepare)
 from .quantize import REPORT_NAME, activation_scales, local_engine, quantize_checkpoint, read_report, tensor_error
 from .readback import dequantize_checkpoint, inspect_rows, run_label
-from .rows import (diag_blocks, finish_tensor, quantize_rows, quantize_tensor, row_step, tensor_operands,
-                   weight_amax)
+from .rows import (diag_blocks, finish_tensor, load_kernels, quantize_rows, quantize_tensor, row_step,
+                   tensor_operands, weight_amax)
 from . import source
 from .source import ArrayFile, Calibration, Checkpoint, CheckpointError, npz_headers, open_checkpoint, reader
 from .writer import CheckpointWriter

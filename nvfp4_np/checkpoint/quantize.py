@@ -16,7 +16,7 @@ from ..core import tensor_amax
 from .layout import hf_quant_config, input_scale, layout_exact, quantization_config, shard_metadata
 from .paths import REPORT_NAME, folder_file
 from .plan import Settings, groups_of, prepare
-from .rows import quantize_tensor, weight_amax
+from .rows import load_kernels, quantize_tensor, weight_amax
 from .source import CheckpointError, load_json
 from .writer import CheckpointWriter, copy_other_files
 
@@ -47,7 +47,8 @@ def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), de
         (True; a folder holding its report), anything (``"any"``). With True or "any",
         hidden leftovers of killed runs writing ``out`` are removed too.
     log : callable(str), optional
-        Receives one line per tensor.
+        Receives one line per tensor. (The kernels are compiled, or loaded from Numba's
+        cache, before the first tensor, so that its speed does not include that.)
     progress : callable(n_elements), optional
         Called as elements are quantized.
     on_plan : callable(list of TensorPlan), optional
@@ -86,6 +87,8 @@ def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), de
             note("--no-fuse-scales: fused layers (q/k/v, gate/up) keep their own global scales, and vLLM and SGLang, "
                  "which keep one per fused layer, will decode all but one of their partitions wrongly")
         inputs = activation_scales(ckpt, cal, quantized, settings)
+        if quantized and engine is None:  # (an engine's workers load their own)
+            load_kernels({(p.method, p.mode) for p in quantized}, settings)
         with contextlib.closing((engine or local_engine)(ckpt, cal, quantized, settings, progress, inputs)) as results:
             entries = _write_shards(ckpt, w, order, results, log, len(quantized))
         if ckpt.sharded:

@@ -164,6 +164,41 @@ def weight_amax(W):
     return np.array([tensor_amax(W[e]) for e in range(W.shape[0])], np.float32)
 
 
+#: load_kernels says that it is compiling when it has not finished after this many seconds.
+COMPILE_NOTE_SECONDS = 3.0
+
+
+def load_kernels(methods, settings, say=None):
+    """Run each (method, mode) of ``methods`` once on one block, so that compiling the
+    kernels (the first run on a machine, or after an upgrade; cached afterwards) is not
+    charged to the first tensor's speed. ``say(text)``, if given, is told when this takes
+    longer than COMPILE_NOTE_SECONDS (and how long it took). Returns the seconds taken."""
+    import threading
+
+    from .. import registry
+
+    t0 = time.monotonic()
+    timer = None
+    if say is not None:
+        timer = threading.Timer(COMPILE_NOTE_SECONDS, say, ["compiling the kernels (the first run on this machine; "
+                                                            "they are cached for later runs)..."])
+        timer.start()
+    try:
+        bs = settings.block_size
+        for method, mode in sorted(set(methods), key=str):
+            kw = {"H_blocks": np.eye(bs, dtype=np.float32)[None], "mode": mode} \
+                if registry.method(method).needs_activations else {}
+            quantize(np.ones((1, bs), np.float32), bs, method, recipe=settings.recipe, rounding=settings.rounding,
+                     device=settings.device, **kw)
+    finally:
+        if timer is not None:
+            timer.cancel()
+    seconds = time.monotonic() - t0
+    if say is not None and seconds >= COMPILE_NOTE_SECONDS:
+        say(f"kernels compiled in {seconds:.0f} s")
+    return seconds
+
+
 def quantize_tensor(W, p, settings, calib=None, *, progress=None, amax=None, input_scale=None):
     """Quantize weight ``W`` (M, K), or stacked experts expert by expert, as
     planned: ``(arrays, entry)``, the layout's arrays by output name and the report

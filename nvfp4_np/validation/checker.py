@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import _block, encoding, formats, recipes
+from .. import _emit, encoding, formats, recipes
 from ..checkpoint.paths import plain_name
 from .files import OUTPUTS, from_bytes, load_array, load_json
 
@@ -143,12 +143,10 @@ def codes_at_scale_byte(x, scale_byte, rc):
     §3): the kernels' own per-block step (the element factor and effective scale of the
     byte, E2M1 rounding with the tie rule, the sign rule), so a zero byte and -0.0
     inputs come out as the library writes them."""
-    # Numba hands float32 results to Python as floats: back to float32 (exact), or the
-    # kernel would be compiled, and round, in float64
-    f, s = (np.float32(v) for v in _block.candidate(int(scale_byte), formats.E4M3_DECODE, rc))
-    quants = np.empty((1, x.size), np.float32)
-    _block.quantize_block(np.ascontiguousarray(x, np.float32).reshape(1, -1), 0, f, s, rc, quants, quants, False)
-    return encoding.fp4_codes(quants[0])
+    codes, packed = np.empty(1, np.uint8), np.empty((1, x.size // 2), np.uint8)
+    _emit.emit_block(0, np.uint8(scale_byte), np.ascontiguousarray(x, np.float32).reshape(1, -1),
+                     formats.E4M3_DECODE, rc, (codes, packed))
+    return encoding.unpack_fp4(packed)[0]
 
 
 def _own_byte_note(x, act_codes, act_sb, rc):
