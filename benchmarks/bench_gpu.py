@@ -2,7 +2,10 @@
 same run, and the naive kernel's fraction of HBM bandwidth.
 
     python benchmarks/bench_gpu.py [--rows 8192] [--cols 8192] [--tokens 8192] [--repeat 5]
-                                   [--hbm-tbs 3.35] [--cpu-repeat 1] [--no-cpu]
+                                   [--hbm-tbs TB/s] [--cpu-repeat 1] [--no-cpu]
+
+The HBM peak is looked up from the GPU's name (HBM_PEAK_TBS; ``--hbm-tbs`` overrides it,
+and without either the fraction is not printed).
 
 W (rows, cols) float32 in blocks of 16; X (tokens, cols) for the Hessian methods, whose
 block Hessians are computed once on the host and passed to both paths. GPU figures time
@@ -18,6 +21,17 @@ import time
 import warnings
 
 import numpy as np
+
+
+#: Peak HBM bandwidth (TB/s, the vendor's figure) by a substring of the device name; the
+#: first match wins, so the more specific names come first.
+HBM_PEAK_TBS = (("GH200", 4.0), ("H200", 4.8), ("H100 NVL", 3.9), ("H100 PCIe", 2.0), ("H100", 3.35),
+                ("B200", 8.0), ("A100-SXM4-80GB", 2.039), ("A100 80GB PCIe", 1.935), ("A100", 1.555))
+
+
+def hbm_peak_tbs(name):
+    """The HBM peak of the GPU called ``name`` (TB/s), or None if it is not in the table."""
+    return next((tbs for key, tbs in HBM_PEAK_TBS if key in name), None)
 
 
 def _events_time(cuda, fn, repeat):
@@ -63,7 +77,8 @@ def main(argv=None):
     ap.add_argument("--tokens", type=int, default=8192)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--cpu-repeat", type=int, default=1)
-    ap.add_argument("--hbm-tbs", type=float, default=3.35, help="HBM bandwidth in TB/s (H100 SXM: 3.35)")
+    ap.add_argument("--hbm-tbs", type=float, default=None,
+                    help="peak HBM bandwidth in TB/s (default: looked up from the GPU's name)")
     ap.add_argument("--no-cpu", action="store_true", help="skip the CPU figures and the bit check")
     ap.add_argument("--methods", default="naive,optimal,optimal-te,hessian-seed,hessian-exact,admm-seed,admm-best")
     a = ap.parse_args(argv)
@@ -84,6 +99,7 @@ def main(argv=None):
         name = name.decode() if isinstance(name, bytes) else name
     except AttributeError:  # the simulator
         name = "CUDA simulator"
+    hbm = a.hbm_tbs or hbm_peak_tbs(name)
     print(f"# GPU {name}; W {a.rows}x{a.cols} float32, "
           f"blocks of {bs}; X {a.tokens}x{a.cols}; numba {numba.__version__}, CPU {numba.get_num_threads()} threads")
     print("# command: python benchmarks/bench_gpu.py " + " ".join(argv if argv is not None else sys.argv[1:]))
@@ -151,8 +167,9 @@ def main(argv=None):
               f"{'identical' if same else 'DIFFER'}")
     print("\n".join(kernel_lines))
     if "naive" in methods:
-        print(f"# naive kernel: {moved / naive_t / 1e12:.2f} TB/s = {100 * moved / naive_t / (a.hbm_tbs * 1e12):.0f}% "
-              f"of {a.hbm_tbs} TB/s HBM (bytes read + written / time)")
+        share = (f" = {100 * moved / naive_t / (hbm * 1e12):.0f}% of {hbm} TB/s HBM" if hbm else
+                 " (HBM peak unknown for this GPU: --hbm-tbs)")
+        print(f"# naive kernel: {moved / naive_t / 1e12:.2f} TB/s{share} (bytes read + written / time)")
         q = gpu.nvfp4_naive(d_W)[1]
         d2h = _events_time(cuda, lambda: q.copy_to_host(), 3)
         print(f"# device->host copy of the float32 quants: {d2h * 1e3:.2f} ms ({W.nbytes / d2h / 1e9:.1f} GB/s)")

@@ -11,12 +11,12 @@ the same summation order). Only the GPU modules import this one (and with it num
 import functools
 
 import numpy as np
-from numba import cuda as numba_cuda  # (a global: the simulator swaps it inside kernels)
 
 from . import _arith, core, formats, recipes
-from ._emit import decode_block
 from ._config import GPU_CHUNK_BLOCKS
+from ._emit import decode_block
 from ._gpu_tile import amax_bits_kernel, count_status_kernel, launch, launch_tiles
+from ._numba_cuda import cuda as numba_cuda  # (a global: the simulator swaps it inside kernels)
 
 #: Sizes of the per-thread scratch arrays of the block kernels (a local array's size must
 #: be a global constant): a block and the search's uint32 work space (2 * bs).

@@ -26,9 +26,9 @@ import functools
 
 import numba
 import numpy as np
-from numba import cuda
 
 from ._config import GPU_THREADS_PER_BLOCK, GPU_TILE_BLOCKS
+from ._numba_cuda import cuda
 
 __all__ = ["launch_tiles", "tiled_kernel", "launch", "ieee_compile", "amax_bits_kernel", "count_status_kernel"]
 

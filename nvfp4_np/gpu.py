@@ -16,7 +16,7 @@ uses these. Needs ``pip install 'nvfp4_np[cuda]'`` and an NVIDIA GPU, or the sim
 """
 
 try:
-    import numba.cuda  # noqa: F401  (the GPU modules import it)
+    from . import _numba_cuda  # noqa: F401  (numba.cuda, working on NumPy 2.5)
 except ImportError as e:
     raise ImportError(
         f"nvfp4_np.gpu needs numba-cuda: pip install 'nvfp4_np[cuda]' (importing numba.cuda failed: {e})"

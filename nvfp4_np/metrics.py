@@ -1,9 +1,11 @@
 """Quantization error of a weight matrix, on the weights and on a layer's outputs."""
 
+import numba
 import numpy as np
 
 from . import core
-from ._config import HESSIAN_CHUNK_ROWS
+from ._config import HESSIAN_CHUNK_ROWS, JIT_PARALLEL
+from ._emit import FP4_DECODE
 
 __all__ = ["metrics"]
 
@@ -56,3 +58,40 @@ def metrics(W, W_dq, X=None, *, chunk_rows=HESSIAN_CHUNK_ROWS):
 def error_ratio(num, den):
     """sqrt(num / den) of two sums of squares: a relative error (0 for 0/0, inf for x/0)."""
     return float(np.sqrt(num / den)) if den > 0 else (0.0 if num == 0 else float("inf"))
+
+
+def row_error_sums(W, packed, eff_scales):
+    """Per row r of a weight W (M, K) float32 and its stored bytes: float64 (sum (dq -
+    w)^2, sum w^2) over the row, with dq = fl(q * s) for the E2M1 codes ``packed`` (M, K
+    // 2) and the effective block scales ``eff_scales`` (M, K // bs) float32 (what a
+    loader multiplies by: recipes.dequant_scales). Without building the dequant: one
+    pass over W and the bytes, rows in parallel, each row summed in element order (so
+    the figures do not depend on the thread count). Returns (M, 2) float64."""
+    out = np.empty((W.shape[0], 2), np.float64)
+    if W.size:
+        _row_error_sums(W, packed, eff_scales, out)
+    return out
+
+
+@numba.njit(**JIT_PARALLEL)
+def _row_error_sums(w, packed, eff, out):
+    M, K = w.shape
+    nb = eff.shape[1]
+    half = K // nb // 2
+    for r in numba.prange(M):
+        e = 0.0
+        t = 0.0
+        for j in range(nb):
+            s = eff[r, j]
+            for i in range(half):
+                c = j * half + i
+                p = packed[r, c]
+                w0, w1 = np.float64(w[r, 2 * c]), np.float64(w[r, 2 * c + 1])
+                d0 = np.float64(FP4_DECODE[p & np.uint8(15)] * s) - w0
+                d1 = np.float64(FP4_DECODE[p >> np.uint8(4)] * s) - w1
+                e += d0 * d0
+                e += d1 * d1
+                t += w0 * w0
+                t += w1 * w1
+        out[r, 0] = e
+        out[r, 1] = t

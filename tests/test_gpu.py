@@ -126,3 +126,30 @@ def test_gpu_reproduces_every_golden_vector():
         names = validation.write_candidate(vectors, out, device="cuda", select=select)
         report = validation.verify(vectors, out, select=select)
     assert names and report.passed, report.text()
+
+
+def test_numba_cuda_works_where_numpy_has_no_row_stack():
+    """NumPy 2.5 removed np.row_stack, which numba-cuda 0.30.4 registers an overload of on
+    its first compile: the GPU modules restore it (as np.vstack) only where it is missing.
+    In a fresh process, with row_stack deleted after the CPU kernels have loaded (this
+    Numba's CPU target still registers row_stack where NumPy is older than 2.5); on a GPU
+    with NumPy 2.5 every GPU test here runs on the restored function."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, nvfp4_np\n"
+        "W = np.linspace(-3, 3, 64, dtype=np.float32).reshape(4, 16)\n"
+        "want = nvfp4_np.nvfp4_naive(W, as_bytes=True)\n"
+        "if hasattr(np, 'row_stack'):\n    del np.row_stack\n"
+        "from nvfp4_np import gpu, _numba_cuda\n"
+        "assert _numba_cuda.ROW_STACK_RESTORED and np.row_stack is np.vstack\n"
+        "got = gpu.nvfp4_naive(W, as_bytes=True)\n"
+        "assert all(np.array_equal(a, b) for a, b in zip(got, want))\n"
+        "print('ok')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+    # in this process: restored only if NumPy lacked it
+    import nvfp4_np._numba_cuda as nc
+
+    assert nc.ROW_STACK_RESTORED == (np.row_stack is np.vstack)

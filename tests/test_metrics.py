@@ -36,3 +36,25 @@ def test_metrics_bad_input():
         nvfp4_np.metrics(W[0], W[0])
     with pytest.raises(ValueError, match=r"\(T, K\)"):
         nvfp4_np.metrics(W, W, np.ones((3, 8), F32))
+
+
+@pytest.mark.parametrize("fmt", ["compressed-tensors", "modelopt"])
+def test_row_error_sums_equal_the_layouts_dequant_summed_in_order(fmt, rng):
+    """The checkpoint report's weight-error sums, from the stored bytes without a dequant
+    array, against the layout's own dequant (NVFP4Tensor.dequantize) in float64, each row
+    summed element by element (np.add.accumulate is sequential): bit for bit."""
+    from nvfp4_np import encoding, recipes
+    from nvfp4_np.checkpoint.layout import FORMATS, global_scale, layout_tensor
+    from nvfp4_np.metrics import row_error_sums
+
+    W = (rng.standard_normal((37, 96)) * 10.0 ** rng.uniform(-3, 1, (37, 1))).astype(np.float32)
+    W[3, :16] = 0.0
+    t = nvfp4_np.quantize(W, 16, "optimal", recipe=FORMATS[fmt].recipe)
+    stored = layout_tensor(t.codes, t.scale_bytes, global_scale(t, fmt), W.shape, fmt)
+    d = stored.dequantize().astype(np.float64) - W.astype(np.float64)
+    w = W.astype(np.float64)
+    eff = recipes.dequant_scales(stored.recipe, encoding.e4m3_values(stored.scale_bytes), stored.tensor_scale)
+    got = row_error_sums(W, stored.codes, eff)
+    assert np.array_equal(got[:, 0], np.add.accumulate(d * d, axis=1)[:, -1])
+    assert np.array_equal(got[:, 1], np.add.accumulate(w * w, axis=1)[:, -1])
+    assert row_error_sums(W[:0], stored.codes[:0], eff[:0]).shape == (0, 2)

@@ -11,7 +11,8 @@ import numpy as np
 from .._safetensors import DTYPES
 from ..core import tensor_amax
 from ..hessian import block_hessians
-from ..metrics import error_ratio
+from .. import encoding, recipes
+from ..metrics import error_ratio, row_error_sums
 from ..tensor import quantize
 from .layout import get_format, global_scale, layout_tensor
 
@@ -75,7 +76,12 @@ def quantize_rows(W, r0, p, settings, amax, operands, progress=None, step=None, 
             t = quantize(W[a:b], settings.block_size, p.method, -1, **kw)
             packed[a:b], sbytes[a:b], gs = t.codes, t.scale_bytes, global_scale(t, settings.format)
             stored = layout_tensor(t.codes, t.scale_bytes, gs, (b - a, K), settings.format)
-            sums[i] = _error_sums(W[a:b], stored.dequantize(), X64, H_full, H)
+            if X64 is None and H_full is None and H is None:  # the weight error alone: from the bytes
+                eff = recipes.dequant_scales(stored.recipe, encoding.e4m3_values(stored.scale_bytes), gs)
+                rs = row_error_sums(W[a:b], stored.codes, eff)
+                sums[i] = rs[:, 0].sum(), rs[:, 1].sum(), 0.0, 0.0
+            else:
+                sums[i] = _error_sums(W[a:b], stored.dequantize(), X64, H_full, H)
             if progress:
                 progress((b - a) * K)
     basis = "activations" if X is not None else "Hessian" if H_full is not None else \
