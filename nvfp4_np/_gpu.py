@@ -67,15 +67,9 @@ _decode_block = device_fn(decode_block)
 def shape_only(W):
     """A host stand-in with W's shape (no memory) for the shape checks of the wrappers,
     so that device arrays are never copied to the host for them."""
-    if not is_device_array(W):
+    if not core.is_device_array(W):
         return W
     return np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), shape=W.shape, strides=(0,) * len(W.shape))
-
-
-def is_device_array(a):
-    """Whether ``a`` lives on the GPU (``__cuda_array_interface__``, or the simulator's
-    fake device arrays)."""
-    return hasattr(a, "__cuda_array_interface__") or type(a).__name__ == "FakeCUDAArray"
 
 
 def status_counts(status_dev):
@@ -120,7 +114,7 @@ def run_blocks(block_fn, W, dim, return_dequant, recipe, rounding, amax, *extra,
     core.check_as_bytes(return_dequant, as_bytes)
     c = cuda()
     r = recipes.get_recipe(recipe)
-    if is_device_array(W):
+    if core.is_device_array(W):
         return _run_device(c, block_fn, W, dim, return_dequant, as_bytes, r, rounding, amax, extra, block_out, ncb,
                            variant)
     x, batch_shape, dim = core.to_blocks(W, dim)

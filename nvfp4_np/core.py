@@ -77,6 +77,17 @@ def check_device(device):
     return device
 
 
+def is_device_array(a):
+    """Whether ``a`` lives on the GPU (``__cuda_array_interface__``: numba, CuPy, PyTorch
+    CUDA tensors; or the CUDA simulator's fake device arrays). Imports nothing."""
+    return hasattr(a, "__cuda_array_interface__") or type(a).__name__ == "FakeCUDAArray"
+
+
+def host_array(a):
+    """``a`` as a NumPy array, copied from the device if it is a device array."""
+    return a.copy_to_host() if hasattr(a, "copy_to_host") else np.asarray(a)
+
+
 def normalize_axis(ndim, dim, name="dim"):
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
         raise TypeError(f"{name} must be an int, got {type(dim).__name__}")

@@ -1,6 +1,7 @@
 """The high-level entry point: ``quantize`` a (..., K) array, get an ``NVFP4Tensor``:
 the bytes (packed E2M1 codes, E4M3 scale bytes, float32 tensor scale) and what they mean."""
 
+import dataclasses
 import json
 from dataclasses import dataclass
 
@@ -25,6 +26,10 @@ class NVFP4Tensor:
     The block axis is stored last: ``codes`` and ``scale_bytes`` are laid out as the
     input with ``axis`` moved to the end (for the usual ``axis=-1`` that is the input's
     own layout, (..., K)).
+
+    ``codes`` and ``scale_bytes`` are NumPy arrays, or device arrays when a device array
+    was quantized with ``device="cuda"`` (:attr:`on_device`; :meth:`to_host` copies them;
+    the other methods copy what they need).
 
     Attributes
     ----------
@@ -77,28 +82,41 @@ class NVFP4Tensor:
         return np.moveaxis(a, -1, self.axis)
 
     @property
+    def on_device(self):
+        """Whether ``codes`` and ``scale_bytes`` are device arrays."""
+        return core.is_device_array(self.codes)
+
+    def to_host(self):
+        """This tensor with NumPy ``codes`` and ``scale_bytes`` (itself if they are)."""
+        if not self.on_device:
+            return self
+        return dataclasses.replace(self, codes=core.host_array(self.codes),
+                                   scale_bytes=core.host_array(self.scale_bytes))
+
+    @property
     def scales(self):
         """E4M3 block scales as float32, shape of the input with ``axis`` divided by
         ``block_size``."""
-        return self._to_original(encoding.e4m3_values(self.scale_bytes))
+        return self._to_original(encoding.e4m3_values(core.host_array(self.scale_bytes)))
 
     @property
     def quants(self):
         """Signed E2M1 values as float32, shape :attr:`shape`."""
-        return self._to_original(encoding.fp4_values(encoding.unpack_fp4(self.codes)))
+        return self._to_original(encoding.fp4_values(encoding.unpack_fp4(core.host_array(self.codes))))
 
     def dequantize(self):
         """``q * (scale * tensor_scale)`` in float32 (``q * (scale / tensor_scale)`` for
         the compressed-tensors recipe): the kernels' dequant, shape :attr:`shape`."""
-        q = encoding.fp4_values(encoding.unpack_fp4(self.codes))
+        q = encoding.fp4_values(encoding.unpack_fp4(core.host_array(self.codes)))
         blocked = q.reshape(q.shape[:-1] + (q.shape[-1] // self.block_size, self.block_size))  # also when empty
-        dq = nvfp4_dequantize(encoding.e4m3_values(self.scale_bytes), blocked, -1, self.tensor_scale, self.recipe)
+        sb = core.host_array(self.scale_bytes)
+        dq = nvfp4_dequantize(encoding.e4m3_values(sb), blocked, -1, self.tensor_scale, self.recipe)
         return self._to_original(dq.reshape(q.shape))
 
     def swizzled_scales(self):
         """``scale_bytes`` in the 128x4 tiled layout tensor cores read
         (:func:`nvfp4_np.encoding.swizzle_scales`); a 1-D input counts as one row."""
-        sb = self.scale_bytes
+        sb = core.host_array(self.scale_bytes)
         return encoding.swizzle_scales(sb[None] if sb.ndim == 1 else sb)
 
     # ------------------------------------------------------------------ serialisation
@@ -113,7 +131,8 @@ class NVFP4Tensor:
         ``tensor_scale`` (float32, shape (1,)) and ``meta`` (the other attributes as UTF-8
         JSON in a uint8 array), each key prefixed with ``prefix``."""
         meta = np.frombuffer(json.dumps(self._meta(), sort_keys=True).encode(), np.uint8)
-        return {prefix + "codes": self.codes, prefix + "scale_bytes": self.scale_bytes,
+        host = self.to_host()
+        return {prefix + "codes": host.codes, prefix + "scale_bytes": host.scale_bytes,
                 prefix + "tensor_scale": np.array([self.tensor_scale], np.float32),
                 prefix + "meta": meta.copy()}
 
@@ -182,7 +201,10 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
         Largest magnitude of the whole tensor when ``W`` is a slice of it (two-level
         recipes; default ``max|W|``); smaller than ``max|W|`` is a ValueError.
     device : {"cpu", "cuda"}, keyword-only
-        Where the kernels run; the bytes are identical (see :mod:`nvfp4_np.gpu`).
+        Where the kernels run; the bytes are identical (see :mod:`nvfp4_np.gpu`). A device
+        array ``W`` (numba, CuPy, PyTorch CUDA: float32, C-contiguous, blocks along the
+        last axis) needs ``"cuda"`` and gives a tensor whose bytes stay on the device
+        (:meth:`NVFP4Tensor.to_host`).
         ``"cuda"`` without numba-cuda or a GPU raises
         :class:`nvfp4_np.core.DeviceUnavailableError` (a RuntimeError) before any work.
 
@@ -206,17 +228,23 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
         raise ValueError(f"method {method!r} takes block sizes {m.block_sizes}, got {block_size}")
     fn = m.function(core.check_device(device))
     r = recipes.get_recipe(recipe)
-    W = core.as_float_array(W, "W")
+    on_device = core.is_device_array(W)
+    if on_device:  # bytes stay on the device; W as numba sees it (CuPy and PyTorch arrays too)
+        W = _device_input(W, device, axis)
+    else:
+        W = core.as_float_array(W, "W")
     if W.ndim == 0:
         raise ValueError("W must have at least 1 dimension, got a 0-d array")
     axis = core.normalize_axis(W.ndim, axis, "axis")
-    K = W.shape[axis]
+    shape = tuple(W.shape)
+    K = shape[axis]
     if K % block_size:
         raise ValueError(
-            f"W.shape[{axis}] = {K} must be a multiple of block_size={block_size} (W has shape {W.shape})"
+            f"W.shape[{axis}] = {K} must be a multiple of block_size={block_size} (W has shape {shape})"
         )
-    moved = np.moveaxis(W, axis, -1)
-    blocked = moved.reshape(moved.shape[:-1] + (K // block_size, block_size))
+    moved = W if on_device else np.moveaxis(W, axis, -1)
+    moved_shape = tuple(moved.shape)
+    blocked = moved.reshape(moved_shape[:-1] + (K // block_size, block_size))
     kw = {"recipe": r, "rounding": rounding, "tensor_amax": tensor_amax}
     if m.needs_activations:
         kw.update(X=X, H_blocks=H_blocks, mode=m.check_mode(mode))
@@ -226,9 +254,22 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
     try:  # the kernels write the bytes: scale bytes (..., K // bs), codes (..., K // bs, bs // 2)
         result = fn(blocked, dim=-1, as_bytes=True, **kw)
     except core.NonFiniteError as e:  # report the position in W, not in the blocked view
-        raise core.nonfinite_error(W, "W", e.n_blocks) from None
+        raise core.nonfinite_error(core.host_array(W), "W", e.n_blocks) from None
     scale_bytes, codes = result[0], result[1]
     ts = result[2] if r.two_level else np.float32(1.0)
-    codes = codes.reshape(moved.shape[:-1] + (K // 2,))
-    return NVFP4Tensor(codes, scale_bytes, np.float32(ts), tuple(W.shape), block_size, r.name,
+    codes = codes.reshape(moved_shape[:-1] + (K // 2,))
+    return NVFP4Tensor(codes, scale_bytes, np.float32(ts), shape, block_size, r.name,
                        method, axis, r.rounding if rounding is None else rounding, kw.get("mode"))
+
+
+def _device_input(W, device, axis):
+    """A device array W as quantize takes it: with ``device="cuda"``, blocks along the
+    last axis (C-contiguous float32 is checked by the GPU path), as a numba device array."""
+    if device != "cuda":
+        raise ValueError("W is a device array: quantize it with device='cuda' (or copy it to the host first)")
+    from . import _gpu
+
+    x = W if hasattr(W, "copy_to_host") else _gpu.cuda().as_cuda_array(W)
+    if len(x.shape) and axis not in (-1, len(x.shape) - 1):
+        raise ValueError(f"for a device array W the blocks must run along the last axis, got axis={axis}")
+    return x
