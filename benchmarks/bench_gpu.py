@@ -5,7 +5,9 @@ same run, and the naive kernel's fraction of HBM bandwidth.
                                    [--hbm-tbs TB/s] [--cpu-repeat 1] [--no-cpu]
 
 The HBM peak is looked up from the GPU's name (HBM_PEAK_TBS; ``--hbm-tbs`` overrides it,
-and without either the fraction is not printed).
+and without either the fraction is not printed). Where torch with CUDA is importable and
+``--seed-dir`` holds the seed's seed_reference.py, the seed's functions are timed on the
+same GPU, W and X in the same run (``--no-seed`` skips them).
 
 W (rows, cols) float32 in blocks of 16; X (tokens, cols) for the Hessian methods, whose
 block Hessians are computed once on the host and passed to both paths. GPU figures time
@@ -21,6 +23,12 @@ import time
 import warnings
 
 import numpy as np
+from _oracle import DEFAULT_SEED_DIR
+
+#: The seed's function for each method row (the seed has one Hessian search and one ADMM,
+#: and no te recipe).
+SEED_FUNCTIONS = {"naive": "nvfp4_naive", "optimal": "nvfp4_optimal", "hessian-seed": "nvfp4_optimal_hessian",
+                  "hessian-exact": "nvfp4_optimal_hessian", "admm-seed": "nvfp4_admm", "admm-best": "nvfp4_admm"}
 
 
 #: Peak HBM bandwidth (TB/s, the vendor's figure) by a substring of the device name; the
@@ -66,6 +74,53 @@ def _kernel_only(cuda, block_fn, variant, d_x, recipe, repeat, launches=10):
     return _events_time(cuda, run, repeat) / launches
 
 
+def _seed_section(a, W, X, H, methods, gpu_ms, n):
+    """The seed's torch functions on this GPU, same W (and X, H), median of --repeat
+    (synchronised wall time), next to nvfp4_np's whole call on a device-resident W."""
+    import os
+
+    try:
+        import torch
+    except ImportError:
+        print("# seed: torch is not importable here (--no-seed to skip)")
+        return
+    if not torch.cuda.is_available() or not os.path.isfile(os.path.join(a.seed_dir, "seed_reference.py")):
+        print(f"# seed: needs torch with CUDA and {a.seed_dir}/seed_reference.py (--seed-dir)")
+        return
+    sys.path.insert(0, a.seed_dir)
+    import seed_reference as seed
+
+    dev = torch.device("cuda")
+    Wt = torch.from_numpy(W).to(dev)
+    extra = {}
+    if H is not None:
+        extra = {"hessian": {"H_blocks": torch.from_numpy(H.astype(np.float32)).to(dev)},
+                 "admm": {"X": torch.from_numpy(X).to(dev)}}
+    print(f"# the seed's torch functions on this GPU (torch {torch.__version__}), median of {a.repeat}")
+    print(f"{'method':14s} {'seed ms':>9s} {'seed Gel/s':>11s} {'nvfp4_np ms':>12s} {'x seed':>7s}")
+    for m in methods:
+        name = SEED_FUNCTIONS.get(m)
+        if name is None:
+            continue
+        fn, kw = getattr(seed, name), extra.get(m.split("-")[0], {})
+        try:
+            fn(Wt[:64], **kw)  # warm up
+            ts = []
+            for _ in range(a.repeat):
+                torch.cuda.synchronize()
+                t = time.perf_counter()
+                fn(Wt, **kw)
+                torch.cuda.synchronize()
+                ts.append(time.perf_counter() - t)
+        except (RuntimeError, torch.cuda.OutOfMemoryError) as e:  # e.g. out of memory
+            print(f"{m:14s} failed: {type(e).__name__}: {str(e).splitlines()[0][:80]}")
+            torch.cuda.empty_cache()
+            continue
+        t = statistics.median(ts)
+        ours = gpu_ms.get(m)
+        print(f"{m:14s} {t * 1e3:9.2f} {n / t / 1e9:11.3f} {ours:12.2f} {t * 1e3 / ours:7.1f}")
+
+
 def _host(a):
     return a.copy_to_host() if hasattr(a, "copy_to_host") else np.asarray(a)
 
@@ -80,6 +135,8 @@ def main(argv=None):
     ap.add_argument("--hbm-tbs", type=float, default=None,
                     help="peak HBM bandwidth in TB/s (default: looked up from the GPU's name)")
     ap.add_argument("--no-cpu", action="store_true", help="skip the CPU figures and the bit check")
+    ap.add_argument("--seed-dir", default=DEFAULT_SEED_DIR, help="folder with the seed's seed_reference.py")
+    ap.add_argument("--no-seed", action="store_true", help="skip timing the seed's torch functions")
     ap.add_argument("--methods", default="naive,optimal,optimal-te,hessian-seed,hessian-exact,admm-seed,admm-best")
     a = ap.parse_args(argv)
     warnings.simplefilter("ignore", RuntimeWarning)
@@ -114,7 +171,6 @@ def main(argv=None):
         X = (rng.standard_normal((a.tokens, a.cols)).astype(np.float32)
              * (10.0 ** rng.uniform(0, 1, a.cols)).astype(np.float32))
         H = nvfp4_np.block_hessians(X, bs, accumulate=np.float64)
-        del X
     print(f"# setup {time.perf_counter() - t0:.1f} s; host->device copy of W: {h2d * 1e3:.2f} ms "
           f"({W.nbytes / h2d / 1e9:.1f} GB/s)")
 
@@ -128,6 +184,7 @@ def main(argv=None):
         "admm-best": (gpu.nvfp4_admm, nvfp4_np.nvfp4_admm, {"H_blocks": H, "mode": "best"}),
     }
     kernel_lines = []
+    gpu_ms = {}
     print(f"{'method':14s} {'GPU ms':>9s} {'GPU Gel/s':>10s} {'bytes ms':>9s} {'CPU ms':>9s} {'CPU Gel/s':>10s} "
           f"{'GPU/CPU':>8s}  bits")
     for m in methods:
@@ -138,6 +195,7 @@ def main(argv=None):
         t_gpu = _events_time(cuda, lambda: g_fn(d_W, **kw), a.repeat)
         t_bytes = _events_time(cuda, lambda: g_fn(d_W, as_bytes=True, **kw), a.repeat)
         line = f"{m:14s} {t_gpu * 1e3:9.2f} {n / t_gpu / 1e9:10.2f} {t_bytes * 1e3:9.2f}"
+        gpu_ms[m] = t_gpu * 1e3
         if m in ("naive", "optimal"):
             from nvfp4_np import _config, gpu_naive, gpu_optimal
 
@@ -176,6 +234,8 @@ def main(argv=None):
         p = gpu.nvfp4_naive(d_W, as_bytes=True)[1]
         d2h = _events_time(cuda, lambda: p.copy_to_host(), 3)
         print(f"# device->host copy of the packed codes: {d2h * 1e3:.2f} ms ({n / 2 / d2h / 1e9:.1f} GB/s)")
+    if not a.no_seed:
+        _seed_section(a, W, X if H is not None else None, H, methods, gpu_ms, n)
     W2 = W.reshape(a.rows, a.cols)
     for m in ("naive", "optimal"):  # what a user runs: host W in, NVFP4Tensor out
         ts = {}
