@@ -121,10 +121,6 @@ def _seed_section(a, W, X, H, methods, gpu_ms, n):
         print(f"{m:14s} {t * 1e3:9.2f} {n / t / 1e9:11.3f} {ours:12.2f} {t * 1e3 / ours:7.1f}")
 
 
-def _host(a):
-    return a.copy_to_host() if hasattr(a, "copy_to_host") else np.asarray(a)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=8192)
@@ -145,7 +141,7 @@ def main(argv=None):
     from numba import cuda
 
     import nvfp4_np
-    from nvfp4_np import gpu
+    from nvfp4_np import core, gpu
 
     bs = 16
     rng = np.random.default_rng(0)
@@ -219,7 +215,7 @@ def main(argv=None):
             ts.append(time.perf_counter() - t)
         t_cpu = statistics.median(ts)
         ref_bytes = c_fn(W, as_bytes=True, **kw)
-        same = all(np.array_equal(np.atleast_1d(_host(g)).view(np.uint8), np.atleast_1d(np.asarray(c)).view(np.uint8))
+        same = all(np.array_equal(np.atleast_1d(core.host_array(g)).view(np.uint8), np.atleast_1d(np.asarray(c)).view(np.uint8))
                    for g, c in zip(tuple(out) + tuple(out_bytes), tuple(ref) + tuple(ref_bytes)))
         print(f"{line} {t_cpu * 1e3:9.1f} {n / t_cpu / 1e9:10.3f} {t_cpu / t_gpu:8.1f}  "
               f"{'identical' if same else 'DIFFER'}")

@@ -135,11 +135,7 @@ def run_blocks(block_fn, W, dim, return_dequant, recipe, rounding, amax, *extra,
             extra_out[b0:b1] = tail[0].copy_to_host()
     if counts[1:].any():
         core.check_status_counts(counts, W, recipe=r)
-    if as_bytes:
-        result = core.from_blocks_bytes(codes, packed, batch_shape, dim)
-    else:
-        floats = core.float_outputs(codes, packed, rc, return_dequant)
-        result = core.from_blocks(floats[0], floats[1], floats[2] if return_dequant else None, batch_shape, dim)
+    result = core.kernel_results(codes, packed, rc, return_dequant, as_bytes, batch_shape, dim)
     return core.with_tensor_scale(result, r, rc), extra_out
 
 
@@ -162,6 +158,11 @@ def _decode_kernel(codes, packed, dec, rc, scales, pairs, quants, dequant, want_
         _decode_block(b, codes, packed, dec, rc, scales, pairs, quants, dequant, want_dq)
 
 
+def _decode_on_device(codes, packed, rc, scales, pairs, quants, dequant, want_dq):
+    """core.float_outputs' decode for device arrays."""
+    launch(_decode_kernel, codes.size, codes, packed, _dec(), rc, scales, pairs, quants, dequant, want_dq)
+
+
 def _run_device(c, block_fn, W, dim, return_dequant, as_bytes, r, rounding, amax, extra, block_out, ncb, variant):
     x = W if hasattr(W, "copy_to_host") else c.as_cuda_array(W)  # numba's own arrays as they are
     if x.dtype != np.float32 or not x.is_c_contiguous():
@@ -182,16 +183,6 @@ def _run_device(c, block_fn, W, dim, return_dequant, as_bytes, r, rounding, amax
     (codes, packed), counts, tail = _launch_blocks(c, block_fn, xb, ncb, rc, extra, block_out, variant)
     if counts[1:].any():
         core.check_status_counts(counts, x.copy_to_host(), recipe=r)
-    n = codes.size
-    if as_bytes:
-        result = (codes.reshape(batch_shape), packed.reshape(batch_shape + (bs // 2,)))
-    else:
-        floats = [c.device_array(n, np.float32), c.device_array((n, bs), np.float32),
-                  c.device_array((n if return_dequant else 1, bs), np.float32)]
-        if n:
-            launch(_decode_kernel, n, codes, packed, _dec(), rc, floats[0], floats[1].view(np.uint64), floats[1],
-                   floats[2], bool(return_dequant))
-        result = (floats[0].reshape(batch_shape), floats[1].reshape(batch_shape + (bs,)))
-        if return_dequant:
-            result += (floats[2].reshape(batch_shape + (bs,)),)
+    result = core.kernel_results(codes, packed, rc, return_dequant, as_bytes, batch_shape, -1,
+                                 alloc=c.device_array, decode=_decode_on_device)
     return core.with_tensor_scale(result, r, rc), (tail[0].copy_to_host() if tail else None)

@@ -25,15 +25,14 @@ import numba
 import numpy as np
 
 from . import core, registry
-from ._block import NONFINITE, begin_block, block_len, candidate, fp4_signed
-from ._schedule import column_block_task, n_column_tasks
-
 from ._arith import mul_rn
+from ._block import NONFINITE, begin_block, block_len, candidate, fp4_signed
 from ._config import ADMM_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR
 from ._emit import emit_block, emit_values
+from ._schedule import column_block_task, n_column_tasks
 from .formats import e4m3_code
-from .recipes import block_scale_for
 from .hessian import diagonal_bounds, exact_block, hess_err_exact, hessians_for, quad_form64
+from .recipes import block_scale_for
 
 __all__ = ["nvfp4_admm"]
 

@@ -143,8 +143,9 @@ def _block_axis_to(a, dim):
 
 
 def from_blocks(scales, quants, dequant, batch_shape, dim):
-    """Reshape kernel outputs back to the seed's shapes (block axis where it was)."""
-    bs = quants.shape[-1]
+    """Reshape kernel outputs (NumPy or device arrays) back to the seed's shapes (block axis
+    where it was)."""
+    bs = tuple(quants.shape)[-1]  # (a plain tuple: the CUDA simulator's shapes reject negative indices)
     out = [scales.reshape(batch_shape), _block_axis_to(quants.reshape(batch_shape + (bs,)), dim)]
     if dequant is not None:
         out.append(_block_axis_to(dequant.reshape(batch_shape + (bs,)), dim))
@@ -164,31 +165,12 @@ def kernel_outputs(n, bs, alloc=np.empty):
     return alloc(n, np.uint8), alloc((n, bs // 2), np.uint8)
 
 
-def float_outputs(codes, packed, rc, return_dequant, out_views=None):
-    """The seed-shaped float32 outputs in kernel layout, (scales (n,), quants (n, bs)[,
-    dequant (n, bs)]), decoded from the bytes (_emit.decode_blocks) into fresh arrays or
-    the caller's ``out_views``."""
-    n, bs = codes.size, packed.shape[1] * 2
-    if out_views is None:
-        out_views = [output_array(n, np.float32), output_array((n, bs), np.float32)]
-        if return_dequant:
-            out_views.append(output_array((n, bs), np.float32))
-    scales, quants = out_views[0], out_views[1]
-    dequant = out_views[2] if return_dequant else np.empty((1, bs), np.float32)  # (1, bs): unused
-    if n:
-        target = quants if quants.ctypes.data % 8 == 0 else np.empty_like(quants)  # (8-byte stores)
-        decode_blocks(codes, packed, formats.E4M3_DECODE, rc, scales, target.view(np.uint64), target, dequant,
-                      bool(return_dequant))
-        if target is not quants:
-            quants[...] = target
-    return tuple(out_views)
-
-
 def from_blocks_bytes(codes, packed, batch_shape, dim):
     """The bytes in the seed's shapes: scale bytes (uint8, the shape of the scales) and
     packed codes (uint8, W's shape with the block axis halved, at ``dim``), from the
     kernels' (codes, packed)."""
-    return codes.reshape(batch_shape), _block_axis_to(packed.reshape(batch_shape + (packed.shape[-1],)), dim)
+    half = tuple(packed.shape)[-1]
+    return codes.reshape(batch_shape), _block_axis_to(packed.reshape(batch_shape + (half,)), dim)
 
 
 #: check_hessian_blocks' tolerance: a block fails when its smallest eigenvalue is below
@@ -362,6 +344,45 @@ def output_array(shape, dtype):
     return np.frombuffer(_populated_mapping(nbytes), dtype, count).reshape(shape)
 
 
+def _decode_on_host(codes, packed, rc, scales, pairs, quants, dequant, want_dq):
+    decode_blocks(codes, packed, formats.E4M3_DECODE, rc, scales, pairs, quants, dequant, want_dq)
+
+
+def float_outputs(codes, packed, rc, return_dequant, out_views=None, alloc=output_array, decode=_decode_on_host):
+    """The seed-shaped float32 outputs in kernel layout, (scales (n,), quants (n, bs)[,
+    dequant (n, bs)]), decoded from the bytes into arrays made by ``alloc(shape,
+    dtype)`` or the caller's ``out_views``. ``decode(codes, packed, rc, scales, pairs,
+    quants, dequant, want_dq)`` is _emit.decode_blocks (the GPU path passes its device
+    twin and device_array)."""
+    n, bs = codes.size, packed.shape[1] * 2
+    given = out_views is not None
+    if not given:
+        out_views = [alloc(n, np.float32), alloc((n, bs), np.float32)]
+        if return_dequant:
+            out_views.append(alloc((n, bs), np.float32))
+    scales, quants = out_views[0], out_views[1]
+    dequant = out_views[2] if return_dequant else alloc((1, bs), np.float32)  # (1, bs): unused
+    if n:
+        # (decode stores two floats at a time: a caller's buffer may not be 8-byte aligned)
+        target = np.empty_like(quants) if given and quants.ctypes.data % 8 else quants
+        decode(codes, packed, rc, scales, target.view(np.uint64), target, dequant, bool(return_dequant))
+        if target is not quants:
+            quants[...] = target
+    return tuple(out_views)
+
+
+def kernel_results(codes, packed, rc, return_dequant, as_bytes, batch_shape, dim, out_views=None,
+                   alloc=output_array, decode=_decode_on_host):
+    """What a method function returns (before the tensor scale) from the kernels'
+    ``(codes, packed)``: the bytes in the seed's shapes with ``as_bytes``, else the
+    float outputs (float_outputs, whose ``out_views``, ``alloc`` and ``decode`` these
+    are) in the seed's shapes."""
+    if as_bytes:
+        return from_blocks_bytes(codes, packed, batch_shape, dim)
+    floats = float_outputs(codes, packed, rc, return_dequant, out_views, alloc, decode)
+    return from_blocks(floats[0], floats[1], floats[2] if return_dequant else None, batch_shape, dim)
+
+
 def tensor_amax(x, given=None):
     """float32 largest magnitude of the blocks ``x`` (0 when it is NaN/Inf: the kernels
     report those), or the caller's ``given`` amax (e.g. of the whole tensor when ``x`` is
@@ -429,10 +450,5 @@ def run_block_kernel(kernel, W, dim, return_dequant, recipe, rounding, amax, *ex
         kernel(x, x.view(np.uint32), rc, formats.E4M3_DECODE, (codes, packed), status, *extra)
         if status.any():
             check_status(status, W, recipe=r)
-    if as_bytes:
-        result = from_blocks_bytes(codes, packed, batch_shape, dim)
-    else:
-        floats = float_outputs(codes, packed, rc, return_dequant, views)
-        result = out if out is not None else from_blocks(
-            floats[0], floats[1], floats[2] if return_dequant else None, batch_shape, dim)
-    return with_tensor_scale(result, r, rc)
+    result = kernel_results(codes, packed, rc, return_dequant, as_bytes, batch_shape, dim, views)
+    return with_tensor_scale(out if out is not None else result, r, rc)

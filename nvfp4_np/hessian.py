@@ -24,6 +24,7 @@ import numba
 import numpy as np
 
 from . import core, registry
+from ._arith import mul_rn
 from ._block import (
     _QMAX,
     begin_block,
@@ -34,12 +35,10 @@ from ._block import (
     fp4_signed,
     matvec_korder,
 )
-from ._schedule import column_block_task, n_column_tasks
-from ._window import code_window, search_window
-
-from ._arith import mul_rn
 from ._config import HESSIAN_CHUNK_ROWS, HESSIAN_GEMM_COLS, HESSIAN_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR
 from ._emit import emit_block
+from ._schedule import column_block_task, n_column_tasks
+from ._window import code_window, search_window
 from .formats import seed_sum_inplace
 from .recipes import fp4_project
 

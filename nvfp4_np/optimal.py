@@ -5,11 +5,9 @@ import numpy as np
 
 from . import core
 from ._block import begin_block, block_energy, code_sse
-from ._schedule import n_chunks
-from ._window import clip_bound, code_window, dead_zone_bound, search_window
-
 from ._config import CHUNK_BLOCKS, JIT_PARALLEL, JIT_SCALAR, JIT_SCALAR_FN
 from ._emit import emit_block
+from ._schedule import n_chunks
 from ._simd import (
     DEQUANT_ROWS,
     FIRST_WALK_CODE,
@@ -25,6 +23,7 @@ from ._simd import (
     table_row,
     walk_down,
 )
+from ._window import clip_bound, code_window, dead_zone_bound, search_window
 from .formats import E4M3_DECODE
 from .recipes import SEED_PARAMS
 

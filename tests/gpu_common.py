@@ -19,6 +19,7 @@ from numba import config
 from conftest import assert_bits_equal
 from datasets import mixed_blocks
 import nvfp4_np
+from nvfp4_np.core import host_array
 
 SIM = bool(config.ENABLE_CUDASIM)
 if not SIM:
@@ -36,14 +37,10 @@ RECIPES = sorted(nvfp4_np.RECIPES)
 IGNORE_UNDERFLOW = pytest.mark.filterwarnings("ignore:.*underflows to 0:RuntimeWarning")
 
 
-def host(a):
-    return a.copy_to_host() if hasattr(a, "copy_to_host") else np.asarray(a)
-
-
 def assert_same(got, want, what):
     assert len(got) == len(want), what
     for i, (g, w) in enumerate(zip(got, want)):
-        g, w = host(g), np.asarray(w)
+        g, w = host_array(g), np.asarray(w)
         if w.dtype == np.uint8:  # bytes (as_bytes=True)
             assert g.dtype == np.uint8 and np.array_equal(g, w), f"{what} output {i}"
         else:
