@@ -1,16 +1,28 @@
-"""Throughput and peak memory of ``nvfp4-np quantize`` on a synthetic checkpoint.
+"""``nvfp4-np quantize`` on a synthetic checkpoint against its own kernel, in one run.
 
     python benchmarks/bench_checkpoint.py [--tensors 8] [--rows 4096] [--cols 4096]
-                                          [--methods naive,optimal] [--keep DIR]
+                                          [--methods optimal] [--threads 1,N]
+                                          [--device cpu,cuda] [--keep DIR]
 
-Writes a bfloat16 safetensors checkpoint of --tensors weights (rows x cols), then runs
-the command line on it once per method in a fresh process, and reports wall time,
-elements/s and the process's peak resident memory. Memory is compared with a run on a
-one-tensor checkpoint of the same tensor shape: if memory is bounded by the largest
-tensor (not the checkpoint), the two peaks are about equal whatever --tensors is.
+Writes a bfloat16 safetensors checkpoint of --tensors weights (rows x cols). For each
+method and each thread count (``NUMBA_NUM_THREADS`` of the child processes), in fresh
+processes with the kernels cached:
+
+- **kernel**: ``nvfp4_np.quantize`` (bytes straight from the kernel) on one float32
+  weight already in memory, with the command's recipe, best of 3 calls: the rate the
+  command could reach;
+- **command**: the command line on the checkpoint, timed as the user sees it (the whole
+  process: interpreter start, imports, reading, quantizing, writing, fsync) and from
+  its report (the run without the interpreter's start);
+
+then the command with ``--device cuda`` when asked. It prints each rate in M elements/s,
+the command's share of the kernel's rate, the GPU command against the CPU command at
+the most threads, and the peak resident memory of each command (against a run on a
+one-tensor checkpoint: memory bounded by the largest tensor gives about equal peaks).
 """
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -20,18 +32,39 @@ import time
 
 from _oracle import write_weights
 
+KERNEL = r"""
+import sys, time, numpy as np
+from nvfp4_np import quantize
+from nvfp4_np.checkpoint.plan import Settings
+from nvfp4_np.checkpoint.source import open_checkpoint
+path, name, method, device = sys.argv[1:5]
+recipe = Settings(method=method, device=device).recipe  # the command's (the format's) recipe
+W, _ = open_checkpoint(path).float32(name)
+W = np.array(W)
+quantize(W[:64], method=method, recipe=recipe, device=device)  # compile or load from the cache
+ts = []
+for _ in range(3):
+    t0 = time.perf_counter(); quantize(W, method=method, recipe=recipe, device=device); ts.append(time.perf_counter() - t0)
+print("SECONDS", min(ts))
+"""
 
-def _run(args):
-    """Wall seconds and peak RSS (MiB) of one child process."""
-    code = ("import resource, sys; from nvfp4_np.cli import main; rc = main(sys.argv[1:]); "
-            "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)")
+
+def _child(args, threads, code=None):
+    """(wall seconds, peak RSS MiB, stdout) of one child process."""
+    wrap = ("import resource, sys; {body}; "
+            "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
+    if code is None:
+        body = "from nvfp4_np.cli import main; rc = main(sys.argv[1:]); assert rc == 0"
+    else:
+        body = f"exec({code!r})"
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-c", wrap.format(body=body), *args], capture_output=True, text=True, env=env)
     dt = time.perf_counter() - t0
     if r.returncode:
         raise SystemExit(f"failed: {' '.join(args)}\n{r.stderr}")
     rss = int(r.stderr.rsplit("MAXRSS", 1)[1].split()[0]) / 1024  # ru_maxrss is KiB on Linux
-    return dt, rss
+    return dt, rss, r.stdout
 
 
 def main(argv=None):
@@ -39,29 +72,51 @@ def main(argv=None):
     ap.add_argument("--tensors", type=int, default=8)
     ap.add_argument("--rows", type=int, default=4096)
     ap.add_argument("--cols", type=int, default=4096)
-    ap.add_argument("--methods", default="naive,optimal")
+    ap.add_argument("--methods", default="optimal")
+    ap.add_argument("--threads", default=None, help="thread counts, e.g. 1,16 (default: 1 and all cores)")
+    ap.add_argument("--device", default="cpu", help="cpu, or cpu,cuda for the GPU command too")
     ap.add_argument("--keep", help="write the checkpoints here and keep them")
     a = ap.parse_args(argv)
+    ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = [int(t) for t in (a.threads or f"1,{ncpu}").split(",")]
+    threads = sorted(set(threads))
+    devices = a.device.split(",")
     tmp = a.keep or tempfile.mkdtemp(prefix="nvfp4-bench-")
     os.makedirs(tmp, exist_ok=True)
     try:
         big, one = os.path.join(tmp, "big.safetensors"), os.path.join(tmp, "one.safetensors")
         write_weights(big, a.tensors, a.rows, a.cols)
         write_weights(one, 1, a.rows, a.cols)
+        name = "model.layers.0.mlp.up_proj.weight"
         el = a.tensors * a.rows * a.cols
         import numba
 
         print(f"# checkpoint: {a.tensors} x ({a.rows}, {a.cols}) bfloat16 = {os.path.getsize(big) / 2**20:.0f} MiB; "
-              f"largest tensor {a.rows * a.cols * 2 / 2**20:.0f} MiB bf16, {a.rows * a.cols * 4 / 2**20:.0f} MiB float32")
-        print(f"# numba {numba.__version__}, {numba.config.NUMBA_NUM_THREADS} threads; "
-              f"command: python benchmarks/bench_checkpoint.py {' '.join(argv or sys.argv[1:])}")
-        print(f"{'method':10s} {'wall s':>8s} {'M el/s':>8s} {'peak RSS MiB':>13s} {'1-tensor RSS MiB':>17s}")
+              f"{ncpu} cores; numba {numba.__version__}")
+        print(f"# command: python benchmarks/bench_checkpoint.py {' '.join(argv if argv is not None else sys.argv[1:])}")
+        print(f"{'method':8s} {'device':6s} {'threads':>7s} {'kernel M el/s':>13s} {'command wall s':>14s} "
+              f"{'M el/s':>8s} {'in-run M el/s':>13s} {'wall/kernel':>11s} {'in-run/kernel':>13s} "
+              f"{'peak MiB':>8s} {'1-tensor MiB':>12s}")
         for m in a.methods.split(","):
-            _run(["quantize", one, "-o", os.path.join(tmp, "warm"), "--method", m, "--quiet", "--overwrite"])
-            dt, rss = _run(["quantize", big, "-o", os.path.join(tmp, "out"), "--method", m, "--quiet", "--overwrite"])
-            _, rss1 = _run(["quantize", one, "-o", os.path.join(tmp, "out1"), "--method", m, "--quiet",
-                            "--overwrite"])
-            print(f"{m:10s} {dt:8.2f} {el / dt / 1e6:8.1f} {rss:13.0f} {rss1:17.0f}")
+            cpu_best = None
+            for dev in devices:
+                for t in (threads if dev == "cpu" else [threads[-1]]):
+                    _, _, out = _child([one, name, m, dev], t, KERNEL)
+                    k_rate = a.rows * a.cols / float(out.split("SECONDS")[1].split()[0]) / 1e6
+                    args = ["-o", os.path.join(tmp, "out"), "--method", m, "--quiet", "--overwrite", "--device", dev]
+                    _child(["quantize", one] + args, t)  # warm: the kernels' cache, the page cache
+                    dt, rss, _ = _child(["quantize", big] + args, t)
+                    with open(os.path.join(tmp, "out", "nvfp4_report.json")) as f:
+                        in_run = json.load(f)["totals"]["seconds"]
+                    _, rss1, _ = _child(["quantize", one] + args, t)
+                    print(f"{m:8s} {dev:6s} {t:7d} {k_rate:13.1f} {dt:14.2f} {el / dt / 1e6:8.1f} "
+                          f"{el / in_run / 1e6:13.1f} {el / dt / 1e6 / k_rate:11.2f} "
+                          f"{el / in_run / 1e6 / k_rate:13.2f} {rss:8.0f} {rss1:12.0f}")
+                    if dev == "cpu":
+                        cpu_best = (dt, in_run)
+                    elif cpu_best:
+                        print(f"# {m}: the GPU command is {cpu_best[0] / dt:.2f}x the CPU command at {threads[-1]} "
+                              f"threads (wall), {cpu_best[1] / in_run:.2f}x in-run")
     finally:
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)

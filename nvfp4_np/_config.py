@@ -40,6 +40,8 @@ ADMM_ROWS_PER_TASK = 512
 #: NVFP4 blocks per chunk when a host array is processed piecewise (device memory stays
 #: O(chunk)). Results never depend on either.
 GPU_THREADS_PER_BLOCK = 128
+#: GPU: CUDA blocks of a grid-stride reduction (the tensor amax).
+GPU_REDUCE_BLOCKS = 1024
 GPU_CHUNK_BLOCKS = 1 << 22
 #: GPU: threads per CUDA block of the tiled kernels (one NVFP4 block per thread), by default.
 GPU_TILE_BLOCKS = 64

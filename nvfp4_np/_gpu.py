@@ -13,7 +13,7 @@ import functools
 import numpy as np
 
 from . import _arith, core, formats, recipes
-from ._config import GPU_CHUNK_BLOCKS
+from ._config import GPU_CHUNK_BLOCKS, GPU_REDUCE_BLOCKS, GPU_THREADS_PER_BLOCK
 from ._emit import decode_block
 from ._gpu_tile import amax_bits_kernel, count_status_kernel, launch, launch_tiles
 from ._numba_cuda import cuda as numba_cuda  # (a global: the simulator swaps it inside kernels)
@@ -84,7 +84,8 @@ def device_amax(x_dev):
     """float32 max |x| of a device array (exact: an integer max of the bit patterns)."""
     c = cuda()
     out = c.to_device(np.zeros(1, np.uint32))
-    launch(amax_bits_kernel, x_dev.size, x_dev.reshape(-1).view(np.uint32), out)
+    n = min(x_dev.size, GPU_THREADS_PER_BLOCK * GPU_REDUCE_BLOCKS)  # threads; a grid-stride loop does the rest
+    launch(amax_bits_kernel, n, x_dev.reshape(-1).view(np.uint32), out)
     m = out.copy_to_host().view(np.float32)[0]
     return m if np.isfinite(m) else np.float32(0.0)
 

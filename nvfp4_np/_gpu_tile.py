@@ -78,10 +78,27 @@ def ieee_compile():
 def amax_bits_kernel(xbits, out):
     """The tensor amax of a device input, exactly: an integer max of the magnitude bits
     orders finite floats like their values (Inf/NaN sort above; the block kernels report
-    those)."""
+    those). Each thread takes a grid-stride share, each CUDA block (of
+    GPU_THREADS_PER_BLOCK threads) reduces its threads' maxima in shared memory, and only
+    then does one atomic max per CUDA block reach ``out[0]`` (an atomic per element, all
+    on one address, took longer than the quantization)."""
+    part = cuda.shared.array(GPU_THREADS_PER_BLOCK, numba.uint32)
+    tid = cuda.threadIdx.x
     i = cuda.grid(1)
-    if i < xbits.size:
-        cuda.atomic.max(out, 0, xbits[i] & np.uint32(0x7FFFFFFF))
+    t = np.uint32(0)
+    while i < xbits.size:
+        t = max(t, xbits[i] & np.uint32(0x7FFFFFFF))
+        i += cuda.gridsize(1)
+    part[tid] = t
+    cuda.syncthreads()
+    half = GPU_THREADS_PER_BLOCK // 2
+    while half > 0:
+        if tid < half:
+            part[tid] = max(part[tid], part[tid + half])
+        cuda.syncthreads()
+        half //= 2
+    if tid == 0:
+        cuda.atomic.max(out, 0, part[0])
 
 
 @cuda.jit

@@ -15,15 +15,16 @@ import json
 import math
 import os
 
-import ml_dtypes
 import numpy as np
 
-#: safetensors dtype name -> (bits per element, NumPy dtype or None when NumPy has none).
+from ._convert import to_float32
+
+#: safetensors dtype name -> (bits per element, its NumPy dtype: a dtype, the name of an
+#: ml_dtypes type (resolved by :func:`numpy_dtype`), or None when NumPy has none).
 DTYPES = {
     "F64": (64, np.dtype(np.float64)), "F32": (32, np.dtype(np.float32)),
-    "F16": (16, np.dtype(np.float16)), "BF16": (16, np.dtype(ml_dtypes.bfloat16)),
-    "F8_E4M3": (8, np.dtype(ml_dtypes.float8_e4m3fn)), "F8_E5M2": (8, np.dtype(ml_dtypes.float8_e5m2)),
-    "F8_E8M0": (8, np.dtype(ml_dtypes.float8_e8m0fnu)),
+    "F16": (16, np.dtype(np.float16)), "BF16": (16, "bfloat16"),
+    "F8_E4M3": (8, "float8_e4m3fn"), "F8_E5M2": (8, "float8_e5m2"), "F8_E8M0": (8, "float8_e8m0fnu"),
     "I64": (64, np.dtype(np.int64)), "I32": (32, np.dtype(np.int32)), "I16": (16, np.dtype(np.int16)),
     "I8": (8, np.dtype(np.int8)), "U64": (64, np.dtype(np.uint64)), "U32": (32, np.dtype(np.uint32)),
     "U16": (16, np.dtype(np.uint16)), "U8": (8, np.dtype(np.uint8)), "BOOL": (8, np.dtype(np.bool_)),
@@ -32,7 +33,23 @@ DTYPES = {
 }
 #: The floating dtypes a weight may have to be quantized.
 FLOAT_DTYPES = ("F64", "F32", "F16", "BF16")
-_BY_NUMPY = {np_dt: name for name, (_, np_dt) in DTYPES.items() if np_dt is not None}
+#: 8-bit float dtypes, which :meth:`SafetensorsWriter.write` also takes as their uint8 bytes.
+FLOAT8_DTYPES = ("F8_E4M3", "F8_E5M2", "F8_E8M0")
+_BY_NAME = {dt if isinstance(dt, str) else dt.name: name for name, (_, dt) in DTYPES.items() if dt is not None}
+
+
+def numpy_dtype(name):
+    """The NumPy dtype of safetensors dtype ``name``, or None where NumPy has none.
+    ml_dtypes is imported here, only for a tensor of one of its types (its import takes
+    over a second with some versions: reading and writing a checkpoint do without it)."""
+    dt = DTYPES[name][1]
+    if isinstance(dt, str):
+        import ml_dtypes
+
+        dt = np.dtype(getattr(ml_dtypes, dt))
+    return dt
+
+
 #: Refuse headers larger than this (the reference implementation's limit).
 MAX_HEADER = 100_000_000
 _ALIGN = 8
@@ -61,10 +78,11 @@ def writing(path):
 
 def dtype_name(dt):
     """The safetensors name of a NumPy dtype."""
-    try:
-        return _BY_NUMPY[np.dtype(dt)]
-    except KeyError:
-        raise TypeError(f"dtype {np.dtype(dt)} has no safetensors equivalent") from None
+    dt = np.dtype(dt)
+    name = _BY_NAME.get(dt.name)
+    if name is None or numpy_dtype(name) != dt:  # a same-named foreign type
+        raise TypeError(f"dtype {dt} has no safetensors equivalent")
+    return name
 
 
 def nbytes(dtype, shape):
@@ -81,7 +99,7 @@ class TensorInfo:
 
     @property
     def numpy_dtype(self):
-        return DTYPES[self.dtype][1]
+        return numpy_dtype(self.dtype)
 
     @property
     def is_float(self):
@@ -119,6 +137,21 @@ class SafetensorsFile:
         if info.numpy_dtype is None:
             raise SafetensorsError(f"{self.path}: tensor {name!r} has dtype {info.dtype}, which NumPy cannot hold")
         return self.raw(name).view(info.numpy_dtype).reshape(info.shape)
+
+    def bits(self, name):
+        """``(a, bits)``: tensor ``name`` without a copy, as the uint16 bits of its values
+        for bfloat16 and float16 (``bits`` "BF16" or "F16"), else as :meth:`get` gives it
+        (``bits`` None): what :func:`nvfp4_np._convert.to_float32` takes."""
+        info = self.infos[name]
+        if info.dtype in ("BF16", "F16"):
+            return self.raw(name).view(np.uint16).reshape(info.shape), info.dtype
+        return self.get(name), None
+
+    def float32(self, name):
+        """``(W, amax)``: floating tensor ``name`` as float32 (a new array, converted in
+        parallel; bfloat16 and float16 without ml_dtypes) and its max|W| (see
+        :func:`nvfp4_np._convert.to_float32`)."""
+        return to_float32(*self.bits(name))
 
 
 def _read_header(path):
@@ -244,12 +277,14 @@ class SafetensorsWriter:
             raise
 
     def write(self, name, data):
-        """Write the next tensor: an array of its declared dtype and shape."""
+        """Write the next tensor: an array of its declared dtype and shape (an 8-bit float
+        dtype's also as its bytes, uint8)."""
         a = np.asarray(data)
         want, dtype, shape, _ = self._order[self._next]
         if name != want:
             raise ValueError(f"expected tensor {want!r} next, got {name!r}")
-        if DTYPES[dtype][1] != a.dtype or a.shape != shape:
+        as_bytes = dtype in FLOAT8_DTYPES and a.dtype == np.uint8
+        if not (as_bytes or a.dtype == numpy_dtype(dtype)) or a.shape != shape:
             raise ValueError(f"tensor {name!r}: header says {dtype} {shape}, got {a.dtype} {a.shape}")
         self.write_raw(name, np.ascontiguousarray(a.reshape(-1)).view(np.uint8))
 

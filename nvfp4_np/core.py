@@ -14,6 +14,7 @@ import numpy as np
 
 from . import formats, recipes, registry
 from ._block import NONFINITE, UNDERFLOW
+from ._convert import absmax
 from ._emit import decode_blocks
 
 BLOCK_SIZES = registry.BLOCK_SIZES
@@ -388,13 +389,7 @@ def tensor_amax(x, given=None):
     report those), or the caller's ``given`` amax (e.g. of the whole tensor when ``x`` is
     a slice of it), checked against it by :func:`check_tensor_amax`. ``x`` may be None
     when ``given`` was checked already (the GPU path, against the device's max|W|)."""
-    if x is None or x.size == 0:
-        m = np.float32(0.0)
-    else:
-        # max(max, -min) is max|x| without a temporary |x| the size of the tensor; abs()
-        # makes an all -0.0 tensor give +0.0, and NaN/Inf still come out non-finite.
-        m = abs(max(x.max(), -x.min()))
-        m = m if np.isfinite(m) else np.float32(0.0)
+    m = np.float32(0.0) if x is None else absmax(x)
     return m if given is None else check_tensor_amax(given, m)
 
 

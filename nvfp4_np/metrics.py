@@ -75,23 +75,30 @@ def row_error_sums(W, packed, eff_scales):
 
 @numba.njit(**JIT_PARALLEL)
 def _row_error_sums(w, packed, eff, out):
-    M, K = w.shape
+    for r in numba.prange(w.shape[0]):
+        row_sums(r, w, packed, eff, FP4_DECODE, out)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
+def row_sums(r, w, packed, eff, decode, out):
+    """Row r's (sum (dq - w)^2, sum w^2) into out[r], in element order: the one
+    definition, which the CPU kernel and the GPU's (gpu_metrics) both run."""
+    K = w.shape[1]
     nb = eff.shape[1]
     half = K // nb // 2
-    for r in numba.prange(M):
-        e = 0.0
-        t = 0.0
-        for j in range(nb):
-            s = eff[r, j]
-            for i in range(half):
-                c = j * half + i
-                p = packed[r, c]
-                w0, w1 = np.float64(w[r, 2 * c]), np.float64(w[r, 2 * c + 1])
-                d0 = np.float64(FP4_DECODE[p & np.uint8(15)] * s) - w0
-                d1 = np.float64(FP4_DECODE[p >> np.uint8(4)] * s) - w1
-                e += d0 * d0
-                e += d1 * d1
-                t += w0 * w0
-                t += w1 * w1
-        out[r, 0] = e
-        out[r, 1] = t
+    e = 0.0
+    t = 0.0
+    for j in range(nb):
+        s = eff[r, j]
+        for i in range(half):
+            c = j * half + i
+            p = packed[r, c]
+            w0, w1 = np.float64(w[r, 2 * c]), np.float64(w[r, 2 * c + 1])
+            d0 = np.float64(decode[p & np.uint8(15)] * s) - w0
+            d1 = np.float64(decode[p >> np.uint8(4)] * s) - w1
+            e += d0 * d0
+            e += d1 * d1
+            t += w0 * w0
+            t += w1 * w1
+    out[r, 0] = e
+    out[r, 1] = t

@@ -999,3 +999,12 @@ class SpecReference:
             "tensor_scale": np.array([self.ts], F32),
             "dequant": dq.reshape(M, K).astype(F32),
         }
+
+
+def ref_to_float32(a):
+    """A weight as float32 and its max|x| the slow way: NumPy's astype, and the largest
+    magnitude in float64 (0 when any value is NaN or Inf)."""
+    w = np.asarray(a).astype(F32)
+    with np.errstate(invalid="ignore"):
+        mags = np.abs(w.astype(np.float64))
+    return w, (F32(mags.max()) if w.size and np.isfinite(mags).all() else F32(0.0))

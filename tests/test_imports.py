@@ -74,3 +74,24 @@ def test_the_graph_is_read_right():
     assert "nvfp4_np.validation.files" in _edges("nvfp4_np.validation.checker", modules["nvfp4_np.validation.checker"], modules)
     with pytest.raises(KeyError):
         modules["nvfp4_np.__init__"]
+
+
+def test_quantizing_a_bf16_checkpoint_does_not_import_ml_dtypes(tmp_path):
+    """ml_dtypes is imported only for an array of one of its types: its import takes over
+    a second with some versions (0.7), which the command line would pay on every run."""
+    import subprocess
+    import sys
+
+    import ml_dtypes
+    import numpy as np
+
+    from nvfp4_np._safetensors import save
+
+    src = tmp_path / "m.safetensors"
+    save(src, {"model.layers.0.mlp.up_proj.weight": np.ones((16, 64), ml_dtypes.bfloat16)})
+    code = ("import sys; from nvfp4_np.cli import main; rc = main(sys.argv[1:]); "
+            "assert 'ml_dtypes' not in sys.modules, 'ml_dtypes was imported'; sys.exit(rc)")
+    r = subprocess.run([sys.executable, "-c", code, "quantize", str(src), "-o", str(tmp_path / "out"), "--quiet"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out" / "m.safetensors").is_file()

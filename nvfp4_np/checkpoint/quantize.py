@@ -8,17 +8,19 @@ import os
 import re
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .._version import __version__
 from ..core import tensor_amax
+from . import gpu_rows
 from .layout import hf_quant_config, input_scale, layout_exact, quantization_config, shard_metadata
 from .paths import REPORT_NAME, folder_file
 from .plan import Settings, groups_of, prepare
 from .rows import load_kernels, quantize_tensor, weight_amax
 from .source import CheckpointError, load_json
-from .writer import CheckpointWriter, copy_other_files
+from .writer import Behind, CheckpointWriter, copy_other_files
 
 
 def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), default_excludes=True, calib=None,
@@ -112,27 +114,34 @@ def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), de
 
 def _write_shards(ckpt, w, order, results, log, n_quantized):
     """Write every shard: copied tensors from the input, quantized ones from ``results``
-    (in ``order``); the report entries."""
+    (in ``order``); the report entries. The writes run on a background thread (in
+    order), overlapping the quantization of the tensors that follow."""
     entries, done = [], 0
-    for shard in ckpt.shards:
-        sp = [p for p in order if p.shard == shard]
-        fw = w.shard(shard, [o for p in sp for o in p.outputs], shard_metadata(sp))
-        for p in sp:
-            if p.action == "copy":
-                fw.write_raw(p.name, ckpt.raw(p.name))
-                entries.append({"name": p.name, "shape": list(p.shape), "dtype": p.dtype, "action": "copied",
-                                "reason": p.reason})
-                continue
-            arrays, entry = next(results)
-            assert entry["name"] == p.name
-            for oname, *_ in p.outputs:
-                fw.write(oname, arrays[oname])
-            entries.append(entry)
-            done += 1
-            if log:
-                log(_line(done, n_quantized, entry))
-        fw.close()
+    with contextlib.closing(Behind(name="nvfp4-np-writer")) as behind:
+        for shard in ckpt.shards:
+            sp = [p for p in order if p.shard == shard]
+            fw = w.shard(shard, [o for p in sp for o in p.outputs], shard_metadata(sp))
+            for p in sp:
+                if p.action == "copy":
+                    behind.submit(fw.write_raw, p.name, ckpt.raw(p.name))
+                    entries.append({"name": p.name, "shape": list(p.shape), "dtype": p.dtype, "action": "copied",
+                                    "reason": p.reason})
+                    continue
+                arrays, entry = next(results)
+                assert entry["name"] == p.name
+                behind.submit(_write_arrays, fw, [(oname, arrays[oname]) for oname, *_ in p.outputs])
+                entries.append(entry)
+                done += 1
+                if log:
+                    log(_line(done, n_quantized, entry))
+            behind.drain()
+            fw.close()
     return entries
+
+
+def _write_arrays(fw, named):
+    for name, a in named:
+        fw.write(name, a)
 
 
 def _warn(message):
@@ -143,18 +152,62 @@ def local_engine(ckpt, cal, quantized, settings, progress, input_scales=None):
     """Quantize the planned weights here, one after the other: yields ``(arrays, entry)``
     per weight of ``quantized``, in order. A fused group's members are quantized with the
     group's amax, the max of its members' (read once per group). ``input_scales`` maps
-    weight names to their stored activation scale (W4A4). (:func:`nvfp4_np.distributed.engine`
-    is the Dask one.)"""
+    weight names to their stored activation scale (W4A4). The next weight is read and
+    converted to float32 on a background thread while one is quantized, where Numba's
+    threading layer allows two parallel regions at once (not "workqueue").
+    (:func:`nvfp4_np.distributed.engine` is the Dask one.)"""
     groups, group_amax = groups_of(quantized), {}
-    for p in quantized:
-        try:
-            if p.group and p.group not in group_amax:
-                group_amax[p.group] = _max_amax(weight_amax(np.asarray(ckpt.get(m.name), np.float32))
-                                                for m in groups[p.group])
-            yield quantize_tensor(ckpt.get(p.name), p, settings, cal, progress=progress,
-                                  amax=group_amax.get(p.group), input_scale=(input_scales or {}).get(p.name))
-        except ValueError as e:  # non-finite weights, bad activations: name the tensor
-            raise tensor_error(ckpt, p, e) from None
+    on_gpu = [gpu_rows.takes(p, settings) for p in quantized]
+
+    def read(i):  # the GPU path takes the stored bits (in memory: read here), the CPU float32
+        if on_gpu[i]:
+            a, bits = ckpt.bits(quantized[i].name)
+            return np.array(a), bits
+        return ckpt.float32(quantized[i].name)
+
+    ahead = _can_read_ahead()
+    reader = ThreadPoolExecutor(1, thread_name_prefix="nvfp4-np-reader") if ahead else None
+    try:
+        nxt = reader.submit(read, 0) if ahead and quantized else None
+        for i, p in enumerate(quantized):
+            try:
+                if ahead:
+                    W, own = nxt.result()
+                    nxt = reader.submit(read, i + 1) if i + 1 < len(quantized) else None
+                else:
+                    W, own = read(i)
+                if p.group and p.group not in group_amax:
+                    group_amax[p.group] = _max_amax(_read_amax(ckpt, m.name) for m in groups[p.group])
+                scale = (input_scales or {}).get(p.name)
+                if on_gpu[i]:  # own: the bits' kind; amax None: the GPU takes it
+                    yield gpu_rows.gpu_quantize_tensor(W, own, p, settings, progress=progress,
+                                                       amax=group_amax.get(p.group), input_scale=scale)
+                else:
+                    yield quantize_tensor(W, p, settings, cal, progress=progress,
+                                          amax=group_amax.get(p.group, own if W.ndim == 2 else None),
+                                          input_scale=scale)
+                del W
+            except ValueError as e:  # non-finite weights, bad activations: name the tensor
+                raise tensor_error(ckpt, p, e) from None
+    finally:
+        if reader is not None:
+            reader.shutdown(wait=True, cancel_futures=True)
+
+
+def _can_read_ahead():
+    """Whether two Numba parallel regions may run at once (from two threads)."""
+    import numba
+
+    try:
+        return numba.threading_layer() != "workqueue"
+    except ValueError:  # no parallel region has run yet (load_kernels runs one)
+        return False
+
+
+def _read_amax(ckpt, name):
+    """The amax of weight ``name`` (per expert for stacked experts: :func:`weight_amax`)."""
+    W, amax = ckpt.float32(name)
+    return amax if W.ndim == 2 else weight_amax(W)
 
 
 def _max_amax(amaxes):

@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from .._version import __version__
-from .._safetensors import DTYPES, dtype_name
+from .._safetensors import dtype_name, numpy_dtype
 from . import paths
 from .layout import dequantize_stored, logical_tensors, nvfp4_groups
 from .quantize import read_report
@@ -21,7 +21,8 @@ def dequantize_checkpoint(inp, out, dtype="float32", *, overwrite=False, log=Non
     ``out`` ending in ``.npz`` writes one ``.npz``, otherwise a folder of safetensors
     shards named as the input's, with a small ``nvfp4_report.json``. ``out`` is checked
     and ``overwrite`` works as in :func:`quantize_checkpoint`."""
-    np_dtype = {"float32": np.float32, "bfloat16": DTYPES["BF16"][1], "float16": np.float16}.get(dtype)
+    np_dtype = {"float32": np.float32, "bfloat16": "BF16", "float16": np.float16}.get(dtype)
+    np_dtype = numpy_dtype(np_dtype) if np_dtype == "BF16" else np_dtype
     if np_dtype is None:
         raise CheckpointError(f"dtype must be float32, bfloat16 or float16, got {dtype!r}")
     ckpt = open_checkpoint(inp)

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from .._safetensors import DTYPES
+from .._convert import to_float32
 from ..core import tensor_amax
 from ..hessian import block_hessians
 from .. import encoding, recipes
@@ -136,7 +136,7 @@ def finish_tensor(p, settings, pieces, seconds, input_scale=None):
     gs = [np.full(fmt.scalar_shape, firsts[e if len(p.shape) == 3 else None], np.float32) for e in range(E)]
     arrays = []
     for e, pk, sb in zip(range(E), np.split(packed, E), np.split(sbytes, E)):  # stacked: one weight per expert
-        arrays += [pk, sb.view(DTYPES["F8_E4M3"][1]), gs[e]]
+        arrays += [pk, sb, gs[e]]  # the scales: float8_e4m3fn, as their bytes
         if input_scale is not None:
             arrays.append(np.full(fmt.scalar_shape, input_scale, np.float32))
     basis = pieces[0]["output_basis"]
@@ -212,10 +212,14 @@ def quantize_tensor(W, p, settings, calib=None, *, progress=None, amax=None, inp
     its members) sets the global scale; ``input_scale`` is the stored activation scale
     (W4A4). ``progress(n)`` is called with the elements done as row steps finish."""
     t0 = time.perf_counter()
-    # One float32 copy (the kernels' input type; exact from float16 / bfloat16): read once
-    # from the file, reused by every row step and the error figures.
-    W = np.asarray(W, np.float32)
-    amax = weight_amax(W) if amax is None else amax
+    # One float32 copy (the kernels' input type; exact from float16 / bfloat16), made in
+    # parallel with its amax: read once from the file, reused by every row step and the
+    # error figures.
+    if amax is None or np.asarray(W).dtype != np.float32:
+        W, own = to_float32(W)
+        if amax is None:
+            amax = own if W.ndim == 2 else weight_amax(W)
+    W = np.ascontiguousarray(W)
     operands = tensor_operands(p, settings, calib)
     if W.ndim == 2:
         pieces = [quantize_rows(W, 0, p, settings, amax, operands, progress)]

@@ -9,6 +9,7 @@ import zlib
 
 import numpy as np
 
+from .._convert import to_float32
 from .._safetensors import SafetensorsError, SafetensorsFile, TensorInfo, dtype_name
 from .paths import CheckpointError, folder_file, load_json  # noqa: F401  (CheckpointError: re-exported)
 
@@ -52,6 +53,12 @@ class ArrayFile:
 
     def raw(self, name):
         return np.ascontiguousarray(self.get(name)).reshape(-1).view(np.uint8)
+
+    def bits(self, name):
+        return self.get(name), None
+
+    def float32(self, name):
+        return to_float32(self.get(name))
 
 
 def read_npz(path, name):
@@ -102,6 +109,14 @@ class Checkpoint:
 
     def raw(self, name):
         return self.shards[self.where[name]].raw(name)
+
+    def bits(self, name):
+        """``(a, bits)``: the weight as stored, 16-bit floats as their bits (SafetensorsFile.bits)."""
+        return self.shards[self.where[name]].bits(name)
+
+    def float32(self, name):
+        """``(W, amax)``: the weight as float32 and its max|W| (:func:`nvfp4_np._convert.to_float32`)."""
+        return self.shards[self.where[name]].float32(name)
 
     def names(self):
         return list(self.where)

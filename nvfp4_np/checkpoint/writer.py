@@ -116,6 +116,40 @@ class CheckpointWriter:
         return False
 
 
+class Behind:
+    """Runs calls on one background thread, in the order given, so that writing (or
+    reading) one tensor overlaps quantizing another. At most ``depth`` calls wait at a
+    time (:meth:`submit` blocks beyond that), so memory stays bounded. A call's error is
+    raised in the caller's thread, by a later :meth:`submit` or by :meth:`drain`;
+    :meth:`close` (also on error) cancels what has not started and waits for the call
+    that has, so nothing runs after the caller has moved on (e.g. removed the folder)."""
+
+    def __init__(self, depth=2, name="nvfp4-np-writer"):
+        import collections
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.depth = depth
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=name)
+        self._pending = collections.deque()
+
+    def submit(self, fn, *args):
+        """Queue ``fn(*args)``; returns its Future."""
+        f = self._pool.submit(fn, *args)
+        self._pending.append(f)
+        while len(self._pending) > self.depth or (self._pending and self._pending[0].done()):
+            self._pending.popleft().result()
+        return f
+
+    def drain(self):
+        """Wait for every queued call; raise the first error."""
+        while self._pending:
+            self._pending.popleft().result()
+
+    def close(self):
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pending.clear()
+
+
 @contextlib.contextmanager
 def _signals_held():
     """Delay SIGINT, SIGTERM and SIGHUP (in the main thread) until the block ends."""
