@@ -8,13 +8,13 @@ import numpy as np
 
 from ._convert import _BITS16, _half_bits_to_float, to_float32
 from ._gpu import cuda, device_amax, device_fn
-from ._gpu_tile import launch
+from ._gpu_tile import CACHE, launch
 from ._numba_cuda import cuda as numba_cuda
 
 _half = device_fn(_half_bits_to_float)
 
 
-@numba_cuda.jit
+@numba_cuda.jit(**CACHE)
 def _convert16_kernel(src, kind, bits):
     """bits[i] = the float32 bits of bfloat16 (kind 0) or float16 (kind 1) bits src[i]."""
     i = numba_cuda.grid(1)

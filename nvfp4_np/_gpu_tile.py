@@ -23,6 +23,8 @@ traffic may skip the staging (``stage=False``, see tiled_kernel).
 
 import contextlib
 import functools
+import types
+import warnings
 
 import numba
 import numpy as np
@@ -30,7 +32,11 @@ import numpy as np
 from ._config import GPU_THREADS_PER_BLOCK, GPU_TILE_BLOCKS
 from ._numba_cuda import cuda
 
-__all__ = ["launch_tiles", "tiled_kernel", "launch", "ieee_compile", "amax_bits_kernel", "count_status_kernel"]
+#: cuda.jit's caching option: kernels compiled once per machine and loaded from disk
+#: afterwards (the simulator, which runs kernels as Python, has nothing to cache).
+CACHE = {} if numba.config.ENABLE_CUDASIM else {"cache": True}
+
+__all__ = ["launch_tiles", "tiled_kernel", "launch", "ieee_compile", "amax_bits_kernel", "count_status_kernel", "CACHE"]
 
 
 def launch(kernel, n, *args, threads=GPU_THREADS_PER_BLOCK):
@@ -47,12 +53,23 @@ def ieee_compile():
     -fma=0, and numba-cuda passes that option only together with fastmath. A fused
     operation is not the float32 arithmetic the CPU kernels do (measured: 'te'-recipe
     searches and ADMM then differ in rare blocks), so while our kernels compile, every
-    NVVM compilation gets fma=0 unless it asks otherwise."""
+    NVVM compilation gets fma=0 unless it asks otherwise. (Launches of small grids do
+    not warn here either.)"""
     from numba import config
 
-    if config.ENABLE_CUDASIM:
-        yield
-        return
+    with warnings.catch_warnings():
+        # "Grid size N will likely result in GPU under-utilization": small inputs are
+        # meant to be small (and the warning would reach the command's users).
+        warnings.filterwarnings("ignore", message=r".*Grid size \d+ will likely result in GPU under-utilization")
+        if config.ENABLE_CUDASIM:
+            yield
+        else:
+            with _fma_off():
+                yield
+
+
+@contextlib.contextmanager
+def _fma_off():
     import numba.cuda.codegen as codegen
     from numba.cuda.cudadrv import nvvm
 
@@ -74,7 +91,7 @@ def ieee_compile():
             m.compile_ir = original
 
 
-@cuda.jit
+@cuda.jit(**CACHE)
 def amax_bits_kernel(xbits, out):
     """The tensor amax of a device input, exactly: an integer max of the magnitude bits
     orders finite floats like their values (Inf/NaN sort above; the block kernels report
@@ -101,7 +118,7 @@ def amax_bits_kernel(xbits, out):
         cuda.atomic.max(out, 0, part[0])
 
 
-@cuda.jit
+@cuda.jit(**CACHE)
 def count_status_kernel(status, counts):
     """counts[s] += 1 for every block whose status s is not 0 (OK)."""
     i = cuda.grid(1)
@@ -126,62 +143,73 @@ def tiled_kernel(block_fn, bs, tile=GPU_TILE_BLOCKS, per_thread=1, stage=True, m
     extra)``: j is the tile's column block and ``rows`` the slice of its rows, so that
     ``a[rows, j]`` is the tile's part of a per-block array a; x and xbits are tile views,
     codes, packed and status such global views, and row t is the thread's block.
+
+    Each kernel is a copy of ``_staged`` or ``_direct`` whose globals hold block_fn and
+    the constants, named after them: numba-cuda caches it on disk under that name
+    (a kernel made as a closure over block_fn got a new cache key in every process,
+    and every run of the command compiled its kernels again, ~6 s).
     """
-    T, BS, S, K = tile, bs, bs + 1, per_thread
-    R = T * K  # rows of a tile
-    KBS = K * BS  # words a thread copies
-    SH = BS.bit_length() - 1  # idx >> SH, idx & MASK: row and column of word idx of a tile
-    MASK = BS - 1
-    opts = {} if max_registers is None or numba.config.ENABLE_CUDASIM else {"max_registers": max_registers}
+    from numba import config
 
-    @cuda.jit(**opts)
-    def direct(rows, ncb, x, xbits, xflat, rc, dec, out, status, extra):
-        j = cuda.blockIdx.y
-        m0 = cuda.blockIdx.x * R
-        sel = slice(m0, min(m0 + R, rows))
-        tout = (out[0][sel, j], out[1][sel, j])
-        for i in range(K):
-            t = cuda.threadIdx.x + i * T
-            if m0 + t < rows:
-                block_fn(t, x[sel, j], xbits[sel, j], rc, dec, tout, status[sel, j], j, sel, extra)
+    template = _staged if stage else _direct
+    consts = {"BLOCK_FN": block_fn, "T": tile, "BS": bs, "S": bs + 1, "K": per_thread, "R": tile * per_thread,
+              "KBS": per_thread * bs, "SH": bs.bit_length() - 1, "MASK": bs - 1}
+    glob = dict(template.__globals__, **consts)
+    fn = types.FunctionType(template.__code__, glob, template.__name__)
+    fn.__qualname__ = (f"{template.__name__}_{block_fn.__module__.rpartition('.')[2]}_{block_fn.__name__}_bs{bs}"
+                       f"_t{tile}_k{per_thread}_r{max_registers}")
+    fn.__module__ = template.__module__
+    opts = {} if max_registers is None or config.ENABLE_CUDASIM else {"max_registers": max_registers}
+    return cuda.jit(**opts, **CACHE)(fn)
 
-    @cuda.jit(**opts)
-    def staged(rows, ncb, x, xbits, xflat, rc, dec, out, status, extra):
-        words = cuda.shared.array((R, S), numba.uint32)
-        j = cuda.blockIdx.y
-        m0 = cuda.blockIdx.x * R
-        m = min(R, rows - m0)
-        base = (m0 * ncb + j) * BS  # word (r, c) of the tile is flat word base + r * step + c
-        step = ncb * BS
-        end = m * BS  # words of the tile's m rows
-        t0 = cuda.threadIdx.x
-        # All K * BS loads of a thread are issued before the first store to shared
-        # memory: each thread keeps K * BS loads in flight instead of one.
-        v = cuda.local.array(KBS, numba.uint32)
-        if ncb == 1:  # the tile is contiguous: word idx is flat word base + idx
-            for k in range(KBS):
-                idx = k * T + t0
-                if idx < end:
-                    v[k] = xflat[base + idx]
-        else:
-            for k in range(KBS):
-                idx = k * T + t0
-                if idx < end:
-                    v[k] = xflat[base + (idx >> SH) * step + (idx & MASK)]
-        for k in range(KBS):
-            idx = k * T + t0
+
+def _direct(rows, ncb, x, xbits, xflat, rc, dec, out, status, extra):
+    """tiled_kernel's template without staging (its globals: BLOCK_FN and the constants)."""
+    j = cuda.blockIdx.y
+    m0 = cuda.blockIdx.x * R  # noqa: F821  (R, K, T, ...: tiled_kernel's globals)
+    sel = slice(m0, min(m0 + R, rows))  # noqa: F821
+    tout = (out[0][sel, j], out[1][sel, j])
+    for i in range(K):  # noqa: F821
+        t = cuda.threadIdx.x + i * T  # noqa: F821
+        if m0 + t < rows:
+            BLOCK_FN(t, x[sel, j], xbits[sel, j], rc, dec, tout, status[sel, j], j, sel, extra)  # noqa: F821
+
+
+def _staged(rows, ncb, x, xbits, xflat, rc, dec, out, status, extra):
+    """tiled_kernel's template staging the tile through shared memory."""
+    words = cuda.shared.array((R, S), numba.uint32)  # noqa: F821
+    j = cuda.blockIdx.y
+    m0 = cuda.blockIdx.x * R  # noqa: F821
+    m = min(R, rows - m0)  # noqa: F821
+    base = (m0 * ncb + j) * BS  # word (r, c) of the tile is flat word base + r * step + c  # noqa: F821
+    step = ncb * BS  # noqa: F821
+    end = m * BS  # words of the tile's m rows  # noqa: F821
+    t0 = cuda.threadIdx.x
+    # All K * BS loads of a thread are issued before the first store to shared
+    # memory: each thread keeps K * BS loads in flight instead of one.
+    v = cuda.local.array(KBS, numba.uint32)  # noqa: F821
+    if ncb == 1:  # the tile is contiguous: word idx is flat word base + idx
+        for k in range(KBS):  # noqa: F821
+            idx = k * T + t0  # noqa: F821
             if idx < end:
-                words[idx >> SH, idx & MASK] = v[k]
-        cuda.syncthreads()
-        sel = slice(m0, m0 + m)
-        tout = (out[0][sel, j], out[1][sel, j])  # (each thread writes its block's bytes: a few words)
-        for i in range(K):
-            t = t0 + i * T
-            if t < m:
-                block_fn(t, words.view(np.float32)[:, :BS], words[:, :BS], rc, dec, tout, status[sel, j], j,
-                         sel, extra)
-
-    return staged if stage else direct
+                v[k] = xflat[base + idx]
+    else:
+        for k in range(KBS):  # noqa: F821
+            idx = k * T + t0  # noqa: F821
+            if idx < end:
+                v[k] = xflat[base + (idx >> SH) * step + (idx & MASK)]  # noqa: F821
+    for k in range(KBS):  # noqa: F821
+        idx = k * T + t0  # noqa: F821
+        if idx < end:
+            words[idx >> SH, idx & MASK] = v[k]  # noqa: F821
+    cuda.syncthreads()
+    sel = slice(m0, m0 + m)
+    tout = (out[0][sel, j], out[1][sel, j])  # (each thread writes its block's bytes: a few words)
+    for i in range(K):  # noqa: F821
+        t = t0 + i * T  # noqa: F821
+        if t < m:
+            BLOCK_FN(t, words.view(np.float32)[:, :BS], words[:, :BS], rc, dec, tout, status[sel, j], j,  # noqa: F821
+                     sel, extra)
 
 
 def launch_tiles(block_fn, xb, ncb, rc, dec, out, status, extra=(), block_arrays=(), **variant):

@@ -196,6 +196,13 @@ def load_kernels(methods, settings, say=None):
                 if registry.method(method).needs_activations else {}
             quantize(np.ones((1, bs), np.float32), bs, method, recipe=settings.recipe, rounding=settings.rounding,
                      device=settings.device, **kw)
+            if settings.device == "cuda" and not kw:  # the GPU path's conversion and error sums too
+                from .gpu_rows import gpu_quantize_rows
+                from .plan import TensorPlan
+
+                p = TensorPlan("warm-up", "", "BF16", (1, bs), "quantize", method=method)
+                for bits in ("BF16", "F16"):
+                    gpu_quantize_rows(np.zeros((1, bs), np.uint16), bits, p, settings)
     finally:
         if timer is not None:
             timer.cancel()
