@@ -3,6 +3,8 @@
 Public API (everything else is private):
 
 - ``quantize(W, block_size=16, method="optimal")`` -> ``NVFP4Tensor``
+- the methods: ``nvfp4_naive``, ``nvfp4_optimal``, ``nvfp4_optimal_hessian``,
+  ``nvfp4_admm``, ``nvfp4_gptq``
 - the seed's functions on NumPy arrays: ``nvfp4_naive``, ``nvfp4_optimal``,
   ``nvfp4_dequantize``, ``fp4_quantize``, ``fp4_dequantize``, ``compute_block_sse``,
   ``build_fp8_e4m3_scales``
@@ -29,6 +31,7 @@ from .encoding import (
     unswizzle_scales,
 )
 from .formats import build_fp8_e4m3_scales
+from .gptq import nvfp4_gptq
 from .hessian import block_hessians, nvfp4_optimal_hessian
 from .metrics import metrics
 from .naive import nvfp4_naive
@@ -45,6 +48,7 @@ __all__ = [
     "nvfp4_optimal_hessian",
     "block_hessians",
     "nvfp4_admm",
+    "nvfp4_gptq",
     "nvfp4_dequantize",
     "fp4_quantize",
     "fp4_dequantize",

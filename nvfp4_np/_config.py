@@ -36,6 +36,11 @@ HESSIAN_ROWS_PER_TASK = 64
 #: ADMM together, one vectorised loop over blocks per step.
 ADMM_ROWS_PER_TASK = 512
 
+#: GPTQ: columns per lazy block (the trailing columns get a block's errors in one pass
+#: at its end; results never depend on it), and weight rows per parallel task.
+GPTQ_BLOCK = 128
+GPTQ_ROWS_PER_TASK = 16
+
 #: GPU: threads per CUDA block of the small reductions (tensor amax, status counts), and
 #: NVFP4 blocks per chunk when a host array is processed piecewise (device memory stays
 #: O(chunk)). Results never depend on either.

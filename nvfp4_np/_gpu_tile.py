@@ -163,52 +163,57 @@ def tiled_kernel(block_fn, bs, tile=GPU_TILE_BLOCKS, per_thread=1, stage=True, m
     return cuda.jit(**opts, **CACHE)(fn)
 
 
+#: The templates' compile-time constants and block function: each kernel tiled_kernel
+#: makes gets its own values in its own globals (these module-level ones are never used).
+BLOCK_FN = T = BS = S = K = R = KBS = SH = MASK = None
+
+
 def _direct(rows, ncb, x, xbits, xflat, rc, dec, out, status, extra):
     """tiled_kernel's template without staging (its globals: BLOCK_FN and the constants)."""
     j = cuda.blockIdx.y
-    m0 = cuda.blockIdx.x * R  # noqa: F821  (R, K, T, ...: tiled_kernel's globals)
-    sel = slice(m0, min(m0 + R, rows))  # noqa: F821
+    m0 = cuda.blockIdx.x * R
+    sel = slice(m0, min(m0 + R, rows))
     tout = (out[0][sel, j], out[1][sel, j])
-    for i in range(K):  # noqa: F821
-        t = cuda.threadIdx.x + i * T  # noqa: F821
+    for i in range(K):
+        t = cuda.threadIdx.x + i * T
         if m0 + t < rows:
-            BLOCK_FN(t, x[sel, j], xbits[sel, j], rc, dec, tout, status[sel, j], j, sel, extra)  # noqa: F821
+            BLOCK_FN(t, x[sel, j], xbits[sel, j], rc, dec, tout, status[sel, j], j, sel, extra)
 
 
 def _staged(rows, ncb, x, xbits, xflat, rc, dec, out, status, extra):
     """tiled_kernel's template staging the tile through shared memory."""
-    words = cuda.shared.array((R, S), numba.uint32)  # noqa: F821
+    words = cuda.shared.array((R, S), numba.uint32)
     j = cuda.blockIdx.y
-    m0 = cuda.blockIdx.x * R  # noqa: F821
-    m = min(R, rows - m0)  # noqa: F821
-    base = (m0 * ncb + j) * BS  # word (r, c) of the tile is flat word base + r * step + c  # noqa: F821
-    step = ncb * BS  # noqa: F821
-    end = m * BS  # words of the tile's m rows  # noqa: F821
+    m0 = cuda.blockIdx.x * R
+    m = min(R, rows - m0)
+    base = (m0 * ncb + j) * BS  # word (r, c) of the tile is flat word base + r * step + c
+    step = ncb * BS
+    end = m * BS  # words of the tile's m rows
     t0 = cuda.threadIdx.x
     # All K * BS loads of a thread are issued before the first store to shared
     # memory: each thread keeps K * BS loads in flight instead of one.
-    v = cuda.local.array(KBS, numba.uint32)  # noqa: F821
+    v = cuda.local.array(KBS, numba.uint32)
     if ncb == 1:  # the tile is contiguous: word idx is flat word base + idx
-        for k in range(KBS):  # noqa: F821
-            idx = k * T + t0  # noqa: F821
+        for k in range(KBS):
+            idx = k * T + t0
             if idx < end:
                 v[k] = xflat[base + idx]
     else:
-        for k in range(KBS):  # noqa: F821
-            idx = k * T + t0  # noqa: F821
+        for k in range(KBS):
+            idx = k * T + t0
             if idx < end:
-                v[k] = xflat[base + (idx >> SH) * step + (idx & MASK)]  # noqa: F821
-    for k in range(KBS):  # noqa: F821
-        idx = k * T + t0  # noqa: F821
+                v[k] = xflat[base + (idx >> SH) * step + (idx & MASK)]
+    for k in range(KBS):
+        idx = k * T + t0
         if idx < end:
-            words[idx >> SH, idx & MASK] = v[k]  # noqa: F821
+            words[idx >> SH, idx & MASK] = v[k]
     cuda.syncthreads()
     sel = slice(m0, m0 + m)
     tout = (out[0][sel, j], out[1][sel, j])  # (each thread writes its block's bytes: a few words)
-    for i in range(K):  # noqa: F821
-        t = t0 + i * T  # noqa: F821
+    for i in range(K):
+        t = t0 + i * T
         if t < m:
-            BLOCK_FN(t, words.view(np.float32)[:, :BS], words[:, :BS], rc, dec, tout, status[sel, j], j,  # noqa: F821
+            BLOCK_FN(t, words.view(np.float32)[:, :BS], words[:, :BS], rc, dec, tout, status[sel, j], j,
                      sel, extra)
 
 

@@ -10,7 +10,10 @@ expert's gate/up) share one record: the file holds it once, and the metadata's
 
 File layout (all keys are checkpoint tensor names without ``.weight``):
 
-- ``<module>.H``       float64 (K/16, 16, 16), the block Hessians;
+- ``<module>.H``       float64 (K/16, 16, 16), the block Hessians; with ``full_hessian``
+  float32 (K, K), the whole H = X^T X (accumulated in float64, stored rounded to
+  float32: what ``quantize --method gptq`` needs), for the layers that fit
+  ``max_hessian_mb``;
 - ``<module>.amax``    float32 (), max |X| over the calibration tokens;
 - ``<module>.tokens``  int64 (), how many tokens (rows of X) were seen;
 - ``__calibration__``  uint8, UTF-8 JSON: model, text files and their SHA-256, samples,
@@ -88,8 +91,9 @@ class _Recorder:
     a layer whose input is the very tensor another layer read in the same window is
     recorded once, under the first one's name."""
 
-    def __init__(self, torch):
+    def __init__(self, torch, full=()):
         self.torch = torch
+        self.full = set(full)  # the layers recorded with their whole H
         self.H, self.amax, self.tokens, self.alias = {}, {}, {}, {}
         self.seen = {}  # this window: id of an input tensor -> (tensor kept alive, module that recorded it)
 
@@ -119,8 +123,11 @@ class _Recorder:
         x64 = x.detach().reshape(-1, K).to(torch.float64)
         if K % BLOCK:
             raise CheckpointError(f"layer {name}: K = {K} is not a multiple of {BLOCK}")
-        xb = x64.reshape(x64.shape[0], K // BLOCK, BLOCK)
-        h = torch.einsum("tbi,tbj->bij", xb, xb)
+        if name in self.full:
+            h = x64.T @ x64
+        else:
+            xb = x64.reshape(x64.shape[0], K // BLOCK, BLOCK)
+            h = torch.einsum("tbi,tbj->bij", xb, xb)
         self.H[name] = h if name not in self.H else self.H[name] + h
         a = float(x.detach().abs().max().float()) if x.numel() else 0.0
         self.amax[name] = max(self.amax.get(name, 0.0), a)
@@ -130,15 +137,37 @@ class _Recorder:
         self.seen.clear()
 
 
+#: Default budget of full Hessians (MiB, float64 while recording).
+MAX_HESSIAN_MB = 4096
+
+
+def full_hessian_plan(shapes, max_mb=MAX_HESSIAN_MB):
+    """Which layers get their whole H: ``shapes`` {module: K} in recording order; layers
+    are taken in that order while the float64 (K, K) matrices fit ``max_mb`` MiB (layers
+    sharing an input are counted each: a bound). Returns (modules, MiB taken, modules left
+    with block Hessians)."""
+    taken, left, total = [], [], 0.0
+    for m, K in shapes.items():
+        mb = K * K * 8 / 2**20
+        if total + mb <= max_mb:
+            taken.append(m)
+            total += mb
+        else:
+            left.append(m)
+    return taken, total, left
+
+
 def calibrate(model_dir, texts, out, *, samples=128, seq_len=512, layers=None, dtype="bfloat16", device="cpu",
-              overwrite=False, progress=None, note=None):
+              overwrite=False, progress=None, note=None, full_hessian=False, max_hessian_mb=MAX_HESSIAN_MB):
     """Run the model in ``model_dir`` on the text files ``texts`` and write the
     calibration file ``out`` (see the module docstring). Returns its metadata.
 
     ``samples`` windows of ``seq_len`` tokens are taken from the start of the
     concatenated, tokenized texts; ``layers`` (a regular expression) narrows the layers
     recorded to those whose name it matches, among those ``quantize`` would quantize.
-    ``progress(i, n)`` is called after each window."""
+    ``progress(i, n)`` is called after each window. ``full_hessian``: record each
+    layer's whole (K, K) H (for GPTQ) while they fit ``max_hessian_mb`` MiB; ``note`` is
+    told the size before the run starts, and which layers keep block Hessians."""
     torch, transformers = _torch()
     model_dir = os.fspath(model_dir)
     texts = [os.fspath(t) for t in texts]
@@ -209,7 +238,17 @@ def calibrate(model_dir, texts, out, *, samples=128, seq_len=512, layers=None, d
              f"first {missing[0]!r}")
     if len(chunks) < samples and note:
         note(f"the text gives {len(chunks)} windows of {seq_len} tokens, fewer than --samples {samples}")
-    rec = _Recorder(torch)
+    full = []
+    if full_hessian:
+        ks = {names[n]: mod.in_features for n, mod in model.named_modules() if n in names}
+        full, mb, left = full_hessian_plan(ks, max_hessian_mb)
+        if note:
+            note(f"full Hessians for {len(full)} layers: {mb:.0f} MiB of float64 while recording, "
+                 f"{mb / 2:.0f} MiB in the file (float32)")
+            if left:
+                note(f"{len(left)} layers do not fit --max-hessian-mb {max_hessian_mb} and keep block Hessians "
+                     f"(GPTQ falls back to the Hessian search there), first {left[0]!r}")
+    rec = _Recorder(torch, full)
     handles = [mod.register_forward_pre_hook(rec.hook(names[n])) for n, mod in model.named_modules() if n in names]
     clean_leftovers(out, overwrite, note)
     try:
@@ -230,10 +269,12 @@ def calibrate(model_dir, texts, out, *, samples=128, seq_len=512, layers=None, d
             "transformers": transformers.__version__, "model": os.path.abspath(model_dir), "model_class":
             type(model).__name__, "files": files, "samples": len(chunks), "seq_len": seq_len, "dtype": dtype,
             "block_size": BLOCK, "tokens": len(chunks) * seq_len, "recorded": len(rec.H),
+            "full_hessians": sorted(m for m in rec.H if rec.H[m].ndim == 2),
             "aliases": {m: r for m, r in sorted(rec.alias.items()) if m != r}}
     arrays = {}
     for m in sorted(rec.H):
-        arrays[f"{m}.H"] = rec.H[m].cpu().numpy()
+        h = rec.H[m].cpu().numpy()
+        arrays[f"{m}.H"] = h.astype(np.float32) if h.ndim == 2 else h
         arrays[f"{m}.amax"] = np.float32(rec.amax[m])
         arrays[f"{m}.tokens"] = np.int64(rec.tokens[m])
     arrays[CALIBRATION_KEY] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)

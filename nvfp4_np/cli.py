@@ -94,7 +94,8 @@ def _settings(args):
 
     return Settings(method=args.method, mode=args.mode, recipe=args.recipe, block_size=args.block_size,
                     rounding=args.rounding, fallback=args.fallback, device=args.device, format=args.format,
-                    scheme=args.scheme, fuse_scales=not args.no_fuse_scales, stacked_experts=args.stacked_experts)
+                    scheme=args.scheme, fuse_scales=not args.no_fuse_scales, stacked_experts=args.stacked_experts,
+                    damp=args.damp, order=args.order)
 
 
 def _quantize(args):
@@ -308,7 +309,8 @@ def _calibrate(args):
     try:
         meta = calibrate(args.model, args.text, args.out, samples=args.samples, seq_len=args.seq_len,
                          layers=args.layers, dtype=args.dtype, device=args.device, overwrite=_overwrite(args),
-                         progress=progress, note=lambda s: print(f"nvfp4-np calibrate: note: {s}", file=sys.stderr))
+                         progress=progress, note=lambda s: print(f"nvfp4-np calibrate: note: {s}", file=sys.stderr),
+                         full_hessian=args.full_hessian, max_hessian_mb=args.max_hessian_mb)
     finally:
         if bar is not None:
             bar.close()
@@ -420,6 +422,10 @@ def build_parser():
                        f"{m.name}: {m.summary}" + (" (needs --calib)" if m.needs_activations else "") for m in methods))
     q.add_argument("--mode", help="; ".join(f"{m.name}: {'|'.join(m.modes)} (default {m.checkpoint_mode})"
                                             for m in methods if m.modes))
+    q.add_argument("--damp", type=float, default=0.01,
+                   help="gptq: dampening added to H's diagonal, relative to its mean (default 0.01)")
+    q.add_argument("--order", choices=("natural", "act"), default="natural",
+                   help="gptq: column order; act: the 16-column groups by descending diag(H) (default natural)")
     q.add_argument("--recipe", choices=registry.RECIPES,
                    help="the arithmetic (default: the format's own, compressed-tensors or modelopt)")
     q.add_argument("--format", choices=("compressed-tensors", "modelopt"), default="compressed-tensors",
@@ -480,6 +486,11 @@ def build_parser():
     c.add_argument("--layers", metavar="REGEX", help="record only the layers whose weight name matches")
     c.add_argument("--dtype", choices=("bfloat16", "float32"), default="bfloat16", help="the model's dtype")
     c.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
+    c.add_argument("--full-hessian", action="store_true",
+                   help="record each layer's whole K x K Hessian (what --method gptq needs), not only its blocks")
+    c.add_argument("--max-hessian-mb", type=float, default=4096, metavar="MB",
+                   help="budget of full Hessians (float64 while recording; default 4096): layers beyond it keep "
+                        "block Hessians")
     _overwrite_flags(c)
     c.add_argument("--quiet", action="store_true")
 

@@ -129,7 +129,7 @@ def _submit(client, ckpt, cal, p, settings, task_elements, groups, group_amax):
     M, K = ck.matrix_shape(p.shape, settings.stacked_experts)
     step = ck.row_step(K)  # the driver's: the error sums' partition is the single process's
     ranges = _ranges(M, K, task_elements, step)
-    operands = (None, None, None)
+    operands = (None, None, None, None)
     if p.calib is not None:
         operands = client.submit(_operands_task, cal.path, p, settings, pure=False)
     two_level = recipes.get_recipe(settings.recipe).two_level

@@ -38,14 +38,23 @@ def optimal_block(b, x, xbits, rc, dec, out, status, sq, srt, work):
     """Search and write block ``b`` (the GPU twin's per-block function; the CPU kernel runs
     the same steps with the block in vector registers, see _optimal_blocks). ``sq``,
     ``srt`` (bs) and ``work`` (2 * bs) are scratch."""
+    best_c, finite = optimal_code(b, x, xbits, rc, dec, status, sq, srt, work)
+    if finite:
+        emit_block(b, best_c, x, dec, rc, out)
+
+
+@numba.njit(**JIT_SCALAR)
+def optimal_code(b, x, xbits, rc, dec, status, sq, srt, work):
+    """(the searched scale code of block ``b``, finite), its status recorded (begin_block);
+    scratch as optimal_block's. GPTQ's per-group scales use it too."""
     amax, c0, finite = begin_block(b, xbits, status, rc)
     if not finite:
-        return
+        return c0, False
     e0 = code_sse(x, b, c0, dec, rc, sq)
     s_min, s_max, noise = search_window(xbits, b, amax, e0, work, srt)
     lo, hi = scan_codes(rc, dec, e0, block_energy(x, b, sq), s_min, s_max, noise)
     best_c, _ = _scan(x, b, rc, dec, sq, c0, e0, lo, hi)
-    emit_block(b, best_c, x, dec, rc, out)
+    return best_c, True
 
 
 @numba.njit(**JIT_SCALAR)

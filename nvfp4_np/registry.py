@@ -38,7 +38,9 @@ class Method:
 
     ``modes``: the method's modes, the default first (empty: none). ``checkpoint_mode``:
     the mode a checkpoint uses (the most accurate). ``needs_activations``: it takes ``X``
-    or ``H_blocks``. ``cpu`` / ``gpu``: its kernels as ``"module:function"``.
+    or a Hessian (``H_blocks``, or the full ``H`` when that is one of its options).
+    ``options``: the method's own keyword options, passed on by :func:`nvfp4_np.quantize`.
+    ``cpu`` / ``gpu``: its kernels as ``"module:function"`` (``gpu`` None: CPU only).
     """
 
     name: str
@@ -49,13 +51,21 @@ class Method:
     checkpoint_mode: str = None
     needs_activations: bool = False
     block_sizes: tuple = BLOCK_SIZES
+    options: tuple = ()
 
     @property
     def default_mode(self):
         return self.modes[0] if self.modes else None
 
+    @property
+    def takes_full_hessian(self):
+        """Whether its Hessian is the full (K, K) ``H`` (else the block Hessians ``H_blocks``)."""
+        return "H" in self.options
+
     def function(self, device="cpu"):
         """The method's public function for ``device`` ("cpu" or "cuda")."""
+        if device != "cpu" and self.gpu is None:
+            raise ValueError(f"method {self.name!r} runs on the CPU only (device='cpu'), got device={device!r}")
         module, _, name = (self.cpu if device == "cpu" else self.gpu).partition(":")
         return getattr(importlib.import_module(module), name)
 
@@ -80,6 +90,9 @@ METHODS = {m.name: m for m in (
     Method("admm", "the Hessian scale, then quants refined by ADMM",
            "nvfp4_np.admm:nvfp4_admm", "nvfp4_np.gpu_admm:nvfp4_admm",
            modes=("seed", "best"), checkpoint_mode="best", needs_activations=True),
+    Method("gptq", "GPTQ error compensation, each group's block scales searched as the sweep reaches it",
+           "nvfp4_np.gptq:nvfp4_gptq", None, modes=("optimal", "hessian", "naive"), checkpoint_mode="hessian",
+           needs_activations=True, options=("H", "damp", "order", "block")),
 )}
 
 

@@ -55,7 +55,8 @@ class NVFP4Tensor:
     rounding : str
         E2M1 tie rule used ("seed" or "rne").
     mode : str or None
-        The method's mode ("seed", "exact", "best") for "hessian" and "admm".
+        The method's mode ("seed", "exact", "best") for "hessian" and "admm"; each group's
+        scale search ("optimal", "hessian", "naive") for "gptq".
     """
 
     codes: np.ndarray
@@ -172,7 +173,7 @@ class NVFP4Tensor:
 
 
 def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recipe=registry.DEFAULT_RECIPE, rounding=None, X=None,
-             H_blocks=None, mode=None, tensor_amax=None, device="cpu"):
+             H_blocks=None, mode=None, tensor_amax=None, device="cpu", **options):
     """Quantize an array to NVFP4 with blocks of ``block_size`` along ``axis``.
 
     Parameters
@@ -180,12 +181,14 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
     W : array_like, shape (..., K, ...)
         Any real floating dtype; ``W.shape[axis]`` must be a multiple of ``block_size``.
     block_size : {16, 32}, default 16
-    method : {"naive", "optimal", "hessian", "admm"}, default "optimal"
+    method : {"naive", "optimal", "hessian", "admm", "gptq"}, default "optimal"
         (the methods, their modes and kernels are :data:`nvfp4_np.registry.METHODS`)
         ``"optimal"`` searches the E4M3 scales for the least squared error per block;
         ``"hessian"`` for the least output error r^T H r given activations ``X`` (T, K)
         or block Hessians ``H_blocks`` (see :func:`nvfp4_np.nvfp4_optimal_hessian`);
-        ``"admm"`` also refines the quants (:func:`nvfp4_np.nvfp4_admm`).
+        ``"admm"`` also refines the quants (:func:`nvfp4_np.nvfp4_admm`); ``"gptq"``
+        rounds column by column with error compensation, given ``X`` or the full ``H``
+        (:func:`nvfp4_np.nvfp4_gptq`).
     axis : int, default -1
         The axis that is cut into blocks (the GEMM reduction axis, K).
     recipe : {"seed", "te", "modelopt", "torchao", "compressed-tensors"}, keyword-only
@@ -196,10 +199,16 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
         Activations or block Hessians for ``method="hessian"`` / ``"admm"``.
     mode : str, optional, keyword-only
         The method's mode: ``"seed"`` (default) or ``"exact"`` for ``"hessian"``,
-        ``"seed"`` (default) or ``"best"`` for ``"admm"``.
+        ``"seed"`` (default) or ``"best"`` for ``"admm"``, ``"optimal"`` (default),
+        ``"hessian"`` or ``"naive"`` (each group's scale search) for ``"gptq"``.
     tensor_amax : float, optional, keyword-only
         Largest magnitude of the whole tensor when ``W`` is a slice of it (two-level
         recipes; default ``max|W|``); smaller than ``max|W|`` is a ValueError.
+    **options : keyword-only
+        The method's own options (:attr:`nvfp4_np.registry.Method.options`): for
+        ``"gptq"``, ``H`` (the full (K, K) Hessian, instead of ``X``), ``damp``,
+        ``order`` and ``block`` (:func:`nvfp4_np.nvfp4_gptq`; its mode is each group's
+        scale search).
     device : {"cpu", "cuda"}, keyword-only
         Where the kernels run; the bytes are identical (see :mod:`nvfp4_np.gpu`). A device
         array ``W`` (numba, CuPy, PyTorch CUDA: float32, C-contiguous, blocks along the
@@ -226,7 +235,7 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
     m = registry.method(method)
     if block_size not in m.block_sizes:
         raise ValueError(f"method {method!r} takes block sizes {m.block_sizes}, got {block_size}")
-    fn = m.function(core.check_device(device))
+    fn = m.function(device if m.gpu is None else core.check_device(device))  # (a CPU-only method says so first)
     r = recipes.get_recipe(recipe)
     on_device = core.is_device_array(W)
     if on_device:  # bytes stay on the device; W as numba sees it (CuPy and PyTorch arrays too)
@@ -246,11 +255,24 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
     moved_shape = tuple(moved.shape)
     blocked = moved.reshape(moved_shape[:-1] + (K // block_size, block_size))
     kw = {"recipe": r, "rounding": rounding, "tensor_amax": tensor_amax}
+    unknown = sorted(set(options) - set(m.options))
+    if unknown:
+        takes = f"it takes {', '.join(m.options)}" if m.options else "it takes none"
+        raise TypeError(f"quantize() got options {unknown} that method {method!r} does not take ({takes})")
+    kw.update(options)
+    if m.takes_full_hessian and H_blocks is not None:
+        raise ValueError(f"method {method!r} takes the full Hessian H (K, K) or X, not H_blocks")
     if m.needs_activations:
-        kw.update(X=X, H_blocks=H_blocks, mode=m.check_mode(mode))
-    elif X is not None or H_blocks is not None or mode is not None:
+        kw["X"] = X
+        if not m.takes_full_hessian:
+            kw["H_blocks"] = H_blocks
+        if m.modes:
+            kw["mode"] = m.check_mode(mode)
+    elif X is not None or H_blocks is not None:
         takes = [n for n, e in registry.METHODS.items() if e.needs_activations]
-        raise ValueError(f"X, H_blocks and mode apply to method={' or '.join(map(repr, takes))}, not {method!r}")
+        raise ValueError(f"X and H_blocks apply to method={' or '.join(map(repr, takes))}, not {method!r}")
+    if mode is not None and not m.modes:
+        m.check_mode(mode)  # (names the method's lack of modes)
     try:  # the kernels write the bytes: scale bytes (..., K // bs), codes (..., K // bs, bs // 2)
         result = fn(blocked, dim=-1, as_bytes=True, **kw)
     except core.NonFiniteError as e:  # report the position in W, not in the blocked view

@@ -971,6 +971,45 @@ class SpecReference:
         """§3: A = max|x| over the whole input."""
         return F32(np.abs(x).max()) if x.size else F32(0.0)
 
+    # --- §4.5: GPTQ
+    def gptq_scale_bytes(self, x, scales, H64_group):
+        """The group's block bytes when the sweep reaches it, from its current values."""
+        if scales == "naive":
+            return self.naive(x)
+        if scales == "optimal":
+            return self.optimal(x)
+        return self.hessian_exact(x, np.repeat(H64_group[None], len(x), axis=0))
+
+    def gptq(self, W, block_size, scales, groups, U, H_groups):
+        """§4.5 the sweep, column by column, given its operators (gptq_operators: the
+        group order, U rounded to float32, the groups' diagonal blocks of H): the five
+        outputs of a vector."""
+        x2 = np.asarray(W).astype(F32)
+        M, K = x2.shape
+        bs = block_size
+        nb = K // bs
+        self.ts = self.tensor_scale(self.tensor_amax(x2))
+        perm = (np.asarray(groups)[:, None] * bs + np.arange(bs)).reshape(-1)
+        w = x2[:, perm].copy()
+        U = _f(U)
+        q_all, dq_all = np.zeros((M, K), F32), np.zeros((M, K), F32)
+        sb = np.zeros((M, nb), np.uint8)
+        for p in range(nb):
+            cols = slice(p * bs, (p + 1) * bs)
+            c = self.gptq_scale_bytes(w[:, cols].copy(), scales, np.asarray(H_groups[p], np.float64))
+            sb[:, groups[p]] = c
+            for t in range(bs):
+                j = p * bs + t
+                q, dq = self.quants(w[:, cols].copy(), c)  # column t at its value now
+                q_all[:, j], dq_all[:, j] = q[:, t], dq[:, t]
+                err = _f(_f(w[:, j] - dq[:, t]) / U[j, j])
+                w[:, j + 1:] = _f(w[:, j + 1:] - _f(err[:, None] * U[j, j + 1:][None, :]))
+        inv = np.argsort(perm)
+        q_all, dq_all = q_all[:, inv], dq_all[:, inv]
+        return {"codes": self.pack(self.encode(q_all)), "scale_bytes": sb,
+                "scale_bytes_swizzled": self.swizzle(sb), "tensor_scale": np.array([self.ts], F32),
+                "dequant": dq_all}
+
     def outputs(self, W, block_size, method, mode=None, H=None, Hn=None, Minv=None, n_outer=3, n_inner=10):
         """The five outputs of a golden vector (validation/SPEC.md §8) for input W (M, K)."""
         x2 = np.asarray(W).astype(F32)

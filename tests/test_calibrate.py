@@ -185,3 +185,43 @@ def test_layers_regex_records_only_those_layers_under_their_own_names(calibrated
         assert recorded and all(k.startswith("model.layers.0.") for k in recorded)
         for k in recorded:  # layer 1's inputs are not added into layer 0's record
             assert np.array_equal(part[k], full[k]) and part[k[:-2] + ".tokens"] == 4 * 64, k
+
+
+@needs_torch
+def test_full_hessians_feed_gptq_within_their_budget(calibrated, tmp_path, capsys):
+    """--full-hessian records each layer's whole X^T X (float64 sums, stored float32),
+    equal to the captured activations'; quantize --method gptq uses them (the bytes of
+    nvfp4_np.quantize with that H); a budget too small for a layer keeps its block
+    Hessians, and GPTQ falls back to the Hessian search there, saying so."""
+    d = calibrated
+    assert _run("calibrate", d / "m", "--text", TEXT, "-o", tmp_path / "f.npz", "--samples", "4", "--seq-len", "64",
+                "--full-hessian", "--quiet") == 0
+    assert "full Hessians for" in capsys.readouterr().err  # the size, before the run
+    tok = transformers.AutoTokenizer.from_pretrained(str(d / "m"))
+    ids = tok(open(TEXT, encoding="utf-8").read(), add_special_tokens=False)["input_ids"]
+    X = _captured(d / "m", transformers.AutoModelForCausalLM, LAYERS, [ids[i * 64:(i + 1) * 64] for i in range(4)])
+    with np.load(tmp_path / "f.npz") as z:
+        for n in LAYERS:
+            want = (X[n].T @ X[n]).astype(np.float32)
+            assert z[n + ".H"].dtype == np.float32 and z[n + ".H"].shape == want.shape
+            np.testing.assert_allclose(z[n + ".H"], want, rtol=1e-6, atol=1e-6 * np.abs(want).max())
+        meta = json.loads(bytes(z["__calibration__"]).decode())
+        H = z["model.layers.1.mlp.down_proj.H"]
+    assert "model.layers.1.mlp.down_proj" in meta["full_hessians"]
+    assert _run("quantize", d / "m", "-o", tmp_path / "g", "--method", "gptq", "--calib", tmp_path / "f.npz",
+                "--quiet") == 0
+    rep = {x["name"]: x for x in ck.read_report(str(tmp_path / "g"))["tensors"] if x["action"] == "quantized"}
+    assert all(x["method"] == "gptq" and x["mode"] == "hessian" for x in rep.values())
+    W = ck.open_checkpoint(str(d / "m")).get("model.layers.1.mlp.down_proj.weight").astype(np.float32)
+    ref = nvfp4_np.quantize(W, 16, "gptq", H=H, mode="hessian", recipe="compressed-tensors")
+    got = ck.load_quantized(ck.open_checkpoint(str(tmp_path / "g")), "model.layers.1.mlp.down_proj",
+                            ck.nvfp4_groups(ck.open_checkpoint(str(tmp_path / "g"))))
+    assert np.array_equal(got.codes, ref.codes) and np.array_equal(got.scale_bytes, ref.scale_bytes)
+    # a budget that holds no layer: block Hessians everywhere, GPTQ falls back with a note
+    assert _run("calibrate", d / "m", "--text", TEXT, "-o", tmp_path / "s.npz", "--samples", "2", "--seq-len", "64",
+                "--full-hessian", "--max-hessian-mb", "0.01", "--quiet") == 0
+    assert "do not fit --max-hessian-mb" in capsys.readouterr().err
+    assert _run("quantize", d / "m", "-o", tmp_path / "s", "--method", "gptq", "--calib", tmp_path / "s.npz",
+                "--quiet") == 0
+    rep = [x for x in ck.read_report(str(tmp_path / "s"))["tensors"] if x["action"] == "quantized"]
+    assert all(x["method"] == "hessian" and "only block Hessians" in x["note"] for x in rep)

@@ -72,7 +72,8 @@ def _layout_dequant(packed, scale, gs):
 
 @pytest.mark.parametrize("method, recipe, calib", [
     ("optimal", "compressed-tensors", None), ("naive", "seed", None), ("optimal", "te", None),
-    ("hessian", "compressed-tensors", "X"), ("admm", "modelopt", "H"),
+    ("hessian", "compressed-tensors", "X"), ("admm", "modelopt", "H"), ("gptq", "compressed-tensors", "X"),
+    ("gptq", "te", "Hmix"),
 ])
 @pytest.mark.slow
 def test_quantize_bytes_equal_the_api(model, tmp_path, method, recipe, calib):
@@ -82,6 +83,11 @@ def test_quantize_bytes_equal_the_api(model, tmp_path, method, recipe, calib):
         args += ["--calib", tmp_path / "calib.npz"]
     elif calib == "H":  # full Hessians for two layers; the third falls back
         np.savez(tmp_path / "h.npz", **{k + ".H": (x.T @ x).astype(np.float64) for k, x in list(acts.items())[:2]})
+        args += ["--calib", tmp_path / "h.npz"]
+    elif calib == "Hmix":  # a full Hessian (float32, as calibrate --full-hessian stores it), block Hessians, none
+        (k0, x0), (k1, x1) = list(acts.items())[:2]
+        np.savez(tmp_path / "h.npz", **{k0 + ".H": (x0.T @ x0).astype(np.float32),
+                                        k1 + ".H": ck.diag_blocks(x1.T.astype(np.float64) @ x1, 16)})
         args += ["--calib", tmp_path / "h.npz"]
     assert _run(*args) == 0
     out = tmp_path / "out"
@@ -96,7 +102,15 @@ def test_quantize_bytes_equal_the_api(model, tmp_path, method, recipe, calib):
         m = name[:-len(".weight")]
         e = entries[name]
         kw = {}
-        if calib and (calib == "X" or m + ".H" in np.load(tmp_path / "h.npz").files):
+        stored = None if calib in (None, "X") else np.load(tmp_path / "h.npz").get(m + ".H")
+        if method == "gptq" and stored is not None and stored.ndim == 3:  # block Hessians only
+            assert e["method"] == "hessian" and e["mode"] == "exact" and "only block Hessians" in e["note"]
+            kw = {"H_blocks": stored, "mode": "exact"}
+        elif method == "gptq" and (calib == "X" or stored is not None):
+            kw = {"X": acts[m]} if calib == "X" else {"H": stored}
+            kw["mode"] = ck.BEST_MODES[method]
+            assert e["method"] == "gptq" and e["mode"] == "hessian" and e["calibration"] is not None
+        elif calib and (calib == "X" or stored is not None):
             kw = {"X": acts[m]} if calib == "X" else {"H_blocks": ck.diag_blocks(acts[m].T @ acts[m], 16)}
             kw["mode"] = ck.BEST_MODES[method]
             assert e["method"] == method and e["calibration"] is not None
@@ -113,7 +127,16 @@ def test_quantize_bytes_equal_the_api(model, tmp_path, method, recipe, calib):
         W64 = W.astype(np.float64)
         werr = 100 * np.linalg.norm(dq - W64) / np.linalg.norm(W64)
         assert e["weight_error_pct"] == pytest.approx(werr, rel=1e-9)
-        if e["calibration"]:
+        if e["calibration"] and e["output_error_basis"] == "block Hessians":  # sum_j r_j H_j r_j^T
+            Hb = stored.astype(np.float64)
+
+            def quad(r):
+                rb = r.reshape(r.shape[0], -1, 16)
+                return np.einsum("mji,jik,mjk->", rb, Hb, rb)
+
+            oerr = 100 * np.sqrt(quad(dq - W64) / quad(W64))
+            assert e["output_error_pct"] == pytest.approx(oerr, rel=1e-6)
+        elif e["calibration"]:
             X = acts[m].astype(np.float64)
             oerr = 100 * np.linalg.norm(X @ (dq - W64).T) / np.linalg.norm(X @ W64.T)
             assert e["output_error_pct"] == pytest.approx(oerr, rel=1e-6)
@@ -209,7 +232,7 @@ def test_row_ranges_give_the_same_bytes(model, tmp_path, monkeypatch):
     """A tensor is quantized in row ranges with the whole tensor's amax: same bytes."""
     d, t, _ = model
     assert _run("quantize", d, "-o", tmp_path / "a", "--quiet", "--recipe", "te") == 0
-    monkeypatch.setattr(ck.rows, "ROWS_ELEMENTS", 7 * 64)  # ragged row ranges
+    monkeypatch.setattr(ck.pieces, "ROWS_ELEMENTS", 7 * 64)  # ragged row ranges
     assert _run("quantize", d, "-o", tmp_path / "b", "--quiet", "--recipe", "te") == 0
     assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
 

@@ -61,13 +61,13 @@ def test_bit_identical_to_one_process(client, tmp_path, method, recipe):
     # 3 row steps per task at most: every tensor is split over several tasks (and, with a
     # two-level recipe, its amax is reduced across them)
     nd.quantize_checkpoint(client, str(tmp_path / "m"), str(tmp_path / "dask"), settings,
-                           task_elements=ck.rows.ROWS_ELEMENTS, **kw)
+                           task_elements=ck.pieces.ROWS_ELEMENTS, **kw)
     _same_output(tmp_path / "one", tmp_path / "dask")
 
 
 @pytest.mark.slow
 def test_worker_killed_mid_run_is_survived(client, tmp_path, monkeypatch):
-    monkeypatch.setattr(ck.rows, "ROWS_ELEMENTS", 64 * 512)  # many small tasks
+    monkeypatch.setattr(ck.pieces, "ROWS_ELEMENTS", 64 * 512)  # many small tasks
     _model(tmp_path / "m", n=24, rows=256, cols=512)
     np.savez(tmp_path / "h.npz", **{f"layers.{i}.proj.H": np.eye(512) + 0.1 for i in range(24)})
     settings = ck.Settings(method="admm", recipe="te")

@@ -22,36 +22,42 @@ def test_the_tables_are_the_registry():
     for name, fn in (("hessian", hessian.nvfp4_optimal_hessian), ("admm", admm.nvfp4_admm)):
         with pytest.raises(ValueError, match=f"mode for method '{name}' must be one of"):
             fn(np.ones((2, 1, 16), np.float32), H_blocks=np.eye(16)[None], mode="fast")
-    assert plan.BEST_MODES == {"hessian": "exact", "admm": "best"}
+    assert plan.BEST_MODES == {"hessian": "exact", "admm": "best", "gptq": "hessian"}
     assert plan.FALLBACKS == ("naive", "optimal")
     assert golden.METHODS == {"naive": ("naive", None), "optimal": ("optimal", None),
                               "hessian-seed": ("hessian", "seed"), "hessian-exact": ("hessian", "exact"),
-                              "admm-seed": ("admm", "seed"), "admm-best": ("admm", "best")}
+                              "admm-seed": ("admm", "seed"), "admm-best": ("admm", "best"),
+                              "gptq-optimal": ("gptq", "optimal"), "gptq-hessian": ("gptq", "hessian"),
+                              "gptq-naive": ("gptq", "naive")}
 
 
 def test_each_method_names_its_public_functions():
     for name, m in registry.METHODS.items():
         assert m.function("cpu") is nvfp4_np.tensor.METHODS[name] is getattr(nvfp4_np, m.cpu.split(":")[1])
-        assert m.function("cpu").__name__ == m.cpu.split(":")[1] and m.gpu.split(":")[1] == m.cpu.split(":")[1]
+        assert m.function("cpu").__name__ == m.cpu.split(":")[1]
+        assert m.gpu is None or m.gpu.split(":")[1] == m.cpu.split(":")[1]
         assert m.summary and (m.checkpoint_mode in m.modes if m.modes else m.checkpoint_mode is None)
         assert m.needs_activations == bool(m.modes)
 
 
 def test_unknown_method_and_mode_name_the_choices():
     W = np.ones((2, 16), np.float32)
-    with pytest.raises(ValueError, match=r"method must be one of \['admm', 'hessian', 'naive', 'optimal'\]"):
-        nvfp4_np.quantize(W, method="gptq")
+    with pytest.raises(ValueError, match=r"method must be one of \['admm', 'gptq', 'hessian', 'naive', 'optimal'\]"):
+        nvfp4_np.quantize(W, method="awq")
     with pytest.raises(ValueError, match=r"mode for method 'hessian' must be one of \('seed', 'exact'\), got 'best'"):
         nvfp4_np.quantize(W, method="hessian", X=np.ones((4, 16), np.float32), mode="best")
-    with pytest.raises(ValueError, match="X, H_blocks and mode apply to method='hessian' or 'admm', not 'naive'"):
+    with pytest.raises(ValueError, match=r"mode for method 'naive' must be None \(it has no modes\), got 'seed'"):
         nvfp4_np.quantize(W, method="naive", mode="seed")
+    with pytest.raises(ValueError, match="X and H_blocks apply to method='hessian' or 'admm' or 'gptq', not 'naive'"):
+        nvfp4_np.quantize(W, method="naive", X=np.ones((4, 16), np.float32))
 
 
 def test_the_command_line_offers_the_registry():
     out = subprocess.run([sys.executable, "-m", "nvfp4_np", "quantize", "--help"], capture_output=True,
                          text=True).stdout
     flat = " ".join(out.split())
-    assert "{naive,optimal,hessian,admm}" in flat and "{seed,te,modelopt,torchao,compressed-tensors}" in flat
+    assert "{naive,optimal,hessian,admm,gptq}" in flat and "{seed,te,modelopt,torchao,compressed-tensors}" in flat
     for m in registry.METHODS.values():
         assert f"{m.name}: {' '.join(m.summary.split())}" in flat
-    assert "hessian: seed|exact (default exact); admm: seed|best (default best)" in flat
+    assert ("hessian: seed|exact (default exact); admm: seed|best (default best); gptq: optimal|hessian|naive "
+            "(default hessian)") in flat

@@ -12,7 +12,7 @@ import numpy as np
 from .. import encoding, recipes
 from ..tensor import quantize
 from .layout import global_scale, layout_tensor
-from .rows import finish_tensor, row_step
+from .pieces import finish_tensor, row_step
 
 
 def takes(p, settings):

@@ -74,6 +74,8 @@ class Settings:
     scheme: str = "w4a16"        # or "w4a4": activation scales from calibration
     fuse_scales: bool = True     # fused layers share one global scale (fused.py)
     stacked_experts: str = None  # axis order of 3-D experts: "out-in" (E, N, K) or "in-out" (E, K, N); None: copied
+    damp: float = 0.01           # gptq: dampening, relative to the mean of diag(H)
+    order: str = "natural"       # gptq: column order, "natural" or "act"
 
     def __post_init__(self):
         from ..core import check_device
@@ -96,6 +98,10 @@ class Settings:
         if fmt.name == "modelopt" and self.scheme != "w4a4":
             raise CheckpointError("ModelOpt's NVFP4 checkpoints are W4A4 (quant_algo NVFP4: engines read each "
                                   "layer's input_scale): use --format modelopt with --scheme w4a4 --calib ACTS.npz")
+        if not (isinstance(self.damp, (int, float)) and self.damp >= 0 and self.damp == self.damp):
+            raise CheckpointError(f"damp must be a number >= 0, got {self.damp!r}")
+        if self.order not in ("natural", "act"):
+            raise CheckpointError(f"order must be 'natural' or 'act', got {self.order!r}")
         modes = registry.METHODS[self.method].modes
         if self.mode is not None and self.mode not in modes:
             raise CheckpointError(f"mode {self.mode!r} does not apply to method {self.method!r}"
@@ -148,6 +154,9 @@ def plan(ckpt, settings, *, include=None, exclude=(), default_excludes=True, cal
                     p.method, p.mode = settings.fallback, None
                     p.reason = (f"no activations in the calibration file: {settings.fallback}" if len(info.shape) == 2
                                 else f"stacked experts have no per-expert calibration: {settings.fallback}")
+                elif registry.METHODS[p.method].takes_full_hessian and calib.block_only(p.calib):
+                    p.method, p.mode = "hessian", "exact"
+                    p.reason = "only block Hessians in the calibration file (no --full-hessian): hessian exact"
             if settings.scheme == "w4a4":
                 p.acts = _activations(ckpt, calib, name, info.shape, bs)
             M, K = matrix_shape(info.shape, settings.stacked_experts)

@@ -2,7 +2,6 @@
 sums behind the report's error figures, in a partition that any split of the rows
 reproduces (so a Dask run reports the same numbers as one process)."""
 
-import math
 import time
 import warnings
 
@@ -11,31 +10,31 @@ import numpy as np
 from .._convert import to_float32
 from ..core import tensor_amax
 from ..hessian import block_hessians
-from .. import encoding, recipes
-from ..metrics import error_ratio, row_error_sums
+from .. import encoding, recipes, registry
+from ..metrics import row_error_sums
 from ..tensor import quantize
-from .layout import get_format, global_scale, layout_tensor
-
-
-#: Elements per quantize call: rows are independent, so a tensor is quantized in row
-#: ranges (same bits as one call, with the whole tensor's amax) to show progress and to
-#: react to Ctrl-C within a second or so.
-ROWS_ELEMENTS = 1 << 22
-
-
-def row_step(K):
-    """Rows per quantize call for a weight with K columns. It also fixes the partition
-    over which error sums are accumulated, so any split of the rows into whole steps
-    (the Dask tasks) gives the same report figures as one process."""
-    return max(1, ROWS_ELEMENTS // max(K, 1))
+from .layout import global_scale, layout_tensor
+from .pieces import finish_tensor, row_step
 
 
 def tensor_operands(p, settings, calib):
     """What the quantization of weight ``p`` needs besides its rows: ``(X, H_blocks,
-    H_full)`` from its calibration entry (X (T, K) float32 or None; the block Hessians,
-    computed once per tensor; the full Hessian (K, K) float64 when that was given)."""
+    H_full, gptq)`` from its calibration entry (X (T, K) float32 or None; the block
+    Hessians, computed once per tensor; the full Hessian (K, K) float64 when that was
+    given; for GPTQ, its operators, computed once per tensor, else None)."""
     if p.calib is None:
-        return None, None, None
+        return None, None, None, None
+    X, H_blocks, H_full = _calibration(p, settings, calib)
+    ops = None
+    if registry.METHODS[p.method].takes_full_hessian:
+        from ..gptq import full_hessian, gptq_operators
+
+        ops = gptq_operators(full_hessian(X) if H_full is None else H_full, settings.block_size, damp=settings.damp,
+                             order=settings.order)
+    return X, H_blocks, H_full, ops
+
+
+def _calibration(p, settings, calib):
     kind, key = p.calib
     A = calib.load(key)
     bad = A.size - np.count_nonzero(np.isfinite(A))
@@ -56,10 +55,12 @@ def quantize_rows(W, r0, p, settings, amax, operands, progress=None, step=None, 
     ``step``, default :func:`row_step`) with the whole tensor's ``amax``: a dict with the packed codes,
     scale bytes, global scale, the scale-byte histogram and, per row step, the float64
     sums (|dq - W|^2, |W|^2, output-error numerator and denominator)."""
-    X, H, H_full = operands
+    X, H, H_full, gptq_ops = operands
     M, K = W.shape
     kw = {"recipe": settings.recipe, "rounding": settings.rounding, "tensor_amax": amax, "device": settings.device}
-    if H is not None:
+    if gptq_ops is not None:
+        kw.update(H=gptq_ops, mode=p.mode)
+    elif H is not None:
         kw.update(H_blocks=H, mode=p.mode)
     step = step or row_step(K)
     if r0 % step:
@@ -122,39 +123,6 @@ def _error_sums(w, dq, X64, H_full, H_blocks=None):
     return out
 
 
-def finish_tensor(p, settings, pieces, seconds, input_scale=None):
-    """The output arrays and report entry of weight ``p`` from its row pieces (in row
-    order; for stacked experts, expert by expert), with the stored activation scale
-    ``input_scale`` under W4A4."""
-    fmt = get_format(settings.format)
-    packed = np.concatenate([q["packed"] for q in pieces]) if len(pieces) > 1 else pieces[0]["packed"]
-    sbytes = np.concatenate([q["sbytes"] for q in pieces]) if len(pieces) > 1 else pieces[0]["sbytes"]
-    sums = np.concatenate([q["sums"] for q in pieces]).sum(axis=0)
-    hist = sum(q["hist"] for q in pieces)
-    E = p.shape[0] if len(p.shape) == 3 else 1
-    firsts = {q["expert"]: q["gs"] for q in reversed(pieces)}  # an expert's (or the weight's) first piece
-    gs = [np.full(fmt.scalar_shape, firsts[e if len(p.shape) == 3 else None], np.float32) for e in range(E)]
-    arrays = []
-    for e, pk, sb in zip(range(E), np.split(packed, E), np.split(sbytes, E)):  # stacked: one weight per expert
-        arrays += [pk, sb, gs[e]]  # the scales: float8_e4m3fn, as their bytes
-        if input_scale is not None:
-            arrays.append(np.full(fmt.scalar_shape, input_scale, np.float32))
-    basis = pieces[0]["output_basis"]
-    n = math.prod(p.shape)
-    entry = {"name": p.name, "shape": list(p.shape), "dtype": p.dtype, "action": "quantized", "method": p.method,
-             "mode": p.mode, "recipe": settings.recipe, "block_size": settings.block_size,
-             "calibration": p.calib[1] if p.calib else None, "note": p.reason or None, "group": p.group,
-             "global_scale": float(gs[0].reshape(-1)[0]) if len(gs) == 1 else [float(g.reshape(-1)[0]) for g in gs],
-             "input_scale": None if input_scale is None else float(input_scale),
-             "weight_error_pct": 100 * error_ratio(sums[0], sums[1]),
-             "output_error_pct": 100 * error_ratio(sums[2], sums[3]) if basis else None,
-             "output_error_basis": basis,
-             "scale_byte_histogram": {f"0x{b:02x}": int(n) for b, n in enumerate(hist) if n},
-             "zero_scale_blocks": int(hist[0]), "seconds": seconds,
-             "elements_per_s": n / max(seconds, 1e-9)}
-    return dict(zip((o[0] for o in p.outputs), arrays)), entry
-
-
 def expert_matrix(W, e, settings):
     """Expert ``e`` of stacked experts W as its (M, K) matrix, float32 contiguous (a
     transpose for the "in-out" order)."""
@@ -181,8 +149,6 @@ def load_kernels(methods, settings, say=None):
     longer than COMPILE_NOTE_SECONDS (and how long it took). Returns the seconds taken."""
     import threading
 
-    from .. import registry
-
     t0 = time.monotonic()
     timer = None
     if say is not None:
@@ -192,8 +158,9 @@ def load_kernels(methods, settings, say=None):
     try:
         bs = settings.block_size
         for method, mode in sorted(set(methods), key=str):
-            kw = {"H_blocks": np.eye(bs, dtype=np.float32)[None], "mode": mode} \
-                if registry.method(method).needs_activations else {}
+            m = registry.method(method)
+            kw = {} if not m.needs_activations else {"H": np.eye(bs), "mode": mode} if m.takes_full_hessian else \
+                {"H_blocks": np.eye(bs, dtype=np.float32)[None], "mode": mode}
             quantize(np.ones((1, bs), np.float32), bs, method, recipe=settings.recipe, rounding=settings.rounding,
                      device=settings.device, **kw)
             if settings.device == "cuda" and not kw:  # the GPU path's conversion and error sums too

@@ -292,6 +292,12 @@ class Calibration:
                                   f"{'activations' if kind == 'X' else 'a Hessian'} must be {want}")
         return kind, key
 
+    def block_only(self, entry):
+        """Whether the checked entry ``(kind, key)`` holds block Hessians only (not X nor a
+        whole (K, K) H: what GPTQ needs)."""
+        kind, key = entry
+        return kind == "H" and len(self.shapes[key]) == 3
+
     def load(self, key):
         return read_npz(self.path, key)
 
