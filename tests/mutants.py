@@ -555,6 +555,31 @@ class AdmmWeightsDivide(SpecReference):
             return _f(_f(x) / self.effective_scale(self.dec(c))[:, None])
 
 
+@mutant("gptq-scales-from-input", "§4.6", "GPTQ's block scales chosen from the input weights, not from the "
+        "weights as the earlier columns' errors left them")
+class GptqScalesFromInput(SpecReference):
+    def gptq_scale_values(self, current, original):
+        return original
+
+
+@mutant("gptq-error-undivided", "§4.6", "GPTQ's propagated error without the division by U_jj")
+class GptqErrorUndivided(SpecReference):
+    def gptq_error(self, v, dq, ujj):
+        return _f(v - dq)
+
+
+@mutant("gptq-update-float64", "§4.6", "GPTQ's update w - err * U_jj' in float64, rounded once")
+class GptqUpdateFloat64(SpecReference):
+    def gptq_update(self, w, err, u):
+        return _f(w.astype(np.float64) - err.astype(np.float64)[:, None] * u.astype(np.float64)[None, :])
+
+
+@mutant("gptq-update-fma", "§4.6", "GPTQ's update as one fused multiply-add")
+class GptqUpdateFma(SpecReference):
+    def gptq_update(self, w, err, u):
+        return fma32(np.broadcast_to(-err[:, None], w.shape), np.broadcast_to(u[None, :], w.shape), w)
+
+
 #: Rules with no mutant, because changing them cannot change a byte (SPEC says why).
 EQUIVALENT = {
     "the seed recipe's floor fl(1e-12)": "§3.3 seed step 3: E4M3 of it is 0, the byte it would replace",
@@ -578,7 +603,8 @@ def run_reference(ref, man, arrays):
     """The reference's five outputs for one vector."""
     method = man["method"].split("-")[0]
     return ref.outputs(arrays["input"], man["block_size"], method, man["mode"], H=arrays.get("H"),
-                       Hn=arrays.get("admm_Hn"), Minv=arrays.get("admm_Minv"), **man.get("admm", {}))
+                       Hn=arrays.get("admm_Hn"), Minv=arrays.get("admm_Minv"), **man.get("admm", {}),
+                       gptq_groups=arrays.get("gptq_groups"), gptq_U=arrays.get("gptq_U"))
 
 
 def differing_outputs(ref, man, arrays):

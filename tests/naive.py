@@ -971,19 +971,31 @@ class SpecReference:
         """§3: A = max|x| over the whole input."""
         return F32(np.abs(x).max()) if x.size else F32(0.0)
 
-    # --- §4.5: GPTQ
+    # --- §4.6: GPTQ
+    def gptq_scale_values(self, current, original):
+        """The values a group's block scales are chosen from: as the sweep left them."""
+        return current
+
     def gptq_scale_bytes(self, x, scales, H64_group):
-        """The group's block bytes when the sweep reaches it, from its current values."""
+        """The group's block bytes (naive, SSE search or exact Hessian search)."""
         if scales == "naive":
             return self.naive(x)
         if scales == "optimal":
             return self.optimal(x)
         return self.hessian_exact(x, np.repeat(H64_group[None], len(x), axis=0))
 
+    def gptq_error(self, v, dq, ujj):
+        """err = fl(fl(v - dq) / U_jj)."""
+        return _f(_f(v - dq) / ujj)
+
+    def gptq_update(self, w, err, u):
+        """w_j' = fl(w_j' - fl(err * U_jj')), every later column of the rows."""
+        return _f(w - _f(err[:, None] * u[None, :]))
+
     def gptq(self, W, block_size, scales, groups, U, H_groups):
-        """§4.5 the sweep, column by column, given its operators (gptq_operators: the
-        group order, U rounded to float32, the groups' diagonal blocks of H): the five
-        outputs of a vector."""
+        """§4.6 the sweep, column by column, given its operators (gptq_operators: the
+        group order, U rounded to float32, the groups' diagonal blocks of H, in that
+        order): the five outputs of a vector."""
         x2 = np.asarray(W).astype(F32)
         M, K = x2.shape
         bs = block_size
@@ -996,22 +1008,28 @@ class SpecReference:
         sb = np.zeros((M, nb), np.uint8)
         for p in range(nb):
             cols = slice(p * bs, (p + 1) * bs)
-            c = self.gptq_scale_bytes(w[:, cols].copy(), scales, np.asarray(H_groups[p], np.float64))
+            x = self.gptq_scale_values(w[:, cols].copy(), x2[:, perm][:, cols])
+            c = self.gptq_scale_bytes(x, scales, np.asarray(H_groups[p], np.float64))
             sb[:, groups[p]] = c
             for t in range(bs):
                 j = p * bs + t
                 q, dq = self.quants(w[:, cols].copy(), c)  # column t at its value now
                 q_all[:, j], dq_all[:, j] = q[:, t], dq[:, t]
-                err = _f(_f(w[:, j] - dq[:, t]) / U[j, j])
-                w[:, j + 1:] = _f(w[:, j + 1:] - _f(err[:, None] * U[j, j + 1:][None, :]))
+                err = self.gptq_error(w[:, j], dq[:, t], U[j, j])
+                w[:, j + 1:] = self.gptq_update(w[:, j + 1:], err, U[j, j + 1:])
         inv = np.argsort(perm)
         q_all, dq_all = q_all[:, inv], dq_all[:, inv]
         return {"codes": self.pack(self.encode(q_all)), "scale_bytes": sb,
                 "scale_bytes_swizzled": self.swizzle(sb), "tensor_scale": np.array([self.ts], F32),
                 "dequant": dq_all}
 
-    def outputs(self, W, block_size, method, mode=None, H=None, Hn=None, Minv=None, n_outer=3, n_inner=10):
+    def outputs(self, W, block_size, method, mode=None, H=None, Hn=None, Minv=None, n_outer=3, n_inner=10,
+                gptq_groups=None, gptq_U=None):
         """The five outputs of a golden vector (validation/SPEC.md §8) for input W (M, K)."""
+        if method == "gptq":
+            H64 = np.asarray(H, np.float64)
+            idx = np.arange(H64.shape[0]).reshape(-1, block_size)[np.asarray(gptq_groups)]
+            return self.gptq(W, block_size, mode, gptq_groups, gptq_U, H64[idx[:, :, None], idx[:, None, :]])
         x2 = np.asarray(W).astype(F32)
         M, K = x2.shape
         nb = K // block_size

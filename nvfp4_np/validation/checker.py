@@ -224,8 +224,9 @@ def check_vector(vec_dir, cand_dir, max_examples=5):
         if len(res.examples) < max_examples:
             res.examples.append(BlockDiff(row, block, reason, detail))
 
-    # ADMM's codes come from its iteration, not from rounding x at the returned scale
-    codes_follow_scale = not man["method"].startswith("admm")
+    # ADMM's codes come from its iteration, GPTQ's from the weights as its sweep updated
+    # them: neither is x rounded at the returned scale
+    codes_follow_scale = not man["method"].startswith(("admm", "gptq"))
 
     bad_blocks = np.zeros((M, nb), bool)
     ts_differs = act["tensor_scale"] is not None and _words(act["tensor_scale"])[0] != _words(exp["tensor_scale"])[0]

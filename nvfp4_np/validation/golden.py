@@ -6,7 +6,8 @@ a manifest. The layout is validation/SPEC.md §8.
     OUT/index.json                      schema, library version, every vector's parameters
     OUT/<vector>/manifest.json          parameters, and per array: file names, dtype,
                                         shape, byte order, SHA-256 of each file
-    OUT/<vector>/<array>.bin[, .hex]    inputs: input (W), X, H, admm_Hn, admm_Minv;
+    OUT/<vector>/<array>.bin[, .hex]    inputs: input (W), X, H, admm_Hn, admm_Minv,
+                                        gptq_groups, gptq_U;
                                         outputs: codes, scale_bytes, scale_bytes_swizzled,
                                         tensor_scale, dequant
 
@@ -24,6 +25,7 @@ import numpy as np
 from .. import registry
 from .._version import __version__
 from ..admm import admm_operators
+from ..gptq import Operators, gptq_operators
 from ..checkpoint.paths import plain_name
 from ..tensor import quantize
 from . import constructed, suites
@@ -36,6 +38,9 @@ METHODS = registry.vector_methods()
 #: The methods of the suites without activations: every method that needs none.
 PLAIN_METHODS = registry.methods_without_activations()
 SIZES = {"small": 8, "large": 256}
+#: The GPTQ vectors' settings (recorded in their manifests) and methods.
+GPTQ = {"damp": 0.01, "order": "act"}
+GPTQ_METHODS = tuple(name for name, (method, _) in METHODS.items() if method == "gptq")
 
 
 def _suites(size):
@@ -43,6 +48,7 @@ def _suites(size):
     m = SIZES[size]
     corner = suites.corner_matrix()
     W_h, X = suites.hessian_case(m=m)
+    W_g, X_g = suites.gptq_case(m=m)
     return {
         "random": (suites.random_matrix(m=m), None, None, PLAIN_METHODS,
                    "normal, Laplace, Student-t(3) and per-block magnitudes over 6 decades"),
@@ -58,6 +64,9 @@ def _suites(size):
                     ("hessian-seed", "hessian-exact"), "integer activations X, exact H_j = X_j^T X_j"),
         "admm": (W_h, None, {bs: suites.diagonal_hessian(bs) for bs in BLOCK_SIZES},
                  ("admm-seed", "admm-best"), "diagonal H_j (operators exact on every machine)"),
+        "gptq": (W_g, None, {bs: suites.full_hessian(X_g) for bs in BLOCK_SIZES}, GPTQ_METHODS,
+                 f"GPTQ, order {GPTQ['order']!r}, damp {GPTQ['damp']}: the full H = X^T X of integer activations "
+                 f"(exact); the operators (gptq_groups, gptq_U) are inputs"),
     }
 
 
@@ -116,7 +125,11 @@ def compute(spec, device="cpu"):
     W = spec["W"]
     kw = {}
     arrays = {"input": W}
-    if spec["H"] is not None:
+    if method == "gptq":
+        ops = _gptq_operators(spec)
+        kw = {"H": ops, "mode": mode}
+        arrays.update(H=spec["H"], gptq_groups=ops.groups, gptq_U=ops.U)
+    elif spec["H"] is not None:
         kw = {"H_blocks": spec["H"], "mode": mode}
         if spec["X"] is not None:
             arrays["X"] = spec["X"]
@@ -137,6 +150,18 @@ def compute(spec, device="cpu"):
 
 
 # ----------------------------------------------------------------------------- files
+
+
+def _gptq_operators(spec):
+    """A GPTQ vector's operators: those stored in it (``gptq_groups``, ``gptq_U``, read back
+    by write_candidate: no LAPACK involved), or computed from its H (when generating)."""
+    bs, H = spec["block_size"], np.asarray(spec["H"], np.float64)
+    if spec.get("gptq_U") is None:
+        return gptq_operators(H, bs, **GPTQ)
+    groups = np.asarray(spec["gptq_groups"], np.int64)
+    idx = np.arange(H.shape[0]).reshape(-1, bs)[groups]
+    return Operators(groups, np.asarray(spec["gptq_U"], np.float32), H[idx[:, :, None], idx[:, None, :]], bs,
+                     GPTQ["damp"], GPTQ["order"])
 
 
 def _sha(data):
@@ -170,6 +195,8 @@ def write_vector(out_dir, spec, hex=False):
     }
     if spec["method"].startswith("admm"):
         manifest["admm"] = {"n_outer": 3, "n_inner": 10}
+    if spec["method"].startswith("gptq"):
+        manifest["gptq"] = dict(GPTQ)
     _write_json(os.path.join(folder, "manifest.json"), manifest)
     return manifest
 
@@ -218,8 +245,11 @@ def write_candidate(vectors, out_dir, device="cpu", select=None):
         with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as f:
             man = json.load(f)
         arrays = {n: load_array(folder, n, e) for n, e in man["arrays"].items() if e["role"] == "input"}
+        if device != "cpu" and not registry.method(METHODS[man["method"]][0]).gpu:
+            continue  # a CPU-only method (gptq)
         spec = {"method": man["method"], "recipe": man["recipe"], "block_size": man["block_size"],
-                "W": arrays["input"], "X": arrays.get("X"), "H": arrays.get("H")}
+                "W": arrays["input"], "X": arrays.get("X"), "H": arrays.get("H"),
+                "gptq_groups": arrays.get("gptq_groups"), "gptq_U": arrays.get("gptq_U")}
         outputs, _ = compute(spec, device=device)
         dest = os.path.join(out_dir, plain_name(entry["name"], os.path.join(vectors, "index.json")))
         os.makedirs(dest, exist_ok=True)
