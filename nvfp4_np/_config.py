@@ -39,7 +39,10 @@ ADMM_ROWS_PER_TASK = 512
 #: GPTQ: columns per lazy block (the trailing columns get a block's errors in one pass
 #: at its end; results never depend on it), and weight rows per parallel task.
 GPTQ_BLOCK = 128
-GPTQ_ROWS_PER_TASK = 16
+GPTQ_ROWS_PER_TASK = 64
+#: GPTQ: columns per chunk of the lazy block's update of the columns after it (a chunk
+#: of U's rows stays in the L1 cache); results never depend on it.
+GPTQ_COLUMNS = 2048
 
 #: GPU: threads per CUDA block of the small reductions (tensor amax, status counts), and
 #: NVFP4 blocks per chunk when a host array is processed piecewise (device memory stays

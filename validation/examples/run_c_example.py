@@ -6,7 +6,7 @@ For each vector folder of DIR whose manifest has method "naive" and recipe "seed
 "te", the binary is run as ``PATH RECIPE BLOCK_SIZE ROWS COLS DTYPE DIR/<vector>/input.bin
 CAND/<vector>``, so that afterwards
 
-    python -m nvfp4_np verify --vectors DIR --candidate CAND --select 'naive-(seed|te)-'
+    python -m nvfp4_np verify --vectors DIR --candidate CAND --select '^(?!gptq-).*-naive-(seed|te)-'
 
 checks its outputs. Standard library only (numpy is not needed either).
 """
