@@ -23,6 +23,8 @@ rows = [
     ("hessian, mode=exact", dict(method="hessian", X=X, mode="exact")),
     ("admm, mode=seed", dict(method="admm", X=X, mode="seed")),
     ("admm, mode=best", dict(method="admm", X=X, mode="best")),
+    ("gptq, mode=hessian", dict(method="gptq", X=X, mode="hessian")),
+    ("gptq, hessian, act", dict(method="gptq", X=X, mode="hessian", order="act")),
 ]
 print(f"{'method':22s} {'weight error':>12s} {'output error':>12s}")
 for name, kw in rows:
