@@ -195,9 +195,27 @@ def _trailing_update(w, err, U, l0, l1):
     R, K = w.shape
     for c0 in range(l1, K, GPTQ_COLUMNS):
         c1 = min(K, c0 + GPTQ_COLUMNS)
-        for r in range(R):
+        r = 0
+        while r + 4 <= R:  # four rows per load of U's row
+            for i in range(l0, l1):
+                k = i - l0
+                _axpy4(w, r, U, i, err[r, k], err[r + 1, k], err[r + 2, k], err[r + 3, k], c0, c1)
+            r += 4
+        for r in range(r, R):
             for i in range(l0, l1):
                 _axpy(w, r, U, i, err[r, i - l0], c0, c1)
+
+
+@numba.njit(**JIT_SCALAR)
+def _axpy4(w, r, U, i, e0, e1, e2, e3, c0, c1):
+    """_axpy on rows r..r+3 with their errors e0..e3: the same operations on each weight."""
+    for t in range(c1 - c0):
+        jj = np.uint64(c0 + t)
+        u = U[i, jj]
+        w[r, jj] = w[r, jj] - mul_rn(e0, u)
+        w[r + 1, jj] = w[r + 1, jj] - mul_rn(e1, u)
+        w[r + 2, jj] = w[r + 2, jj] - mul_rn(e2, u)
+        w[r + 3, jj] = w[r + 3, jj] - mul_rn(e3, u)
 
 
 @numba.njit(**JIT_SCALAR)
