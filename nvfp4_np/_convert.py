@@ -26,18 +26,28 @@ def to_float32(a, bits=None):
     the kernels report). W is ``a`` itself when that is one already, a new array
     otherwise. bfloat16 and float16 convert exactly; float64 rounds to nearest (as
     ``astype``). ``bits="BF16"`` or ``"F16"``: ``a`` is uint16, the bits of such values."""
-    a = np.asarray(a)
-    kind = _BITS16.get(a.dtype.name if bits is None else bits)
-    if bits is not None and (kind is None or a.dtype != np.uint16):
-        raise ValueError(f"bits={bits!r} takes the uint16 bits of bfloat16 ('BF16') or float16 ('F16') values")
+    a, kind = _bits_kind(np.asarray(a), bits)
     if a.dtype == np.float32 and a.flags.c_contiguous:
         return a, absmax(a)
-    if kind is None:  # float64, or another real dtype
+    if kind is None or a.size == 0:  # float64, another real dtype, a byte-swapped one, or empty
         w = np.ascontiguousarray(a, np.float32)
         return w, absmax(w)
     src = np.ascontiguousarray(a).reshape(-1).view(np.uint16)
     out = np.empty(a.shape, np.float32)
     return out, _amax_from_bits(_convert16(src, kind, out.reshape(-1).view(np.uint32)))
+
+
+def _bits_kind(a, bits):
+    """``(a, kind)``: kind 0 (bfloat16) or 1 (float16) when ``a`` holds such values, or
+    their bits (``bits``), with ``a`` in native byte order; kind None otherwise (NumPy
+    converts it). The one dispatch of both twins."""
+    if bits is not None:
+        kind = _BITS16.get(bits)
+        if kind is None or a.dtype.kind != "u" or a.dtype.itemsize != 2:
+            raise ValueError(f"bits={bits!r} takes the uint16 bits of bfloat16 ('BF16') or float16 ('F16') values")
+        return (a if a.dtype.isnative else a.astype(np.uint16)), kind
+    kind = _BITS16.get(a.dtype.name)
+    return a, (kind if kind is not None and a.dtype.isnative else None)  # (byte-swapped float16: NumPy)
 
 
 def absmax(x):

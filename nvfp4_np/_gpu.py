@@ -15,7 +15,7 @@ import numpy as np
 from . import _arith, core, formats, recipes
 from ._config import GPU_CHUNK_BLOCKS, GPU_REDUCE_BLOCKS, GPU_THREADS_PER_BLOCK
 from ._emit import decode_block
-from ._gpu_tile import CACHE, amax_bits_kernel, count_status_kernel, launch, launch_tiles
+from ._gpu_tile import amax_bits_kernel, cached_kernel, count_status_kernel, launch, launch_tiles
 from ._numba_cuda import cuda as numba_cuda  # (a global: the simulator swaps it inside kernels)
 
 #: Sizes of the per-thread scratch arrays of the block kernels (a local array's size must
@@ -151,7 +151,7 @@ def _launch_blocks(c, block_fn, xb, ncb, rc, extra, block_out, variant):
     return out_d, status_counts(status), tail
 
 
-@numba_cuda.jit(**CACHE)
+@cached_kernel
 def _decode_kernel(codes, packed, dec, rc, scales, pairs, quants, dequant, want_dq):
     """_emit.decode_block on the device, one thread per block."""
     b = numba_cuda.grid(1)

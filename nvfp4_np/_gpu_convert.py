@@ -6,15 +6,15 @@ those of the CPU path."""
 
 import numpy as np
 
-from ._convert import _BITS16, _half_bits_to_float, to_float32
+from ._convert import _bits_kind, _half_bits_to_float, to_float32
 from ._gpu import cuda, device_amax, device_fn
-from ._gpu_tile import CACHE, launch
+from ._gpu_tile import cached_kernel, launch
 from ._numba_cuda import cuda as numba_cuda
 
 _half = device_fn(_half_bits_to_float)
 
 
-@numba_cuda.jit(**CACHE)
+@cached_kernel
 def _convert16_kernel(src, kind, bits):
     """bits[i] = the float32 bits of bfloat16 (kind 0) or float16 (kind 1) bits src[i]."""
     i = numba_cuda.grid(1)
@@ -33,9 +33,9 @@ def gpu_to_float32(a, bits=None):
     device; float64 is converted on the host first."""
     c = cuda()
     a = np.asarray(a)
-    kind = _BITS16.get(a.dtype.name if bits is None else bits)
-    if kind is None or (bits is not None and a.dtype != np.uint16):  # (to_float32 refuses wrong bits)
-        w, amax = to_float32(a, bits)
+    a, kind = _bits_kind(a, bits)
+    if kind is None or a.size == 0:
+        w, amax = to_float32(a)
         return c.to_device(w), amax
     src = c.to_device(np.ascontiguousarray(a).reshape(-1).view(np.uint16))
     d_w = c.device_array(a.shape, np.float32)

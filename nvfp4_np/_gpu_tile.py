@@ -36,7 +36,38 @@ from ._numba_cuda import cuda
 #: afterwards (the simulator, which runs kernels as Python, has nothing to cache).
 CACHE = {} if numba.config.ENABLE_CUDASIM else {"cache": True}
 
-__all__ = ["launch_tiles", "tiled_kernel", "launch", "ieee_compile", "amax_bits_kernel", "count_status_kernel", "CACHE"]
+
+@functools.cache
+def _source_tag():
+    """A short hash of every .py file of the package (names and bytes)."""
+    import hashlib
+    import os
+
+    root = os.path.dirname(os.path.abspath(__file__))
+    h = hashlib.sha256()
+    for d, dirs, files in sorted(os.walk(root)):
+        dirs.sort()
+        for f in sorted(files):
+            if f.endswith(".py"):
+                h.update(os.path.relpath(os.path.join(d, f), root).encode())
+                with open(os.path.join(d, f), "rb") as fh:
+                    h.update(fh.read())
+    return h.hexdigest()[:12]
+
+
+def cached_kernel(fn):
+    """``cuda.jit`` of ``fn``, cached on disk under a name that carries the package's
+    source hash (see tiled_kernel: Numba keys its cache on ``fn``'s own file only, not on
+    the functions it calls from other modules)."""
+    if numba.config.ENABLE_CUDASIM:
+        return cuda.jit(fn)
+    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    copy.__qualname__ = f"{fn.__qualname__}_{_source_tag()}"
+    copy.__module__, copy.__doc__ = fn.__module__, fn.__doc__
+    return cuda.jit(**CACHE)(copy)
+
+__all__ = ["launch_tiles", "tiled_kernel", "launch", "ieee_compile", "amax_bits_kernel", "count_status_kernel",
+           "cached_kernel"]
 
 
 def launch(kernel, n, *args, threads=GPU_THREADS_PER_BLOCK):
@@ -91,7 +122,7 @@ def _fma_off():
             m.compile_ir = original
 
 
-@cuda.jit(**CACHE)
+@cached_kernel
 def amax_bits_kernel(xbits, out):
     """The tensor amax of a device input, exactly: an integer max of the magnitude bits
     orders finite floats like their values (Inf/NaN sort above; the block kernels report
@@ -118,7 +149,7 @@ def amax_bits_kernel(xbits, out):
         cuda.atomic.max(out, 0, part[0])
 
 
-@cuda.jit(**CACHE)
+@cached_kernel
 def count_status_kernel(status, counts):
     """counts[s] += 1 for every block whose status s is not 0 (OK)."""
     i = cuda.grid(1)
@@ -147,7 +178,10 @@ def tiled_kernel(block_fn, bs, tile=GPU_TILE_BLOCKS, per_thread=1, stage=True, m
     Each kernel is a copy of ``_staged`` or ``_direct`` whose globals hold block_fn and
     the constants, named after them: numba-cuda caches it on disk under that name
     (a kernel made as a closure over block_fn got a new cache key in every process,
-    and every run of the command compiled its kernels again, ~6 s).
+    and every run of the command compiled its kernels again, ~6 s). Numba's cache is
+    keyed on this file alone, not on the per-block functions it calls from other
+    modules, so the name also carries a hash of the package's sources: an edit anywhere
+    compiles afresh instead of loading a stale kernel.
     """
     from numba import config
 
@@ -156,8 +190,8 @@ def tiled_kernel(block_fn, bs, tile=GPU_TILE_BLOCKS, per_thread=1, stage=True, m
               "KBS": per_thread * bs, "SH": bs.bit_length() - 1, "MASK": bs - 1}
     glob = dict(template.__globals__, **consts)
     fn = types.FunctionType(template.__code__, glob, template.__name__)
-    fn.__qualname__ = (f"{template.__name__}_{block_fn.__module__.rpartition('.')[2]}_{block_fn.__name__}_bs{bs}"
-                       f"_t{tile}_k{per_thread}_r{max_registers}")
+    fn.__qualname__ = (f"{template.__name__}_{block_fn.__module__.replace('.', '_')}_{block_fn.__name__}_bs{bs}"
+                       f"_t{tile}_k{per_thread}_r{max_registers}_{_source_tag()}")
     fn.__module__ = template.__module__
     opts = {} if max_registers is None or config.ENABLE_CUDASIM else {"max_registers": max_registers}
     return cuda.jit(**opts, **CACHE)(fn)

@@ -239,6 +239,8 @@ def calibrate(model_dir, texts, out, *, samples=128, seq_len=512, layers=None, d
     if len(chunks) < samples and note:
         note(f"the text gives {len(chunks)} windows of {seq_len} tokens, fewer than --samples {samples}")
     full = []
+    if full_hessian and not (isinstance(max_hessian_mb, (int, float)) and max_hessian_mb > 0):  # (NaN fails too)
+        raise CheckpointError(f"--max-hessian-mb must be a number > 0, got {max_hessian_mb!r}")
     if full_hessian:
         ks = {names[n]: mod.in_features for n, mod in model.named_modules() if n in names}
         full, mb, left = full_hessian_plan(ks, max_hessian_mb)

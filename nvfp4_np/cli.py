@@ -25,6 +25,8 @@ _EXAMPLES = """examples:
   nvfp4-np report out-optimal out-naive --png err.png  compare runs, draw errors and scale bytes
   nvfp4-np calibrate model/ --text data.txt -o calib.npz   block Hessians and activation ranges (torch)
   nvfp4-np quantize model/ -o out --method hessian --calib calib.npz
+  nvfp4-np calibrate model/ --text data.txt -o full.npz --full-hessian   whole Hessians, for GPTQ
+  nvfp4-np quantize model/ -o out --method gptq --calib full.npz
   nvfp4-np golden --out validation/vectors             write the golden vectors
   nvfp4-np verify --vectors validation/vectors --candidate my_outputs
 """
@@ -396,7 +398,8 @@ def _overwrite_flags(p):
 
 
 def build_parser():
-    from . import registry
+    from . import gptq, registry
+    from .calibrate import MAX_HESSIAN_MB
     from .checkpoint.plan import FALLBACKS
 
     fmt = argparse.RawDescriptionHelpFormatter
@@ -424,7 +427,7 @@ def build_parser():
                                             for m in methods if m.modes))
     q.add_argument("--damp", type=float, default=0.01,
                    help="gptq: dampening added to H's diagonal, relative to its mean (default 0.01)")
-    q.add_argument("--order", choices=("natural", "act"), default="natural",
+    q.add_argument("--order", choices=gptq.ORDERS, default="natural",
                    help="gptq: column order; act: the 16-column groups by descending diag(H) (default natural)")
     q.add_argument("--recipe", choices=registry.RECIPES,
                    help="the arithmetic (default: the format's own, compressed-tensors or modelopt)")
@@ -488,7 +491,7 @@ def build_parser():
     c.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
     c.add_argument("--full-hessian", action="store_true",
                    help="record each layer's whole K x K Hessian (what --method gptq needs), not only its blocks")
-    c.add_argument("--max-hessian-mb", type=float, default=4096, metavar="MB",
+    c.add_argument("--max-hessian-mb", type=float, default=MAX_HESSIAN_MB, metavar="MB",
                    help="budget of full Hessians (float64 while recording; default 4096): layers beyond it keep "
                         "block Hessians")
     _overwrite_flags(c)

@@ -11,7 +11,7 @@ search of nvfp4_optimal) or "hessian" (the exact Hessian search of
 nvfp4_optimal_hessian, with the group's diagonal block of H). Then the group's columns
 are rounded in order, at that scale.
 
-The arithmetic is defined (validation/SPEC.md §4.5): U comes from LAPACK in float64 and
+The arithmetic is defined (validation/SPEC.md §4.6): U comes from LAPACK in float64 and
 is rounded to float32, an input to the sweep like ADMM's operators; the sweep itself is
 float32, every operation rounded once, and every weight receives its updates in column
 order. The lazy blocks of ``block`` columns (the trailing columns get a block's errors
@@ -28,23 +28,33 @@ from typing import NamedTuple
 
 import numba
 import numpy as np
-import scipy.linalg
 
 from . import core, registry
 from ._arith import mul_rn
 from ._block import begin_block, candidate, fp4_signed
 from ._config import GPTQ_BLOCK, GPTQ_COLUMNS, GPTQ_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR
 from ._emit import emit_block
-from .hessian import diagonal_bounds, exact_block
+from .hessian import diagonal_blocks, diagonal_bounds, exact_block
 from .optimal import optimal_code
 
-__all__ = ["nvfp4_gptq", "gptq_operators", "Operators", "full_hessian", "MODES", "ORDERS"]
+__all__ = ["nvfp4_gptq", "gptq_operators", "Operators", "full_hessian", "check_damp", "MODES", "ORDERS"]
 
 #: The modes: each group's scale search (the first is the default; the registry's table).
 MODES = ("optimal", "hessian", "naive")
 #: Column orders: "natural", or "act" (groups by descending diag(H)).
 ORDERS = ("natural", "act")
 _KIND = {"naive": 0, "optimal": 1, "hessian": 2}
+
+
+def check_damp(damp):
+    """``damp`` as a float: a finite number >= 0 (not a bool), or a ValueError."""
+    try:
+        ok = not isinstance(damp, bool) and np.ndim(damp) == 0 and np.isfinite(float(damp)) and float(damp) >= 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"damp must be a finite number >= 0, got {damp!r}")
+    return float(damp)
 
 
 class Operators(NamedTuple):
@@ -57,6 +67,14 @@ class Operators(NamedTuple):
     block_size: int
     damp: float
     order: str
+
+
+def stored_operators(H, block_size, groups, U, damp, order):
+    """The :class:`Operators` of a golden vector, from its stored H, group order and U (no
+    LAPACK: what a candidate uses)."""
+    groups = np.asarray(groups, np.int64)
+    Hg = diagonal_blocks(np.asarray(H, np.float64), block_size)[groups]
+    return Operators(groups, np.asarray(U, np.float32), Hg, block_size, damp, order)
 
 
 def gptq_operators(H, block_size, *, damp=0.01, order="natural"):
@@ -73,23 +91,24 @@ def gptq_operators(H, block_size, *, damp=0.01, order="natural"):
     - ``H_groups`` (K // bs, bs, bs) float64: the undamped diagonal blocks of H, in
       processing order (the Hessian scale search's H_j).
 
+    H is read from its lower triangle (the upper one is taken as its mirror).
+
     Raises ValueError when the damped H is not positive definite (a larger ``damp`` helps)."""
     bs = core.check_block_size(block_size)
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
-    damp = float(damp)
-    if not (np.isfinite(damp) and damp >= 0):
-        raise ValueError(f"damp must be a finite number >= 0, got {damp!r}")
+    damp = check_damp(damp)
     H = core.as_float_array(H, "H")
     if H.ndim != 2 or H.shape[0] != H.shape[1] or H.shape[0] % bs:
         raise ValueError(f"H must be a square (K, K) matrix with K a multiple of {bs}, got shape {H.shape}")
     H64 = np.array(H, np.float64)
     if not np.isfinite(H64).all():
         raise ValueError("H holds NaN or Inf")
+    H64 = np.tril(H64) + np.tril(H64, -1).T  # the lower triangle, whatever the column order
     K = H64.shape[0]
     ncb = K // bs
     idx = np.arange(K).reshape(ncb, bs)
-    H_groups = H64[idx[:, :, None], idx[:, None, :]]
+    H_groups = diagonal_blocks(H64, bs)
     diag = np.diagonal(H64).copy()
     if (diag < 0).any():
         raise ValueError("H is not a Hessian X^T X: its diagonal has negative entries")
@@ -108,6 +127,8 @@ def gptq_operators(H, block_size, *, damp=0.01, order="natural"):
     # with a positive diagonal: the upper Cholesky factor of inv(Hp), from one Cholesky
     # factorisation and one triangular inverse (a quarter of the flops of factorising,
     # inverting and factorising again).
+    import scipy.linalg
+
     try:
         L = scipy.linalg.cholesky(Hp[::-1, ::-1], lower=True, check_finite=False)
     except np.linalg.LinAlgError:

@@ -7,14 +7,14 @@ import numpy as np
 
 from ._emit import FP4_DECODE
 from ._gpu import cuda, device_fn
-from ._gpu_tile import CACHE, launch
+from ._gpu_tile import cached_kernel, launch
 from ._numba_cuda import cuda as numba_cuda
 from .metrics import row_sums
 
 _row_sums = device_fn(row_sums)
 
 
-@numba_cuda.jit(**CACHE)
+@cached_kernel
 def _row_error_sums_kernel(w, packed, eff, decode, out):
     r = numba_cuda.grid(1)
     if r < w.shape[0]:

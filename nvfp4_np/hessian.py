@@ -350,6 +350,13 @@ def _hessian_exact_kernel(x, xbits, rc, dec, out, status, H, d, mu, rows_per_tas
 # ----------------------------------------------------------------------------- public
 
 
+def diagonal_blocks(H, bs):
+    """The (K // bs, bs, bs) diagonal blocks of a (K, K) matrix: H_j = H[j*bs:(j+1)*bs,
+    j*bs:(j+1)*bs], a contiguous copy."""
+    idx = np.arange(H.shape[0]).reshape(-1, bs)
+    return np.ascontiguousarray(H[idx[:, :, None], idx[:, None, :]])
+
+
 def hessians_for(W, dim, X, H_blocks, dtype, who="nvfp4_optimal_hessian"):
     """Validate the block layout of W against X or H_blocks (a caller's H_blocks also by
     core.check_hessian_blocks); return (H, ncb, bs) with H (ncb, bs, bs) in ``dtype``."""

@@ -99,3 +99,16 @@ def test_checkpoint_reads_without_ml_dtypes_and_matches(tmp_path):
         w, amax = f.float32(k)
         ref = ref_to_float32(v)
         assert same_values(w, ref[0]) and amax == ref[1]
+
+
+def test_byte_swapped_and_empty_inputs():
+    """Big-endian float16 (and big-endian bits) convert by value, not as native words;
+    empty arrays give an empty float32 array and amax 0."""
+    x = np.array([1.5, -2.0, 3.0, 0.25, -0.0], np.float16)
+    for a, bits in ((x.astype(">f2"), None), (x.view(np.uint16).astype(">u2"), "F16")):
+        w, amax = _convert.to_float32(a, bits=bits)
+        assert same_values(w, x.astype(np.float32)) and amax == 3.0
+    for a, bits in ((np.zeros((0, 16), ml_dtypes.bfloat16), None), (np.zeros(0, np.uint16), "BF16"),
+                    (np.zeros((3, 0), np.float16), None)):
+        w, amax = _convert.to_float32(a, bits=bits)
+        assert w.dtype == np.float32 and w.shape == a.shape and amax == 0

@@ -161,3 +161,26 @@ def test_bad_arguments_are_named():
         nvfp4_np.quantize(W, 16, "gptq", H=np.full((32, 32), np.nan))
     with pytest.raises(ValueError, match="runs on the CPU only"):
         nvfp4_np.quantize(W, 16, "gptq", X=X, device="cuda")
+
+
+def test_checkpoint_settings_check_gptq_options():
+    from nvfp4_np.checkpoint import CheckpointError, Settings
+
+    for bad, match in ((dict(damp=float("inf")), "damp must be a finite number"), (dict(damp=-0.1), "damp must"),
+                       (dict(damp=True), "damp must"), (dict(order="random"), "order must be one of"),
+                       (dict(device="cuda"), "runs on the CPU only")):
+        with pytest.raises(CheckpointError, match=match):
+            Settings(method="gptq", **bad)
+    assert Settings(method="gptq", damp=np.float32(0.05)).damp == np.float32(0.05)
+
+
+def test_h_is_read_from_its_lower_triangle(rng):
+    """The upper triangle does not matter, in either order (act permutes the rows and
+    columns, so a careless implementation would read both)."""
+    W, X = layer(rng, K=64)
+    H = X.astype(np.float64).T @ X.astype(np.float64)
+    junk = H + np.triu(rng.standard_normal(H.shape), 1)
+    for order in gptq.ORDERS:
+        a = nvfp4_np.quantize(W, 16, "gptq", H=H, order=order)
+        b = nvfp4_np.quantize(W, 16, "gptq", H=junk, order=order)
+        assert np.array_equal(a.codes, b.codes) and np.array_equal(a.scale_bytes, b.scale_bytes)

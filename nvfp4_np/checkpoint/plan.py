@@ -98,10 +98,16 @@ class Settings:
         if fmt.name == "modelopt" and self.scheme != "w4a4":
             raise CheckpointError("ModelOpt's NVFP4 checkpoints are W4A4 (quant_algo NVFP4: engines read each "
                                   "layer's input_scale): use --format modelopt with --scheme w4a4 --calib ACTS.npz")
-        if not (isinstance(self.damp, (int, float)) and self.damp >= 0 and self.damp == self.damp):
-            raise CheckpointError(f"damp must be a number >= 0, got {self.damp!r}")
-        if self.order not in ("natural", "act"):
-            raise CheckpointError(f"order must be 'natural' or 'act', got {self.order!r}")
+        from ..gptq import ORDERS, check_damp
+
+        try:
+            check_damp(self.damp)
+        except ValueError as e:
+            raise CheckpointError(str(e)) from None
+        if self.order not in ORDERS:
+            raise CheckpointError(f"order must be one of {ORDERS}, got {self.order!r}")
+        if self.device != "cpu" and registry.METHODS[self.method].gpu is None:
+            raise CheckpointError(f"method {self.method!r} runs on the CPU only: use --device cpu")
         modes = registry.METHODS[self.method].modes
         if self.mode is not None and self.mode not in modes:
             raise CheckpointError(f"mode {self.mode!r} does not apply to method {self.method!r}"

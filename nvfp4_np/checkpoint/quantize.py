@@ -195,13 +195,14 @@ def local_engine(ckpt, cal, quantized, settings, progress, input_scales=None):
 
 
 def _can_read_ahead():
-    """Whether two Numba parallel regions may run at once (from two threads)."""
+    """Whether two Numba parallel regions may run at once (from two threads): the
+    threading layer is chosen by the first parallel region, which this runs if none has."""
     import numba
 
-    try:
-        return numba.threading_layer() != "workqueue"
-    except ValueError:  # no parallel region has run yet (load_kernels runs one)
-        return False
+    from .._convert import _absbits
+
+    _absbits(np.zeros(1, np.uint32))
+    return numba.threading_layer() != "workqueue"
 
 
 def _read_amax(ckpt, name):

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._convert import to_float32
 from ..core import tensor_amax
-from ..hessian import block_hessians
+from ..hessian import block_hessians, diagonal_blocks as diag_blocks  # (the checkpoint package exports it)
 from .. import encoding, recipes, registry
 from ..metrics import row_error_sums
 from ..tensor import quantize
@@ -24,17 +24,20 @@ def tensor_operands(p, settings, calib):
     given; for GPTQ, its operators, computed once per tensor, else None)."""
     if p.calib is None:
         return None, None, None, None
-    X, H_blocks, H_full = _calibration(p, settings, calib)
+    X, H_blocks, H_full, stored = _calibration(p, settings, calib)
     ops = None
     if registry.METHODS[p.method].takes_full_hessian:
         from ..gptq import full_hessian, gptq_operators
 
-        ops = gptq_operators(full_hessian(X) if H_full is None else H_full, settings.block_size, damp=settings.damp,
-                             order=settings.order)
+        # (from the activations as stored, as nvfp4_gptq(W, X=...) computes it)
+        ops = gptq_operators(full_hessian(stored) if H_full is None else H_full, settings.block_size,
+                             damp=settings.damp, order=settings.order)
     return X, H_blocks, H_full, ops
 
 
 def _calibration(p, settings, calib):
+    """(X float32, block Hessians, full Hessian, the activations as stored) of weight
+    ``p``'s calibration entry, checked (the absent ones None)."""
     kind, key = p.calib
     A = calib.load(key)
     bad = A.size - np.count_nonzero(np.isfinite(A))
@@ -43,11 +46,11 @@ def _calibration(p, settings, calib):
     if kind == "H" and np.any(np.diagonal(A, axis1=-2, axis2=-1) < 0):
         raise ValueError(f"calibration entry {key!r} is not a Hessian X^T X: its diagonal has negative entries")
     if kind == "X":
-        return np.asarray(A, np.float32), block_hessians(A, settings.block_size), None
+        return np.asarray(A, np.float32), block_hessians(A, settings.block_size), None, A
     A = np.asarray(A, np.float64)  # float16, float32 or float64 in the file
     if A.ndim == 2:
-        return None, diag_blocks(A, settings.block_size), A
-    return None, A, None
+        return None, diag_blocks(A, settings.block_size), A, None
+    return None, A, None, None
 
 
 def quantize_rows(W, r0, p, settings, amax, operands, progress=None, step=None, expert=None):
@@ -202,8 +205,3 @@ def quantize_tensor(W, p, settings, calib=None, *, progress=None, amax=None, inp
                   for e in range(len(W))]
     return finish_tensor(p, settings, pieces, time.perf_counter() - t0, input_scale)
 
-
-def diag_blocks(H, bs):
-    K = H.shape[0]
-    idx = np.arange(K).reshape(-1, bs)
-    return np.ascontiguousarray(H[idx[:, :, None], idx[:, None, :]])

@@ -25,7 +25,7 @@ import numpy as np
 from .. import registry
 from .._version import __version__
 from ..admm import admm_operators
-from ..gptq import Operators, gptq_operators
+from ..gptq import gptq_operators, stored_operators
 from ..checkpoint.paths import plain_name
 from ..tensor import quantize
 from . import constructed, suites
@@ -155,13 +155,9 @@ def compute(spec, device="cpu"):
 def _gptq_operators(spec):
     """A GPTQ vector's operators: those stored in it (``gptq_groups``, ``gptq_U``, read back
     by write_candidate: no LAPACK involved), or computed from its H (when generating)."""
-    bs, H = spec["block_size"], np.asarray(spec["H"], np.float64)
     if spec.get("gptq_U") is None:
-        return gptq_operators(H, bs, **GPTQ)
-    groups = np.asarray(spec["gptq_groups"], np.int64)
-    idx = np.arange(H.shape[0]).reshape(-1, bs)[groups]
-    return Operators(groups, np.asarray(spec["gptq_U"], np.float32), H[idx[:, :, None], idx[:, None, :]], bs,
-                     GPTQ["damp"], GPTQ["order"])
+        return gptq_operators(spec["H"], spec["block_size"], **GPTQ)
+    return stored_operators(spec["H"], spec["block_size"], spec["gptq_groups"], spec["gptq_U"], **GPTQ)
 
 
 def _sha(data):
@@ -231,7 +227,9 @@ def write_candidate(vectors, out_dir, device="cpu", select=None):
     """Run nvfp4_np itself as a candidate implementation: read every vector's inputs from
     its files, quantize on ``device``, and write the outputs the checker reads
     (``out_dir/<vector>/<output>.bin``). ``nvfp4-np verify`` on the result checks, for
-    example, that the GPU path reproduces the vectors."""
+    example, that the GPU path reproduces the vectors. Vectors of a method ``device`` has
+    no kernel for (GPTQ on the GPU) are skipped: select them out when verifying. Returns
+    the names written."""
     import re
 
     with open(os.path.join(vectors, "index.json"), encoding="utf-8") as f:
