@@ -1,0 +1,52 @@
+"""Optional: tests/fouroversix_ref.py (fouroversix's reference quantizer written in NumPy)
+against fouroversix 1.0.5 itself on CPU, bit for bit: packed codes, swizzled scale bytes
+and amax, for float32 and bfloat16 inputs, every rule, 1-D and 2-D block scales, on
+inputs full of ties (values on the E2M1 grid, integers), of wide dynamic range, sparse
+and Gaussian. Skipped without torch and fouroversix (docs/design/four_over_six.md says how
+to install them: ``SKIP_CUDA_BUILD=1 pip install --no-build-isolation fouroversix==1.0.5``)."""
+
+import zlib
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="needs torch 2.13.0 CPU and fouroversix 1.0.5")
+reference = pytest.importorskip("fouroversix.quantize.pytorch.reference", reason="fouroversix 1.0.5 not installed")
+fos_utils = pytest.importorskip("fouroversix.utils")
+
+from fouroversix_ref import RULES, quantize_to_fp4, to_blocked  # noqa: E402
+
+
+def inputs(rng, R, C, kind):
+    if kind == "normal":
+        return rng.standard_normal((R, C))
+    if kind == "wide":  # per-block magnitudes over ~10 decades: subnormal scales
+        return (rng.standard_normal((R, C // 16, 16)) * np.exp(rng.uniform(-12, 12, (R, C // 16, 1)))).reshape(R, C)
+    if kind == "grid":  # on the E2M1 grid times powers of two: ties everywhere
+        g = np.array([0, .5, 1, 1.5, 2, 3, 4, 6])
+        return (rng.choice(g, (R, C)) * rng.choice([-1, 1], (R, C))
+                * 2.0 ** rng.integers(-3, 3, (R, C // 16, 1)).repeat(16, -1).reshape(R, C))
+    if kind == "int":
+        return rng.integers(-8, 9, (R, C)).astype(float)
+    return rng.standard_normal((R, C)) * (rng.random((R, C)) < 0.1)  # sparse
+
+
+@pytest.mark.parametrize("kind", ["normal", "wide", "grid", "int", "sparse"])
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_the_numpy_reference_equals_the_package(kind, dtype):
+    rng = np.random.default_rng(zlib.crc32(f"{kind}-{dtype}".encode()))
+    for _ in range(3):
+        x = inputs(rng, 128, 128, kind).astype(np.float32)
+        if dtype == "bfloat16":
+            xn = x.astype(ml_dtypes.bfloat16)
+            xt = torch.from_numpy(xn.view(np.int16)).view(torch.bfloat16)
+        else:
+            xn, xt = x, torch.from_numpy(x)
+        for rule in RULES:
+            for two_d in (False, True):
+                q, s, a = reference.quantize_to_fp4(xt, scale_rule=fos_utils.ScaleRule(rule), block_scale_2d=two_d)
+                pq, ps, pa = quantize_to_fp4(xn, rule, two_d)
+                assert np.array_equal(q.numpy(), pq), (kind, dtype, rule, two_d)
+                assert np.array_equal(s.view(torch.uint8).numpy(), to_blocked(ps.view(np.uint8))), (kind, rule, two_d)
+                assert a.item() == float(pa)
