@@ -40,7 +40,7 @@ from .optimal import optimal_code
 __all__ = ["nvfp4_gptq", "gptq_operators", "Operators", "full_hessian", "check_damp", "MODES", "ORDERS"]
 
 #: The modes: each group's scale search (the first is the default; the registry's table).
-MODES = ("optimal", "hessian", "naive")
+MODES = registry.METHODS["gptq"].modes
 #: Column orders: "natural", or "act" (groups by descending diag(H)).
 ORDERS = ("natural", "act")
 _KIND = {"naive": 0, "optimal": 1, "hessian": 2}

@@ -100,6 +100,13 @@ class NVFP4Tensor:
         ``block_size``."""
         return self._to_original(encoding.e4m3_values(core.host_array(self.scale_bytes)))
 
+    def effective_scales(self):
+        """The float32 scale each block's E2M1 values are multiplied by (what a loader
+        computes: :func:`nvfp4_np.recipes.dequant_scales` of the E4M3 scales and the tensor
+        scale), in the layout of :attr:`scale_bytes`."""
+        sf = encoding.e4m3_values(core.host_array(self.scale_bytes))
+        return recipes.dequant_scales(self.recipe, sf, self.tensor_scale)
+
     @property
     def quants(self):
         """Signed E2M1 values as float32, shape :attr:`shape`."""
@@ -260,19 +267,18 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
         takes = f"it takes {', '.join(m.options)}" if m.options else "it takes none"
         raise TypeError(f"quantize() got options {unknown} that method {method!r} does not take ({takes})")
     kw.update(options)
+    mode = m.check_mode(mode)  # (the default for None; an error names the method's modes, or that it has none)
+    if m.modes:
+        kw["mode"] = mode
     if m.takes_full_hessian and H_blocks is not None:
         raise ValueError(f"method {method!r} takes the full Hessian H (K, K) or X, not H_blocks")
     if m.needs_activations:
         kw["X"] = X
         if not m.takes_full_hessian:
             kw["H_blocks"] = H_blocks
-        if m.modes:
-            kw["mode"] = m.check_mode(mode)
     elif X is not None or H_blocks is not None:
         takes = [n for n, e in registry.METHODS.items() if e.needs_activations]
         raise ValueError(f"X and H_blocks apply to method={' or '.join(map(repr, takes))}, not {method!r}")
-    if mode is not None and not m.modes:
-        m.check_mode(mode)  # (names the method's lack of modes)
     try:  # the kernels write the bytes: scale bytes (..., K // bs), codes (..., K // bs, bs // 2)
         result = fn(blocked, dim=-1, as_bytes=True, **kw)
     except core.NonFiniteError as e:  # report the position in W, not in the blocked view
@@ -281,7 +287,7 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
     ts = result[2] if r.two_level else np.float32(1.0)
     codes = codes.reshape(moved_shape[:-1] + (K // 2,))
     return NVFP4Tensor(codes, scale_bytes, np.float32(ts), shape, block_size, r.name,
-                       method, axis, r.rounding if rounding is None else rounding, kw.get("mode"))
+                       method, axis, r.rounding if rounding is None else rounding, mode)
 
 
 def _device_input(W, device, axis):

@@ -9,10 +9,9 @@ import time
 
 import numpy as np
 
-from .. import encoding, recipes
 from ..tensor import quantize
 from .layout import global_scale, layout_tensor
-from .pieces import finish_tensor, row_step
+from .pieces import finish_tensor, piece, row_step
 
 
 def takes(p, settings):
@@ -38,15 +37,13 @@ def gpu_quantize_rows(src, bits, p, settings, amax=None, progress=None, step=Non
     gs = global_scale(t, settings.format)
     host = t.to_host()
     stored = layout_tensor(host.codes, host.scale_bytes, gs, (M, K), settings.format)
-    eff = recipes.dequant_scales(stored.recipe, encoding.e4m3_values(stored.scale_bytes), gs)
-    rs = gpu_row_error_sums(d_W, t.codes, eff)
+    rs = gpu_row_error_sums(d_W, t.codes, stored.effective_scales())
     sums = np.zeros((-(-M // step), 4))
     for i, a in enumerate(range(0, M, step)):  # the CPU path's partition: one sum per row step
         sums[i, :2] = rs[a:a + step, 0].sum(), rs[a:a + step, 1].sum()
     if progress:
         progress(M * K)
-    return {"packed": stored.codes, "sbytes": stored.scale_bytes, "gs": gs, "sums": sums, "output_basis": None,
-            "hist": np.bincount(stored.scale_bytes.reshape(-1), minlength=256), "expert": None}
+    return piece(stored.codes, stored.scale_bytes, gs, sums)
 
 
 def gpu_quantize_tensor(src, bits, p, settings, *, progress=None, amax=None, input_scale=None):

@@ -23,6 +23,14 @@ def row_step(K):
     return max(1, ROWS_ELEMENTS // max(K, 1))
 
 
+def piece(packed, sbytes, gs, sums, output_basis=None, expert=None):
+    """One row range's result, as quantize_rows and its GPU twin return it: the packed
+    codes, scale bytes, global scale, the per-row-step float64 sums, the output error's
+    basis, the expert, and the scale bytes' histogram."""
+    return {"packed": packed, "sbytes": sbytes, "gs": gs, "sums": sums, "output_basis": output_basis,
+            "hist": np.bincount(sbytes.reshape(-1), minlength=256), "expert": expert}
+
+
 def finish_tensor(p, settings, pieces, seconds, input_scale=None):
     """The output arrays and report entry of weight ``p`` from its row pieces (in row
     order; for stacked experts, expert by expert), with the stored activation scale

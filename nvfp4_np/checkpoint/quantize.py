@@ -177,7 +177,9 @@ def local_engine(ckpt, cal, quantized, settings, progress, input_scales=None):
                 else:
                     W, own = read(i)
                 if p.group and p.group not in group_amax:
-                    group_amax[p.group] = _max_amax(_read_amax(ckpt, m.name) for m in groups[p.group])
+                    own_amax = None if on_gpu[i] or W.ndim != 2 else own  # (this member's, read already)
+                    group_amax[p.group] = _max_amax(own_amax if m is p and own_amax is not None else
+                                                    _read_amax(ckpt, m.name) for m in groups[p.group])
                 scale = (input_scales or {}).get(p.name)
                 if on_gpu[i]:  # own: the bits' kind; amax None: the GPU takes it
                     yield gpu_rows.gpu_quantize_tensor(W, own, p, settings, progress=progress,

@@ -10,11 +10,11 @@ import numpy as np
 from .._convert import to_float32
 from ..core import tensor_amax
 from ..hessian import block_hessians, diagonal_blocks as diag_blocks  # (the checkpoint package exports it)
-from .. import encoding, recipes, registry
+from .. import registry
 from ..metrics import row_error_sums
 from ..tensor import quantize
 from .layout import global_scale, layout_tensor
-from .pieces import finish_tensor, row_step
+from .pieces import finish_tensor, piece, row_step
 
 
 def tensor_operands(p, settings, calib):
@@ -81,8 +81,7 @@ def quantize_rows(W, r0, p, settings, amax, operands, progress=None, step=None, 
             packed[a:b], sbytes[a:b], gs = t.codes, t.scale_bytes, global_scale(t, settings.format)
             stored = layout_tensor(t.codes, t.scale_bytes, gs, (b - a, K), settings.format)
             if X64 is None and H_full is None and H is None:  # the weight error alone: from the bytes
-                eff = recipes.dequant_scales(stored.recipe, encoding.e4m3_values(stored.scale_bytes), gs)
-                rs = row_error_sums(W[a:b], stored.codes, eff)
+                rs = row_error_sums(W[a:b], stored.codes, stored.effective_scales())
                 sums[i] = rs[:, 0].sum(), rs[:, 1].sum(), 0.0, 0.0
             else:
                 sums[i] = _error_sums(W[a:b], stored.dequantize(), X64, H_full, H)
@@ -90,8 +89,7 @@ def quantize_rows(W, r0, p, settings, amax, operands, progress=None, step=None, 
                 progress((b - a) * K)
     basis = "activations" if X is not None else "Hessian" if H_full is not None else \
         "block Hessians" if H is not None else None
-    return {"packed": packed, "sbytes": sbytes, "gs": gs, "sums": sums, "output_basis": basis,
-            "hist": np.bincount(sbytes.reshape(-1), minlength=256), "expert": expert}
+    return piece(packed, sbytes, gs, sums, basis, expert)
 
 
 def block_quadratic(r, H_blocks):
