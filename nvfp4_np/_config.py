@@ -55,14 +55,15 @@ GPU_CHUNK_BLOCKS = 1 << 22
 GPU_TILE_BLOCKS = 64
 #: GPU: the options of each method's tiled kernel (_gpu_tile.tiled_kernel), the fastest
 #: measured on an H200 (W 8192x8192, blocks of 16, X 8192x8192). Results never depend on
-#: them. The memory-bound kernels stage their tiles through shared memory;
-#: the exact Hessian and ADMM kernels, whose work is float arithmetic per block, read
-#: global memory directly (staged, the constant tile layout made the compiler unroll into
-#: register spills), ADMM capped at 96 registers (more threads resident, fewer stalls).
+#: them. The memory-bound kernels stage their tiles through shared memory.
 #: The naive kernel is bound by instruction issue, not by memory (Nsight Compute: SM 83%,
 #: DRAM 24%): capped at 64 registers, 16 CUDA blocks fit on a multiprocessor instead of 12.
 GPU_NAIVE = dict(tile=64, max_registers=64)
 GPU_OPTIMAL = dict(tile=128)
 GPU_HESSIAN_SEED = dict(tile=64)
-GPU_HESSIAN_EXACT = dict(tile=64, stage=False)
-GPU_ADMM = dict(tile=64, stage=False, max_registers=96)
+#: GPU: the exact Hessian search and ADMM run a group of bs threads per NVFP4 block
+#: (_gpu_group.py): threads per CUDA block, and rows each group does in turn (a CUDA
+#: block loads its column block's matrices once for GPU_GROUP_THREADS // bs *
+#: GPU_GROUP_ROWS rows). Results never depend on either.
+GPU_GROUP_THREADS = 128
+GPU_GROUP_ROWS = 4

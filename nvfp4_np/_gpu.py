@@ -96,7 +96,7 @@ def _dec():
 
 
 def run_blocks(block_fn, W, dim, return_dequant, recipe, rounding, amax, *extra, ncb=1, block_out=None,
-               variant=None, as_bytes=False):
+               variant=None, as_bytes=False, launcher=None):
     """The GPU form of core.run_block_kernel: ``block_fn`` (a device function with the
     signature of _gpu_tile.tiled_kernel's) on every block, one thread per block, in
     tiles of one column block. Returns (result, block_out on the host or None).
@@ -110,8 +110,11 @@ def run_blocks(block_fn, W, dim, return_dequant, recipe, rounding, amax, *extra,
     of the same shapes. ``extra`` (a tuple the block function gets) must already be on
     the device. ``block_out=(trailing shape, dtype)`` appends a per-block output array
     (e.g. ADMM's errors) to ``extra``. ``variant``: the kernel's options
-    (_gpu_tile.tiled_kernel)."""
+    (_gpu_tile.tiled_kernel). ``launcher``: instead of _gpu_tile.launch_tiles, e.g.
+    _gpu_group.launch_groups (``block_fn`` is then what it takes)."""
     variant = variant or {}
+    if launcher is not None:
+        variant = dict(variant, launcher=launcher)
     core.check_as_bytes(return_dequant, as_bytes)
     c = cuda()
     r = recipes.get_recipe(recipe)
@@ -147,7 +150,9 @@ def _launch_blocks(c, block_fn, xb, ncb, rc, extra, block_out, variant):
     out_d = core.kernel_outputs(m, bs, c.device_array)
     status = c.device_array(m, np.uint8)  # every block's status is written by the kernel
     tail = () if block_out is None else (c.to_device(np.zeros((m,) + block_out[0], block_out[1])),)
-    launch_tiles(block_fn, xb, ncb, rc, _dec(), out_d, status, tuple(extra), tail, **variant)
+    variant = dict(variant)
+    launcher = variant.pop("launcher", launch_tiles)
+    launcher(block_fn, xb, ncb, rc, _dec(), out_d, status, tuple(extra), tail, **variant)
     return out_d, status_counts(status), tail
 
 

@@ -1,46 +1,157 @@
-"""GPU twin of admm.py: one CUDA thread per block runs the same ADMM (``_admm_batch``
-on a batch of one block) between the same start and finish functions, in the tiles of
-_gpu_tile.py (unstaged, see _config.GPU_ADMM; a tile's threads share their column block's
-operators)."""
+"""GPU twin of admm.py: a group of bs threads per block (_gpu_group.py) runs the same
+ADMM, lane a holding element a of the block's vectors and computing row a of every
+matrix-vector product (the column block's Hn, (Hn + rho I)^-1 and H, in shared memory),
+between the same start (in best mode the exact Hessian search) and the same finish."""
+
+import functools
 
 import numba
 import numpy as np
 from numba import cuda
 
-from . import _gpu
-from ._gpu import MAX_BS  # (local array sizes: plain globals)
-from ._config import GPU_ADMM
-from .admm import _admm_batch, admm_finish, admm_info, admm_operands, admm_start
+from . import _gpu, _gpu_group
+from ._arith import mul_rn
+from ._block import fp4_signed
+from ._config import JIT_SCALAR_FN
+from ._emit import emit_block, emit_values
+from .admm import _ONE, _RHO, _TINY, _refit_code, admm_info, admm_operands
 
 __all__ = ["nvfp4_admm"]
 
-_start = _gpu.device_fn(admm_start)
-_batch = _gpu.device_fn(_admm_batch)
-_finish = _gpu.device_fn(admm_finish)
+@numba.njit(**JIT_SCALAR_FN)
+def _weight(x, f, rc):
+    """w = x scaled by the element factor (admm._admm_batch: x / s in the seed recipe)."""
+    return x * f if rc.elem_mul else x / f
 
 
-@cuda.jit(device=True)
-def _admm_tile_block(t, x, xbits, rc, dec, out, status, j, rows, extra):
-    Hn, Minv, H, H64, d, mu, best, n_outer, n_inner, errors = extra
-    bs = x.shape[1]
-    X = cuda.local.array((MAX_BS, 1), numba.float32)
-    W = cuda.local.array((MAX_BS, 1), numba.float32)
-    Z = cuda.local.array((MAX_BS, 1), numba.float32)
-    U = cuda.local.array((MAX_BS, 1), numba.float32)
-    T = cuda.local.array((MAX_BS, 1), numba.float32)
-    Q = cuda.local.array((MAX_BS, 1), numba.float32)
-    C = cuda.local.array(1, numba.uint8)
-    start = cuda.local.array(1, numba.uint8)
-    perm = cuda.local.array(1, numba.int64)
-    numer = cuda.local.array(1, numba.float32)
-    denom = cuda.local.array(1, numba.float32)
-    r64 = cuda.local.array(MAX_BS, numba.float64)
-    perm[0] = 0
-    _start(t, 0, x, xbits, rc, dec, status, H64[j], d[j], mu[j], best, X[:bs], C, start, r64[:bs])
-    _batch(X[:bs], C, perm, 1, rc, dec, Hn[j], Minv[j], H[j], n_outer, n_inner, W[:bs], Z[:bs], U[:bs],
-           T[:bs], Q[:bs], numer, denom)
-    _finish(t, 0, start[0], x, rc, dec, out, status, H64[j], best, n_outer, C, Z[:bs], errors[rows, j],
-            r64[:bs])
+@numba.njit(**JIT_SCALAR_FN)
+def _target(w, z, u):
+    """The inner step's right-hand side w + rho (z - u) (w holding Hn x / s)."""
+    return w + mul_rn(_RHO, z - u)
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def _project(q, u, rc):
+    """The inner step's projection and dual update: z = fp4(q + u), u + q - z."""
+    z = fp4_signed(q + u, _ONE, rc)
+    return z, u + q - z
+
+
+_begin_block = _gpu_group._begin_block
+_candidate = _gpu_group._candidate
+_fp4_signed = _gpu_group._fp4_signed
+_weight_d = _gpu.device_fn(_weight)
+_target_d = _gpu.device_fn(_target)
+_project_d = _gpu.device_fn(_project)
+_refit = _gpu.device_fn(_refit_code)
+_emit_block = _gpu.device_fn(emit_block)
+_emit_values = _gpu.device_fn(emit_values)
+_matvec = _gpu_group.group_matvec
+_lane_dots = _gpu_group.group_lane_dots
+_quad_form = _gpu_group.quad_form_group
+_exact_search = _gpu_group.exact_search_group
+_exact_residual = _gpu_group._residual
+_stage_rows = _gpu_group.stage_rows
+_F32, _F64 = np.float32, np.float64
+
+#: The group kernel's compile-time constants (set per kernel by _gpu_group.group_kernel).
+BS = S = G = NT = P = None
+
+
+def _admm_groups(rows, x, xbits, rc, dec, codes, packed, status, Hn, Minv, H, H64, d, mu, best, n_outer, n_inner,
+                 keep_errors, errors):
+    """ADMM, a group of BS lanes per block (template: _gpu_group.group_kernel). The
+    rounds run for every group; a group whose block has converged (or is not finite)
+    keeps its result and passes the barriers. Best mode writes each block's two errors
+    (admm_finish's) to ``errors`` where ``keep_errors`` (return_info)."""
+    M = cuda.shared.array((3, BS, S), numba.float32)  # Hn, Minv, H
+    Hs = cuda.shared.array((BS, S), numba.float64)
+    xs = cuda.shared.array((G, S), numba.uint32)
+    v32 = cuda.shared.array((4, G, S), numba.float32)  # two for the products, two for the lane sums
+    zt = cuda.shared.array((BS, G), numba.float32)  # the quants, as emit_values reads them
+    v64 = cuda.shared.array((5, G, S), numba.float64)
+    tid = cuda.threadIdx.x
+    g = tid // BS
+    i = tid - g * BS
+    j = cuda.blockIdx.y
+    for idx in range(tid, BS * BS, NT):
+        a, k = idx // BS, idx % BS
+        M[0, a, k] = Hn[j, a, k]
+        M[1, a, k] = Minv[j, a, k]
+        M[2, a, k] = H[j, a, k]
+        if best:
+            Hs[a, k] = H64[j, a, k]
+    d_i = d[j, i]
+    mu_j = mu[j]
+    xf = xs.view(np.float32)
+    for p in range(P):
+        r0 = (cuda.blockIdx.x * P + p) * G
+        if r0 >= rows:  # (the same for every thread)
+            break
+        row, on = _stage_rows(rows, r0, g, i, j, xbits, xs)
+        sel = slice(r0, min(r0 + G, rows))
+        xi = xf[g, i]
+        c0 = np.uint8(0)
+        if on:
+            _, c0, finite = _begin_block(g, xs[:, :BS], status[sel, j], rc)
+            on = finite  # (a non-finite block is reported, not written)
+        start = np.int64(c0)
+        if best:
+            start = _exact_search(on, xi, g, i, BS, rc, dec, c0, Hs, d_i, mu_j, v64)
+        # admm._admm_batch, for this block
+        C = start
+        live = on
+        z_out = _F32(0.0)
+        buf = 0
+        for _ in range(n_outer):
+            f = _ONE
+            if live:
+                f = _F32(_candidate(C, dec, rc)[0])
+            w = _F32(_weight_d(xi, f, rc))
+            z = _F32(_fp4_signed(w, _ONE, rc))
+            u = _F32(0.0)
+            w = _matvec(M[0], w, v32[buf], g, i, BS)  # Hn w
+            buf = 1 - buf
+            for _ in range(n_inner):
+                q = _matvec(M[1], _F32(_target_d(w, z, u)), v32[buf], g, i, BS)
+                buf = 1 - buf
+                zu = _project_d(q, u, rc)
+                z, u = _F32(zu[0]), _F32(zu[1])
+            q = _matvec(M[2], z, v32[buf], g, i, BS)
+            buf = 1 - buf
+            numer, denom = _lane_dots(xi, z, q, v32[2], v32[3], g, i, BS)
+            if live:
+                z_out = z
+                c_new = C
+                if numer > 0 and denom > _TINY:
+                    c_new = np.int64(_refit(numer / (denom if denom > _TINY else _TINY), rc))
+                if dec[c_new] != dec[C]:
+                    C = c_new
+                else:
+                    live = False  # converged: another round would repeat this one
+        # admm.admm_finish
+        e_h = e_a = 0.0
+        if best:
+            e_h = _quad_form(on, _exact_residual(xi, start, dec, rc) if on else 0.0, Hs, v64[3], v64[4], g, i, BS)
+            if n_outer > 0:
+                s = _F32(_candidate(C, dec, rc)[1])
+                e_a = _quad_form(on, _F64(xi) - _F64(z_out * s), Hs, v64[3], v64[4], g, i, BS)
+        zt[i, g] = z_out
+        cuda.syncthreads()
+        if on and i == 0:
+            out = (codes[sel, j], packed[sel, j])
+            if best and keep_errors:
+                errors[row, j, 0] = e_h
+                errors[row, j, 1] = min(e_a, e_h) if n_outer > 0 else e_h
+            if n_outer == 0 or (best and not e_a < e_h):
+                _emit_block(g, start, xf[:, :BS], dec, rc, out)
+            else:
+                _emit_values(g, C, zt, g, out)
+
+
+@functools.cache
+def _admm_kernel(bs):
+    return _gpu_group.group_kernel(_admm_groups, bs)
 
 
 def nvfp4_admm(W, dim=-1, return_dequant=False, X=None, n_outer=3, n_inner=10, *, mode="seed", recipe="seed",
@@ -51,7 +162,9 @@ def nvfp4_admm(W, dim=-1, return_dequant=False, X=None, n_outer=3, n_inner=10, *
     operands, n_blocks = admm_operands(_gpu.shape_only(W), dim, X, H_blocks, mode, n_outer, n_inner,
                                        return_info)
     dev = tuple(c.to_device(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a for a in operands)
-    result, errors = _gpu.run_blocks(_admm_tile_block, W, dim, return_dequant, recipe, rounding, tensor_amax, *dev,
-                                     ncb=operands[0].shape[0], block_out=((2,), np.float64),
-                                     variant=GPU_ADMM, as_bytes=as_bytes)
+    # The per-block errors only for return_info (for a W of 8192 x 8192, 64 MB each way).
+    extra = dev + (return_info,) + (() if return_info else (c.device_array((1, 1, 2), np.float64),))
+    result, errors = _gpu.run_blocks(_admm_kernel, W, dim, return_dequant, recipe, rounding, tensor_amax, *extra,
+                                     ncb=operands[0].shape[0], block_out=((2,), np.float64) if return_info else None,
+                                     launcher=_gpu_group.launch_groups, as_bytes=as_bytes)
     return result + (admm_info(errors),) if return_info else result

@@ -1,26 +1,28 @@
-"""GPU twin of hessian.py: one CUDA thread per block runs the same seed-mode search
-(``hessian_seed_block``) or exact search (``exact_block``) in the tiles of _gpu_tile.py
-(seed mode staged through shared memory, exact mode on global memory: see
-_config.GPU_HESSIAN_*). A tile's blocks share one column block j, so all its threads read
-the same H_j (warp-uniform loads)."""
+"""GPU twin of hessian.py. Seed mode: one CUDA thread per block runs the same search
+(``hessian_seed_block``) in the tiles of _gpu_tile.py, staged through shared memory; a
+tile's blocks share one column block j, so all its threads read the same H_j
+(warp-uniform loads). Exact mode: a group of bs threads per block (_gpu_group.py) runs
+``exact_block``'s search, lane a computing row a of each H_j r, H_j in shared memory."""
+
+import functools
 
 import numba
 import numpy as np
 from numba import cuda
 
-from . import _gpu, registry
+from . import _gpu, _gpu_group, registry
 from ._gpu import MAX_BS, MAX_WORK  # (local array sizes: plain globals)
-from ._block import begin_block
+from ._config import GPU_HESSIAN_SEED
 from ._emit import emit_block
-from ._config import GPU_HESSIAN_EXACT, GPU_HESSIAN_SEED
-from .hessian import exact_block, hessian_operands, hessian_seed_block
+from .hessian import hessian_operands, hessian_seed_block
 
 __all__ = ["nvfp4_optimal_hessian"]
 
 _seed_block = _gpu.device_fn(hessian_seed_block)
-_exact_block = _gpu.device_fn(exact_block)
-_begin_block = _gpu.device_fn(begin_block)
 _emit_block = _gpu.device_fn(emit_block)
+_begin_block = _gpu_group._begin_block
+_exact_search = _gpu_group.exact_search_group
+_stage_rows = _gpu_group.stage_rows
 
 
 @cuda.jit(device=True)
@@ -36,15 +38,42 @@ def _seed_tile_block(t, x, xbits, rc, dec, out, status, j, rows, extra):
                 srt[:bs], work[:2 * bs])
 
 
-@cuda.jit(device=True)
-def _exact_tile_block(t, x, xbits, rc, dec, out, status, j, rows, extra):
-    H, d, mu = extra
-    bs = x.shape[1]
-    r = cuda.local.array(MAX_BS, numba.float64)
-    amax, c0, finite = _begin_block(t, xbits, status, rc)
-    if finite:
-        best = _exact_block(x, t, rc, dec, c0, H[j], d[j], mu[j], r[:bs])
-        _emit_block(t, best, x, dec, rc, out)
+#: The group kernel's compile-time constants (set per kernel by _gpu_group.group_kernel).
+BS = S = G = NT = P = None
+
+
+def _exact_groups(rows, x, xbits, rc, dec, codes, packed, status, H, d, mu):
+    """The exact search, a group of BS lanes per block (template: _gpu_group.group_kernel)."""
+    Hs = cuda.shared.array((BS, S), numba.float64)
+    xs = cuda.shared.array((G, S), numba.uint32)
+    v64 = cuda.shared.array((5, G, S), numba.float64)
+    tid = cuda.threadIdx.x
+    g = tid // BS
+    i = tid - g * BS
+    j = cuda.blockIdx.y
+    for idx in range(tid, BS * BS, NT):
+        Hs[idx // BS, idx % BS] = H[j, idx // BS, idx % BS]
+    d_i = d[j, i]
+    mu_j = mu[j]
+    xf = xs.view(np.float32)
+    for p in range(P):
+        r0 = (cuda.blockIdx.x * P + p) * G
+        if r0 >= rows:  # (the same for every thread)
+            break
+        _, on = _stage_rows(rows, r0, g, i, j, xbits, xs)
+        sel = slice(r0, min(r0 + G, rows))
+        c0 = np.uint8(0)
+        if on:
+            _, c0, finite = _begin_block(g, xs[:, :BS], status[sel, j], rc)
+            on = finite
+        best = _exact_search(on, xf[g, i], g, i, BS, rc, dec, c0, Hs, d_i, mu_j, v64)
+        if on and i == 0:
+            _emit_block(g, best, xf[:, :BS], dec, rc, (codes[sel, j], packed[sel, j]))
+
+
+@functools.cache
+def _exact_kernel(bs):
+    return _gpu_group.group_kernel(_exact_groups, bs)
 
 
 def nvfp4_optimal_hessian(W, dim=-1, return_dequant=False, X=None, H_blocks=None, *, mode="seed", recipe="seed",
@@ -55,9 +84,9 @@ def nvfp4_optimal_hessian(W, dim=-1, return_dequant=False, X=None, H_blocks=None
     mode = registry.method("hessian").check_mode(mode)
     extra = hessian_operands(_gpu.shape_only(W), dim, X, H_blocks, mode)
     ncb = extra[0].shape[0]
-    block_fn, variant = (_seed_tile_block, GPU_HESSIAN_SEED) if mode == "seed" else (_exact_tile_block,
-                                                                                       GPU_HESSIAN_EXACT)
+    kw = dict(variant=GPU_HESSIAN_SEED) if mode == "seed" else dict(launcher=_gpu_group.launch_groups)
+    block_fn = _seed_tile_block if mode == "seed" else _exact_kernel
     result, _ = _gpu.run_blocks(block_fn, W, dim, return_dequant, recipe, rounding, tensor_amax,
-                                *(c.to_device(np.ascontiguousarray(a)) for a in extra), ncb=ncb, variant=variant,
-                                as_bytes=as_bytes)
+                                *(c.to_device(np.ascontiguousarray(a)) for a in extra), ncb=ncb,
+                                as_bytes=as_bytes, **kw)
     return result

@@ -22,7 +22,14 @@ import nvfp4_np
 from nvfp4_np.core import host_array
 
 SIM = bool(config.ENABLE_CUDASIM)
-if not SIM:
+if SIM:
+    import sys
+
+    # The simulator runs each CUDA thread as a Python thread; the group kernels
+    # (_gpu_group.py) pass a barrier every few operations, and with the interpreter's
+    # default 5 ms switch interval most of their time went to waiting for it.
+    sys.setswitchinterval(1e-4)
+else:
     from numba import cuda
 
     if not cuda.is_available():
@@ -31,6 +38,10 @@ if not SIM:
 from nvfp4_np import gpu  # noqa: E402,F401  (the tests take it from here)
 
 ROWS = int(os.environ.get("NVFP4_GPU_TEST_ROWS", "8" if SIM else "2048"))
+#: Rows for the group kernels (_gpu_group.py: the exact Hessian search, ADMM), whose
+#: threads meet at a barrier every step: under the simulator each costs every thread a
+#: Python thread switch.
+GROUP_ROWS = 4 if SIM else ROWS
 NCB = 4 if SIM else 32  # column blocks per row: 2048 x 32 blocks on a GPU
 RECIPES = sorted(nvfp4_np.RECIPES)
 #: The GPU tests' filter of the underflow warning (pytestmark of each module).

@@ -3,7 +3,7 @@ and bytes (tests/gpu_common.py: how to run)."""
 
 import pytest
 
-from gpu_common import IGNORE_UNDERFLOW, ROWS, activations, assert_same, gpu, weights
+from gpu_common import GROUP_ROWS, IGNORE_UNDERFLOW, ROWS, activations, assert_same, gpu, weights
 import nvfp4_np
 
 pytestmark = IGNORE_UNDERFLOW
@@ -12,9 +12,19 @@ pytestmark = IGNORE_UNDERFLOW
 @pytest.mark.parametrize("recipe", ["seed", "te", "compressed-tensors"])
 @pytest.mark.parametrize("mode", ["seed", "exact"])
 def test_hessian_matches_cpu(mode, recipe, rng):
-    W = weights(rng, ROWS, 16)
+    W = weights(rng, ROWS if mode == "seed" else GROUP_ROWS, 16)
     X = activations(rng)
     for kw in ({"return_dequant": True}, {"as_bytes": True}):
         got = gpu.nvfp4_optimal_hessian(W, X=X, mode=mode, recipe=recipe, **kw)
         want = nvfp4_np.nvfp4_optimal_hessian(W, X=X, mode=mode, recipe=recipe, **kw)
         assert_same(got, want, f"hessian {mode} {recipe} {kw}")
+
+
+@pytest.mark.parametrize("recipe", ["seed", "modelopt"])
+def test_exact_search_blocks_of_32(recipe, rng):
+    """The group kernel with 32 lanes a block (one warp)."""
+    W = weights(rng, GROUP_ROWS, 32)
+    X = activations(rng, bs=32)
+    assert_same(gpu.nvfp4_optimal_hessian(W, X=X, mode="exact", recipe=recipe, as_bytes=True),
+                nvfp4_np.nvfp4_optimal_hessian(W, X=X, mode="exact", recipe=recipe, as_bytes=True),
+                f"hessian exact bs32 {recipe}")
