@@ -98,8 +98,8 @@ def _dec():
 def run_blocks(block_fn, W, dim, return_dequant, recipe, rounding, amax, *extra, ncb=1, block_out=None,
                variant=None, as_bytes=False, launcher=None):
     """The GPU form of core.run_block_kernel: ``block_fn`` (a device function with the
-    signature of _gpu_tile.tiled_kernel's) on every block, one thread per block, in
-    tiles of one column block. Returns (result, block_out on the host or None).
+    signature of _gpu_tile.tiled_kernel's, one thread per block; or what ``launcher``
+    takes) on every block, in tiles of one column block. Returns (result, block_out on the host or None).
 
     Host (NumPy) ``W``: laid out like the CPU path, processed in chunks of about
     GPU_CHUNK_BLOCKS blocks holding whole rows of ``ncb`` column blocks (so block b's
@@ -114,7 +114,9 @@ def run_blocks(block_fn, W, dim, return_dequant, recipe, rounding, amax, *extra,
     _gpu_group.launch_groups (``block_fn`` is then what it takes)."""
     variant = variant or {}
     if launcher is not None:
-        variant = dict(variant, launcher=launcher)
+        if variant:
+            raise ValueError("variant is the tiled kernels' options; a launcher takes none")
+        variant = dict(launcher=launcher)
     core.check_as_bytes(return_dequant, as_bytes)
     c = cuda()
     r = recipes.get_recipe(recipe)

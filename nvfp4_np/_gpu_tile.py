@@ -1,5 +1,7 @@
-"""The one kernel shape of the GPU path: a CUDA block per tile of NVFP4 blocks, one thread
-per NVFP4 block (the CPU's per-block function), the tile staged through shared memory.
+"""The tiled kernel shape of the GPU path (naive, optimal, the Hessian search's seed mode):
+a CUDA block per tile of NVFP4 blocks, one thread per NVFP4 block (the CPU's per-block
+function), the tile staged through shared memory. (The exact Hessian search and ADMM
+run bs threads a block: _gpu_group.py.)
 
 A thread's block is 16 or 32 consecutive words. Read straight from global memory, a
 warp's 32 threads would touch 32 rows 64-128 bytes apart on every access; instead the
@@ -11,14 +13,13 @@ version); with bs + 1 they hit 32 different banks.
 
 A tile holds rows m0.. of one column block j (NVFP4 block b = m * ncb + j; the grid is
 (row tiles, ncb)), so every thread of a CUDA block reads the same H_j (warp-uniform loads
-in the Hessian and ADMM kernels instead of 32 different matrices); with ncb = 1 (naive,
+in the Hessian seed-mode kernel instead of 32 different matrices); with ncb = 1 (naive,
 optimal) a tile is consecutive blocks.
 
 Shared memory holds the input tile (one array, seen both as float32 and as uint32 bits),
 the quants tile and the dequant tile (used when the dequant is wanted). The per-block
 function gets views of the tiles and writes its per-block outputs (scale byte, scale,
-status) straight to global memory. Kernels whose work is arithmetic rather than memory
-traffic may skip the staging (``stage=False``, see tiled_kernel).
+status) straight to global memory.
 """
 
 import contextlib
@@ -158,13 +159,11 @@ def count_status_kernel(status, counts):
 
 
 @functools.cache
-def tiled_kernel(block_fn, bs, tile=GPU_TILE_BLOCKS, per_thread=1, stage=True, max_registers=None):
+def tiled_kernel(block_fn, bs, tile=GPU_TILE_BLOCKS, per_thread=1, max_registers=None):
     """The tiled kernel of ``block_fn`` for block size ``bs``; ``bs``, ``tile`` (threads
     per CUDA block) and ``per_thread`` (NVFP4 blocks per thread: a tile has
     tile * per_thread rows) are compile-time constants, so the copy loops unroll and the
-    padded stride folds into the addressing. ``stage=False``: no shared memory, the
-    per-block function works on the global arrays (where the work is arithmetic, the
-    constant tile layout only makes the compiler unroll more than the registers hold).
+    padded stride folds into the addressing.
 
     The kernel is ``kernel(rows, ncb, x, xbits, xflat, rc, dec, out, status, extra)``.
     Per-block arrays come shaped (rows, ncb, ...): x (rows, ncb, bs) with its uint32
@@ -175,7 +174,7 @@ def tiled_kernel(block_fn, bs, tile=GPU_TILE_BLOCKS, per_thread=1, stage=True, m
     ``a[rows, j]`` is the tile's part of a per-block array a; x and xbits are tile views,
     codes, packed and status such global views, and row t is the thread's block.
 
-    Each kernel is a copy of ``_staged`` or ``_direct`` whose globals hold block_fn and
+    Each kernel is a copy of ``_staged`` whose globals hold block_fn and
     the constants, named after them: numba-cuda caches it on disk under that name
     (a kernel made as a closure over block_fn got a new cache key in every process,
     and every run of the command compiled its kernels again, ~6 s). Numba's cache is
@@ -185,7 +184,7 @@ def tiled_kernel(block_fn, bs, tile=GPU_TILE_BLOCKS, per_thread=1, stage=True, m
     """
     from numba import config
 
-    template = _staged if stage else _direct
+    template = _staged
     consts = {"BLOCK_FN": block_fn, "T": tile, "BS": bs, "S": bs + 1, "K": per_thread, "R": tile * per_thread,
               "KBS": per_thread * bs, "SH": bs.bit_length() - 1, "MASK": bs - 1}
     glob = dict(template.__globals__, **consts)
@@ -200,18 +199,6 @@ def tiled_kernel(block_fn, bs, tile=GPU_TILE_BLOCKS, per_thread=1, stage=True, m
 #: The templates' compile-time constants and block function: each kernel tiled_kernel
 #: makes gets its own values in its own globals (these module-level ones are never used).
 BLOCK_FN = T = BS = S = K = R = KBS = SH = MASK = None
-
-
-def _direct(rows, ncb, x, xbits, xflat, rc, dec, out, status, extra):
-    """tiled_kernel's template without staging (its globals: BLOCK_FN and the constants)."""
-    j = cuda.blockIdx.y
-    m0 = cuda.blockIdx.x * R
-    sel = slice(m0, min(m0 + R, rows))
-    tout = (out[0][sel, j], out[1][sel, j])
-    for i in range(K):
-        t = cuda.threadIdx.x + i * T
-        if m0 + t < rows:
-            BLOCK_FN(t, x[sel, j], xbits[sel, j], rc, dec, tout, status[sel, j], j, sel, extra)
 
 
 def _staged(rows, ncb, x, xbits, xflat, rc, dec, out, status, extra):

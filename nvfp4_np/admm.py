@@ -2,7 +2,7 @@
 
 Per block, alternately: with the scale s fixed, ADMM on w = x / s (minimise
 (w - q)^T H_n (w - q) over E2M1 vectors q, H_n = H_j / lambda_max(H_j), rho = 1, with the
-inverse (H_n + rho I)^-1 precomputed once per column block by scipy); then refit
+inverse (H_n + rho I)^-1 precomputed once per column block by LAPACK); then refit
 s = E4M3(x^T H q / q^T H q). Two modes:
 
 - ``mode="seed"``: the seed's ``nvfp4_admm``: start from the naive scale, the seed's

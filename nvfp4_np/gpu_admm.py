@@ -61,8 +61,8 @@ BS = S = G = NT = P = None
 def _admm_groups(rows, x, xbits, rc, dec, codes, packed, status, Hn, Minv, H, H64, d, mu, best, n_outer, n_inner,
                  keep_errors, errors):
     """ADMM, a group of BS lanes per block (template: _gpu_group.group_kernel). The
-    rounds run for every group; a group whose block has converged (or is not finite)
-    keeps its result and passes the barriers. Best mode writes each block's two errors
+    rounds run while any group of the CUDA block has a block still changing; a group
+    whose block has converged (or is not finite) keeps its result and passes the barriers. Best mode writes each block's two errors
     (admm_finish's) to ``errors`` where ``keep_errors`` (return_info)."""
     M = cuda.shared.array((3, BS, S), numba.float32)  # Hn, Minv, H
     Hs = cuda.shared.array((BS, S), numba.float64)
@@ -129,6 +129,8 @@ def _admm_groups(rows, x, xbits, rc, dec, codes, packed, status, Hn, Minv, H, H6
                     C = c_new
                 else:
                     live = False  # converged: another round would repeat this one
+            if not cuda.syncthreads_or(np.int32(1 if live else 0)):
+                break  # (no group of the CUDA block has a block still changing)
         # admm.admm_finish
         e_h = e_a = 0.0
         if best:
@@ -142,7 +144,9 @@ def _admm_groups(rows, x, xbits, rc, dec, codes, packed, status, Hn, Minv, H, H6
             out = (codes[sel, j], packed[sel, j])
             if best and keep_errors:
                 errors[row, j, 0] = e_h
-                errors[row, j, 1] = min(e_a, e_h) if n_outer > 0 else e_h
+                # (the CPU's min(e_a, e_h), written out: CUDA's min of floats is fmin, which
+                # drops a NaN where Python's min keeps its first argument)
+                errors[row, j, 1] = (e_h if e_h < e_a else e_a) if n_outer > 0 else e_h
             if n_outer == 0 or (best and not e_a < e_h):
                 _emit_block(g, start, xf[:, :BS], dec, rc, out)
             else:

@@ -3,7 +3,9 @@ and the info dict (tests/gpu_common.py: how to run)."""
 
 import pytest
 
-from gpu_common import GROUP_ROWS, IGNORE_UNDERFLOW, activations, assert_same, gpu, weights
+import numpy as np
+
+from gpu_common import GROUP_ROWS, IGNORE_UNDERFLOW, activations, assert_same, edge_weights, gpu, weights
 import nvfp4_np
 
 pytestmark = IGNORE_UNDERFLOW
@@ -51,3 +53,20 @@ def test_admm_without_rounds(mode, rng):
         assert got[-1] == want[-1]
         got, want = got[:-1], want[:-1]
     assert_same(got, want, f"admm {mode} n_outer=0")
+
+
+def test_admm_edge_and_non_finite_blocks(rng):
+    """Best mode on zero, -0.0 and underflowing blocks (3 rows: the last CUDA block of rows
+    part-filled), the info dict included; a non-finite block is the CPU's error."""
+    W = edge_weights(rng, 16)[:3]
+    X = activations(rng)
+    got = gpu.nvfp4_admm(W, X=X, mode="best", as_bytes=True, return_info=True)
+    want = nvfp4_np.nvfp4_admm(W, X=X, mode="best", as_bytes=True, return_info=True)
+    assert got[-1] == want[-1]
+    assert_same(got[:-1], want[:-1], "admm best edges")
+    W[2, 1, 0] = np.inf
+    with pytest.raises(nvfp4_np.core.NonFiniteError) as want:
+        nvfp4_np.nvfp4_admm(W, X=X, mode="best")
+    with pytest.raises(nvfp4_np.core.NonFiniteError) as got:
+        gpu.nvfp4_admm(W, X=X, mode="best")
+    assert str(got.value) == str(want.value)

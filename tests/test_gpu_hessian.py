@@ -3,7 +3,9 @@ and bytes (tests/gpu_common.py: how to run)."""
 
 import pytest
 
-from gpu_common import GROUP_ROWS, IGNORE_UNDERFLOW, ROWS, activations, assert_same, gpu, weights
+import numpy as np
+
+from gpu_common import GROUP_ROWS, IGNORE_UNDERFLOW, ROWS, activations, assert_same, edge_weights, gpu, weights
 import nvfp4_np
 
 pytestmark = IGNORE_UNDERFLOW
@@ -28,3 +30,18 @@ def test_exact_search_blocks_of_32(recipe, rng):
     assert_same(gpu.nvfp4_optimal_hessian(W, X=X, mode="exact", recipe=recipe, as_bytes=True),
                 nvfp4_np.nvfp4_optimal_hessian(W, X=X, mode="exact", recipe=recipe, as_bytes=True),
                 f"hessian exact bs32 {recipe}")
+
+
+def test_exact_search_edge_and_non_finite_blocks(rng):
+    """Zero, -0.0 and underflowing blocks as the CPU has them; a non-finite block, whose
+    group sits out while the others of its CUDA block search, is the CPU's error."""
+    W = edge_weights(rng, 16)[:GROUP_ROWS]
+    X = activations(rng)
+    assert_same(gpu.nvfp4_optimal_hessian(W, X=X, mode="exact", as_bytes=True),
+                nvfp4_np.nvfp4_optimal_hessian(W, X=X, mode="exact", as_bytes=True), "hessian exact edges")
+    W[1, 2, 3] = np.nan
+    with pytest.raises(nvfp4_np.core.NonFiniteError) as want:
+        nvfp4_np.nvfp4_optimal_hessian(W, X=X, mode="exact")
+    with pytest.raises(nvfp4_np.core.NonFiniteError) as got:
+        gpu.nvfp4_optimal_hessian(W, X=X, mode="exact")
+    assert str(got.value) == str(want.value)
