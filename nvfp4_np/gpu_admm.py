@@ -62,8 +62,9 @@ def _admm_groups(rows, x, xbits, rc, dec, codes, packed, status, Hn, Minv, H, H6
                  keep_errors, errors):
     """ADMM, a group of BS lanes per block (template: _gpu_group.group_kernel). The
     rounds run while any group of the CUDA block has a block still changing; a group
-    whose block has converged (or is not finite) keeps its result and passes the barriers. Best mode writes each block's two errors
-    (admm_finish's) to ``errors`` where ``keep_errors`` (return_info)."""
+    whose block has converged (or is not finite) keeps its result and passes the
+    barriers. Best mode writes each block's two errors (admm_finish's) to ``errors``
+    where ``keep_errors`` (return_info)."""
     M = cuda.shared.array((3, BS, S), numba.float32)  # Hn, Minv, H
     Hs = cuda.shared.array((BS, S), numba.float64)
     xs = cuda.shared.array((G, S), numba.uint32)
