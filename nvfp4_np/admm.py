@@ -41,16 +41,29 @@ _ONE = np.float32(1.0)
 _TINY = np.float32(1e-12)  # the seed's clamps in the scale refit
 
 
-def admm_operators(H):
+def admm_operators(H, eigenvalues=None):
     """Per column block, float32: H_n = H / max(lambda_max, 1e-6), (H_n + rho I)^-1 and H,
     as the seed precomputes them (here in float64 by LAPACK, then rounded): one batched
     NumPy call for all the eigenvalues and one for all the inverses, a LAPACK call per
     matrix from C (scipy's per-matrix calls from Python took ~40 ms for 512 column
     blocks on an H200 machine, twice the GPU's ADMM kernel; splitting the batch across
-    threads was slower there)."""
+    threads was slower there).
+
+    ``eigenvalues``: check_hessian_blocks' ascending eigenvalues of (H + H^T) / 2, reused
+    for the blocks that are exactly symmetric (there (H + H^T) / 2 is H, bit for bit, and
+    LAPACK gives the same numbers: one batched call of the two saved)."""
     H64 = np.asarray(H, dtype=np.float64)
     n = H64.shape[-1]
-    lam = np.linalg.eigvalsh(H64)[..., -1] if H64.size else np.zeros(H64.shape[:-2])
+    if not H64.size:
+        lam = np.zeros(H64.shape[:-2])
+    elif eigenvalues is None:
+        lam = np.linalg.eigvalsh(H64)[:, -1]
+    else:
+        lam = np.array(eigenvalues[:, -1], dtype=np.float64)
+        bits = H64.view(np.uint64)  # (bit for bit: -0.0 and 0.0 differ)
+        asym = ~(bits == bits.transpose(0, 2, 1)).all(axis=(1, 2))
+        if asym.any():
+            lam[asym] = np.linalg.eigvalsh(H64[asym])[:, -1]
     Hn = (H64 / np.maximum(lam, 1e-6)[..., None, None]).astype(np.float32)
     A = Hn.astype(np.float64) + float(_RHO) * np.eye(n)
     Minv = np.linalg.inv(A) if A.size else A
@@ -296,8 +309,8 @@ def admm_operands(W, dim, X, H_blocks, mode, n_outer, n_inner, return_info):
             raise ValueError(f"{name} must be a non-negative int, got {v!r}")
     if return_info and mode != "best":
         raise ValueError("return_info applies to mode='best'")
-    H, ncb, bs = hessians_for(W, dim, X, H_blocks, np.float64, who="nvfp4_admm")
-    Hn, Minv, H32 = admm_operators(H)
+    H, ncb, bs, lam = hessians_for(W, dim, X, H_blocks, np.float64, who="nvfp4_admm", eigenvalues=True)
+    Hn, Minv, H32 = admm_operators(H, lam)
     best = mode == "best"
     d, mu = diagonal_bounds(H, np.float64) if best else (np.zeros((ncb, bs)), np.zeros(ncb))
     n_blocks = int(np.prod(np.shape(W), dtype=np.int64)) // bs

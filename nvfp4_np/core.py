@@ -182,13 +182,14 @@ def from_blocks_bytes(codes, packed, batch_shape, dim):
 HESSIAN_PSD_RTOL = 1e-3
 
 
-def check_hessian_blocks(H_blocks, n_blocks=None, block_size=None, name="H_blocks"):
+def check_hessian_blocks(H_blocks, n_blocks=None, block_size=None, name="H_blocks", *, eigenvalues=False):
     """Caller-given block Hessians checked: float32 or float64, shape (K // bs, bs, bs)
     (``n_blocks`` = K // bs and ``block_size`` when given), finite, and each block
     positive semidefinite up to rounding (no negative diagonal entry; smallest eigenvalue
     of (H_j + H_j^T) / 2, in float64, at least -HESSIAN_PSD_RTOL times the largest
-    |eigenvalue|). Returns the array (dtype kept); a ValueError (TypeError for the dtype)
-    naming the first failing block."""
+    |eigenvalue|). Returns the array (dtype kept), with ``eigenvalues`` also those of the
+    symmetrised blocks, ascending, float64 (None for an empty array); a ValueError
+    (TypeError for the dtype) naming the first failing block."""
     H = as_float_array(H_blocks, name)
     if H.dtype not in (np.float32, np.float64):
         raise TypeError(f"{name} must be float32 or float64, got dtype {H.dtype}")
@@ -202,7 +203,7 @@ def check_hessian_blocks(H_blocks, n_blocks=None, block_size=None, name="H_block
     if not np.isfinite(H).all():
         raise ValueError(f"{name} contains {int((~np.isfinite(H)).sum())} non-finite values")
     if H.size == 0:
-        return H
+        return (H, None) if eigenvalues else H
     H64 = H.astype(np.float64)
     diag = np.diagonal(H64, axis1=1, axis2=2)
     lam = np.linalg.eigvalsh((H64 + H64.transpose(0, 2, 1)) * 0.5)  # one batched call, ascending
@@ -220,7 +221,7 @@ def check_hessian_blocks(H_blocks, n_blocks=None, block_size=None, name="H_block
             f"{name}[{j}] is not positive semidefinite ({int(bad.sum())} of {n} blocks fail): {why}. Block "
             f"Hessians X_j^T X_j are PSD up to rounding; compute them with nvfp4_np.block_hessians(X, block_size)"
         )
-    return H
+    return (H, lam) if eigenvalues else H
 
 
 class NonFiniteError(ValueError):

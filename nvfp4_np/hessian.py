@@ -357,9 +357,10 @@ def diagonal_blocks(H, bs):
     return np.ascontiguousarray(H[idx[:, :, None], idx[:, None, :]])
 
 
-def hessians_for(W, dim, X, H_blocks, dtype, who="nvfp4_optimal_hessian"):
+def hessians_for(W, dim, X, H_blocks, dtype, who="nvfp4_optimal_hessian", *, eigenvalues=False):
     """Validate the block layout of W against X or H_blocks (a caller's H_blocks also by
-    core.check_hessian_blocks); return (H, ncb, bs) with H (ncb, bs, bs) in ``dtype``."""
+    core.check_hessian_blocks); return (H, ncb, bs) with H (ncb, bs, bs) in ``dtype``,
+    with ``eigenvalues`` also the check's eigenvalues of caller-given H_blocks (else None)."""
     W = core.as_float_array(W, "W")
     if W.ndim < 2:
         raise ValueError(
@@ -371,7 +372,9 @@ def hessians_for(W, dim, X, H_blocks, dtype, who="nvfp4_optimal_hessian"):
     moved = np.moveaxis(W, d, -1)
     ncb = moved.shape[-2]
     if H_blocks is not None:
-        return np.ascontiguousarray(core.check_hessian_blocks(H_blocks, ncb, bs), dtype=dtype), ncb, bs
+        H, lam = core.check_hessian_blocks(H_blocks, ncb, bs, eigenvalues=True)
+        H = np.ascontiguousarray(H, dtype=dtype)
+        return (H, ncb, bs, lam) if eigenvalues else (H, ncb, bs)
     if X is None:
         raise ValueError(f"{who} needs activations X (T, K) or H_blocks")
     X = core.as_float_array(X, "X")
@@ -382,7 +385,8 @@ def hessians_for(W, dim, X, H_blocks, dtype, who="nvfp4_optimal_hessian"):
             f"X.shape[1] = {X.shape[1]} does not match the weights: after moving the block axis "
             f"last, W has shape {moved.shape}, i.e. {ncb} column blocks of {bs} = K of {ncb * bs}"
         )
-    return np.ascontiguousarray(block_hessians(X, bs), dtype=dtype), ncb, bs
+    H = np.ascontiguousarray(block_hessians(X, bs), dtype=dtype)
+    return (H, ncb, bs, None) if eigenvalues else (H, ncb, bs)
 
 
 def nvfp4_optimal_hessian(W, dim=-1, return_dequant=False, X=None, H_blocks=None, *,

@@ -169,3 +169,22 @@ def test_operators_equal_scipys_batched_inverse(case):
     except ValueError:
         pytest.skip("this scipy has no batched inv")
     assert_bits_equal(Minv, batched.astype(np.float32))
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_operators_reuse_the_checks_eigenvalues(symmetric, rng):
+    """admm_operators takes lambda_max from check_hessian_blocks' eigenvalues where a block
+    is symmetric bit for bit, and computes it afresh elsewhere: the same operators as
+    without them, both ways."""
+    from nvfp4_np.core import check_hessian_blocks
+
+    X = rng.standard_normal((64, 64)).astype(np.float32)
+    X[:, 1:] += 0.5 * X[:, :-1]
+    H = nvfp4_np.block_hessians(X, 16).astype(np.float64)
+    H = (H + H.transpose(0, 2, 1)) * 0.5
+    if not symmetric:
+        H[1, 3, 5] = np.nextafter(H[1, 3, 5], np.inf)  # one block a last bit off its transpose
+        H[2, 0, 1], H[2, 1, 0] = 0.0, -0.0
+    _, lam = check_hessian_blocks(H, eigenvalues=True)
+    for got, want in zip(admm_operators(H, lam), admm_operators(H)):
+        assert_bits_equal(got, want, f"symmetric={symmetric}")
