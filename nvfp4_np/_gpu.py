@@ -112,17 +112,16 @@ def run_blocks(block_fn, W, dim, return_dequant, recipe, rounding, amax, *extra,
     (e.g. ADMM's errors) to ``extra``. ``variant``: the kernel's options
     (_gpu_tile.tiled_kernel). ``launcher``: instead of _gpu_tile.launch_tiles, e.g.
     _gpu_group.launch_groups (``block_fn`` is then what it takes)."""
-    variant = variant or {}
-    if launcher is not None:
-        if variant:
-            raise ValueError("variant is the tiled kernels' options; a launcher takes none")
-        variant = dict(launcher=launcher)
+    if launcher is None:
+        launcher = functools.partial(launch_tiles, **(variant or {}))
+    elif variant:
+        raise ValueError("variant is the tiled kernels' options; a launcher takes none")
     core.check_as_bytes(return_dequant, as_bytes)
     c = cuda()
     r = recipes.get_recipe(recipe)
     if core.is_device_array(W):
         return _run_device(c, block_fn, W, dim, return_dequant, as_bytes, r, rounding, amax, extra, block_out, ncb,
-                           variant)
+                           launcher)
     x, batch_shape, dim = core.to_blocks(W, dim)
     rc = core.tensor_params(r, rounding, x, amax)
     n, bs = x.shape
@@ -133,7 +132,7 @@ def run_blocks(block_fn, W, dim, return_dequant, recipe, rounding, amax, *extra,
     for b0 in range(0, n, step):
         b1 = min(n, b0 + step)
         out_d, chunk_counts, tail = _launch_blocks(c, block_fn, c.to_device(x[b0:b1]), ncb, rc, extra, block_out,
-                                                   variant)
+                                                   launcher)
         counts += chunk_counts
         codes[b0:b1] = out_d[0].copy_to_host()
         packed[b0:b1] = out_d[1].copy_to_host()
@@ -145,16 +144,14 @@ def run_blocks(block_fn, W, dim, return_dequant, recipe, rounding, amax, *extra,
     return core.with_tensor_scale(result, r, rc), extra_out
 
 
-def _launch_blocks(c, block_fn, xb, ncb, rc, extra, block_out, variant):
+def _launch_blocks(c, block_fn, xb, ncb, rc, extra, block_out, launcher):
     """Run ``block_fn`` on the device blocks ``xb`` (m, bs): (outputs (codes, packed)
     as core.kernel_outputs, status counts, () or (block_out array,))."""
     m, bs = tuple(xb.shape)
     out_d = core.kernel_outputs(m, bs, c.device_array)
     status = c.device_array(m, np.uint8)  # every block's status is written by the kernel
     tail = () if block_out is None else (c.to_device(np.zeros((m,) + block_out[0], block_out[1])),)
-    variant = dict(variant)
-    launcher = variant.pop("launcher", launch_tiles)
-    launcher(block_fn, xb, ncb, rc, _dec(), out_d, status, tuple(extra), tail, **variant)
+    launcher(block_fn, xb, ncb, rc, _dec(), out_d, status, tuple(extra), tail)
     return out_d, status_counts(status), tail
 
 
@@ -171,7 +168,7 @@ def _decode_on_device(codes, packed, rc, scales, pairs, quants, dequant, want_dq
     launch(_decode_kernel, codes.size, codes, packed, _dec(), rc, scales, pairs, quants, dequant, want_dq)
 
 
-def _run_device(c, block_fn, W, dim, return_dequant, as_bytes, r, rounding, amax, extra, block_out, ncb, variant):
+def _run_device(c, block_fn, W, dim, return_dequant, as_bytes, r, rounding, amax, extra, block_out, ncb, launcher):
     x = W if hasattr(W, "copy_to_host") else c.as_cuda_array(W)  # numba's own arrays as they are
     if x.dtype != np.float32 or not x.is_c_contiguous():
         raise TypeError(f"a device array W must be C-contiguous float32, got {x.dtype} "
@@ -188,7 +185,7 @@ def _run_device(c, block_fn, W, dim, return_dequant, as_bytes, r, rounding, amax
         m = device_amax(xb)
         amax = m if amax is None else core.check_tensor_amax(amax, m)
     rc = core.tensor_params(r, rounding, None, amax)
-    (codes, packed), counts, tail = _launch_blocks(c, block_fn, xb, ncb, rc, extra, block_out, variant)
+    (codes, packed), counts, tail = _launch_blocks(c, block_fn, xb, ncb, rc, extra, block_out, launcher)
     if counts[1:].any():
         core.check_status_counts(counts, x.copy_to_host(), recipe=r)
     result = core.kernel_results(codes, packed, rc, return_dequant, as_bytes, batch_shape, -1,

@@ -33,19 +33,17 @@ import numpy as np
 
 from . import _gpu
 from ._arith import mul_rn
-from ._block import _QMAX, begin_block, candidate, fp4_signed
+from ._block import begin_block, candidate
 from ._config import GPU_GROUP_ROWS, GPU_GROUP_THREADS, JIT_SCALAR, JIT_SCALAR_FN
 from ._gpu_tile import CACHE, _source_tag, ieee_compile
 from ._numba_cuda import cuda
-from .hessian import _W_GUARD, _better
-from .recipes import fp4_project
+from .hessian import _W_GUARD, _better, bound_terms, residual64
 
 __all__ = ["group_kernel", "launch_groups", "group_matvec", "group_lane_dots", "quad_form_group",
-           "exact_search_group", "stage_rows"]
+           "exact_search_group", "begin_rows"]
 
 _begin_block = _gpu.device_fn(begin_block)
 _candidate = _gpu.device_fn(candidate)
-_fp4_signed = _gpu.device_fn(fp4_signed)
 _better_fn = _gpu.device_fn(_better)
 
 _F32, _F64 = np.float32, np.float64
@@ -163,34 +161,25 @@ def _times(a, b):
 
 
 @numba.njit(**JIT_SCALAR)
-def exact_residual(x, k, dec, rc):
-    """Element x's float64 residual at code k: x - fl(q * s) (hessian.hess_err_exact)."""
+def _residual_at(x, k, dec, rc):
+    """Element x's hessian.residual64 at code k."""
     f, s = candidate(k, dec, rc)
-    return np.float64(x) - np.float64(fp4_signed(x, f, rc) * s)
+    return residual64(x, f, s, rc)
 
 
 @numba.njit(**JIT_SCALAR)
-def _bound_terms(x, k, dec, rc, d):
-    """Element x's terms of hessian._weighted_sse at code k: (w, w if its quant is 0 else
-    0, w if it is clipped else 0), w = d (|x| - q s)^2 in float64."""
+def _terms_at(x, k, dec, rc, d):
+    """Element x's hessian.bound_terms at code k."""
     f, s = candidate(k, dec, rc)
-    a = abs(x)
-    q = fp4_project(a, f, rc)
-    e = np.float64(a) - np.float64(q * s)
-    w = mul_rn(d, mul_rn(e, e))
-    if q == 0:
-        return w, w, 0.0
-    if a > _QMAX * s:
-        return w, 0.0, w
-    return w, 0.0, 0.0
+    return bound_terms(x, f, s, rc, d)
 
 
 _row = _gpu.device_fn(_row_korder)
 _row64 = _gpu.device_fn(_row_dot64)
 _total64 = _gpu.device_fn(_sum64)
 _lanes = _gpu.device_fn(_lane_sum)
-_residual = _gpu.device_fn(exact_residual)
-_terms = _gpu.device_fn(_bound_terms)
+_residual = _gpu.device_fn(_residual_at)
+_terms = _gpu.device_fn(_terms_at)
 
 
 @cuda.jit(device=True)
@@ -281,14 +270,21 @@ def exact_search_group(on, x, g, i, bs, rc, dec, c0, H, d_i, mu, v64):
 
 
 @cuda.jit(device=True)
-def stage_rows(rows, r0, g, i, j, xbits, xs):
+def begin_rows(rows, r0, g, i, j, xbits, xs, status, rc, bs):
     """Copy rows r0 .. r0 + G - 1 of column block j (one per group, element i by lane i)
-    into the shared tile ``xs`` (G, S) uint32, between barriers. Returns (row, on)."""
+    into the shared tile ``xs`` (G, S) uint32, between barriers, and start each group's
+    block (_block.begin_block: its status written to ``status``, the rows' view).
+    Returns (row, on, c0): ``on`` is False past the last row and for a non-finite block
+    (reported, not written); c0 the recipe's baseline code."""
     row = r0 + g
     on = row < rows
     cuda.syncthreads()  # the tile's previous readers are done
     if on:
         xs[g, i] = xbits[row, j, i]
     cuda.syncthreads()
-    return row, on
+    c0 = np.uint8(0)
+    if on:
+        _, c0, finite = _begin_block(g, xs[:, :bs], status, rc)
+        on = finite
+    return row, on, c0
 

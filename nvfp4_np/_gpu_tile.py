@@ -67,6 +67,7 @@ def cached_kernel(fn):
     copy.__module__, copy.__doc__ = fn.__module__, fn.__doc__
     return cuda.jit(**CACHE)(copy)
 
+
 __all__ = ["launch_tiles", "tiled_kernel", "launch", "ieee_compile", "amax_bits_kernel", "count_status_kernel",
            "cached_kernel"]
 

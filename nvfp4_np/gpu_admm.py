@@ -18,6 +18,7 @@ from .admm import _ONE, _RHO, _TINY, _refit_code, admm_info, admm_operands
 
 __all__ = ["nvfp4_admm"]
 
+
 @numba.njit(**JIT_SCALAR_FN)
 def _weight(x, f, rc):
     """w = x scaled by the element factor (admm._admm_batch: x / s in the seed recipe)."""
@@ -37,9 +38,8 @@ def _project(q, u, rc):
     return z, u + q - z
 
 
-_begin_block = _gpu_group._begin_block
 _candidate = _gpu_group._candidate
-_fp4_signed = _gpu_group._fp4_signed
+_fp4_signed = _gpu.device_fn(fp4_signed)
 _weight_d = _gpu.device_fn(_weight)
 _target_d = _gpu.device_fn(_target)
 _project_d = _gpu.device_fn(_project)
@@ -51,7 +51,7 @@ _lane_dots = _gpu_group.group_lane_dots
 _quad_form = _gpu_group.quad_form_group
 _exact_search = _gpu_group.exact_search_group
 _exact_residual = _gpu_group._residual
-_stage_rows = _gpu_group.stage_rows
+_begin_rows = _gpu_group.begin_rows
 _F32, _F64 = np.float32, np.float64
 
 #: The group kernel's compile-time constants (set per kernel by _gpu_group.group_kernel).
@@ -89,13 +89,9 @@ def _admm_groups(rows, x, xbits, rc, dec, codes, packed, status, Hn, Minv, H, H6
         r0 = (cuda.blockIdx.x * P + p) * G
         if r0 >= rows:  # (the same for every thread)
             break
-        row, on = _stage_rows(rows, r0, g, i, j, xbits, xs)
         sel = slice(r0, min(r0 + G, rows))
+        row, on, c0 = _begin_rows(rows, r0, g, i, j, xbits, xs, status[sel, j], rc, BS)
         xi = xf[g, i]
-        c0 = np.uint8(0)
-        if on:
-            _, c0, finite = _begin_block(g, xs[:, :BS], status[sel, j], rc)
-            on = finite  # (a non-finite block is reported, not written)
         start = np.int64(c0)
         if best:
             start = _exact_search(on, xi, g, i, BS, rc, dec, c0, Hs, d_i, mu_j, v64)
@@ -135,7 +131,8 @@ def _admm_groups(rows, x, xbits, rc, dec, codes, packed, status, Hn, Minv, H, H6
         # admm.admm_finish
         e_h = e_a = 0.0
         if best:
-            e_h = _quad_form(on, _exact_residual(xi, start, dec, rc) if on else 0.0, Hs, v64[3], v64[4], g, i, BS)
+            e_h = _quad_form(on, _F64(_exact_residual(xi, start, dec, rc)) if on else 0.0, Hs, v64[3], v64[4], g, i,
+                             BS)
             if n_outer > 0:
                 s = _F32(_candidate(C, dec, rc)[1])
                 e_a = _quad_form(on, _F64(xi) - _F64(z_out * s), Hs, v64[3], v64[4], g, i, BS)

@@ -20,9 +20,8 @@ __all__ = ["nvfp4_optimal_hessian"]
 
 _seed_block = _gpu.device_fn(hessian_seed_block)
 _emit_block = _gpu.device_fn(emit_block)
-_begin_block = _gpu_group._begin_block
 _exact_search = _gpu_group.exact_search_group
-_stage_rows = _gpu_group.stage_rows
+_begin_rows = _gpu_group.begin_rows
 
 
 @cuda.jit(device=True)
@@ -60,12 +59,8 @@ def _exact_groups(rows, x, xbits, rc, dec, codes, packed, status, H, d, mu):
         r0 = (cuda.blockIdx.x * P + p) * G
         if r0 >= rows:  # (the same for every thread)
             break
-        _, on = _stage_rows(rows, r0, g, i, j, xbits, xs)
         sel = slice(r0, min(r0 + G, rows))
-        c0 = np.uint8(0)
-        if on:
-            _, c0, finite = _begin_block(g, xs[:, :BS], status[sel, j], rc)
-            on = finite
+        _, on, c0 = _begin_rows(rows, r0, g, i, j, xbits, xs, status[sel, j], rc, BS)
         best = _exact_search(on, xf[g, i], g, i, BS, rc, dec, c0, Hs, d_i, mu_j, v64)
         if on and i == 0:
             _emit_block(g, best, xf[:, :BS], dec, rc, (codes[sel, j], packed[sel, j]))

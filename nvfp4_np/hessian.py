@@ -35,7 +35,7 @@ from ._block import (
     fp4_signed,
     matvec_korder,
 )
-from ._config import HESSIAN_CHUNK_ROWS, HESSIAN_GEMM_COLS, HESSIAN_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR
+from ._config import HESSIAN_CHUNK_ROWS, HESSIAN_GEMM_COLS, HESSIAN_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR, JIT_SCALAR_FN
 from ._emit import emit_block
 from ._schedule import column_block_task, n_column_tasks
 from ._window import code_window, search_window
@@ -251,8 +251,15 @@ def hess_err_exact(x, b, k, dec, rc, H, r):
     float64)."""
     f, s = candidate(k, dec, rc)
     for i in range(block_len(x)):
-        r[i] = np.float64(x[b, i]) - np.float64(fp4_signed(x[b, i], f, rc) * s)
+        r[i] = residual64(x[b, i], f, s, rc)
     return quad_form64(r, H)
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def residual64(v, f, s, rc):
+    """One element's residual in exact mode: v - fl(q * s) in float64 (q its quant under
+    factor f; fl(q * s) float32, exact in float64)."""
+    return np.float64(v) - np.float64(fp4_signed(v, f, rc) * s)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -284,21 +291,31 @@ def _weighted_sse(x, b, f, s, rc, dj):
     with a factor that only falls as s grows, a set that only grows with s) only grows
     with s, the clipped part (elements above 6s) only shrinks: they bound every larger /
     smaller scale."""
-    lim = _QMAX * s
     total = 0.0
     dead = 0.0
     clip = 0.0
     for i in range(block_len(x)):
-        a = abs(x[b, i])
-        q = fp4_project(a, f, rc)
-        e = np.float64(a) - np.float64(q * s)
-        w = mul_rn(dj[i], mul_rn(e, e))
+        w, w_dead, w_clip = bound_terms(x[b, i], f, s, rc, dj[i])
         total += w
-        if q == 0:
-            dead += w
-        elif a > lim:
-            clip += w
+        dead += w_dead
+        clip += w_clip
     return total * _W_GUARD, dead * _W_GUARD, clip * _W_GUARD
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def bound_terms(v, f, s, rc, d):
+    """One element's terms of _weighted_sse: (w, w if its quant is 0 else 0, w if it is
+    clipped (|v| > 6s) else 0), w = d (|v| - q s)^2 in float64. (Adding the zeros leaves
+    the sums as skipping would: every term is >= 0 and the sums start at +0.0.)"""
+    a = abs(v)
+    q = fp4_project(a, f, rc)
+    e = np.float64(a) - np.float64(q * s)
+    w = mul_rn(d, mul_rn(e, e))
+    if q == 0:
+        return w, w, 0.0
+    if a > _QMAX * s:
+        return w, 0.0, w
+    return w, 0.0, 0.0
 
 
 @numba.njit(**JIT_SCALAR)

@@ -24,11 +24,37 @@ from nvfp4_np.core import host_array
 SIM = bool(config.ENABLE_CUDASIM)
 if SIM:
     import sys
+    import threading
+
+    from numba.cuda.simulator import kernelapi
 
     # The simulator runs each CUDA thread as a Python thread; the group kernels
     # (_gpu_group.py) pass a barrier every few operations, and with the interpreter's
     # default 5 ms switch interval most of their time went to waiting for it.
     sys.setswitchinterval(1e-4)
+
+    # The simulator's cuda.shared.array looks up the CUDA block's array for the calling
+    # line and creates it if absent, unlocked: two threads can each create one and then
+    # not share it (seen as a rare wrong result, far likelier with the short switch
+    # interval). The same lookup, under a lock.
+    _shared_lock = threading.Lock()
+    _shared_array = kernelapi.FakeCUDAShared.array
+
+    def _locked_shared_array(self, shape, dtype):
+        if shape == 0:  # dynamic shared memory: one buffer, nothing to create
+            return _shared_array(self, shape, dtype)
+        frame = sys._getframe(1)
+        caller = (frame.f_code.co_filename, frame.f_lineno)  # the simulator's key
+        with _shared_lock:
+            if caller not in self._allocations:
+                from numba.core import types
+                from numba.np import numpy_support
+
+                dt = numpy_support.as_dtype(dtype) if isinstance(dtype, types.Type) else dtype
+                self._allocations[caller] = np.empty(shape, dt)
+            return self._allocations[caller]
+
+    kernelapi.FakeCUDAShared.array = _locked_shared_array
 else:
     from numba import cuda
 
@@ -77,6 +103,15 @@ def edge_weights(rng, bs):
     W[0, 1, ::3] = -0.0
     W[1, 0] *= 1e-7  # underflow / floors
     return W
+
+
+def assert_same_error(name, W, error, **kw):
+    """gpu.<name> refuses W as nvfp4_np.<name> does: the same error, the same message."""
+    with pytest.raises(error) as want:
+        getattr(nvfp4_np, name)(W, **kw)
+    with pytest.raises(error) as got:
+        getattr(gpu, name)(W, **kw)
+    assert str(got.value) == str(want.value)
 
 
 def assert_matches_cpu(name, W, what, **kw):
