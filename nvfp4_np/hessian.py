@@ -36,6 +36,7 @@ from ._block import (
     matvec_korder,
 )
 from ._config import HESSIAN_CHUNK_ROWS, HESSIAN_GEMM_COLS, HESSIAN_ROWS_PER_TASK, JIT_PARALLEL, JIT_SCALAR, JIT_SCALAR_FN
+from ._eigen import extreme_eigenvalues
 from ._emit import emit_block
 from ._schedule import column_block_task, n_column_tasks
 from ._window import code_window, search_window
@@ -117,11 +118,11 @@ def diagonal_bounds(H, eval_dtype):
     d_i > 0; a PSD matrix with d_i = 0 has row and column i zero), r^T H r =
     (D^1/2 r)^T C (D^1/2 r) >= lambda_min(C) * sum_i d_i r_i^2. Scaling by the diagonal
     first makes the bound tight when column norms differ by decades. ``mu`` is
-    lambda_min(C) lowered by (a) the rounding of forming C in float64 and of eigvalsh
-    (backward stable: error <= c * n * eps64 * ||C||, a generous c = 64) and (b) the
-    rounding of evaluating r^T H r with length-n dot products and an n-term sum in
-    ``eval_dtype``: at most (2n + 1) u / (1 - (2n + 1) u) * |r|^T |H| |r| <= 2 (2n + 2) u
-    ||C||_F sum_i d_i r_i^2 with u its unit roundoff.
+    lambda_min(C) (of C's symmetric part, the form r^T H r sees: _eigen.extreme_eigenvalues,
+    less its error bound) lowered by (a) the rounding of forming C in float64 (a generous
+    64 n eps64 ||C||_F) and (b) the rounding of evaluating r^T H r with length-n dot
+    products and an n-term sum in ``eval_dtype``: at most (2n + 1) u / (1 - (2n + 1) u) *
+    |r|^T |H| |r| <= 2 (2n + 2) u ||C||_F sum_i d_i r_i^2 with u its unit roundoff.
     """
     H64 = np.asarray(H, dtype=np.float64)
     ncb, n, _ = H64.shape
@@ -130,14 +131,17 @@ def diagonal_bounds(H, eval_dtype):
     eps64 = np.finfo(np.float64).eps
     u_eval = np.finfo(eval_dtype).eps / 2
     margin = 64 * n * eps64 + 2 * (2 * n + 2) * u_eval
-    # The common case, a positive diagonal, for all column blocks at once: one batched
-    # eigenvalue call (a LAPACK call per matrix from C; one scipy call per matrix from
-    # Python cost ~50 us each, most of a GPU Hessian search).
+
+    def lowest(c):
+        c = (c + c.transpose(0, 2, 1)) * 0.5
+        lo, _, err = extreme_eigenvalues(c)
+        return lo - err - np.sqrt((c * c).sum(axis=(1, 2))) * margin
+
+    # The common case, a positive diagonal, for all column blocks at once.
     full = (d > 0).all(axis=1)
     if full.any():
         inv = 1.0 / np.sqrt(d[full])
-        c = H64[full] * inv[:, :, None] * inv[:, None, :]
-        mu[full] = np.linalg.eigvalsh(c)[:, 0] - np.sqrt((c * c).sum(axis=(1, 2))) * margin
+        mu[full] = lowest(H64[full] * inv[:, :, None] * inv[:, None, :])
     for j in np.flatnonzero(~full):
         h, dj = H64[j], d[j]
         pos = dj > 0
@@ -147,8 +151,7 @@ def diagonal_bounds(H, eval_dtype):
             mu[j] = 0.0  # H_j = 0
             continue
         inv = 1.0 / np.sqrt(dj[pos])
-        c = h[np.ix_(pos, pos)] * inv[:, None] * inv[None, :]
-        mu[j] = np.linalg.eigvalsh(c)[0] - np.sqrt((c * c).sum()) * margin
+        mu[j] = lowest((h[np.ix_(pos, pos)] * inv[:, None] * inv[None, :])[None])[0]
     return d, mu
 
 
@@ -159,7 +162,13 @@ def diagonal_bounds(H, eval_dtype):
 def _residual(x, b, f, s, rc, r):
     """r = x - dq in float32, as the seed computes it."""
     for i in range(block_len(x)):
-        r[i] = x[b, i] - mul_rn(fp4_signed(x[b, i], f, rc), s)
+        r[i] = residual32(x[b, i], f, s, rc)
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def residual32(v, f, s, rc):
+    """One element's residual in seed mode: v - fl(q * s) in float32."""
+    return v - mul_rn(fp4_signed(v, f, rc), s)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -179,9 +188,15 @@ def _weighted_sq(r, dj):
     above its own rounding."""
     total = 0.0
     for i in range(r.size):
-        v = np.float64(r[i])
-        total += mul_rn(dj[i], mul_rn(v, v))
+        total += weighted_sq_term(r[i], dj[i])
     return total * _W_GUARD
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def weighted_sq_term(r, d):
+    """One term of _weighted_sq: d r^2 in float64."""
+    v = np.float64(r)
+    return mul_rn(d, mul_rn(v, v))
 
 
 @numba.njit(**JIT_SCALAR)
@@ -189,10 +204,16 @@ def _clip_sse(x, b, s, sq):
     """The seed's fast-fail H(s) = sum(max(|x| - 6s, 0)^2), lane order."""
     lim = mul_rn(_QMAX, s)
     for i in range(block_len(x)):
-        c = abs(x[b, i]) - lim
-        c = c if c > 0 else np.float32(0.0)
-        sq[i] = mul_rn(c, c)
+        sq[i] = clip_term(x[b, i], lim)
     return seed_sum_inplace(sq)
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def clip_term(v, lim):
+    """One term of _clip_sse: max(|v| - lim, 0)^2 in float32 (lim = 6s)."""
+    c = abs(v) - lim
+    c = c if c > 0 else np.float32(0.0)
+    return mul_rn(c, c)
 
 
 @numba.njit(**JIT_PARALLEL)
@@ -212,9 +233,39 @@ def _hessian_seed_kernel(x, xbits, rc, dec, out, status, Ht, d, mu, rows_per_tas
 
 
 @numba.njit(**JIT_SCALAR)
+def seed_clip_sse(x, b, s, amax, sq):
+    """The seed's H(s) of block ``b`` (_clip_sse): nothing clips once 6s >= amax, and
+    H(s) is exactly 0 then."""
+    return _clip_sse(x, b, s, sq) if _QMAX * s < amax else np.float32(0.0)
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def clip_fails(clip, best_e):
+    """The seed's fast-fail: a candidate is skipped unless H(s) < 10 * best."""
+    return not clip < best_e * np.float32(10.0)
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def bound_skips(mu, w, best_e):
+    """A candidate whose proved lower bound mu * w (w = _weighted_sq of its residuals)
+    exceeds best cannot improve (the seed would evaluate it and not take it)."""
+    return mu >= 0 and mu * w > best_e
+
+
+@numba.njit(**JIT_SCALAR)
+def seed_tests(x, b, k, dec, rc, amax, dj, sq, r):
+    """Code k's figures for hessian_seed_block's two tests on block ``b``: (H(s), w),
+    the residuals written to ``r`` (the GPU computes them for many codes at once)."""
+    f, s = candidate(k, dec, rc)
+    clip = seed_clip_sse(x, b, s, amax, sq)
+    _residual(x, b, f, s, rc, r)
+    return clip, _weighted_sq(r, dj)
+
+
+@numba.njit(**JIT_SCALAR)
 def hessian_seed_block(b, x, xbits, rc, dec, out, status, Hj, dj, mu_j, sq, r, hr, srt, work):
     """The seed's Hessian search for block ``b`` of column block j (``Hj`` transposed,
-    ``dj``, ``mu_j``), written to ``out``; the CPU kernel and its GPU twin call this."""
+    ``dj``, ``mu_j``), written to ``out`` (its GPU twin: _gpu_group.seed_search_group)."""
     amax, c0, finite = begin_block(b, xbits, status, rc)
     if not finite:
         return
@@ -229,14 +280,10 @@ def hessian_seed_block(b, x, xbits, rc, dec, out, status, Hj, dj, mu_j, sq, r, h
             lo, hi = code_window(dec, rc, s_min, s_max)
             for k in range(lo, hi + 1):
                 f, s = candidate(k, dec, rc)
-                # Nothing clips once 6s >= amax: the seed's H(s) is exactly 0 then.
-                clip = _clip_sse(x, b, s, sq) if _QMAX * s < amax else np.float32(0.0)
-                if not clip < best_e * np.float32(10.0):
+                if clip_fails(seed_clip_sse(x, b, s, amax, sq), best_e):
                     continue
                 _residual(x, b, f, s, rc, r)
-                # A candidate whose proved lower bound exceeds best cannot improve
-                # (the seed would evaluate it and not take it).
-                if mu_j >= 0 and mu_j * _weighted_sq(r, dj) > best_e:
+                if bound_skips(mu_j, _weighted_sq(r, dj), best_e):
                     continue
                 e = _hess_err_seed(r, Hj, hr)
                 if e < best_e:
@@ -389,7 +436,8 @@ def hessians_for(W, dim, X, H_blocks, dtype, who="nvfp4_optimal_hessian", *, eig
     moved = np.moveaxis(W, d, -1)
     ncb = moved.shape[-2]
     if H_blocks is not None:
-        H, lam = core.check_hessian_blocks(H_blocks, ncb, bs, eigenvalues=True)
+        H, lam = core.check_hessian_blocks(H_blocks, ncb, bs, eigenvalues=True) if eigenvalues else (
+            core.check_hessian_blocks(H_blocks, ncb, bs), None)
         H = np.ascontiguousarray(H, dtype=dtype)
         return (H, ncb, bs, lam) if eigenvalues else (H, ncb, bs)
     if X is None:
