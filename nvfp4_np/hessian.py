@@ -162,13 +162,7 @@ def diagonal_bounds(H, eval_dtype):
 def _residual(x, b, f, s, rc, r):
     """r = x - dq in float32, as the seed computes it."""
     for i in range(block_len(x)):
-        r[i] = residual32(x[b, i], f, s, rc)
-
-
-@numba.njit(**JIT_SCALAR_FN)
-def residual32(v, f, s, rc):
-    """One element's residual in seed mode: v - fl(q * s) in float32."""
-    return v - mul_rn(fp4_signed(v, f, rc), s)
+        r[i] = x[b, i] - mul_rn(fp4_signed(x[b, i], f, rc), s)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -188,15 +182,9 @@ def _weighted_sq(r, dj):
     above its own rounding."""
     total = 0.0
     for i in range(r.size):
-        total += weighted_sq_term(r[i], dj[i])
+        v = np.float64(r[i])
+        total += mul_rn(dj[i], mul_rn(v, v))
     return total * _W_GUARD
-
-
-@numba.njit(**JIT_SCALAR_FN)
-def weighted_sq_term(r, d):
-    """One term of _weighted_sq: d r^2 in float64."""
-    v = np.float64(r)
-    return mul_rn(d, mul_rn(v, v))
 
 
 @numba.njit(**JIT_SCALAR)
@@ -204,16 +192,10 @@ def _clip_sse(x, b, s, sq):
     """The seed's fast-fail H(s) = sum(max(|x| - 6s, 0)^2), lane order."""
     lim = mul_rn(_QMAX, s)
     for i in range(block_len(x)):
-        sq[i] = clip_term(x[b, i], lim)
+        c = abs(x[b, i]) - lim
+        c = c if c > 0 else np.float32(0.0)
+        sq[i] = mul_rn(c, c)
     return seed_sum_inplace(sq)
-
-
-@numba.njit(**JIT_SCALAR_FN)
-def clip_term(v, lim):
-    """One term of _clip_sse: max(|v| - lim, 0)^2 in float32 (lim = 6s)."""
-    c = abs(v) - lim
-    c = c if c > 0 else np.float32(0.0)
-    return mul_rn(c, c)
 
 
 @numba.njit(**JIT_PARALLEL)
@@ -233,39 +215,9 @@ def _hessian_seed_kernel(x, xbits, rc, dec, out, status, Ht, d, mu, rows_per_tas
 
 
 @numba.njit(**JIT_SCALAR)
-def seed_clip_sse(x, b, s, amax, sq):
-    """The seed's H(s) of block ``b`` (_clip_sse): nothing clips once 6s >= amax, and
-    H(s) is exactly 0 then."""
-    return _clip_sse(x, b, s, sq) if _QMAX * s < amax else np.float32(0.0)
-
-
-@numba.njit(**JIT_SCALAR_FN)
-def clip_fails(clip, best_e):
-    """The seed's fast-fail: a candidate is skipped unless H(s) < 10 * best."""
-    return not clip < best_e * np.float32(10.0)
-
-
-@numba.njit(**JIT_SCALAR_FN)
-def bound_skips(mu, w, best_e):
-    """A candidate whose proved lower bound mu * w (w = _weighted_sq of its residuals)
-    exceeds best cannot improve (the seed would evaluate it and not take it)."""
-    return mu >= 0 and mu * w > best_e
-
-
-@numba.njit(**JIT_SCALAR)
-def seed_tests(x, b, k, dec, rc, amax, dj, sq, r):
-    """Code k's figures for hessian_seed_block's two tests on block ``b``: (H(s), w),
-    the residuals written to ``r`` (the GPU computes them for many codes at once)."""
-    f, s = candidate(k, dec, rc)
-    clip = seed_clip_sse(x, b, s, amax, sq)
-    _residual(x, b, f, s, rc, r)
-    return clip, _weighted_sq(r, dj)
-
-
-@numba.njit(**JIT_SCALAR)
 def hessian_seed_block(b, x, xbits, rc, dec, out, status, Hj, dj, mu_j, sq, r, hr, srt, work):
     """The seed's Hessian search for block ``b`` of column block j (``Hj`` transposed,
-    ``dj``, ``mu_j``), written to ``out`` (its GPU twin: _gpu_group.seed_search_group)."""
+    ``dj``, ``mu_j``), written to ``out``; the CPU kernel and its GPU twin call this."""
     amax, c0, finite = begin_block(b, xbits, status, rc)
     if not finite:
         return
@@ -280,10 +232,14 @@ def hessian_seed_block(b, x, xbits, rc, dec, out, status, Hj, dj, mu_j, sq, r, h
             lo, hi = code_window(dec, rc, s_min, s_max)
             for k in range(lo, hi + 1):
                 f, s = candidate(k, dec, rc)
-                if clip_fails(seed_clip_sse(x, b, s, amax, sq), best_e):
+                # Nothing clips once 6s >= amax: the seed's H(s) is exactly 0 then.
+                clip = _clip_sse(x, b, s, sq) if _QMAX * s < amax else np.float32(0.0)
+                if not clip < best_e * np.float32(10.0):
                     continue
                 _residual(x, b, f, s, rc, r)
-                if bound_skips(mu_j, _weighted_sq(r, dj), best_e):
+                # A candidate whose proved lower bound exceeds best cannot improve
+                # (the seed would evaluate it and not take it).
+                if mu_j >= 0 and mu_j * _weighted_sq(r, dj) > best_e:
                     continue
                 e = _hess_err_seed(r, Hj, hr)
                 if e < best_e:

@@ -219,6 +219,25 @@ def test_diagonal_bound_is_a_lower_bound(rng):
             assert np.all(e >= bound), (dtype, j)
 
 
+def test_diagonal_bound_holds_for_an_asymmetric_block(rng):
+    """r^T H r sees only H's symmetric part S. A block whose lower triangle alone, mirrored,
+    is S + N with N >= 0 along S's null vector v (an antisymmetric part H - S that
+    check_hessian_blocks accepts) must still get a bound with mu * sum d v^2 <= v^T H v
+    = 0, not one from that other matrix."""
+    A = rng.standard_normal((15, 16))
+    S = A.T @ A  # rank 15
+    v = np.linalg.svd(A)[2][-1]
+    N = 0.5 * np.linalg.eigvalsh(S)[1] * np.outer(v, v)
+    L = np.tril(N, -1)
+    H = (S + L - L.T)[None]
+    assert core.check_hessian_blocks(H) is H
+    assert np.linalg.eigvalsh(S + L + L.T)[0] > 1e-3  # the lower triangle's matrix is definite
+    d, mu = diagonal_bounds(H, np.float64)
+    r = np.concatenate([v[None], rng.standard_normal((2000, 16))])
+    e = np.einsum("na,ab,nb->n", r, H[0], r)
+    assert np.all(e >= mu[0] * np.sum(d[0] * r * r, axis=1))
+
+
 # ----------------------------------------------------------------------------- layout, errors
 
 
