@@ -1,5 +1,5 @@
 """The smallest and largest eigenvalues of many small symmetric matrices (the block
-Hessians' checks and bounds), with a proved error bound, in one parallel Numba kernel.
+Hessians' checks and bounds), with an error bound, in one parallel Numba kernel.
 
 NumPy's batched ``eigvalsh`` is a LAPACK call per matrix, about 10-14 us for a 16x16
 block on one thread whatever the cores (threads calling it at once were slower on a
@@ -27,12 +27,20 @@ __all__ = ["extreme_eigenvalues", "EIG_RTOL"]
 _EPS = np.finfo(np.float64).eps
 _TINY = np.finfo(np.float64).tiny
 
-#: Error bound of the extreme eigenvalues, relative to the matrix's Frobenius norm, per
-#: n^2: Householder tridiagonalisation is backward stable with ||E||_F <= c n^2 eps ||A||_F
-#: for a modest c (Wilkinson; c n eps in practice), the Sturm counts are exact for a
-#: tridiagonal within a few ulps of each entry (Kahan, Demmel). A generous c = 8; the
-#: bisection's final widths are added.
+#: The error bound's constants, relative to the matrix's Frobenius norm. Householder
+#: tridiagonalisation is backward stable, ||E||_F <= c n^2 u ||A||_F for a modest c
+#: (Wilkinson; Higham, Accuracy and Stability of Numerical Algorithms, ch. 19): c = 16
+#: here (EIG_RTOL = 8 eps = 16 u), not derived but
+#: generous (against 50-digit arithmetic the error was at most 2.2 eps ||A||_F on Gram,
+#: graded and indefinite blocks of 16 and 32, under 1% of this). The Sturm counts are
+#: exact for a tridiagonal whose off-diagonal entries are within 2.5 u relative (Kahan):
+#: an eigenvalue shift of at most 5 u max|e| <= 5 u ||A||_F, counted as _STURM_RTOL.
 EIG_RTOL = 8.0 * _EPS
+_STURM_RTOL = 4.0 * _EPS
+#: The Gershgorin interval is widened by this (relative to ||A||_F; its own rounding is
+#: about 3.5 u ||A||_F) and checked: a start that does not bracket every eigenvalue
+#: gives an infinite error bound (the callers then ask LAPACK, or use no bound).
+_WIDEN_RTOL = 32.0 * _EPS
 #: Bisection stops within this width relative to ||A||_F (the callers need far less:
 #: a bound and a tolerance of 1e-3).
 _BISECT_RTOL = 2.0**-32
@@ -142,15 +150,19 @@ def _extreme_kernel(A, out):
             for c in range(n):
                 top = max(top, abs(A[j, r, c]))
         if top == 0.0:
-            out[j, 0] = out[j, 1] = out[j, 2] = 0.0
+            out[j, 0] = out[j, 1] = out[j, 2] = out[j, 3] = 0.0
             continue
-        # Scaled by a power of two (exact) to entries of at most 1: no overflow in the
-        # squares, and the Sturm counts' pivot floor is far below every entry that counts.
-        unit = math.ldexp(1.0, math.frexp(top)[1])
+        if not top < np.inf:  # (not finite: no bound)
+            out[j, 0], out[j, 1], out[j, 2], out[j, 3] = -np.inf, np.inf, np.inf, np.inf
+            continue
+        # Scaled by 2^-ex (exact, but for entries below 2^-1022 of the largest) to
+        # entries below 1: no overflow in the squares, and the Sturm counts' pivot
+        # floor is far below every entry that counts.
+        ex = math.frexp(top)[1]
         fro = 0.0
         for r in range(n):
             for c in range(n):
-                a[r, c] = A[j, r, c] / unit
+                a[r, c] = math.ldexp(A[j, r, c], -ex)
                 fro += a[r, c] * a[r, c]
         fro = math.sqrt(fro)
         _tridiagonal(a, n, d, e, v, p)
@@ -165,25 +177,31 @@ def _extreme_kernel(A, out):
         for i in range(n - 1):
             e2[i] = e[i] * e[i]
             emax = max(emax, e2[i])
-        gl -= 4 * _EPS * fro + _TINY
-        gu += 4 * _EPS * fro + _TINY
+        gl -= _WIDEN_RTOL * fro + _TINY
+        gu += _WIDEN_RTOL * fro + _TINY
         pivmin = _TINY * max(1.0, emax)
         lo_a, lo_b, hi_a, hi_b = _bisect_both(d, e2, n, gl, gu, pivmin, _BISECT_RTOL * fro)
         # (a pivot floored at pivmin moves an eigenvalue by at most 2 pivmin; entries
         # below 2^-1022 lost bits in the scaling)
-        err = EIG_RTOL * n * n * fro + (lo_b - lo_a) + (hi_b - hi_a) + 2 * pivmin + n * n * _TINY
-        out[j, 0] = lo_a * unit
-        out[j, 1] = hi_b * unit
-        out[j, 2] = err * unit
+        err = ((EIG_RTOL * n * n + _STURM_RTOL) * fro + (lo_b - lo_a) + (hi_b - hi_a) + 2 * pivmin
+               + n * n * _TINY)
+        if _count_below(d, e2, n, gl, pivmin) != 0 or _count_below(d, e2, n, gu, pivmin) != n:
+            err = np.inf
+        # Back to A's scale; a result in the subnormal range rounds by up to 2^-1075.
+        out[j, 0] = math.ldexp(lo_a, ex)
+        out[j, 1] = math.ldexp(hi_b, ex)
+        out[j, 2] = math.ldexp(err, ex) + 2.0**-1073
+        out[j, 3] = math.ldexp(fro, ex)
 
 
 def extreme_eigenvalues(A):
-    """For symmetric float64 matrices ``A`` (m, n, n): (lo, hi, err), each of length m,
-    with lambda_min(A_j) in [lo_j - err_j, lo_j + err_j] and lambda_max(A_j) in
-    [hi_j - err_j, hi_j + err_j]. A must be finite and symmetric (only a symmetric
-    matrix's eigenvalues are bounded so); n >= 1."""
+    """For symmetric float64 matrices ``A`` (m, n, n), n >= 1: (lo, hi, err, fro), each of
+    length m, with lambda_min(A_j) in [lo_j - err_j, lo_j + err_j], lambda_max(A_j) in
+    [hi_j - err_j, hi_j + err_j] and fro_j the Frobenius norm of A_j (computed without
+    overflow in its squares; inf beyond float64's range). A matrix that is not finite
+    gets err = inf. Only a symmetric matrix's eigenvalues are bounded so."""
     A = np.ascontiguousarray(A, dtype=np.float64)
-    out = np.empty((A.shape[0], 3))
+    out = np.empty((A.shape[0], 4))
     if A.shape[0]:
         _extreme_kernel(A, out)
-    return out[:, 0], out[:, 1], out[:, 2]
+    return out[:, 0], out[:, 1], out[:, 2], out[:, 3]

@@ -15,6 +15,7 @@ import numpy as np
 from . import formats, recipes, registry
 from ._block import NONFINITE, UNDERFLOW
 from ._convert import absmax
+from ._eigen import extreme_eigenvalues
 from ._emit import decode_blocks
 
 BLOCK_SIZES = registry.BLOCK_SIZES
@@ -190,23 +191,27 @@ def _psd_fails(low, top):
 def _psd_fails_fast(sym):
     """_psd_fails on LAPACK's eigenvalues of the symmetric blocks ``sym``, decided from
     _eigen.extreme_eigenvalues (a parallel kernel, several times faster than the batched
-    LAPACK call): LAPACK's eigenvalues are within 64 n eps ||H||_F of the true ones
-    (backward stability, the margin hessian.diagonal_bounds also takes) and the kernel's
-    within its own bound, so a block clear of the rule's boundary by both is decided as
-    LAPACK would; the few others are asked of LAPACK."""
-    from ._eigen import extreme_eigenvalues
-
-    lo, hi, err = extreme_eigenvalues(sym)
+    LAPACK call). LAPACK's eigenvalues are within 64 n eps ||H||_F of the true ones
+    (backward stability, with a generous constant of 64)
+    and the kernel's within its own bound, so a block clear of the rule's boundary by
+    both is decided as LAPACK would; the others (and blocks whose symmetric part
+    overflowed) are asked of LAPACK."""
     n = sym.shape[-1]
-    band = err + 64 * n * np.finfo(np.float64).eps * np.sqrt((sym * sym).sum(axis=(1, 2)))
-    top = np.maximum(np.abs(lo), np.abs(hi))
-    surely_bad = _psd_fails(lo + band, top + band)
-    surely_ok = ~_psd_fails(lo - band, np.maximum(top - band, 0.0))
-    fails = surely_bad.copy()
-    unsure = np.flatnonzero(~(surely_bad | surely_ok))
-    if unsure.size:
-        lam = np.linalg.eigvalsh(sym[unsure])
-        fails[unsure] = _psd_fails(lam[:, 0], np.abs(lam).max(axis=1))
+    fails = np.zeros(len(sym), bool)
+    unsure = ~np.isfinite(sym).all(axis=(1, 2))
+    ok = np.flatnonzero(~unsure)
+    lo, hi, err, fro = extreme_eigenvalues(sym[ok])
+    with np.errstate(invalid="ignore", over="ignore"):  # (inf bounds: unsure)
+        band = err + 64 * n * np.finfo(np.float64).eps * fro
+        top = np.maximum(np.abs(lo), np.abs(hi))
+        surely_bad = _psd_fails(lo + band, top + band)
+        surely_ok = ~_psd_fails(lo - band, np.maximum(top - band, 0.0))
+    fails[ok] = surely_bad
+    unsure[ok] = ~(surely_bad | surely_ok)
+    asked = np.flatnonzero(unsure)
+    if asked.size:
+        lam = np.linalg.eigvalsh(sym[asked])
+        fails[asked] = _psd_fails(lam[:, 0], np.abs(lam).max(axis=1))
     return fails
 
 
@@ -215,11 +220,11 @@ def check_hessian_blocks(H_blocks, n_blocks=None, block_size=None, name="H_block
     (``n_blocks`` = K // bs and ``block_size`` when given), finite, and each block
     positive semidefinite up to rounding (no negative diagonal entry; smallest eigenvalue
     of (H_j + H_j^T) / 2, in float64 as LAPACK's ``eigvalsh`` gives it, at least
-    -HESSIAN_PSD_RTOL times the largest |eigenvalue|: decided by _psd_fails_fast, or with
-    ``eigenvalues`` by one batched LAPACK call). Returns the array (dtype kept), with
-    ``eigenvalues`` also those of the
-    symmetrised blocks, ascending, float64 (None for an empty array); a ValueError
-    (TypeError for the dtype) naming the first failing block."""
+    -HESSIAN_PSD_RTOL times the largest |eigenvalue|; decided by _psd_fails_fast, or
+    with ``eigenvalues`` by one batched LAPACK call). Returns the array (dtype kept),
+    with ``eigenvalues`` also those of the symmetrised blocks, ascending, float64 (None
+    for an empty array); a ValueError (TypeError for the dtype) naming the first
+    failing block."""
     H = as_float_array(H_blocks, name)
     if H.dtype not in (np.float32, np.float64):
         raise TypeError(f"{name} must be float32 or float64, got dtype {H.dtype}")

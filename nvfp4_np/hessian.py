@@ -122,7 +122,9 @@ def diagonal_bounds(H, eval_dtype):
     less its error bound) lowered by (a) the rounding of forming C in float64 (a generous
     64 n eps64 ||C||_F) and (b) the rounding of evaluating r^T H r with length-n dot
     products and an n-term sum in ``eval_dtype``: at most (2n + 1) u / (1 - (2n + 1) u) *
-    |r|^T |H| |r| <= 2 (2n + 2) u ||C||_F sum_i d_i r_i^2 with u its unit roundoff.
+    |r|^T |H| |r| <= 2 (2n + 2) u ||C||_F sum_i d_i r_i^2 with u its unit roundoff. Both
+    terms take the whole C's norm (the kernels multiply by the whole H, an antisymmetric
+    part included).
     """
     H64 = np.asarray(H, dtype=np.float64)
     ncb, n, _ = H64.shape
@@ -133,9 +135,14 @@ def diagonal_bounds(H, eval_dtype):
     margin = 64 * n * eps64 + 2 * (2 * n + 2) * u_eval
 
     def lowest(c):
-        c = (c + c.transpose(0, 2, 1)) * 0.5
-        lo, _, err = extreme_eigenvalues(c)
-        return lo - err - np.sqrt((c * c).sum(axis=(1, 2))) * margin
+        with np.errstate(over="ignore", invalid="ignore"):  # (beyond float64: no bound)
+            norm = np.sqrt((c * c).sum(axis=(1, 2)))
+            sym = (c + c.transpose(0, 2, 1)) * 0.5
+            mu_c = np.full(len(c), -np.inf)
+            ok = np.isfinite(norm) & np.isfinite(sym).all(axis=(1, 2))
+            lo, _, err, _ = extreme_eigenvalues(sym[ok])
+            mu_c[ok] = lo - err - norm[ok] * margin
+        return mu_c
 
     # The common case, a positive diagonal, for all column blocks at once.
     full = (d > 0).all(axis=1)
@@ -392,8 +399,10 @@ def hessians_for(W, dim, X, H_blocks, dtype, who="nvfp4_optimal_hessian", *, eig
     moved = np.moveaxis(W, d, -1)
     ncb = moved.shape[-2]
     if H_blocks is not None:
-        H, lam = core.check_hessian_blocks(H_blocks, ncb, bs, eigenvalues=True) if eigenvalues else (
-            core.check_hessian_blocks(H_blocks, ncb, bs), None)
+        if eigenvalues:
+            H, lam = core.check_hessian_blocks(H_blocks, ncb, bs, eigenvalues=True)
+        else:
+            H, lam = core.check_hessian_blocks(H_blocks, ncb, bs), None
         H = np.ascontiguousarray(H, dtype=dtype)
         return (H, ncb, bs, lam) if eigenvalues else (H, ncb, bs)
     if X is None:

@@ -48,9 +48,9 @@ def test_search_edge_and_non_finite_blocks(mode, rng):
 
 @pytest.mark.parametrize("scale", [1e-3, 1e3])
 def test_seed_search_skips_as_the_cpu(scale, rng):
-    """Seed mode's two skips: with small activations the seed's clipping fast-fail (an
-    unweighted SSE against 10x a Hessian error) skips most codes, with large ones the
-    proved bound does."""
+    """Seed mode with activations scaled down (the seed's clipping fast-fail, an
+    unweighted SSE against 10x a Hessian error, then decides; a GPU search written
+    without it failed this case) and up."""
     W = weights(rng, GROUP_ROWS, 16)
     X = activations(rng) * np.float32(scale)
     assert_same(gpu.nvfp4_optimal_hessian(W, X=X, mode="seed", as_bytes=True),

@@ -233,9 +233,31 @@ def test_diagonal_bound_holds_for_an_asymmetric_block(rng):
     assert core.check_hessian_blocks(H) is H
     assert np.linalg.eigvalsh(S + L + L.T)[0] > 1e-3  # the lower triangle's matrix is definite
     d, mu = diagonal_bounds(H, np.float64)
+    assert -1e-6 < mu[0] <= 0  # S is singular: the bound is (just below) 0, not -inf
     r = np.concatenate([v[None], rng.standard_normal((2000, 16))])
     e = np.einsum("na,ab,nb->n", r, H[0], r)
     assert np.all(e >= mu[0] * np.sum(d[0] * r * r, axis=1))
+
+
+def test_diagonal_bound_covers_the_evaluation_of_a_large_antisymmetric_part(rng):
+    """The rounding margin takes the whole H's norm: with an antisymmetric part 1e9 times
+    S, r^T H r as the exact search evaluates it (hessian.quad_form64, float64) is off by
+    far more than S's norm allows, and the bound must still hold along C's smallest
+    eigenvector (a margin from the symmetric part's norm failed there)."""
+    from nvfp4_np.hessian import quad_form64
+
+    A = rng.standard_normal((40, 16))
+    S = A.T @ A
+    K = rng.standard_normal((16, 16)) * 1e9 * np.abs(S).max()
+    H = (S + K - K.T)[None]
+    assert core.check_hessian_blocks(H) is H
+    for dtype in (np.float64, np.float32):
+        d, mu = diagonal_bounds(H, dtype)
+        inv = 1 / np.sqrt(d[0])
+        v = np.linalg.eigh(S * inv[:, None] * inv[None, :])[1][:, 0] * inv  # C's lowest, in r's units
+        r = np.concatenate([v[None] * 10.0 ** rng.uniform(-3, 3, (500, 1)), rng.standard_normal((500, 16))])
+        e = np.array([quad_form64(ri, H[0]) for ri in r])
+        assert np.all(e >= mu[0] * np.sum(d[0] * r * r, axis=1)), dtype
 
 
 # ----------------------------------------------------------------------------- layout, errors
