@@ -30,9 +30,9 @@ _TINY = np.finfo(np.float64).tiny
 #: The error bound's constants, relative to the matrix's Frobenius norm. Householder
 #: tridiagonalisation is backward stable, ||E||_F <= c n^2 u ||A||_F for a modest c
 #: (Wilkinson; Higham, Accuracy and Stability of Numerical Algorithms, ch. 19): c = 16
-#: here (EIG_RTOL = 8 eps = 16 u), not derived but
-#: generous (against 50-digit arithmetic the error was at most 2.2 eps ||A||_F on Gram,
-#: graded and indefinite blocks of 16 and 32, under 1% of this). The Sturm counts are
+#: here (EIG_RTOL = 8 eps = 16 u), not derived but generous (against 50-digit arithmetic
+#: the error was at most 2.2 eps ||A||_F on Gram, graded and indefinite blocks of 16 and
+#: 32, under 1% of this). The Sturm counts are
 #: exact for a tridiagonal whose off-diagonal entries are within 2.5 u relative (Kahan):
 #: an eigenvalue shift of at most 5 u max|e| <= 5 u ||A||_F, counted as _STURM_RTOL.
 EIG_RTOL = 8.0 * _EPS

@@ -250,16 +250,13 @@ def check_hessian_blocks(H_blocks, n_blocks=None, block_size=None, name="H_block
         bad = (diag < 0).any(axis=1) | _psd_fails_fast(sym)
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
-        if lam is None:  # (the message quotes LAPACK's numbers)
-            lam = np.zeros((n, H.shape[1]))
-            lam[j] = np.linalg.eigvalsh(sym[j])
-        top = np.abs(lam).max(axis=1)
+        lam_j = np.linalg.eigvalsh(sym[j]) if lam is None else lam[j]  # (the message quotes LAPACK's numbers)
         if (diag[j] < 0).any():
             i = int(np.flatnonzero(diag[j] < 0)[0])
-            why = f"its diagonal entry [{i}, {i}] = {diag[j, i]:.6g} is negative (smallest eigenvalue {lam[j, 0]:.6g})"
+            why = f"its diagonal entry [{i}, {i}] = {diag[j, i]:.6g} is negative (smallest eigenvalue {lam_j[0]:.6g})"
         else:
-            why = (f"its smallest eigenvalue {lam[j, 0]:.6g} is below -{HESSIAN_PSD_RTOL:g} x its largest "
-                   f"|eigenvalue| {top[j]:.6g}")
+            why = (f"its smallest eigenvalue {lam_j[0]:.6g} is below -{HESSIAN_PSD_RTOL:g} x its largest "
+                   f"|eigenvalue| {np.abs(lam_j).max():.6g}")
         raise ValueError(
             f"{name}[{j}] is not positive semidefinite ({int(bad.sum())} of {n} blocks fail): {why}. Block "
             f"Hessians X_j^T X_j are PSD up to rounding; compute them with nvfp4_np.block_hessians(X, block_size)"
