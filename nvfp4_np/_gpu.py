@@ -72,18 +72,64 @@ def shape_only(W):
     return np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), shape=W.shape, strides=(0,) * len(W.shape))
 
 
-def status_counts(status_dev):
-    """How many blocks have each status (OK, UNDERFLOW, NONFINITE), counted on the device
-    (three integers come back instead of one byte per block)."""
-    counts = cuda().to_device(np.zeros(3, np.int64))
+#: Offsets inside the one allocation of _device_outputs are multiples of this (the
+#: alignment cudaMalloc gives, which vectorised readers of the codes may rely on).
+_ALIGN = 256
+
+
+def _device_outputs(c, m, bs):
+    """``((codes, packed), counts)`` for m blocks of bs on the device, as
+    core.kernel_outputs, with the zeroed status counts: one allocation (each of
+    numba's allocations costs tens of microseconds, a fair share of a naive call),
+    the packed codes first, then the scale bytes and the counts at aligned offsets."""
+    half = bs // 2
+    o_codes = -(-m * half // _ALIGN) * _ALIGN
+    o_counts = o_codes + -(-m // _ALIGN) * _ALIGN
+    buf = c.device_array(o_counts + 24, np.uint8)
+    counts = _sub(buf, o_counts, (3,), np.int64)
+    return (_sub(buf, o_codes, (m,), np.uint8), _sub(buf, 0, (m, half), np.uint8)), _zero(counts)
+
+
+def _sub(buf, start, shape, dtype):
+    """A C-contiguous array of ``shape`` and ``dtype`` on the bytes of the device array
+    ``buf`` (uint8, 1-D) from byte ``start``: made directly on a view of its memory
+    (numba's slicing costs ~45 us a view, measured on an H200 host)."""
+    from numba import config
+
+    dtype = np.dtype(dtype)
+    strides = tuple(int(np.prod(shape[k + 1:], dtype=np.int64)) * dtype.itemsize for k in range(len(shape)))
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if config.ENABLE_CUDASIM:
+        return buf[start:start + nbytes].view(dtype).reshape(shape)
+    from numba.cuda.cudadrv.devicearray import DeviceNDArray
+
+    return DeviceNDArray(shape, strides, dtype, gpu_data=buf.gpu_data.view(start, start + nbytes))
+
+
+def _zero(a):
+    """The device array ``a`` set to zero (a memset; under the simulator, a copy)."""
+    from numba import config
+
+    if config.ENABLE_CUDASIM:
+        a.copy_to_device(np.zeros(tuple(a.shape), a.dtype))
+    else:
+        from numba.cuda.cudadrv.driver import device_memset
+
+        device_memset(a, 0, a.nbytes)
+    return a
+
+
+def count_statuses(status_dev, counts):
+    """Add to ``counts`` (device int64 (3,)) how many blocks of the device array
+    ``status_dev`` have each status that is not OK (a kernel for launchers whose kernels
+    write statuses to global memory instead of counting them)."""
     launch(count_status_kernel, status_dev.size, status_dev, counts)
-    return counts.copy_to_host()
 
 
 def device_amax(x_dev):
     """float32 max |x| of a device array (exact: an integer max of the bit patterns)."""
     c = cuda()
-    out = c.to_device(np.zeros(1, np.uint32))
+    out = _zero(c.device_array(1, np.uint32))
     n = min(x_dev.size, GPU_THREADS_PER_BLOCK * GPU_REDUCE_BLOCKS)  # threads; a grid-stride loop does the rest
     launch(amax_bits_kernel, n, x_dev.reshape(-1).view(np.uint32), out)
     m = out.copy_to_host().view(np.float32)[0]
@@ -148,11 +194,10 @@ def _launch_blocks(c, block_fn, xb, ncb, rc, extra, block_out, launcher):
     """Run ``block_fn`` on the device blocks ``xb`` (m, bs): (outputs (codes, packed)
     as core.kernel_outputs, status counts, () or (block_out array,))."""
     m, bs = tuple(xb.shape)
-    out_d = core.kernel_outputs(m, bs, c.device_array)
-    status = c.device_array(m, np.uint8)  # every block's status is written by the kernel
+    out_d, counts = _device_outputs(c, m, bs)
     tail = () if block_out is None else (c.to_device(np.zeros((m,) + block_out[0], block_out[1])),)
-    launcher(block_fn, xb, ncb, rc, _dec(), out_d, status, tuple(extra), tail)
-    return out_d, status_counts(status), tail
+    launcher(block_fn, xb, ncb, rc, _dec(), out_d, counts, tuple(extra), tail)
+    return out_d, counts.copy_to_host(), tail
 
 
 @cached_kernel

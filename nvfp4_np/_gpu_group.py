@@ -73,11 +73,12 @@ def group_kernel(template, bs, **consts):
     return cuda.jit(**CACHE)(fn), values
 
 
-def launch_groups(kernel_for, xb, ncb, rc, dec, out, status, extra=(), block_arrays=()):
+def launch_groups(kernel_for, xb, ncb, rc, dec, out, counts, extra=(), block_arrays=()):
     """Run the group kernel ``kernel_for(bs)`` (a pair: kernel, its constants) over the
     device blocks ``xb`` (n, bs) of ``ncb`` column blocks per row: the kernel gets
     ``(rows, x, xbits, rc, dec, codes, packed, status, *extra, *block_arrays)``, the
-    per-block arrays as (rows, ncb, ...) views."""
+    per-block arrays as (rows, ncb, ...) views; the blocks' status counts are then added
+    to ``counts`` (int64 (3,), on the device)."""
     n, bs = tuple(xb.shape)
     if not n:
         return
@@ -85,6 +86,7 @@ def launch_groups(kernel_for, xb, ncb, rc, dec, out, status, extra=(), block_arr
         raise ValueError(f"the GPU kernels take at most 65535 column blocks per row, got {ncb}")
     kernel, c = kernel_for(bs)
     rows = n // ncb
+    status = _gpu.cuda().device_array(n, np.uint8)  # every block's status is written by the kernel
 
     def grid_view(a):
         return a.reshape((rows, ncb) + tuple(a.shape)[1:])
@@ -94,6 +96,7 @@ def launch_groups(kernel_for, xb, ncb, rc, dec, out, status, extra=(), block_arr
         kernel[((rows + per_tile - 1) // per_tile, ncb), c["NT"]](
             rows, grid_view(xb), grid_view(xb.view(np.uint32)), rc, dec, grid_view(out[0]), grid_view(out[1]),
             grid_view(status), *extra, *(grid_view(a) for a in block_arrays))
+    _gpu.count_statuses(status, counts)
 
 
 # ------------------------------------------------------------------ group primitives

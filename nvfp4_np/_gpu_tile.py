@@ -32,6 +32,7 @@ import numpy as np
 
 from ._config import GPU_THREADS_PER_BLOCK, GPU_TILE_BLOCKS
 from ._numba_cuda import cuda
+from .recipes import SEED_PARAMS
 
 #: cuda.jit's caching option: kernels compiled once per machine and loaded from disk
 #: afterwards (the simulator, which runs kernels as Python, has nothing to cache).
@@ -160,20 +161,28 @@ def count_status_kernel(status, counts):
 
 
 @functools.cache
-def tiled_kernel(block_fn, bs, tile=GPU_TILE_BLOCKS, per_thread=1, max_registers=None):
+def tiled_kernel(block_fn, bs, tile=GPU_TILE_BLOCKS, per_thread=1, max_registers=None, frozen=False):
     """The tiled kernel of ``block_fn`` for block size ``bs``; ``bs``, ``tile`` (threads
     per CUDA block) and ``per_thread`` (NVFP4 blocks per thread: a tile has
     tile * per_thread rows) are compile-time constants, so the copy loops unroll and the
     padded stride folds into the addressing.
 
-    The kernel is ``kernel(rows, ncb, x, xbits, xflat, rc, dec, out, status, extra)``.
-    Per-block arrays come shaped (rows, ncb, ...): x (rows, ncb, bs) with its uint32
-    view xbits and flat view xflat, ``out = (codes, packed)`` (_emit: the scale bytes and
-    the packed E2M1 codes), status, and any in the tuple ``extra``. For each of its
-    blocks a thread calls ``block_fn(t, x, xbits, rc, dec, out, status, j, rows,
-    extra)``: j is the tile's column block and ``rows`` the slice of its rows, so that
-    ``a[rows, j]`` is the tile's part of a per-block array a; x and xbits are tile views,
-    codes, packed and status such global views, and row t is the thread's block.
+    The kernel is ``kernel(rows, ncb, xflat, rc, dec, codes, packed, counts, extra)``:
+    ``xflat`` is the input blocks' float32 bits, flat (rows * ncb * bs uint32), codes and
+    packed (_emit: the scale bytes and the packed E2M1 codes) are shaped (rows, ncb,
+    ...), and ``counts`` three int64 (zero before the launch) to which the kernel adds how many
+    blocks had each non-OK status (_block: UNDERFLOW, NONFINITE); ``extra`` is a tuple
+    the block function gets. For each of its blocks a thread calls ``block_fn(t, x,
+    xbits, rc, dec, out, status, j, rows, extra)``: j is the tile's column block and
+    ``rows`` the slice of its rows, so that ``a[rows, j]`` is the tile's part of a
+    per-block array a; x and xbits are the tile in shared memory, ``status`` the tile's
+    statuses (shared memory too: counted by the kernel, never written to global
+    memory), ``out = (codes, packed)`` global views, and row t is the thread's block.
+
+    With ``frozen`` the kernel is the twin for rc == recipes.SEED_PARAMS (as the CPU
+    kernels have one): the seed recipe's constants are compiled in, so every branch on
+    the recipe folds away, and the launch passes 0 for ``rc`` (numba-cuda marshals each
+    of a recipe's 18 fields at every launch, ~70 us).
 
     Each kernel is a copy of ``_staged`` whose globals hold block_fn and
     the constants, named after them: numba-cuda caches it on disk under that name
@@ -187,11 +196,11 @@ def tiled_kernel(block_fn, bs, tile=GPU_TILE_BLOCKS, per_thread=1, max_registers
 
     template = _staged
     consts = {"BLOCK_FN": block_fn, "T": tile, "BS": bs, "S": bs + 1, "K": per_thread, "R": tile * per_thread,
-              "KBS": per_thread * bs, "SH": bs.bit_length() - 1, "MASK": bs - 1}
+              "KBS": per_thread * bs, "SH": bs.bit_length() - 1, "MASK": bs - 1, "FROZEN": frozen, "RC": SEED_PARAMS}
     glob = dict(template.__globals__, **consts)
     fn = types.FunctionType(template.__code__, glob, template.__name__)
     fn.__qualname__ = (f"{template.__name__}_{block_fn.__module__.replace('.', '_')}_{block_fn.__name__}_bs{bs}"
-                       f"_t{tile}_k{per_thread}_r{max_registers}_{_source_tag()}")
+                       f"_t{tile}_k{per_thread}_r{max_registers}_f{int(frozen)}_{_source_tag()}")
     fn.__module__ = template.__module__
     opts = {} if max_registers is None or config.ENABLE_CUDASIM else {"max_registers": max_registers}
     return cuda.jit(**opts, **CACHE)(fn)
@@ -199,12 +208,17 @@ def tiled_kernel(block_fn, bs, tile=GPU_TILE_BLOCKS, per_thread=1, max_registers
 
 #: The templates' compile-time constants and block function: each kernel tiled_kernel
 #: makes gets its own values in its own globals (these module-level ones are never used).
-BLOCK_FN = T = BS = S = K = R = KBS = SH = MASK = None
+BLOCK_FN = T = BS = S = K = R = KBS = SH = MASK = FROZEN = RC = None
 
 
-def _staged(rows, ncb, x, xbits, xflat, rc, dec, out, status, extra):
+def _staged(rows, ncb, xflat, rc, dec, codes, packed, counts, extra):
     """tiled_kernel's template staging the tile through shared memory."""
+    if FROZEN:  # (a compile-time constant: the other branch is pruned)
+        rcv = RC
+    else:
+        rcv = rc
     words = cuda.shared.array((R, S), numba.uint32)
+    status = cuda.shared.array(R, numba.uint8)
     j = cuda.blockIdx.y
     m0 = cuda.blockIdx.x * R
     m = min(R, rows - m0)
@@ -231,24 +245,36 @@ def _staged(rows, ncb, x, xbits, xflat, rc, dec, out, status, extra):
             words[idx >> SH, idx & MASK] = v[k]
     cuda.syncthreads()
     sel = slice(m0, m0 + m)
-    tout = (out[0][sel, j], out[1][sel, j])  # (each thread writes its block's bytes: a few words)
+    tout = (codes[sel, j], packed[sel, j])  # (each thread writes its block's bytes: a few words)
     for i in range(K):
         t = t0 + i * T
+        s = numba.uint8(0)
         if t < m:
-            BLOCK_FN(t, words.view(np.float32)[:, :BS], words[:, :BS], rc, dec, tout, status[sel, j], j,
-                     sel, extra)
+            BLOCK_FN(t, words.view(np.float32)[:, :BS], words[:, :BS], rcv, dec, tout, status, j, sel, extra)
+            s = status[t]
+        # The statuses counted by the CUDA block (a barrier each; every thread passes
+        # them), then one atomic per count that is not zero.
+        n1 = cuda.syncthreads_count(numba.int32(s == 1))
+        n2 = cuda.syncthreads_count(numba.int32(s == 2))
+        if t0 == 0:
+            if n1:
+                cuda.atomic.add(counts, 1, n1)
+            if n2:
+                cuda.atomic.add(counts, 2, n2)
 
 
-def launch_tiles(block_fn, xb, ncb, rc, dec, out, status, extra=(), block_arrays=(), **variant):
+def launch_tiles(block_fn, xb, ncb, rc, dec, out, counts, extra=(), block_arrays=(), **variant):
     """Run ``block_fn`` over the device blocks ``xb`` (n, bs) of ``ncb`` column blocks
     per row (n a multiple of ncb), compiled (on first use) without FMA contraction.
-    ``out`` (codes, packed), ``status`` and ``block_arrays`` (per-block outputs, appended
-    to ``extra``) have n rows; the kernel gets them as (n // ncb, ncb, ...) views.
+    ``out`` (codes, packed) and ``block_arrays`` (per-block outputs, appended to
+    ``extra``) have n rows; the kernel gets them as (n // ncb, ncb, ...) views. The
+    kernel adds the blocks' status counts to ``counts`` (int64 (3,), on the device).
     ``variant``: tiled_kernel's options (the callers pass their tuned ones)."""
     n, bs = tuple(xb.shape)
     if not n:
         return
-    kernel = tiled_kernel(block_fn, bs, **variant)
+    frozen = rc == SEED_PARAMS
+    kernel = tiled_kernel(block_fn, bs, **variant, frozen=frozen)
     tile = variant.get("tile", GPU_TILE_BLOCKS)
     rows_per_tile = tile * variant.get("per_thread", 1)
     rows = n // ncb
@@ -258,9 +284,8 @@ def launch_tiles(block_fn, xb, ncb, rc, dec, out, status, extra=(), block_arrays
     def grid_view(a):  # (n, ...) -> (rows, ncb, ...)
         return a.reshape((rows, ncb) + tuple(a.shape)[1:])
 
-    xbits = xb.view(np.uint32)
     extra_k = tuple(extra) + tuple(grid_view(a) for a in block_arrays)
     with ieee_compile():
         kernel[((rows + rows_per_tile - 1) // rows_per_tile, ncb), tile](
-            rows, ncb, grid_view(xb), grid_view(xbits), xbits.reshape(-1), rc, dec, tuple(grid_view(a) for a in out),
-            grid_view(status), extra_k)
+            rows, ncb, xb.view(np.uint32).reshape(-1), 0 if frozen else rc, dec, grid_view(out[0]), grid_view(out[1]),
+            counts, extra_k)
