@@ -47,8 +47,8 @@ _INF_BITS = np.uint32(0x7F800000)
 # exceeds exactly j of the thresholds b*s; a tie (a == b*s) goes down ("seed") or, with
 # "rne", up where the upper neighbour is even (its code is even; _e2m1_cmp compares
 # with >= there). For s = 0 (code 0) every threshold is 0: a > 0 gives 6, as a/0 = inf
-# does, and the dequant q*0 is 0 either way; a = 0 gives 0 (4 with the rne ties, 3 as
-# e2m1_index_cmp's count) where 0/0 gives 6, but its quant is 0 under the "x<0" sign rule
+# does, and the dequant q*0 is 0 either way; a = 0 gives 0 (4 with the rne ties, 6 as
+# e2m1_index_cmp's index) where 0/0 gives 6, but its quant is 0 under the "x<0" sign rule
 # of every exact recipe.
 _B = tuple(np.float32(v) for v in E2M1_BOUNDARIES)
 _Q = tuple(np.float32(v) for v in E2M1_VALUES[1:])
@@ -162,14 +162,19 @@ def _e2m1_cmp(a, t, rne):
 @numba.njit(**JIT_SCALAR_FN)
 def e2m1_index_cmp(a, t, rne):
     """_e2m1_cmp's result as its index in E2M1_VALUES (0..7, uint64): how many of the
-    thresholds ``t`` the magnitude ``a`` exceeds (reaches, at the rne ties). The same
-    for every a > 0 at every scale (tests/test_formats.py); at a = 0 with scale 0 the
-    two differ, and neither counts (see above)."""
-    one, zero = np.uint64(1), np.uint64(0)
-    return ((one if a > t[0] else zero) + (one if (a >= t[1] if rne else a > t[1]) else zero)
-            + (one if a > t[2] else zero) + (one if (a >= t[3] if rne else a > t[3]) else zero)
-            + (one if a > t[4] else zero) + (one if (a >= t[5] if rne else a > t[5]) else zero)
-            + (one if a > t[6] else zero))
+    thresholds ``t`` the magnitude ``a`` exceeds (reaches, at the rne ties), found by a
+    binary search over them (3 comparisons instead of 7: the GPU kernels are bound by
+    instruction issue). The thresholds of a scale s > 0 increase strictly, so the
+    search finds the count; at s = 0 they are all 0 and every a > 0 exceeds them all.
+    The same as _e2m1_cmp for every a > 0 at every scale (tests/test_formats.py); at
+    a = 0 with scale 0 the two differ, and neither counts (see above)."""
+    zero = np.uint64(0)
+    hi = (a >= t[3]) if rne else (a > t[3])
+    tm = t[5] if hi else t[1]  # (the odd thresholds: reached at the rne ties)
+    mid = (a >= tm) if rne else (a > tm)
+    tl = (t[6] if mid else t[4]) if hi else (t[2] if mid else t[0])
+    return ((np.uint64(4) if hi else zero) + (np.uint64(2) if mid else zero)
+            + (np.uint64(1) if a > tl else zero))
 
 
 @numba.njit(**JIT_SCALAR)
