@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from . import _arith, core, formats, recipes
+from . import _arith, _gpu_memory, core, formats, recipes
 from ._config import GPU_CHUNK_BLOCKS, GPU_REDUCE_BLOCKS, GPU_THREADS_PER_BLOCK
 from ._emit import decode_block
 from ._gpu_tile import amax_bits_kernel, cached_kernel, count_status_kernel, launch, launch_tiles
@@ -79,13 +79,14 @@ _ALIGN = 256
 
 def _device_outputs(c, m, bs):
     """``((codes, packed), counts)`` for m blocks of bs on the device, as
-    core.kernel_outputs, with the zeroed status counts: one allocation (each of
-    numba's allocations costs tens of microseconds, a fair share of a naive call),
-    the packed codes first, then the scale bytes and the counts at aligned offsets."""
+    core.kernel_outputs, with the zeroed status counts: one allocation from the
+    package's memory pool (_gpu_memory: numba's own allocations cost 55-200 us each, a
+    fair share of a naive call), the packed codes first, then the scale bytes and the
+    counts at aligned offsets."""
     half = bs // 2
     o_codes = -(-m * half // _ALIGN) * _ALIGN
     o_counts = o_codes + -(-m // _ALIGN) * _ALIGN
-    buf = c.device_array(o_counts + 24, np.uint8)
+    buf = _gpu_memory.device_bytes(c, o_counts + 24)
     counts = _sub(buf, o_counts, (3,), np.int64)
     return (_sub(buf, o_codes, (m,), np.uint8), _sub(buf, 0, (m, half), np.uint8)), _zero(counts)
 
@@ -129,7 +130,7 @@ def count_statuses(status_dev, counts):
 def device_amax(x_dev):
     """float32 max |x| of a device array (exact: an integer max of the bit patterns)."""
     c = cuda()
-    out = _zero(c.device_array(1, np.uint32))
+    out = _zero(_sub(_gpu_memory.device_bytes(c, 4), 0, (1,), np.uint32))
     n = min(x_dev.size, GPU_THREADS_PER_BLOCK * GPU_REDUCE_BLOCKS)  # threads; a grid-stride loop does the rest
     launch(amax_bits_kernel, n, x_dev.reshape(-1).view(np.uint32), out)
     m = out.copy_to_host().view(np.float32)[0]

@@ -190,3 +190,36 @@ def test_quantize_keeps_the_bytes_of_a_device_array_on_the_device(method, rng):
         nvfp4_np.quantize(cuda.to_device(W), 16, method, **kw)
     with pytest.raises(ValueError, match="last axis"):
         nvfp4_np.quantize(cuda.to_device(np.ascontiguousarray(W.T)), 16, method, axis=0, device="cuda", **kw)
+
+
+@pytest.mark.skipif(SIM, reason="the simulator has no memory pools")
+def test_outputs_from_the_pool_live_while_any_view_does():
+    """The outputs' one allocation comes from the package's memory pool (H100 and H200
+    have memory pools), and, as numba's own allocations, stays allocated while any view
+    of it lives: the views the calls return outlive the buffer they were cut from."""
+    import gc
+
+    from nvfp4_np import _gpu, _gpu_memory
+    from nvfp4_np._numba_cuda import cuda
+
+    (codes, packed), counts = _gpu._device_outputs(cuda, 1000, 16)
+    dev = cuda.current_context().device.id
+    assert _gpu_memory._pools[dev] is not None
+    base = packed.__cuda_array_interface__["data"][0]
+    assert base in _gpu_memory._live
+    assert counts.copy_to_host().tolist() == [0, 0, 0]
+    del packed, counts
+    gc.collect()
+    assert base in _gpu_memory._live  # codes still holds it
+    want = np.arange(1000, dtype=np.uint8)
+    codes.copy_to_device(want)
+    assert np.array_equal(codes.copy_to_host(), want)
+    del codes
+    gc.collect()
+    assert base not in _gpu_memory._live
+    W = cuda.to_device(np.ones((64, 16), np.float32))
+    for _ in range(3):  # freed blocks are handed out again: the results stay right
+        scale_bytes, q = gpu.nvfp4_naive(W, as_bytes=True)
+        # amax 1: scale E4M3(1/6) = 1.375 * 2^-3 (exponent field 4, mantissa 3: byte 35);
+        # 1 / 0.171875 = 5.8 rounds to 6.0 (code 7) in both nibbles
+        assert np.all(scale_bytes.copy_to_host() == 35) and np.all(q.copy_to_host() == 0x77)
