@@ -47,9 +47,8 @@ _INF_BITS = np.uint32(0x7F800000)
 # exceeds exactly j of the thresholds b*s; a tie (a == b*s) goes down ("seed") or, with
 # "rne", up where the upper neighbour is even (its code is even; _e2m1_cmp compares
 # with >= there). For s = 0 (code 0) every threshold is 0: a > 0 gives 6, as a/0 = inf
-# does, and the dequant q*0 is 0 either way; a = 0 gives 0 (4 with the rne ties, 6 as
-# e2m1_index_cmp's index) where 0/0 gives 6, but its quant is 0 under the "x<0" sign rule
-# of every exact recipe.
+# does, and the dequant q*0 is 0 either way; a = 0 gives 0 (4 with the rne ties) where
+# 0/0 gives 6, but its quant is 0 under the "x<0" sign rule of every exact recipe.
 _B = tuple(np.float32(v) for v in E2M1_BOUNDARIES)
 _Q = tuple(np.float32(v) for v in E2M1_VALUES[1:])
 _RNE_TIE_UP = tuple(j % 2 == 0 for j in range(1, len(E2M1_VALUES)))
@@ -165,9 +164,9 @@ def e2m1_index_cmp(a, t, rne):
     thresholds ``t`` the magnitude ``a`` exceeds (reaches, at the rne ties), found by a
     binary search over them (3 comparisons instead of 7: the GPU kernels are bound by
     instruction issue). The thresholds of a scale s > 0 increase strictly, so the
-    search finds the count; at s = 0 they are all 0 and every a > 0 exceeds them all.
-    The same as _e2m1_cmp for every a > 0 at every scale (tests/test_formats.py); at
-    a = 0 with scale 0 the two differ, and neither counts (see above)."""
+    search finds the count; at s = 0 they are all 0, every a > 0 exceeds them all, and
+    a = 0 reaches the odd ones under rne (index 6, the 4.0 of _e2m1_cmp). The same as
+    _e2m1_cmp for every magnitude at every scale (tests/test_formats.py)."""
     zero = np.uint64(0)
     hi = (a >= t[3]) if rne else (a > t[3])
     tm = t[5] if hi else t[1]  # (the odd thresholds: reached at the rne ties)

@@ -9,10 +9,16 @@ allocation without the driver mapping pages again. The pool is private
 reserve up to RELEASE_FACTOR times the largest allocation it has served (its release
 threshold) and gives the rest back to the device at synchronisations.
 
-Allocations and frees are ordered on the legacy default stream, on which every kernel of
-this package runs; an array is freed (cuMemFreeAsync) when the last reference to it and
-its views is dropped, as numba's own are (the same reference counting: numba's
-AutoFreePointer). Where no pool can be made (the simulator, a numba-cuda older than its
+Allocations and frees are ordered on the legacy default stream (CU_STREAM_LEGACY, also
+where the per-thread default stream is configured), on which every kernel of this
+package runs and which waits for the work of every blocking stream. An array is freed
+(cuMemFreeAsync, with its context made current on whichever thread drops it) when the
+last reference to it and its views is dropped, as numba's own are (the same reference
+counting: numba's AutoFreePointer). Unlike numba's cuMemFree, the free does not wait for
+work on non-blocking streams: an output must not be in use there when its last reference
+goes. When the pool cannot serve an allocation (out of memory), numba's pending frees
+are run, the pool's reserve is given back, and it is tried again, then numba's own
+allocation. Where no pool can be made (the simulator, a numba-cuda older than its
 use of the NVIDIA binding, a device without memory pools), or where the environment
 sets ``NVFP4_NP_GPU_POOL=0`` (read when a device's first output is allocated), numba's
 ``device_array`` serves.
@@ -20,6 +26,7 @@ sets ``NVFP4_NP_GPU_POOL=0`` (read when a device's first output is allocated), n
 
 import os
 import threading
+import warnings
 import weakref
 
 import numpy as np
@@ -34,7 +41,7 @@ RELEASE_FACTOR = 4
 
 _lock = threading.Lock()
 _pools = {}  # device id -> _Pool, or None where none can be made
-_live = {}  # device address -> its AutoFreePointer (the strong reference numba's manager keeps)
+_live = {}  # (context, device address) -> its AutoFreePointer (the strong reference numba's manager keeps)
 
 
 def device_bytes(c, nbytes):
@@ -45,9 +52,8 @@ def device_bytes(c, nbytes):
         return c.device_array(nbytes, np.uint8)
     ctx = c.current_context()
     pool = _pool_for(ctx.device.id)
-    if pool is None:
-        return c.device_array(nbytes, np.uint8)
-    return pool.alloc(ctx, nbytes)
+    out = None if pool is None else pool.alloc(ctx, nbytes)
+    return c.device_array(nbytes, np.uint8) if out is None else out
 
 
 def _pool_for(dev):
@@ -95,24 +101,48 @@ class _Pool:
         props.location.id = dev
         self.cu, self.AutoFreePointer, self.DeviceNDArray = cu, nb_driver.AutoFreePointer, DeviceNDArray
         self.pool = _check(cu.cuMemPoolCreate(props), "cuMemPoolCreate")
-        self.stream = cu.CUstream(0)  # the legacy default stream
+        self.stream = cu.CUstream(cu.CU_STREAM_LEGACY)
         self.largest = 0
 
     def alloc(self, ctx, nbytes):
+        """A uint8 device array of ``nbytes`` from the pool, or None when the pool cannot
+        serve it even after numba's pending frees and the release of its own reserve."""
         cu = self.cu
         nbytes = max(int(nbytes), 1)
         if nbytes > self.largest:
             self.largest = nbytes
             _check(cu.cuMemPoolSetAttribute(self.pool, cu.CUmemPool_attribute.CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
                                             cu.cuuint64_t(RELEASE_FACTOR * nbytes)), "cuMemPoolSetAttribute")
-        ptr = _check(cu.cuMemAllocFromPoolAsync(nbytes, self.pool, self.stream), "cuMemAllocFromPoolAsync")
-        key = int(ptr)
-        stream = self.stream
-
-        def free():
-            _live.pop(key, None)
-            cu.cuMemFreeAsync(ptr, stream)  # (at interpreter exit the context may be gone: its error is ignored)
-
-        mem = self.AutoFreePointer(weakref.proxy(ctx), ptr, nbytes, finalizer=free)
+        oom = cu.CUresult.CUDA_ERROR_OUT_OF_MEMORY
+        result = cu.cuMemAllocFromPoolAsync(nbytes, self.pool, self.stream)
+        if result[0] == oom:
+            ctx.deallocations.clear()  # numba's frees waiting in its queue
+            _check(cu.cuMemPoolTrimTo(self.pool, 0), "cuMemPoolTrimTo")
+            result = cu.cuMemAllocFromPoolAsync(nbytes, self.pool, self.stream)
+            if result[0] == oom:
+                return None
+        ptr = _check(result, "cuMemAllocFromPoolAsync")
+        handle = ctx.handle
+        key = (int(handle), int(ptr))
+        mem = self.AutoFreePointer(weakref.proxy(ctx), ptr, nbytes, finalizer=_freer(cu, handle, ptr, self.stream, key))
         _live[key] = mem
         return self.DeviceNDArray((nbytes,), (1,), np.uint8, gpu_data=mem.own())
+
+
+def _freer(cu, handle, ptr, stream, key):
+    """The finalizer of an allocation: cuMemFreeAsync on ``stream`` with the allocation's
+    context current (a finalizer runs on whichever thread drops the last reference, where
+    another context or none may be current)."""
+
+    def free():
+        _live.pop(key, None)
+        if int(cu.cuCtxPushCurrent(handle)[0]) != 0:
+            return  # the context is gone (cuda.close(), interpreter exit), and its memory with it
+        try:
+            err = cu.cuMemFreeAsync(ptr, stream)[0]
+        finally:
+            cu.cuCtxPopCurrent()
+        if int(err) != 0 and warnings is not None:  # (None late in interpreter shutdown)
+            warnings.warn(f"nvfp4_np: freeing a GPU output failed: {err!r}", RuntimeWarning, stacklevel=1)
+
+    return free

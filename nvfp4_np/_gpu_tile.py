@@ -16,10 +16,11 @@ A tile holds rows m0.. of one column block j (NVFP4 block b = m * ncb + j; the g
 in the Hessian seed-mode kernel instead of 32 different matrices); with ncb = 1 (naive,
 optimal) a tile is consecutive blocks.
 
-Shared memory holds the input tile (one array, seen both as float32 and as uint32 bits),
-the quants tile and the dequant tile (used when the dequant is wanted). The per-block
-function gets views of the tiles and writes its per-block outputs (scale byte, scale,
-status) straight to global memory.
+Shared memory holds the input tile (one array, seen both as float32 and as uint32 bits)
+and the tile's block statuses, which the CUDA block counts (two barrier counts, one
+atomic per count that is not zero) instead of writing them out. The per-block function
+gets views of the tiles and writes its block's bytes (scale byte, packed codes) straight
+to global memory.
 """
 
 import contextlib

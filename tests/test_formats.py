@@ -307,7 +307,7 @@ def _cmp_magnitudes(a, s, rne):
     for i in range(a.size):
         t = thresholds(s[i])
         out[i] = _e2m1_cmp(a[i], t, rne)
-        if a[i] > 0 and _E2M1[e2m1_index_cmp(a[i], t, rne)] != out[i]:  # the index form, for the packed codes
+        if _E2M1[e2m1_index_cmp(a[i], t, rne)] != out[i]:  # the index form, for the packed codes
             out[i] = np.nan
     return out
 

@@ -192,7 +192,10 @@ def test_quantize_keeps_the_bytes_of_a_device_array_on_the_device(method, rng):
         nvfp4_np.quantize(cuda.to_device(np.ascontiguousarray(W.T)), 16, method, axis=0, device="cuda", **kw)
 
 
-@pytest.mark.skipif(SIM, reason="the simulator has no memory pools")
+NO_POOL = SIM or os.environ.get("NVFP4_NP_GPU_POOL") == "0"
+
+
+@pytest.mark.skipif(NO_POOL, reason="no memory pool: the simulator, or NVFP4_NP_GPU_POOL=0")
 def test_outputs_from_the_pool_live_while_any_view_does():
     """The outputs' one allocation comes from the package's memory pool (H100 and H200
     have memory pools), and, as numba's own allocations, stays allocated while any view
@@ -206,20 +209,52 @@ def test_outputs_from_the_pool_live_while_any_view_does():
     dev = cuda.current_context().device.id
     assert _gpu_memory._pools[dev] is not None
     base = packed.__cuda_array_interface__["data"][0]
-    assert base in _gpu_memory._live
+
+    def live(address):
+        return any(a == address for _, a in _gpu_memory._live)  # (keys: context, address)
+
+    assert live(base)
     assert counts.copy_to_host().tolist() == [0, 0, 0]
     del packed, counts
     gc.collect()
-    assert base in _gpu_memory._live  # codes still holds it
+    assert live(base)  # codes still holds it
     want = np.arange(1000, dtype=np.uint8)
     codes.copy_to_device(want)
     assert np.array_equal(codes.copy_to_host(), want)
     del codes
     gc.collect()
-    assert base not in _gpu_memory._live
+    assert not live(base)
     W = cuda.to_device(np.ones((64, 16), np.float32))
     for _ in range(3):  # freed blocks are handed out again: the results stay right
         scale_bytes, q = gpu.nvfp4_naive(W, as_bytes=True)
         # amax 1: scale E4M3(1/6) = 1.375 * 2^-3 (exponent field 4, mantissa 3: byte 35);
         # 1 / 0.171875 = 5.8 rounds to 6.0 (code 7) in both nibbles
         assert np.all(scale_bytes.copy_to_host() == 35) and np.all(q.copy_to_host() == 0x77)
+
+
+@pytest.mark.skipif(NO_POOL, reason="no memory pool: the simulator, or NVFP4_NP_GPU_POOL=0")
+def test_an_output_dropped_on_another_thread_is_freed():
+    """A finalizer runs on the thread that drops the last reference, where no CUDA
+    context may be current: the free makes the allocation's context current (without
+    it the driver refused the free, and the memory stayed in use for good)."""
+    import threading
+
+    from nvfp4_np import _gpu, _gpu_memory
+    from nvfp4_np._numba_cuda import cuda
+
+    pool = _gpu_memory._pools.get(cuda.current_context().device.id) or _gpu_memory._pool_for(
+        cuda.current_context().device.id)
+    cu = pool.cu
+
+    def used():
+        cuda.synchronize()
+        return int(_gpu_memory._check(cu.cuMemPoolGetAttribute(
+            pool.pool, cu.CUmemPool_attribute.CU_MEMPOOL_ATTR_USED_MEM_CURRENT), "used"))
+
+    before = used()
+    box = list(_gpu._device_outputs(cuda, 1 << 20, 16))  # 9 MiB
+    assert used() >= before + 9 * (1 << 20)
+    worker = threading.Thread(target=box.clear)
+    worker.start()
+    worker.join()
+    assert used() == before
