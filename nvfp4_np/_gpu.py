@@ -1,6 +1,7 @@
 """What the GPU twins share: lazy numba.cuda import, the launch wrapper that mirrors
 core.run_block_kernel (same checks, same shapes, same status handling), device-array
-input, chunking of large host inputs, and the device-side tensor amax.
+input, chunking of large host inputs, the outputs' one allocation (from the package's
+memory pool, _gpu_memory.py) and the device-side tensor amax.
 
 The kernels themselves (_gpu_tile.py) are one thread per NVFP4 block calling the very same
 per-block functions as the CPU kernels (``optimal_block``, ``hessian_seed_block``, ...),
