@@ -31,7 +31,7 @@ import types
 import numba
 import numpy as np
 
-from . import _gpu
+from . import _gpu, _gpu_memory
 from ._arith import mul_rn
 from ._block import begin_block, candidate
 from ._config import GPU_GROUP_ROWS, GPU_GROUP_THREADS, JIT_SCALAR, JIT_SCALAR_FN
@@ -86,7 +86,7 @@ def launch_groups(kernel_for, xb, ncb, rc, dec, out, counts, extra=(), block_arr
         raise ValueError(f"the GPU kernels take at most 65535 column blocks per row, got {ncb}")
     kernel, c = kernel_for(bs)
     rows = n // ncb
-    status = _gpu.cuda().device_array(n, np.uint8)  # every block's status is written by the kernel
+    status = _gpu_memory.device_bytes(_gpu.cuda(), n)  # every block's status is written by the kernel
 
     def grid_view(a):
         return a.reshape((rows, ncb) + tuple(a.shape)[1:])

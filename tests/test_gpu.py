@@ -207,7 +207,7 @@ def test_outputs_from_the_pool_live_while_any_view_does():
 
     (codes, packed), counts = _gpu._device_outputs(cuda, 1000, 16)
     dev = cuda.current_context().device.id
-    assert _gpu_memory._pools[dev] is not None
+    assert _gpu_memory._pool_for(dev) is not None
     base = packed.__cuda_array_interface__["data"][0]
 
     def live(address):
@@ -242,8 +242,7 @@ def test_an_output_dropped_on_another_thread_is_freed():
     from nvfp4_np import _gpu, _gpu_memory
     from nvfp4_np._numba_cuda import cuda
 
-    pool = _gpu_memory._pools.get(cuda.current_context().device.id) or _gpu_memory._pool_for(
-        cuda.current_context().device.id)
+    pool = _gpu_memory._pool_for(cuda.current_context().device.id)
     cu = pool.cu
 
     def used():
