@@ -13,11 +13,15 @@ the CPU's own sequential sums, done by every lane of the group on the shared val
 (on a SIMT machine the group's lanes run them together at the cost of one).
 
 A CUDA block is G groups (GPU_GROUP_THREADS // bs) working on rows of one column block j,
-whose matrices it loads into shared memory once. Lanes exchange values through
-shared memory with barriers (``cuda.syncthreads``; the CUDA simulator, which CI runs,
-has no warp shuffles), so every thread of the CUDA block passes every barrier: loops
-whose length depends on the data run until no group of the CUDA block wants another
-step (``cuda.syncthreads_or``), the groups done with their block idling.
+whose matrices it loads into shared memory once (one barrier of the whole CUDA block).
+After that a warp (32 // bs whole groups) works on its own: lanes exchange values through
+shared memory with warp barriers (``group_sync``: ``cuda.syncwarp``), so every lane of a
+warp passes every barrier, and loops whose length depends on the data run until no group
+of the warp wants another step (``group_any``: ``cuda.any_sync``), the groups done with
+their block idling. (Barriers of the whole CUDA block made its 8 groups wait for the
+slowest of them at every step.) The CUDA simulator, which CI runs, has neither warp
+barriers nor votes; there they are the CUDA block's (``cuda.syncthreads``,
+``cuda.syncthreads_or``), which order every exchange a warp barrier orders.
 
 The per-element arithmetic is the CPU's own njit functions (candidate, fp4_signed,
 ...), and every sum is in the CPU's order, so the bits equal the CPU path's (the tests
@@ -40,13 +44,39 @@ from ._numba_cuda import cuda
 from .hessian import _W_GUARD, _better, bound_terms, residual64
 
 __all__ = ["group_kernel", "launch_groups", "group_matvec", "group_lane_dots", "quad_form_group",
-           "exact_search_group", "begin_rows"]
+           "exact_search_group", "begin_rows", "group_sync", "group_any"]
 
 _begin_block = _gpu.device_fn(begin_block)
 _candidate = _gpu.device_fn(candidate)
 _better_fn = _gpu.device_fn(_better)
 
 _F32, _F64 = np.float32, np.float64
+
+#: Every lane of a warp (bs is 16 or 32: a warp holds whole groups).
+_WARP = 0xFFFFFFFF
+
+if numba.config.ENABLE_CUDASIM:
+    @cuda.jit(device=True)
+    def group_sync():
+        """A barrier for the lanes of a warp (under the simulator, of the CUDA block)."""
+        cuda.syncthreads()
+
+    @cuda.jit(device=True)
+    def group_any(p):
+        """Whether ``p`` holds for any lane of the warp (under the simulator, of the CUDA
+        block), a barrier too."""
+        return cuda.syncthreads_or(p)
+else:
+    @cuda.jit(device=True)
+    def group_sync():
+        """A barrier for the lanes of a warp (under the simulator, of the CUDA block)."""
+        cuda.syncwarp(_WARP)
+
+    @cuda.jit(device=True)
+    def group_any(p):
+        """Whether ``p`` holds for any lane of the warp (under the simulator, of the CUDA
+        block), a barrier too."""
+        return cuda.any_sync(_WARP, p)
 
 
 def group_kernel(template, bs, **consts):
@@ -190,7 +220,7 @@ def group_matvec(M, v, buf, g, i, bs):
     """Row i of M times the group's vector (element i is ``v``), float32 (_row_korder).
     ``buf`` (G, S) is the exchange buffer; callers alternate two, so one barrier does."""
     buf[g, i] = v
-    cuda.syncthreads()
+    group_sync()
     return _F32(_row(M, i, buf, g, bs))
 
 
@@ -200,7 +230,7 @@ def group_lane_dots(a, b, c, buf1, buf2, g, i, bs):
     seed's lane order (admm._lane_dot), with one barrier."""
     buf1[g, i] = _F32(_times(a, c))
     buf2[g, i] = _F32(_times(b, c))
-    cuda.syncthreads()
+    group_sync()
     return _F32(_lanes(buf1, g, bs)), _F32(_lanes(buf2, g, bs))
 
 
@@ -210,10 +240,10 @@ def quad_form_group(on, r, H, rbuf, pbuf, g, i, bs):
     hessian.quad_form64's order: row a's dot product in k order (lane a), then the
     products r_a * (H r)_a added in a order (by every lane). Two barriers."""
     rbuf[g, i] = r
-    cuda.syncthreads()
+    group_sync()
     if on:
         pbuf[g, i] = _F64(_times(r, _F64(_row64(H, i, rbuf, g, bs))))
-    cuda.syncthreads()
+    group_sync()
     total = 0.0
     if on:
         total = _F64(_total64(pbuf, g, bs))
@@ -236,7 +266,7 @@ def exact_search_group(on, x, g, i, bs, rc, dec, c0, H, d_i, mu, v64):
     for direction in (1, -1):
         k = np.int64(c0) + direction
         alive = on and rc.min_code <= k and k <= 126
-        going = cuda.syncthreads_or(np.int32(1 if alive else 0))
+        going = group_any(np.int32(1 if alive else 0))
         while going:
             ke = k
             evaluate = False
@@ -250,7 +280,7 @@ def exact_search_group(on, x, g, i, bs, rc, dec, c0, H, d_i, mu, v64):
             v64[1, g, i] = dead
             v64[2, g, i] = clip
             v64[3, g, i] = r
-            cuda.syncthreads()
+            group_sync()
             if alive:
                 evaluate = True
                 if bounded:
@@ -263,7 +293,7 @@ def exact_search_group(on, x, g, i, bs, rc, dec, c0, H, d_i, mu, v64):
                     v64[4, g, i] = _F64(_times(r, _F64(_row64(H, i, v64[3], g, bs))))
                 k += direction
                 alive = alive and rc.min_code <= k and k <= 126
-            going = cuda.syncthreads_or(np.int32(1 if alive else 0))
+            going = group_any(np.int32(1 if alive else 0))
             if evaluate:
                 e = _F64(_total64(v64[4], g, bs))
                 if _better_fn(e, ke, best_e, best_c, np.int64(c0)):
@@ -281,10 +311,10 @@ def begin_rows(rows, r0, g, i, j, xbits, xs, status, rc, bs):
     (reported, not written); c0 the recipe's baseline code."""
     row = r0 + g
     on = row < rows
-    cuda.syncthreads()  # the tile's previous readers are done
+    group_sync()  # the tile's previous readers (its group) are done
     if on:
         xs[g, i] = xbits[row, j, i]
-    cuda.syncthreads()
+    group_sync()
     c0 = np.uint8(0)
     if on:
         _, c0, finite = _begin_block(g, xs[:, :bs], status, rc)

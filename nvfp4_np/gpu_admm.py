@@ -52,6 +52,7 @@ _quad_form = _gpu_group.quad_form_group
 _exact_search = _gpu_group.exact_search_group
 _exact_residual = _gpu_group._residual
 _begin_rows = _gpu_group.begin_rows
+_sync, _any = _gpu_group.group_sync, _gpu_group.group_any
 _F32, _F64 = np.float32, np.float64
 
 #: The group kernel's compile-time constants (set per kernel by _gpu_group.group_kernel).
@@ -61,7 +62,7 @@ BS = S = G = NT = P = None
 def _admm_groups(rows, x, xbits, rc, dec, codes, packed, status, Hn, Minv, H, H64, d, mu, best, n_outer, n_inner,
                  keep_errors, errors):
     """ADMM, a group of BS lanes per block (template: _gpu_group.group_kernel). The
-    rounds run while any group of the CUDA block has a block still changing; a group
+    rounds run while any group of the warp has a block still changing; a group
     whose block has converged (or is not finite) keeps its result and passes the
     barriers. Best mode writes each block's two errors (admm_finish's) to ``errors``
     where ``keep_errors`` (return_info)."""
@@ -82,6 +83,7 @@ def _admm_groups(rows, x, xbits, rc, dec, codes, packed, status, Hn, Minv, H, H6
         M[2, a, k] = H[j, a, k]
         if best:
             Hs[a, k] = H64[j, a, k]
+    cuda.syncthreads()  # (the only barrier of the CUDA block: after it each warp works alone)
     d_i = d[j, i]
     mu_j = mu[j]
     xf = xs.view(np.float32)
@@ -126,8 +128,8 @@ def _admm_groups(rows, x, xbits, rc, dec, codes, packed, status, Hn, Minv, H, H6
                     C = c_new
                 else:
                     live = False  # converged: another round would repeat this one
-            if not cuda.syncthreads_or(np.int32(1 if live else 0)):
-                break  # (no group of the CUDA block has a block still changing)
+            if not _any(np.int32(1 if live else 0)):
+                break  # (no group of the warp has a block still changing)
         # admm.admm_finish
         e_h = e_a = 0.0
         if best:
@@ -137,7 +139,7 @@ def _admm_groups(rows, x, xbits, rc, dec, codes, packed, status, Hn, Minv, H, H6
                 s = _F32(_candidate(C, dec, rc)[1])
                 e_a = _quad_form(on, _F64(xi) - _F64(z_out * s), Hs, v64[3], v64[4], g, i, BS)
         zt[i, g] = z_out
-        cuda.syncthreads()
+        _sync()
         if on and i == 0:
             out = (codes[sel, j], packed[sel, j])
             if best and keep_errors:

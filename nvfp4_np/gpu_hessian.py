@@ -52,6 +52,7 @@ def _exact_groups(rows, x, xbits, rc, dec, codes, packed, status, H, d, mu):
     j = cuda.blockIdx.y
     for idx in range(tid, BS * BS, NT):
         Hs[idx // BS, idx % BS] = H[j, idx // BS, idx % BS]
+    cuda.syncthreads()  # (the only barrier of the CUDA block: after it each warp works alone)
     d_i = d[j, i]
     mu_j = mu[j]
     xf = xs.view(np.float32)
