@@ -5,6 +5,8 @@ Public API (everything else is private):
 - ``quantize(W, block_size=16, method="optimal")`` -> ``NVFP4Tensor``
 - the methods: ``nvfp4_naive``, ``nvfp4_optimal``, ``nvfp4_optimal_hessian``,
   ``nvfp4_admm``, ``nvfp4_gptq``
+- Four Over Six as fouroversix 1.0.5 computes it (1-D and 16x16 scales):
+  ``nvfp4_four_over_six``
 - the seed's functions on NumPy arrays: ``nvfp4_naive``, ``nvfp4_optimal``,
   ``nvfp4_dequantize``, ``fp4_quantize``, ``fp4_dequantize``, ``compute_block_sse``,
   ``build_fp8_e4m3_scales``
@@ -31,6 +33,7 @@ from .encoding import (
     unswizzle_scales,
 )
 from .formats import build_fp8_e4m3_scales
+from .four_over_six import nvfp4_four_over_six
 from .gptq import nvfp4_gptq
 from .hessian import block_hessians, nvfp4_optimal_hessian
 from .metrics import metrics
@@ -49,6 +52,7 @@ __all__ = [
     "block_hessians",
     "nvfp4_admm",
     "nvfp4_gptq",
+    "nvfp4_four_over_six",
     "nvfp4_dequantize",
     "fp4_quantize",
     "fp4_dequantize",

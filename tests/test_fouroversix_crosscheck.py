@@ -50,3 +50,29 @@ def test_the_numpy_reference_equals_the_package(kind, dtype):
                 assert np.array_equal(q.numpy(), pq), (kind, dtype, rule, two_d)
                 assert np.array_equal(s.view(torch.uint8).numpy(), to_blocked(ps.view(np.uint8))), (kind, rule, two_d)
                 assert a.item() == float(pa)
+
+
+@pytest.mark.parametrize("kind", ["normal", "wide", "grid", "int", "sparse"])
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_nvfp4_np_equals_the_package(kind, dtype):
+    """nvfp4_np.four_over_six itself against fouroversix: packed codes, swizzled scale
+    bytes and amax, every rule, 1-D and 2-D."""
+    from nvfp4_np import swizzle_scales
+    from nvfp4_np.four_over_six import nvfp4_four_over_six
+
+    rng = np.random.default_rng(zlib.crc32(f"ours-{kind}-{dtype}".encode()))
+    for _ in range(3):
+        x = inputs(rng, 128, 256, kind).astype(np.float32)
+        if dtype == "bfloat16":
+            xn = x.astype(ml_dtypes.bfloat16)
+            xt = torch.from_numpy(xn.view(np.int16)).view(torch.bfloat16)
+        else:
+            xn, xt = x, torch.from_numpy(x)
+        for rule in RULES:
+            for two_d in (False, True):
+                q, s, a = reference.quantize_to_fp4(xt, scale_rule=fos_utils.ScaleRule(rule), block_scale_2d=two_d)
+                ps, pq, pa = nvfp4_four_over_six(xn, rule, block_2d=two_d)
+                assert np.array_equal(q.numpy(), pq), (kind, dtype, rule, two_d)
+                assert np.array_equal(s.view(torch.uint8).numpy().reshape(-1), swizzle_scales(ps).reshape(-1)), (
+                    kind, rule, two_d)
+                assert a.item() == float(pa)
