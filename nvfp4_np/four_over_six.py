@@ -63,8 +63,7 @@ def _quantize_element(val, factor, sf, amax, k_const):
     so y in [7, 9) (an E4M3-subnormal scale rounded down; 9 is out of reach) gives 8.
     The code is sign << 3 | index (0, 0.5, 1, 1.5, 2, 3, 4, 6 -> 0..7) with 8 -> 0x8 for
     either sign (fouroversix encodes through bfloat16 bits), a negative that rounds to 0
-    gives -0 (0x8), -0.0 gives 0x0. Written with selects only, so the loops over a
-    block's elements vectorise."""
+    gives -0 (0x8), -0.0 gives 0x0."""
     scaled = val * factor
     y = abs(scaled)
     small = y < _F(2.0)

@@ -2,8 +2,9 @@
 against fouroversix 1.0.5 itself on CPU, bit for bit: packed codes, swizzled scale bytes
 and amax, for float32 and bfloat16 inputs, every rule, 1-D and 2-D block scales, on
 inputs full of ties (values on the E2M1 grid, integers), of wide dynamic range, sparse
-and Gaussian. Skipped without torch and fouroversix (docs/design/four_over_six.md says how
-to install them: ``SKIP_CUDA_BUILD=1 pip install --no-build-isolation fouroversix==1.0.5``)."""
+and Gaussian; nvfp4_np.nvfp4_four_over_six against the package the same way. Skipped
+without torch and fouroversix (docs/design/four_over_six.md says how to install them:
+``SKIP_CUDA_BUILD=1 pip install --no-build-isolation fouroversix==1.0.5``)."""
 
 import zlib
 
@@ -32,47 +33,35 @@ def inputs(rng, R, C, kind):
     return rng.standard_normal((R, C)) * (rng.random((R, C)) < 0.1)  # sparse
 
 
-@pytest.mark.parametrize("kind", ["normal", "wide", "grid", "int", "sparse"])
-@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-def test_the_numpy_reference_equals_the_package(kind, dtype):
-    rng = np.random.default_rng(zlib.crc32(f"{kind}-{dtype}".encode()))
-    for _ in range(3):
-        x = inputs(rng, 128, 128, kind).astype(np.float32)
-        if dtype == "bfloat16":
-            xn = x.astype(ml_dtypes.bfloat16)
-            xt = torch.from_numpy(xn.view(np.int16)).view(torch.bfloat16)
-        else:
-            xn, xt = x, torch.from_numpy(x)
-        for rule in RULES:
-            for two_d in (False, True):
-                q, s, a = reference.quantize_to_fp4(xt, scale_rule=fos_utils.ScaleRule(rule), block_scale_2d=two_d)
-                pq, ps, pa = quantize_to_fp4(xn, rule, two_d)
-                assert np.array_equal(q.numpy(), pq), (kind, dtype, rule, two_d)
-                assert np.array_equal(s.view(torch.uint8).numpy(), to_blocked(ps.view(np.uint8))), (kind, rule, two_d)
-                assert a.item() == float(pa)
+def both_forms(x, dtype):
+    """x (float32) as the NumPy and the torch input of ``dtype``."""
+    if dtype == "bfloat16":
+        xn = x.astype(ml_dtypes.bfloat16)
+        return xn, torch.from_numpy(xn.view(np.int16)).view(torch.bfloat16)
+    return x, torch.from_numpy(x)
 
 
 @pytest.mark.parametrize("kind", ["normal", "wide", "grid", "int", "sparse"])
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-def test_nvfp4_np_equals_the_package(kind, dtype):
-    """nvfp4_np.four_over_six itself against fouroversix: packed codes, swizzled scale
-    bytes and amax, every rule, 1-D and 2-D."""
+def test_the_numpy_reference_and_nvfp4_np_equal_the_package(kind, dtype):
+    """The NumPy port (its scales swizzled by its own to_blocked) and
+    nvfp4_np.nvfp4_four_over_six (swizzled by nvfp4_np.swizzle_scales) against
+    fouroversix: packed codes, scale bytes and amax, every rule, 1-D and 2-D."""
     from nvfp4_np import swizzle_scales
     from nvfp4_np.four_over_six import nvfp4_four_over_six
 
-    rng = np.random.default_rng(zlib.crc32(f"ours-{kind}-{dtype}".encode()))
+    rng = np.random.default_rng(zlib.crc32(f"{kind}-{dtype}".encode()))
     for _ in range(3):
-        x = inputs(rng, 128, 256, kind).astype(np.float32)
-        if dtype == "bfloat16":
-            xn = x.astype(ml_dtypes.bfloat16)
-            xt = torch.from_numpy(xn.view(np.int16)).view(torch.bfloat16)
-        else:
-            xn, xt = x, torch.from_numpy(x)
+        xn, xt = both_forms(inputs(rng, 128, 128, kind).astype(np.float32), dtype)
         for rule in RULES:
             for two_d in (False, True):
                 q, s, a = reference.quantize_to_fp4(xt, scale_rule=fos_utils.ScaleRule(rule), block_scale_2d=two_d)
-                ps, pq, pa = nvfp4_four_over_six(xn, rule, block_2d=two_d)
+                sb = s.view(torch.uint8).numpy().reshape(-1)
+                pq, ps, pa = quantize_to_fp4(xn, rule, two_d)
                 assert np.array_equal(q.numpy(), pq), (kind, dtype, rule, two_d)
-                assert np.array_equal(s.view(torch.uint8).numpy().reshape(-1), swizzle_scales(ps).reshape(-1)), (
-                    kind, rule, two_d)
+                assert np.array_equal(sb, to_blocked(ps.view(np.uint8))), (kind, rule, two_d)
                 assert a.item() == float(pa)
+                os_, oq, oa = nvfp4_four_over_six(xn, rule, block_2d=two_d)
+                assert np.array_equal(q.numpy(), oq), ("nvfp4_np", kind, dtype, rule, two_d)
+                assert np.array_equal(sb, swizzle_scales(os_).reshape(-1)), ("nvfp4_np", kind, rule, two_d)
+                assert a.item() == float(oa)
