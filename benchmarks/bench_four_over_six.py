@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _oracle import median_time  # noqa: E402
 
 _FOS = r"""
-import json, sys, time
+import json, statistics, sys, time
 import numpy as np, torch
 from fouroversix.quantize.pytorch.reference import quantize_to_fp4
 from fouroversix.utils import ScaleRule
@@ -40,7 +40,7 @@ for rule in sys.argv[4].split(","):
         for _ in range(repeat):
             t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
         np.save(f"{sys.argv[5]}/{rule}-{int(two_d)}.npy", np.concatenate([q.numpy().ravel(), s.view(torch.uint8).numpy().ravel(), np.frombuffer(a.float().numpy().tobytes(), np.uint8)]))
-        out[f"{rule}-{int(two_d)}"] = sorted(ts)[len(ts) // 2]
+        out[f"{rule}-{int(two_d)}"] = statistics.median(ts)
 print(json.dumps(out))
 """
 
@@ -77,7 +77,7 @@ def main(argv=None):
         if a.fos_python:
             path = os.path.join(d, "w.npy")
             np.save(path, W)
-            res = subprocess.run([a.fos_python, "-c", _FOS, path, str(threads), str(max(1, a.repeat // 2)),
+            res = subprocess.run([a.fos_python, "-c", _FOS, path, str(threads), str(a.repeat),
                                   ",".join(RULES), d], check=True, capture_output=True, text=True)
             fos = json.loads(res.stdout.strip().splitlines()[-1])
         print(f"# W {a.rows}x{a.cols} float32 ({n:,} elements), {threads} threads; numba {numba.__version__}")

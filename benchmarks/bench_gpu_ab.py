@@ -27,6 +27,7 @@ from nvfp4_np import gpu
 from nvfp4_np._numba_cuda import cuda
 
 methods, repeat = sys.argv[1].split(","), int(sys.argv[2])
+print("# nvfp4_np", nvfp4_np.__file__, flush=True)
 rng = np.random.default_rng(0)
 W = (0.05 * rng.standard_normal((8192, 512, 16))).astype(np.float32)
 X = rng.standard_normal((8192, 8192)).astype(np.float32) * (10.0 ** rng.uniform(0, 1, 8192)).astype(np.float32)
@@ -76,8 +77,12 @@ def main(argv=None):
         for r in range(a.rounds):
             for rev, root in zip(a.revs, roots):
                 env = dict(os.environ, PYTHONPATH=root)
+                # (run from tmp: ``python -c`` puts the working directory ahead of PYTHONPATH)
                 out = subprocess.run([sys.executable, "-c", _WORKER, a.methods, str(a.repeat)], env=env, check=True,
-                                     capture_output=True, text=True).stdout
+                                     capture_output=True, text=True, cwd=tmp).stdout
+                where = next(line.split()[1] for line in out.splitlines() if line.startswith("# nvfp4_np"))
+                if not where.startswith(root):
+                    raise SystemExit(f"{rev}: imported nvfp4_np from {where}, not from {root}")
                 ms = dict(line.split() for line in out.splitlines() if line.split()[0] in methods)
                 print(f"{r + 1:<6}{rev:<14}" + "".join(f"{float(ms[m]):>15.2f}" for m in methods), flush=True)
 

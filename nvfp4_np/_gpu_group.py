@@ -75,8 +75,11 @@ else:
     @cuda.jit(device=True)
     def group_any(p):
         """Whether ``p`` holds for any lane of the warp (under the simulator, of the CUDA
-        block), a barrier too."""
-        return cuda.any_sync(_WARP, p)
+        block), a barrier too: a vote orders no memory, so a warp barrier follows it
+        (callers exchange shared values across it)."""
+        r = cuda.any_sync(_WARP, p)
+        cuda.syncwarp(_WARP)
+        return r
 
 
 def group_kernel(template, bs, **consts):

@@ -51,6 +51,11 @@ _EXPAND = _F(1.5)
 _ONE = _F(1.0)
 _ZERO = _F(0.0)
 _EIGHT = _F(8.0)
+_F32_MAX = float(np.finfo(np.float32).max)
+#: The element factor 1 / fl(decode * s) stays finite for every E4M3 scale s >= 2^-9 when
+#: K * 2^9 / amax does (decode ~ amax / K); 2^10 leaves a factor of 2 for the rounding.
+#: Below, fouroversix's arithmetic gives inf and NaN elements: an error here.
+_TOO_SMALL_FACTOR = 1024.0
 
 
 @numba.njit(**JIT_SCALAR)
@@ -227,11 +232,10 @@ def nvfp4_four_over_six(W, rule="mse", *, block_2d=False):
         raise ValueError(f"W contains {int(bad.sum())} non-finite value(s) (NaN or Inf); first at index ({i}, {j})")
     amax = np.float32(np.abs(x).max()) if x.size else np.float32(0.0)
     k_const = {"static_6": _K_STATIC_6, "static_4": _K_STATIC_4}.get(rule, _K_46)
-    with np.errstate(over="ignore"):
-        too_small = amax > 0 and not np.isfinite(k_const / amax)
-    if too_small:
-        raise ValueError(f"max|W| = {float(amax):.6g} is too small: {int(k_const)} / max|W| overflows float32 "
-                         f"(fouroversix's arithmetic has no scale for it)")
+    if amax > 0 and float(k_const) * _TOO_SMALL_FACTOR / float(amax) > _F32_MAX:
+        raise ValueError(f"max|W| = {float(amax):.6g} is too small for fouroversix's float32 arithmetic: "
+                         f"{int(k_const)} / max|W|, or the element factor of a subnormal block scale, "
+                         f"overflows (max|W| must be at least {float(k_const) * _TOO_SMALL_FACTOR / _F32_MAX:.3g})")
     packed = np.zeros((R, C // 2), np.uint8)
     scales = np.zeros((R, C // 16), np.uint8)
     if x.size:

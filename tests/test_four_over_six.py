@@ -137,16 +137,16 @@ def test_2d_tiles_share_one_byte():
 
 
 _f32 = st.floats(-1e6, 1e6, width=32, allow_subnormal=True) | st.sampled_from(
-    [0.0, -0.0, 1.0, -1.0, 6.0, 4.0, 3.0, 1e-30, -1e-30, 448.0, 1536.0])
+    [0.0, -0.0, 1.0, -1.0, 6.0, 4.0, 3.0, 1e-30, -1e-30, 448.0, 1536.0, 1e-34, 1e-33, 1e-32, 3e38])
 
 
 @settings(max_examples=150, deadline=None)
 @given(hnp.arrays(np.float32, st.tuples(st.sampled_from([16, 32]), st.sampled_from([16, 32, 48])), elements=_f32),
        st.sampled_from(RULES), st.booleans())
 def test_property_equals_the_reference(x, rule, two_d):
-    amax = np.abs(x).max()
+    amax = float(np.abs(x).max())
     k = {"static_6": 2688, "static_4": 1792}.get(rule, 1536)
-    if amax > 0 and not np.isfinite(np.float32(k) / amax):
+    if 0 < amax < k * 1024 / float(np.finfo(np.float32).max):
         with pytest.raises(ValueError, match="too small"):
             nvfp4_four_over_six(x, rule, block_2d=two_d)
         return
@@ -172,6 +172,8 @@ def test_thread_count_does_not_matter():
     (np.zeros(32, np.float32), "2-D"),
     (np.array([[np.nan] + [0.0] * 15], np.float32), r"non-finite .* index \(0, 0\)"),
     (np.full((1, 16), 1e-37, np.float32), "too small"),
+    (np.array([[1e-34] + [1e-39] * 31], np.float32), "too small"),  # K / amax finite, the factor not
+    (np.array([[2e-33] + [2e-38] * 31], np.float32), "too small"),
 ])
 def test_bad_input(bad, message):
     with pytest.raises(ValueError, match=message):
@@ -183,6 +185,23 @@ def test_bad_rule_and_2d_rows():
         nvfp4_four_over_six(np.zeros((16, 16), np.float32), "mse2")
     with pytest.raises(ValueError, match="16x16 tiles"):
         nvfp4_four_over_six(np.zeros((8, 16), np.float32), block_2d=True)
+
+
+@pytest.mark.parametrize("amax", [1e-32, 1e-30, 1e30, 3e38])
+def test_extreme_magnitudes(amax):
+    """Just above the smallest amax taken, and near float32's top (dequant overflows to
+    inf for both candidates: 6 kept), against the reference; float16 and float64 input
+    (converted to float32) too."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((16, 64)) * 10.0 ** rng.integers(-6, 1, (16, 64))).astype(np.float32)
+    x = (x / np.abs(x).max() * np.float32(amax)).astype(np.float32)
+    for rule in RULES:
+        check(x, rule, False)
+    h = rng.standard_normal((16, 64)).astype(np.float16)
+    check(h.astype(np.float32), "mse", True)
+    assert all(np.array_equal(a, b) for a, b in zip(nvfp4_four_over_six(h, "mse"), nvfp4_four_over_six(h.astype(np.float32), "mse")))
+    d = rng.standard_normal((16, 64))
+    assert all(np.array_equal(a, b) for a, b in zip(nvfp4_four_over_six(d), nvfp4_four_over_six(d.astype(np.float32))))
 
 
 def test_zero_tensor():
