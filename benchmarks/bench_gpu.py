@@ -74,18 +74,19 @@ def _kernel_only(cuda, block_fn, variant, d_x, recipe, repeat, launches=10):
     return _events_time(cuda, run, repeat) / launches
 
 
-def _seed_section(a, W, X, H, methods, gpu_ms, n):
+def _seed_section(a, W, X, H, methods, gpu_ms, n, say=print):
     """The seed's torch functions on this GPU, same W (and X, H), median of --repeat
-    (synchronised wall time), next to nvfp4_np's whole call on a device-resident W."""
+    (synchronised wall time), next to nvfp4_np's whole call on a device-resident W; each
+    line of the report goes to ``say``."""
     import os
 
     try:
         import torch
     except ImportError:
-        print("# seed: torch is not importable here (--no-seed to skip)")
+        say("# seed: torch is not importable here (--no-seed to skip)")
         return
     if not torch.cuda.is_available() or not os.path.isfile(os.path.join(a.seed_dir, "seed_reference.py")):
-        print(f"# seed: needs torch with CUDA and {a.seed_dir}/seed_reference.py (--seed-dir)")
+        say(f"# seed: needs torch with CUDA and {a.seed_dir}/seed_reference.py (--seed-dir)")
         return
     sys.path.insert(0, a.seed_dir)
     import seed_reference as seed
@@ -96,8 +97,8 @@ def _seed_section(a, W, X, H, methods, gpu_ms, n):
     if H is not None:
         extra = {"hessian": {"H_blocks": torch.from_numpy(H.astype(np.float32)).to(dev)},
                  "admm": {"X": torch.from_numpy(X).to(dev)}}
-    print(f"# the seed's torch functions on this GPU (torch {torch.__version__}), median of {a.repeat}")
-    print(f"{'method':14s} {'seed ms':>9s} {'seed Gel/s':>11s} {'nvfp4_np ms':>12s} {'x seed':>7s}")
+    say(f"# the seed's torch functions on this GPU (torch {torch.__version__}), median of {a.repeat}")
+    say(f"{'method':14s} {'seed ms':>9s} {'seed Gel/s':>11s} {'nvfp4_np ms':>12s} {'x seed':>7s}")
     for m in methods:
         name = SEED_FUNCTIONS.get(m)
         if name is None:
@@ -113,12 +114,12 @@ def _seed_section(a, W, X, H, methods, gpu_ms, n):
                 torch.cuda.synchronize()
                 ts.append(time.perf_counter() - t)
         except (RuntimeError, torch.cuda.OutOfMemoryError) as e:  # e.g. out of memory
-            print(f"{m:14s} failed: {type(e).__name__}: {str(e).splitlines()[0][:80]}")
+            say(f"{m:14s} failed: {type(e).__name__}: {str(e).splitlines()[0][:80]}")
             torch.cuda.empty_cache()
             continue
         t = statistics.median(ts)
         ours = gpu_ms.get(m)
-        print(f"{m:14s} {t * 1e3:9.2f} {n / t / 1e9:11.3f} {ours:12.2f} {t * 1e3 / ours:7.1f}")
+        say(f"{m:14s} {t * 1e3:9.2f} {n / t / 1e9:11.3f} {ours:12.2f} {t * 1e3 / ours:7.1f}")
 
 
 def main(argv=None):
@@ -211,15 +212,9 @@ def main(argv=None):
                 # (1/2 per el), scale bytes and status (1/block each) written
                 moved = n * 4 + n // 2 + (n // bs) * 2
                 naive_t = t_k
-    seed_lines = []
-    if not a.no_seed:  # the seed's GPU functions before any CPU run too
-        import contextlib
-        import io
-
-        buf = io.StringIO()
-        with contextlib.redirect_stdout(buf):
-            _seed_section(a, W, X if H is not None else None, H, methods, gpu_ms, n)
-        seed_lines = buf.getvalue().splitlines()
+    seed_lines = []  # (printed after the CPU figures, timed before them)
+    if not a.no_seed:
+        _seed_section(a, W, X if H is not None else None, H, methods, gpu_ms, n, say=seed_lines.append)
     for m in methods:
         g_fn, c_fn, kw = calls[m]
         if a.no_cpu:

@@ -33,7 +33,7 @@ import numpy as np
 from . import core
 from ._arith import mul_rn
 from ._config import JIT_PARALLEL, JIT_SCALAR
-from .formats import E4M3_DECODE, e4m3_code, rint_small
+from .formats import E4M3_DECODE, e2m1_index, e4m3_code, rint_small
 
 __all__ = ["nvfp4_four_over_six", "RULES"]
 
@@ -41,12 +41,14 @@ __all__ = ["nvfp4_four_over_six", "RULES"]
 #: fixed choices (static_6: plain NVFP4 in the package's arithmetic; static_4: block max
 #: mapped to 4).
 RULES = ("mse", "mae", "abs_max", "static_6", "static_4")
-_MSE, _MAE, _ABS_MAX, _STATIC_6, _STATIC_4 = range(5)
+_MSE, _MAE, _ABS_MAX = range(3)  # (RULES' indices; then the two fixed rules, one candidate)
 
 _F = np.float32
-_K_46 = _F(6 * 256)
-_K_STATIC_6 = _F(6 * 448)
-_K_STATIC_4 = _F(4 * 448)
+#: Per rule, (vmax, K = vmax * smax): the value the block max maps to and the tensor
+#: constant (smax 256 for the 4/6 candidates, 448 for the fixed rules).
+_CONSTANTS = {"mse": (_F(6), _F(6 * 256)), "mae": (_F(6), _F(6 * 256)), "abs_max": (_F(6), _F(6 * 256)),
+              "static_6": (_F(6), _F(6 * 448)), "static_4": (_F(4), _F(4 * 448))}
+assert tuple(_CONSTANTS) == RULES
 _EXPAND = _F(1.5)
 _ONE = _F(1.0)
 _ZERO = _F(0.0)
@@ -77,7 +79,7 @@ def _quantize_element(val, factor, sf, amax, k_const):
     spacing = _F(0.5) if small else (_ONE if mid else _F(2.0))
     m = rint_small(y * inv) * spacing
     neg = scaled < _ZERO
-    idx = np.uint8(min(m + m, m + _F(2.0), _F(7.0)))
+    idx = np.uint8(e2m1_index(m))  # (m <= 6 where it is used)
     code = np.uint8(8) if m == _EIGHT else (idx | np.uint8(8) if neg else idx)
     q = -m if neg else m
     return code, (q * sf) * amax / k_const - val
@@ -141,19 +143,13 @@ def _error(err, n, rule):
 
 
 @numba.njit(**JIT_PARALLEL)
-def _four_over_six_kernel(x, tile_rows, amax, rule, packed, scales):
+def _four_over_six_kernel(x, tile_rows, amax, rule, vmax, k_const, packed, scales):
     """Every block (tile_rows = 1) or 16x16 tile (tile_rows = 16) of the float32 (R, C)
     ``x``: codes packed into ``packed`` (R, C / 2), scale bytes into ``scales`` (R, C / 16)."""
     R, C = x.shape
     nbr = R // tile_rows
     nbc = C // 16
     n = tile_rows * 16
-    if rule == _STATIC_6:
-        vmax, k_const = _F(6.0), _K_STATIC_6
-    elif rule == _STATIC_4:
-        vmax, k_const = _F(4.0), _K_STATIC_4
-    else:
-        vmax, k_const = _F(6.0), _K_46
     c = k_const / amax
     decode = _ONE / c
     for tr in numba.prange(nbr):
@@ -225,13 +221,15 @@ def nvfp4_four_over_six(W, rule="mse", *, block_2d=False):
         raise ValueError(f"W.shape[1] = {C} must be a multiple of 16")
     if block_2d and R % 16:
         raise ValueError(f"with block_2d, W.shape[0] = {R} must be a multiple of 16 (16x16 tiles)")
-    x = np.ascontiguousarray(W, dtype=np.float32)
-    if not np.isfinite(x).all():
-        bad = ~np.isfinite(x)
-        i, j = (int(k) for k in np.argwhere(bad)[0])
-        raise ValueError(f"W contains {int(bad.sum())} non-finite value(s) (NaN or Inf); first at index ({i}, {j})")
+    tile_rows = 16 if block_2d else 1
+    with np.errstate(over="ignore"):  # (float64 beyond float32's range: Inf, reported below)
+        x = np.ascontiguousarray(W, dtype=np.float32)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        units = bad.reshape(R // tile_rows, tile_rows, C // 16, 16).any(axis=(1, 3))
+        raise core.nonfinite_error(W, "W", int(units.sum()))
     amax = np.float32(np.abs(x).max()) if x.size else np.float32(0.0)
-    k_const = {"static_6": _K_STATIC_6, "static_4": _K_STATIC_4}.get(rule, _K_46)
+    vmax, k_const = _CONSTANTS[rule]
     if amax > 0 and float(k_const) * _TOO_SMALL_FACTOR / float(amax) > _F32_MAX:
         raise ValueError(f"max|W| = {float(amax):.6g} is too small for fouroversix's float32 arithmetic: "
                          f"{int(k_const)} / max|W|, or the element factor of a subnormal block scale, "
@@ -239,5 +237,5 @@ def nvfp4_four_over_six(W, rule="mse", *, block_2d=False):
     packed = np.zeros((R, C // 2), np.uint8)
     scales = np.zeros((R, C // 16), np.uint8)
     if x.size:
-        _four_over_six_kernel(x, 16 if block_2d else 1, amax, RULES.index(rule), packed, scales)
+        _four_over_six_kernel(x, tile_rows, amax, RULES.index(rule), vmax, k_const, packed, scales)
     return scales, packed, amax

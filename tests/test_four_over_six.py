@@ -171,6 +171,7 @@ def test_thread_count_does_not_matter():
     (np.zeros((2, 17), np.float32), "multiple of 16"),
     (np.zeros(32, np.float32), "2-D"),
     (np.array([[np.nan] + [0.0] * 15], np.float32), r"non-finite .* index \(0, 0\)"),
+    (np.array([[0.0] * 17 + [1e39] + [0.0] * 14]), r"index \(0, 17\).*out of float32 range"),
     (np.full((1, 16), 1e-37, np.float32), "too small"),
     (np.array([[1e-34] + [1e-39] * 31], np.float32), "too small"),  # K / amax finite, the factor not
     (np.array([[2e-33] + [2e-38] * 31], np.float32), "too small"),
