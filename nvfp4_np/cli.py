@@ -97,7 +97,8 @@ def _settings(args):
     return Settings(method=args.method, mode=args.mode, recipe=args.recipe, block_size=args.block_size,
                     rounding=args.rounding, fallback=args.fallback, device=args.device, format=args.format,
                     scheme=args.scheme, fuse_scales=not args.no_fuse_scales, stacked_experts=args.stacked_experts,
-                    damp=args.damp, order=args.order)
+                    damp=args.damp, order=args.order, rule=args.rule, scale_max=args.scale_max,
+                    block_shape=None if args.block_shape is None else (16, 16))
 
 
 def _quantize(args):
@@ -398,7 +399,7 @@ def _overwrite_flags(p):
 
 
 def build_parser():
-    from . import gptq, registry
+    from . import four_over_six, gptq, registry
     from .calibrate import MAX_HESSIAN_MB
     from .checkpoint.plan import FALLBACKS
 
@@ -429,8 +430,17 @@ def build_parser():
                    help="gptq: dampening added to H's diagonal, relative to its mean (default 0.01)")
     q.add_argument("--order", choices=gptq.ORDERS, default="natural",
                    help="gptq: column order; act: the 16-column groups by descending diag(H) (default natural)")
-    q.add_argument("--recipe", choices=registry.RECIPES,
-                   help="the arithmetic (default: the format's own, compressed-tensors or modelopt)")
+    q.add_argument("--recipe", choices=registry.ALL_RECIPES,
+                   help="the arithmetic (default: the format's own, compressed-tensors or modelopt; for 4over6 "
+                        "fouroversix, or te: Transformer Engine's)")
+    q.add_argument("--rule", choices=four_over_six.RULES,
+                   help="4over6: how each block picks the scale mapping its max to 6 or to 4 (default: the recipe's, "
+                        "mse for fouroversix, mae for te; te has mae and mse; static_6 and static_4 pin it)")
+    q.add_argument("--scale-max", type=int, choices=four_over_six.SCALE_MAXES,
+                   help="4over6: the E4M3 bound in the tensor constant 6 * scale_max (default 256)")
+    q.add_argument("--block-shape", choices=("16x16",),
+                   help="one scale per 16x16 tile of each weight (TE's weight recipe; methods: "
+                        + ", ".join(m.name for m in methods if m.block_shapes) + ")")
     q.add_argument("--format", choices=("compressed-tensors", "modelopt"), default="compressed-tensors",
                    help="the checkpoint layout: compressed-tensors (vLLM, SGLang, transformers; default) or modelopt "
                         "(TensorRT-LLM, SGLang, vLLM; writes hf_quant_config.json)")

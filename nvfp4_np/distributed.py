@@ -117,7 +117,7 @@ def _unit_amax(client, ckpt, p, expert, settings, task_elements):
     M, K = ck.matrix_shape(p.shape, settings.stacked_experts)
     path = ckpt.shards[ckpt.where[p.name]].path
     parts = [client.submit(_amax_task, path, p.name, a, b, expert, settings.stacked_experts, pure=False)
-             for a, b in _ranges(M, K, task_elements, ck.row_step(K))]
+             for a, b in _ranges(M, K, task_elements, ck.row_step(K, settings.tile_rows))]
     return client.submit(_max_task, parts, pure=False)
 
 
@@ -127,7 +127,7 @@ def _submit(client, ckpt, cal, p, settings, task_elements, groups, group_amax):
     group shared by its members), the weight's own, or taken by a lone task from its rows."""
     path = ckpt.shards[ckpt.where[p.name]].path
     M, K = ck.matrix_shape(p.shape, settings.stacked_experts)
-    step = ck.row_step(K)  # the driver's: the error sums' partition is the single process's
+    step = ck.row_step(K, settings.tile_rows)  # the driver's: the error sums' partition is the single process's
     ranges = _ranges(M, K, task_elements, step)
     operands = (None, None, None, None)
     if p.calib is not None:

@@ -27,15 +27,18 @@ Packed codes: even element in the low nibble. Scale bytes: (R, C / 16), row-majo
 128x4 swizzle GEMM kernels read is :func:`nvfp4_np.swizzle`'s business).
 """
 
+from collections import namedtuple
+
 import numba
 import numpy as np
 
 from . import core
 from ._arith import mul_rn
-from ._config import JIT_PARALLEL, JIT_SCALAR
+from ._f32bits import f32_to_bits
+from ._config import JIT_PARALLEL, JIT_SCALAR, JIT_SCALAR_FN
 from .formats import E4M3_DECODE, e2m1_index, e4m3_code, rint_small
 
-__all__ = ["nvfp4_four_over_six", "RULES"]
+__all__ = ["nvfp4_four_over_six", "four_over_six_blocks", "RULES", "FOUR_OVER_SIX_RECIPES", "SCALE_MAXES"]
 
 #: The choice rules of fouroversix's ``ScaleRule``: three 4/6 error rules, and the two
 #: fixed choices (static_6: plain NVFP4 in the package's arithmetic; static_4: block max
@@ -53,7 +56,10 @@ _EXPAND = _F(1.5)
 _ONE = _F(1.0)
 _ZERO = _F(0.0)
 _EIGHT = _F(8.0)
+_SIX = _F(6.0)
+_NEG_ZERO_BITS = np.uint32(0x80000000)
 _F32_MAX = float(np.finfo(np.float32).max)
+_FLT_MAX = _F(_F32_MAX)
 #: The element factor 1 / fl(decode * s) stays finite for every E4M3 scale s >= 2^-9 when
 #: K * 2^9 / amax does (decode ~ amax / K); 2^10 leaves a factor of 2 for the rounding.
 #: Below, fouroversix's arithmetic gives inf and NaN elements: an error here.
@@ -61,24 +67,30 @@ _TOO_SMALL_FACTOR = 1024.0
 
 
 @numba.njit(**JIT_SCALAR)
-def _quantize_element(val, factor, sf, amax, k_const):
+def _quantize_element(val, factor, sf, amax, k_const, clamp):
     """One element of a candidate: (its code, its error ``fl(fl(fl(q * s) * amax) / K) - val``).
 
-    ``scaled = fl(val * factor)`` (factor 0 when the scale is 0: scaled is then +-0, code
-    0), its magnitude y rounded half to even on the E2M1 grid with no clamp at 6: ``y /
-    spacing`` (spacing 0.5 below 2, 1 below 4, 2 above) is exact, rint_small rounds it,
-    so y in [7, 9) (an E4M3-subnormal scale rounded down; 9 is out of reach) gives 8.
-    The code is sign << 3 | index (0, 0.5, 1, 1.5, 2, 3, 4, 6 -> 0..7) with 8 -> 0x8 for
-    either sign (fouroversix encodes through bfloat16 bits), a negative that rounds to 0
-    gives -0 (0x8), -0.0 gives 0x0."""
+    ``scaled = fl(val * factor)``, its magnitude y (with ``clamp``, TE's, at most 6)
+    rounded half to even on the E2M1 grid: ``y / spacing`` (spacing 0.5 below 2, 1 below
+    4, 2 above) is exact, rint_small rounds it. Without the clamp (fouroversix) y in
+    [7, 9) (an E4M3-subnormal scale rounded down; 9 is out of reach) gives 8. The code
+    is sign << 3 | index (0, 0.5, 1, 1.5, 2, 3, 4, 6 -> 0..7) with 8 -> 0x8 for either
+    sign (fouroversix encodes through bfloat16 bits), a negative that rounds to 0 gives
+    -0 (0x8); a product of -0.0 gives 0x0 in fouroversix, 0x8 in TE (its kernel's cvt
+    keeps the sign bit)."""
     scaled = val * factor
     y = abs(scaled)
+    if clamp:
+        y = min(y, _SIX)
     small = y < _F(2.0)
     mid = y < _F(4.0)
     inv = _F(2.0) if small else (_ONE if mid else _F(0.5))
     spacing = _F(0.5) if small else (_ONE if mid else _F(2.0))
     m = rint_small(y * inv) * spacing
-    neg = scaled < _ZERO
+    # TE's kernel converts with cvt.rn.satfinite.e2m1x2, which keeps the sign bit: a
+    # product of -0.0 gives code 0x8 (its Python reference gives 0x0; we follow the
+    # kernel). fouroversix: x < 0.
+    neg = (scaled < _ZERO) | (clamp & (f32_to_bits(scaled) == _NEG_ZERO_BITS))
     idx = np.uint8(e2m1_index(m))  # (m <= 6 where it is used)
     code = np.uint8(8) if m == _EIGHT else (idx | np.uint8(8) if neg else idx)
     q = -m if neg else m
@@ -86,26 +98,30 @@ def _quantize_element(val, factor, sf, amax, k_const):
 
 
 @numba.njit(**JIT_SCALAR)
-def _candidate(v, n, pre, decode, amax, k_const, rule, codes, err):
+def _candidate(v, n, pre, p, codes, err):
     """Quantize the n values ``v`` with the scale E4M3(``pre``): codes into ``codes``,
-    the per-element error terms of ``rule`` into ``err`` (none for the static rules);
+    the per-element error terms of the rule into ``err`` (none for the static rules);
     returns the scale byte."""
+    rule, amax, k_const, decode, te = p.rule, p.amax, p.k_const, p.decode, p.te
     sb = e4m3_code(pre)
     sf = E4M3_DECODE[sb]
-    factor = _ONE / (decode * sf) if sf != _ZERO else _ZERO
+    if te:  # min(1 / (sf * S_dec), FLT_MAX): a zero scale gives FLT_MAX
+        factor = min(_ONE / (sf * decode), _FLT_MAX)
+    else:  # fouroversix: a zero scale gives +0 elements
+        factor = _ONE / (decode * sf) if sf != _ZERO else _ZERO
     if rule == _MSE:
         for i in range(n):
-            c, e = _quantize_element(v[i], factor, sf, amax, k_const)
+            c, e = _quantize_element(v[i], factor, sf, amax, k_const, te)
             codes[i] = c
             err[i] = mul_rn(e, e)
     elif rule == _MAE or rule == _ABS_MAX:
         for i in range(n):
-            c, e = _quantize_element(v[i], factor, sf, amax, k_const)
+            c, e = _quantize_element(v[i], factor, sf, amax, k_const, te)
             codes[i] = c
             err[i] = abs(e)
     else:
         for i in range(n):
-            codes[i] = _quantize_element(v[i], factor, sf, amax, k_const)[0]
+            codes[i] = _quantize_element(v[i], factor, sf, amax, k_const, te)[0]
     return sb
 
 
@@ -133,72 +149,317 @@ def _torch_sum(t, n):
 
 
 @numba.njit(**JIT_SCALAR)
-def _error(err, n, rule):
+def _te_sum(t, n):
+    """Transformer Engine's error sum of n = 16 or 256 terms: each row of 16 summed
+    sequentially, elements 0..15; a 16x16 tile's 16 row sums then reduced in warp-shuffle
+    order (r[i] += r[i + 8], then + 4, + 2, + 1), left in r[0]. Overwrites t[0:16]: row
+    a's sum goes to t[a], which belongs to row 0, already summed."""
+    rows = n // 16
+    for a in range(rows):
+        s = t[a * 16]
+        for b in range(1, 16):
+            s += t[a * 16 + b]
+        t[a] = s
+    if rows == 1:
+        return t[0]
+    off = 8
+    while off > 0:
+        for i in range(off):
+            t[i] = t[i] + t[i + off]
+        off //= 2
+    return t[0]
+
+
+@numba.njit(**JIT_SCALAR)
+def _error(err, n, rule, te):
     if rule == _ABS_MAX:
         e = err[0]
         for i in range(1, n):
             e = max(e, err[i])
         return e
-    return _torch_sum(err, n)
+    return _te_sum(err, n) if te else _torch_sum(err, n)
+
+
+@numba.njit(**JIT_SCALAR)
+def four_over_six_unit(x, tr, tc, tile_rows, p, v, c6, c4, e6, e4, packed, scales):
+    """Block (tile_rows = 1) or 16x16 tile (tile_rows = 16) (``tr``, ``tc``) of the
+    float32 ``x``: its 6 and 4 candidates, the choice, the codes packed into ``packed``
+    and the scale byte into ``scales`` on each of its rows. ``v``, ``c6``, ``c4``, ``e6``,
+    ``e4``: scratch of tile_rows * 16 (the CPU kernel and its GPU twin both call this)."""
+    n = tile_rows * 16
+    r0 = tr * tile_rows
+    bmax = _ZERO
+    for a in range(tile_rows):
+        for b in range(16):
+            val = x[r0 + a, tc * 16 + b]
+            v[a * 16 + b] = val
+            bmax = max(bmax, abs(val))
+    # (fouroversix with amax == 0: c is inf, bmax / vmax * c is 0 * inf = NaN in float32
+    # as in torch; fouroversix's scale is then 0 (its amax == 0 branch): so here. TE's
+    # S_enc is 1 there.)
+    pre = bmax / p.vmax * p.c if (p.amax > _ZERO or p.te) else _ZERO
+    sb = _candidate(v, n, pre, p, c6, e6)
+    best = c6
+    if p.rule <= _ABS_MAX:
+        sb4 = _candidate(v, n, pre * _EXPAND, p, c4, e4)
+        if _error(e4, n, p.rule, p.te) < _error(e6, n, p.rule, p.te):  # strict: ties (and NaN) keep 6
+            sb = sb4
+            best = c4
+    for a in range(tile_rows):
+        row = r0 + a
+        scales[row, tc] = sb
+        for b in range(8):
+            lo = best[a * 16 + 2 * b]
+            hi = best[a * 16 + 2 * b + 1]
+            packed[row, tc * 8 + b] = lo | (hi << np.uint8(4))
+
+
+@numba.njit(**JIT_SCALAR)
+def _hessian_candidate(v, n, pre, p, codes, r):
+    """A candidate for the Hessian choice: codes into ``codes``, the signed residuals
+    ``fl(fl(fl(q * s) * amax) / K) - x`` (the recipe's own error term) into ``r``;
+    returns the scale byte. (_candidate with the residual kept signed.)"""
+    sb = e4m3_code(pre)
+    sf = E4M3_DECODE[sb]
+    factor = _element_factor(sf, p.decode, p.te)
+    for i in range(n):
+        c, e = _quantize_element(v[i], factor, sf, p.amax, p.k_const, p.te)
+        codes[i] = c
+        r[i] = e
+    return sb
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def _element_factor(sf, decode, te):
+    """The element multiplier of block scale ``sf``: TE's min(1 / (sf * S_dec), FLT_MAX)
+    (a zero scale gives FLT_MAX), fouroversix's 1 / (decode * sf) (0 for a zero scale:
+    +0 elements)."""
+    if te:
+        return min(_ONE / (sf * decode), _FLT_MAX)
+    return _ONE / (decode * sf) if sf != _ZERO else _ZERO
+
+
+@numba.njit(**JIT_SCALAR)
+def quadratic_error(r, Hj, tile_rows):
+    """sum over the tile's rows a (in order) of r_a^T H_j r_a, float64: for each i in
+    order, r_a[i] * (sum over k in order of H_j[i, k] * r_a[k]), every sum sequential
+    from 0. The Hessian choice's error (validation/SPEC.md §7)."""
+    total = 0.0
+    for a in range(tile_rows):
+        row = 0.0
+        for i in range(16):
+            acc = 0.0
+            for k in range(16):
+                acc += mul_rn(np.float64(Hj[i, k]), np.float64(r[a * 16 + k]))
+            row += mul_rn(np.float64(r[a * 16 + i]), acc)
+        total += row
+    return total
+
+
+@numba.njit(**JIT_SCALAR)
+def four_over_six_hessian_unit(x, tr, tc, tile_rows, p, H, v, c6, c4, r6, r4, packed, scales):
+    """four_over_six_unit choosing by r^T H_j r (ties keep 6): H the block Hessians
+    (K / 16, 16, 16), column block tc's H[tc] for every row of the tile."""
+    n = tile_rows * 16
+    r0 = tr * tile_rows
+    bmax = _ZERO
+    for a in range(tile_rows):
+        for b in range(16):
+            val = x[r0 + a, tc * 16 + b]
+            v[a * 16 + b] = val
+            bmax = max(bmax, abs(val))
+    pre = bmax / p.vmax * p.c if (p.amax > _ZERO or p.te) else _ZERO
+    sb = _hessian_candidate(v, n, pre, p, c6, r6)
+    sb4 = _hessian_candidate(v, n, pre * _EXPAND, p, c4, r4)
+    best = c6
+    if quadratic_error(r4, H[tc], tile_rows) < quadratic_error(r6, H[tc], tile_rows):
+        sb = sb4
+        best = c4
+    for a in range(tile_rows):
+        row = r0 + a
+        scales[row, tc] = sb
+        for b in range(8):
+            packed[row, tc * 8 + b] = best[a * 16 + 2 * b] | (best[a * 16 + 2 * b + 1] << np.uint8(4))
 
 
 @numba.njit(**JIT_PARALLEL)
-def _four_over_six_kernel(x, tile_rows, amax, rule, vmax, k_const, packed, scales):
+def _four_over_six_hessian_kernel(x, tile_rows, p, H, packed, scales):
+    R, C = x.shape
+    n = tile_rows * 16
+    for tr in numba.prange(R // tile_rows):
+        v = np.empty(n, np.float32)
+        c6 = np.empty(n, np.uint8)
+        c4 = np.empty(n, np.uint8)
+        r6 = np.empty(n, np.float32)
+        r4 = np.empty(n, np.float32)
+        for tc in range(C // 16):
+            four_over_six_hessian_unit(x, tr, tc, tile_rows, p, H, v, c6, c4, r6, r4, packed, scales)
+
+
+@numba.njit(**JIT_PARALLEL)
+def _four_over_six_kernel(x, tile_rows, p, packed, scales):
     """Every block (tile_rows = 1) or 16x16 tile (tile_rows = 16) of the float32 (R, C)
     ``x``: codes packed into ``packed`` (R, C / 2), scale bytes into ``scales`` (R, C / 16)."""
     R, C = x.shape
     nbr = R // tile_rows
     nbc = C // 16
     n = tile_rows * 16
-    c = k_const / amax
-    decode = _ONE / c
     for tr in numba.prange(nbr):
         v = np.empty(n, np.float32)
         c6 = np.empty(n, np.uint8)
         c4 = np.empty(n, np.uint8)
         e6 = np.empty(n, np.float32)
         e4 = np.empty(n, np.float32)
-        r0 = tr * tile_rows
         for tc in range(nbc):
-            bmax = _ZERO
-            for a in range(tile_rows):
-                for b in range(16):
-                    val = x[r0 + a, tc * 16 + b]
-                    v[a * 16 + b] = val
-                    bmax = max(bmax, abs(val))
-            # (amax == 0: c is inf, bmax / vmax * c is 0 * inf = NaN in float32 as in
-            # torch; fouroversix's scale is then 0 (its amax == 0 branch): so here.)
-            pre = bmax / vmax * c if amax > _ZERO else _ZERO
-            sb = _candidate(v, n, pre, decode, amax, k_const, rule, c6, e6)
-            best = c6
-            if rule <= _ABS_MAX:
-                sb4 = _candidate(v, n, pre * _EXPAND, decode, amax, k_const, rule, c4, e4)
-                if _error(e4, n, rule) < _error(e6, n, rule):  # strict: ties (and NaN) keep 6
-                    sb = sb4
-                    best = c4
-            for a in range(tile_rows):
-                row = r0 + a
-                scales[row, tc] = sb
-                for b in range(8):
-                    lo = best[a * 16 + 2 * b]
-                    hi = best[a * 16 + 2 * b + 1]
-                    packed[row, tc * 8 + b] = lo | (hi << np.uint8(4))
+            four_over_six_unit(x, tr, tc, tile_rows, p, v, c6, c4, e6, e4, packed, scales)
 
 
-def nvfp4_four_over_six(W, rule="mse", *, block_2d=False):
-    """Four Over Six NVFP4 of a 2-D ``W`` (R, C), bit-identical to fouroversix 1.0.5's
-    reference ``quantize_to_fp4(W, scale_rule=rule, block_scale_2d=block_2d)`` (its
-    scales before the 128x4 swizzle).
+#: The 4/6 recipes: the arithmetic of each reference (validation/SPEC.md §7). Per recipe:
+#: the rules it has, its default rule and default E4M3 bound ``smax`` of the 4/6 rules
+#: (the tensor constant is K = vmax * smax), and whether it is TE's (clamp at 6, a zero
+#: scale's elements through FLT_MAX, sequential sums, the warp-shuffle tile reduction,
+#: S_enc capped at FLT_MAX and 1 for a zero tensor).
+FOUR_OVER_SIX_RECIPES = {
+    "fouroversix": {"rules": RULES, "default_rule": "mse", "scale_max": 256, "te": False},
+    "te": {"rules": ("mae", "mse"), "default_rule": "mae", "scale_max": 256, "te": True},
+}
+#: The E4M3 bounds the tensor constant may use (K = 6 * 256 = 1536 or 6 * 448 = 2688).
+SCALE_MAXES = (256, 448)
+
+#: What the kernel receives: the rule's index, vmax, K, the tensor amax, the tensor
+#: constant c (fouroversix's fl(K / amax), TE's S_enc), decode = fl(1 / c), TE or not.
+FosParams = namedtuple("FosParams", ["rule", "vmax", "k_const", "amax", "c", "decode", "te"])
+
+
+def settings(recipe="fouroversix", rule=None, scale_max=None):
+    """(recipe, rule, scale_max, vmax, K) with the recipe's defaults filled in, or
+    ValueError naming the choices."""
+    if recipe not in FOUR_OVER_SIX_RECIPES:
+        raise ValueError(f"Four Over Six recipe must be one of {tuple(FOUR_OVER_SIX_RECIPES)}, got {recipe!r}")
+    spec = FOUR_OVER_SIX_RECIPES[recipe]
+    rule = spec["default_rule"] if rule is None else rule
+    if rule not in spec["rules"]:
+        raise ValueError(f"rule for recipe {recipe!r} must be one of {spec['rules']}, got {rule!r}")
+    vmax, k_default = _CONSTANTS[rule]
+    if scale_max is None:
+        smax = spec["scale_max"] if rule in RULES[:3] else int(k_default / vmax)
+    else:
+        if isinstance(scale_max, bool) or scale_max not in SCALE_MAXES:
+            raise ValueError(f"scale_max must be one of {SCALE_MAXES}, got {scale_max!r}")
+        smax = int(scale_max)
+    return recipe, rule, smax, vmax, _F(float(vmax) * smax)
+
+
+def tensor_constants(amax, vmax, k_const, te):
+    """(c, decode): fouroversix's ``c = fl(K / amax)`` (inf for a zero tensor), or TE's
+    ``S_enc = min(fl(K / amax), FLT_MAX)`` (1 when amax is 0 or S_enc is 0); ``decode =
+    fl(1 / c)``."""
+    amax = _F(amax)
+    with np.errstate(divide="ignore", over="ignore"):
+        c = _F(k_const / amax) if amax > 0 else _F(np.inf)
+        if te:
+            c = min(c, _F(_F32_MAX)) if amax > 0 else _ONE
+            if c == 0:
+                c = _ONE
+        decode = _ONE / c
+    return _F(c), _F(decode)
+
+
+def stored_tensor_scale(amax, vmax, k_const, te):
+    """The tensor scale an NVFP4Tensor stores, in the decode form ``ts = fl(1 / c)``
+    (dequant = ``q * fl(s * ts)``, as a GEMM's alpha applies it); 1.0 for a zero tensor."""
+    ts = tensor_constants(amax, vmax, k_const, te)[1]
+    return ts if ts > 0 else _ONE
+
+
+def check_shape(shape, name, block_2d):
+    """The units' rows (1 for blocks along a row, 16 for 16x16 tiles) of a ``shape``
+    input, or the ValueError of a shape the kernel does not take."""
+    shape = tuple(shape)
+    if len(shape) != 2:
+        raise ValueError(f"{name} must be 2-D (R, C), got shape {shape}")
+    R, C = shape
+    if C % 16:
+        raise ValueError(f"{name}.shape[1] = {C} must be a multiple of 16")
+    if block_2d and R % 16:
+        raise ValueError(f"with 16x16 blocks, {name}.shape[0] = {R} must be a multiple of 16")
+    return 16 if block_2d else 1
+
+
+def kernel_params(name, rule, vmax, k_const, te, amax, tensor_amax):
+    """(FosParams, stored tensor scale) from the input's float32 max|x| ``amax`` (or the
+    caller's ``tensor_amax``, checked against it), or the ValueError of an amax too small
+    for the arithmetic."""
+    if tensor_amax is not None:
+        amax = core.check_tensor_amax(tensor_amax, amax)
+    if amax > 0 and float(k_const) * _TOO_SMALL_FACTOR / float(amax) > _F32_MAX:
+        raise ValueError(f"max|{name}| = {float(amax):.6g} is too small for the 4/6 float32 arithmetic: "
+                         f"{int(k_const)} / max|{name}|, or the element factor of a subnormal block scale, "
+                         f"overflows (max|{name}| must be at least {float(k_const) * _TOO_SMALL_FACTOR / _F32_MAX:.3g})")
+    c, decode = tensor_constants(amax, vmax, k_const, te)
+    p = FosParams(np.int64(RULES.index(rule)), vmax, k_const, amax, c, decode, te)
+    return p, stored_tensor_scale(amax, vmax, k_const, te)
+
+
+def prepare_2d(x, name, rule, block_2d, recipe, scale_max, tensor_amax):
+    """The checks and constants of _quantize_2d (shared with the GPU twin,
+    gpu_four_over_six): (float32 C-contiguous (R, C) copy of ``x``, the units' rows,
+    FosParams, stored tensor scale)."""
+    recipe, rule, smax, vmax, k_const = settings(recipe, rule, scale_max)
+    te = FOUR_OVER_SIX_RECIPES[recipe]["te"]
+    W = core.as_float_array(x, name)
+    tile_rows = check_shape(W.shape, name, block_2d)
+    R, C = W.shape
+    with np.errstate(over="ignore"):  # (float64 beyond float32's range: Inf, reported below)
+        xf = np.ascontiguousarray(W, dtype=np.float32)
+    bad = ~np.isfinite(xf)
+    if bad.any():
+        units = bad.reshape(R // tile_rows, tile_rows, C // 16, 16).any(axis=(1, 3))
+        raise core.nonfinite_error(W, name, int(units.sum()))
+    amax = np.float32(np.abs(xf).max()) if xf.size else np.float32(0.0)
+    p, ts = kernel_params(name, rule, vmax, k_const, te, amax, tensor_amax)
+    return xf, tile_rows, p, ts
+
+
+def _quantize_2d(x, name, rule, block_2d, recipe, scale_max, tensor_amax, H=None):
+    """The checks and the kernel call shared by nvfp4_four_over_six and quantize:
+    (scale_bytes, packed, amax, stored tensor scale) of a 2-D array ``x``; with block
+    Hessians ``H`` (checked, float64) the choice is by r^T H r (``rule`` then sets only
+    the constants)."""
+    xf, tile_rows, p, ts = prepare_2d(x, name, rule, block_2d, recipe, scale_max, tensor_amax)
+    R, C = xf.shape
+    packed = np.zeros((R, C // 2), np.uint8)
+    scales = np.zeros((R, C // 16), np.uint8)
+    if xf.size and H is None:
+        _four_over_six_kernel(xf, tile_rows, p, packed, scales)
+    elif xf.size:
+        _four_over_six_hessian_kernel(xf, tile_rows, p, H, packed, scales)
+    return scales, packed, p.amax, ts
+
+
+def nvfp4_four_over_six(W, rule=None, *, block_2d=False, recipe="fouroversix", scale_max=None, tensor_amax=None):
+    """Four Over Six NVFP4 of a 2-D ``W`` (R, C). With the default recipe bit-identical
+    to fouroversix 1.0.5's reference ``quantize_to_fp4(W, scale_rule=rule,
+    block_scale_2d=block_2d)`` (its scales before the 128x4 swizzle); with
+    ``recipe="te"`` to Transformer Engine's 4over6 quantizer (``reference_nvfp4.py``).
 
     Parameters
     ----------
     W : array_like, shape (R, C)
         float32, bfloat16 or float16 (converted to float32 exactly; float64 is rounded
         to float32 first). C a multiple of 16; with ``block_2d`` R too. Finite.
-    rule : {"mse", "mae", "abs_max", "static_6", "static_4"}
-        How each block picks between its 6 and 4 candidates (:data:`RULES`).
-    block_2d : bool
+    rule : {"mse", "mae", "abs_max", "static_6", "static_4"} or None
+        How each block picks between its 6 and 4 candidates (:data:`RULES`); None takes
+        the recipe's default (fouroversix: "mse"; te: "mae", which has "mae" and "mse").
+    block_2d : bool, keyword-only
         One scale per 16x16 tile (TE's weight layout) instead of per 16 elements of a row.
+    recipe : {"fouroversix", "te"}, keyword-only
+        The arithmetic (:data:`FOUR_OVER_SIX_RECIPES`, validation/SPEC.md §7).
+    scale_max : {256, 448} or None, keyword-only
+        The E4M3 bound of the tensor constant K = vmax * scale_max; None: 256 for the 4/6
+        rules (both recipes' default), 448 for fouroversix's static rules.
+    tensor_amax : float, optional, keyword-only
+        The amax of the whole tensor when ``W`` is a slice of it (default max|W|).
 
     Returns
     -------
@@ -207,35 +468,67 @@ def nvfp4_four_over_six(W, rule="mse", *, block_2d=False):
     packed : ndarray (R, C // 2) uint8
         E2M1 codes, element 2i in the low nibble of byte i.
     amax : numpy.float32
-        max|W|, which fouroversix returns as the tensor's scale information: values
-        decode as ``code * E4M3(scale) * amax / K`` with K = 1536 (the 4/6 rules), 2688
-        (static_6) or 1792 (static_4).
+        The tensor amax (max|W| or ``tensor_amax``), which fouroversix returns as the
+        tensor's scale information: values decode as ``code * E4M3(scale) * amax / K``
+        with K = 1536 (the 4/6 rules), 2688 (static_6) or 1792 (static_4).
     """
-    if rule not in RULES:
-        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
-    W = core.as_float_array(W, "W")
-    if W.ndim != 2:
-        raise ValueError(f"W must be 2-D (R, C), got shape {W.shape}")
-    R, C = W.shape
-    if C % 16:
-        raise ValueError(f"W.shape[1] = {C} must be a multiple of 16")
-    if block_2d and R % 16:
-        raise ValueError(f"with block_2d, W.shape[0] = {R} must be a multiple of 16 (16x16 tiles)")
-    tile_rows = 16 if block_2d else 1
-    with np.errstate(over="ignore"):  # (float64 beyond float32's range: Inf, reported below)
-        x = np.ascontiguousarray(W, dtype=np.float32)
-    bad = ~np.isfinite(x)
-    if bad.any():
-        units = bad.reshape(R // tile_rows, tile_rows, C // 16, 16).any(axis=(1, 3))
-        raise core.nonfinite_error(W, "W", int(units.sum()))
-    amax = np.float32(np.abs(x).max()) if x.size else np.float32(0.0)
-    vmax, k_const = _CONSTANTS[rule]
-    if amax > 0 and float(k_const) * _TOO_SMALL_FACTOR / float(amax) > _F32_MAX:
-        raise ValueError(f"max|W| = {float(amax):.6g} is too small for fouroversix's float32 arithmetic: "
-                         f"{int(k_const)} / max|W|, or the element factor of a subnormal block scale, "
-                         f"overflows (max|W| must be at least {float(k_const) * _TOO_SMALL_FACTOR / _F32_MAX:.3g})")
-    packed = np.zeros((R, C // 2), np.uint8)
-    scales = np.zeros((R, C // 16), np.uint8)
-    if x.size:
-        _four_over_six_kernel(x, tile_rows, amax, RULES.index(rule), vmax, k_const, packed, scales)
-    return scales, packed, amax
+    return _quantize_2d(W, "W", rule, block_2d, recipe, scale_max, tensor_amax)[:3]
+
+
+def four_over_six_blocks(W, dim=-1, *, as_bytes=True, recipe="fouroversix", rounding=None, tensor_amax=None,
+                         rule=None, scale_max=None, block_shape=None, X=None, H_blocks=None):
+    """Four Over Six in :func:`nvfp4_np.quantize`'s calling convention: ``W`` blocked
+    (..., K // 16, 16) along ``dim = -1``, or with ``block_shape=(16, 16)`` a (R, K // 16,
+    16) view of a 2-D weight; returns ``(scale_bytes (..., K // 16), codes (..., K // 16,
+    8), stored tensor scale, how blocks chose)`` (:func:`nvfp4_four_over_six` for the
+    arithmetic). With activations ``X`` (T, K) or block Hessians ``H_blocks`` (K // 16,
+    16, 16) each block (or tile) keeps the candidate of lower r^T H_j r
+    (:func:`quadratic_error`; X gives H_j = X_j^T X_j in float64), ties keep 6; the
+    choice is then reported as "hessian" and ``rule`` must be None."""
+    x = np.asarray(W)
+    block_2d, lead = check_blocks_call(x.shape, dim, as_bytes, rounding, block_shape)
+    recipe = getattr(recipe, "name", recipe)  # (quantize passes the Recipe record)
+    H = _hessians(X, H_blocks, x.shape[-2], rule)
+    rule = settings(recipe, rule, scale_max)[1]
+    flat = x.reshape(-1, x.shape[-2] * 16)
+    sb, packed, _, ts = _quantize_2d(flat, "W", rule, block_2d, recipe, scale_max, tensor_amax, H)
+    return (sb.reshape(lead + (x.shape[-2],)), packed.reshape(lead + (x.shape[-2], 8)), ts,
+            rule if H is None else "hessian")
+
+
+def check_blocks_call(shape, dim, as_bytes, rounding, block_shape):
+    """The argument checks of four_over_six_blocks (and its GPU twin) for a blocked W of
+    ``shape``: (whether 16x16 blocks, the shape before the block columns)."""
+    shape = tuple(shape)
+    if not as_bytes or dim not in (-1, len(shape) - 1):
+        raise ValueError("four_over_six_blocks returns bytes of blocks along the last axis (as_bytes=True, dim=-1)")
+    if rounding not in (None, "rne"):
+        raise ValueError(f"Four Over Six rounds E2M1 half to even: rounding must be 'rne' or None, got {rounding!r}")
+    block_2d = block_shape is not None and tuple(block_shape) == (16, 16)
+    if block_shape is not None and not block_2d:
+        raise ValueError(f"block_shape must be None or (16, 16), got {block_shape!r}")
+    if len(shape) < 2 or shape[-1] != 16:
+        raise ValueError(f"Four Over Six has blocks of 16 elements (W blocked as (..., K // 16, 16)), got {shape}")
+    lead = shape[:-2]
+    if block_2d and len(lead) != 1:
+        raise ValueError(f"16x16 blocks need a 2-D W, got {len(lead) + 1} dimensions")
+    return block_2d, lead
+
+
+def _hessians(X, H_blocks, n_blocks, rule):
+    """The block Hessians (float64) of the Hessian choice from ``X`` or ``H_blocks``, or
+    None without either."""
+    if X is None and H_blocks is None:
+        return None
+    if X is not None and H_blocks is not None:
+        raise ValueError("pass X or H_blocks, not both")
+    if rule is not None:
+        raise ValueError(f"with X or H_blocks the blocks choose by r^T H r: rule must be None, got {rule!r}")
+    if X is not None:
+        from .hessian import block_hessians
+
+        X = core.as_float_array(X, "X")
+        if X.ndim != 2 or X.shape[1] != n_blocks * 16:
+            raise ValueError(f"X must be (T, K) with K = {n_blocks * 16} (the weights' K), got shape {X.shape}")
+        return block_hessians(X, 16, accumulate=np.float64)
+    return np.ascontiguousarray(core.check_hessian_blocks(H_blocks, n_blocks, 16), dtype=np.float64)

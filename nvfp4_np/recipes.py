@@ -22,7 +22,7 @@ from ._f32bits import f32_to_bits
 from ._config import JIT_SCALAR_FN
 from .formats import E2M1, E4M3, ROUNDING_MODES, e2m1_round, e4m3_code
 
-__all__ = ["Recipe", "RECIPES", "get_recipe", "dequant_scales"]
+__all__ = ["Recipe", "RECIPES", "BLOCK_RECIPES", "get_recipe", "dequant_scales"]
 
 _F32 = np.float32
 _SIX = _F32(E2M1.max_finite)
@@ -73,6 +73,11 @@ class Recipe:
         whose energy is at most the baseline error keep the baseline), or the exact argmin
         over the recipe's candidate codes (``scale_floor`` .. 448). Ties: the baseline,
         then the smallest scale.
+    methods : tuple of str or None
+        The methods whose own arithmetic this is (None: a recipe of the block methods,
+        naive to gptq, whose formulas the tables below reduce to :class:`RecipeParams`).
+        "fouroversix" is the Four Over Six method's alone (:mod:`nvfp4_np.four_over_six`
+        computes it; here it states its tensor scale and dequant).
     """
 
     name: str
@@ -87,6 +92,7 @@ class Recipe:
     rounding: str
     negative_zero: str
     search: str = "exact"
+    methods: tuple = None
 
     @property
     def two_level(self):
@@ -117,8 +123,15 @@ RECIPES = {
                tensor_scale="(1/amax)*2688", block_scale="ts*(amax/6)", scale_floor=0.0,
                zero_block_scale=0.0, zero_scale_byte=0x20, element="x/(s/ts)", dequant="q*(s/ts)",
                rounding="rne", negative_zero="x<0"),
+        Recipe("fouroversix", "fouroversix 1.0.5's reference quantize_to_fp4 (Four Over Six)",
+               tensor_scale="1/(K/amax)", block_scale="(amax/vmax)*(K/amax)", scale_floor=0.0,
+               zero_block_scale=0.0, zero_scale_byte=0, element="x*(1/(s*ts))", dequant="q*(s*ts)",
+               rounding="rne", negative_zero="x<0", methods=("4over6",)),
     )
 }
+
+#: The recipes of the block methods (naive, optimal, hessian, admm, gptq).
+BLOCK_RECIPES = tuple(name for name, r in RECIPES.items() if r.methods is None)
 
 
 def get_recipe(recipe):
@@ -211,6 +224,9 @@ def params(recipe, rounding, amax):
     """:class:`RecipeParams` for a tensor with float32 amax ``amax``. ``rounding`` None
     takes the recipe's tie rule."""
     r = get_recipe(recipe)
+    if r.methods is not None:
+        raise ValueError(f"recipe {r.name!r} is the arithmetic of method {' or '.join(map(repr, r.methods))} "
+                         f"only; the block methods take {', '.join(map(repr, BLOCK_RECIPES))}")
     rounding = r.rounding if rounding is None else rounding
     if not isinstance(rounding, str) or rounding not in ROUNDING_MODES:
         raise ValueError(f"rounding must be one of {sorted(ROUNDING_MODES)} or None, got {rounding!r}")

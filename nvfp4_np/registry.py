@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from . import formats, recipes
 
-__all__ = ["Method", "METHODS", "RECIPES", "DEFAULT_METHOD", "DEFAULT_RECIPE", "ROUNDINGS", "BLOCK_SIZES",
+__all__ = ["Method", "METHODS", "RECIPES", "ALL_RECIPES", "DEFAULT_METHOD", "DEFAULT_RECIPE", "ROUNDINGS", "BLOCK_SIZES",
            "method", "vector_methods", "methods_without_activations"]
 
 #: Block sizes every method takes (elements per block along the reduction axis).
@@ -22,9 +22,11 @@ BLOCK_SIZES = (16, 32)
 #: E2M1 tie rules (:data:`nvfp4_np.formats.ROUNDING_MODES`): "seed" (ties toward zero,
 #: the seed's torch.bucketize) and "rne".
 ROUNDINGS = tuple(formats.ROUNDING_MODES)
-#: Recipe names, in the order of validation/SPEC.md §3; the arithmetic of each is a
-#: :class:`nvfp4_np.recipes.Recipe`.
-RECIPES = tuple(recipes.RECIPES)
+#: The block methods' recipe names, in the order of validation/SPEC.md §3; the arithmetic
+#: of each is a :class:`nvfp4_np.recipes.Recipe`. (A method with its own recipes lists
+#: them in :attr:`Method.recipes`; every name is :data:`ALL_RECIPES`.)
+RECIPES = recipes.BLOCK_RECIPES
+ALL_RECIPES = tuple(recipes.RECIPES)
 #: Python's default recipe: the seed's single-level arithmetic (bit-exact with the seed).
 #: (A checkpoint's default is its format's own recipe: nvfp4_np.checkpoint.layout.FORMATS.)
 DEFAULT_RECIPE = "seed"
@@ -41,6 +43,12 @@ class Method:
     or a Hessian (``H_blocks``, or the full ``H`` when that is one of its options).
     ``options``: the method's own keyword options, passed on by :func:`nvfp4_np.quantize`.
     ``cpu`` / ``gpu``: its kernels as ``"module:function"`` (``gpu`` None: CPU only).
+    ``recipes``: the recipes it takes, its default first (None: :data:`RECIPES`, default
+    :data:`DEFAULT_RECIPE`). ``block_shapes``: the 2-D block shapes it takes besides
+    1-D blocks (``(16, 16)``: one scale per 16x16 tile of a 2-D weight).
+    ``takes_activations``: X or H_blocks are optional (they change how it chooses).
+    ``tiles``: the function of its 16x16 blocks as ``"module:function"`` when that is
+    not ``cpu`` itself (CPU only).
     """
 
     name: str
@@ -52,10 +60,29 @@ class Method:
     needs_activations: bool = False
     block_sizes: tuple = BLOCK_SIZES
     options: tuple = ()
+    recipes: tuple = None
+    block_shapes: tuple = ()
+    takes_activations: bool = False
+    tiles: str = None
 
     @property
     def default_mode(self):
         return self.modes[0] if self.modes else None
+
+    @property
+    def recipe_names(self):
+        """The recipes it takes, the default first."""
+        return self.recipes or (DEFAULT_RECIPE,) + tuple(r for r in RECIPES if r != DEFAULT_RECIPE)
+
+    def check_recipe(self, recipe):
+        """The recipe name (None: the default) if the method takes it, else ValueError."""
+        if recipe is None:
+            return self.recipe_names[0]
+        name = recipes.get_recipe(recipe).name
+        if name not in self.recipe_names:
+            raise ValueError(f"method {self.name!r} takes recipe {' or '.join(map(repr, self.recipe_names))}, "
+                             f"got {name!r}")
+        return recipe
 
     @property
     def takes_full_hessian(self):
@@ -67,6 +94,16 @@ class Method:
         if device != "cpu" and self.gpu is None:
             raise ValueError(f"method {self.name!r} runs on the CPU only (device='cpu'), got device={device!r}")
         module, _, name = (self.cpu if device == "cpu" else self.gpu).partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def tile_function(self, device="cpu"):
+        """The function of its 16x16 blocks on ``device`` (``cpu``'s own when ``tiles`` is None)."""
+        if self.tiles is None:
+            return self.function(device)
+        if device != "cpu":
+            raise ValueError(f"16x16 blocks of method {self.name!r} run on the CPU only (device='cpu'), "
+                             f"got device={device!r}")
+        module, _, name = self.tiles.partition(":")
         return getattr(importlib.import_module(module), name)
 
     def check_mode(self, mode):
@@ -81,9 +118,11 @@ class Method:
 
 METHODS = {m.name: m for m in (
     Method("naive", "block scale E4M3(amax / 6), the recipe's own (what every stack does)",
-           "nvfp4_np.naive:nvfp4_naive", "nvfp4_np.gpu_naive:nvfp4_naive"),
+           "nvfp4_np.naive:nvfp4_naive", "nvfp4_np.gpu_naive:nvfp4_naive", block_shapes=((16, 16),),
+           tiles="nvfp4_np.tiles:tile_naive"),
     Method("optimal", "the E4M3 block scale with the least squared error (exact search)",
-           "nvfp4_np.optimal:nvfp4_optimal", "nvfp4_np.gpu_optimal:nvfp4_optimal"),
+           "nvfp4_np.optimal:nvfp4_optimal", "nvfp4_np.gpu_optimal:nvfp4_optimal", block_shapes=((16, 16),),
+           tiles="nvfp4_np.tiles:tile_optimal"),
     Method("hessian", "the block scale with the least output error r^T H r given activations",
            "nvfp4_np.hessian:nvfp4_optimal_hessian", "nvfp4_np.gpu_hessian:nvfp4_optimal_hessian",
            modes=("seed", "exact"), checkpoint_mode="exact", needs_activations=True),
@@ -93,6 +132,12 @@ METHODS = {m.name: m for m in (
     Method("gptq", "GPTQ error compensation, each group's block scales searched as the sweep reaches it",
            "nvfp4_np.gptq:nvfp4_gptq", None, modes=("optimal", "hessian", "naive"), checkpoint_mode="hessian",
            needs_activations=True, options=("H", "damp", "order", "block")),
+    Method("4over6", "Four Over Six: per block the scale mapping the max to 6 or to 4, whichever errs less "
+           "(rule mse, mae, abs_max; or r^T H r given activations)",
+           "nvfp4_np.four_over_six:four_over_six_blocks", "nvfp4_np.gpu_four_over_six:four_over_six_blocks",
+           block_sizes=(16,),
+           options=("rule", "scale_max"), recipes=("fouroversix", "te"), block_shapes=((16, 16),),
+           takes_activations=True),
 )}
 
 
@@ -105,9 +150,9 @@ def method(name):
 
 
 def methods_without_activations():
-    """Names of the methods that need no X or H_blocks (the fallbacks of a checkpoint, and
-    the methods of the golden vectors' plain suites)."""
-    return tuple(name for name, m in METHODS.items() if not m.needs_activations)
+    """Names of the block methods (those of the block recipes) that need no X or H_blocks
+    (the fallbacks of a checkpoint, and the methods of the golden vectors' plain suites)."""
+    return tuple(name for name, m in METHODS.items() if not m.needs_activations and m.recipes is None)
 
 
 def vector_methods():

@@ -56,7 +56,13 @@ class NVFP4Tensor:
         E2M1 tie rule used ("seed" or "rne").
     mode : str or None
         The method's mode ("seed", "exact", "best") for "hessian" and "admm"; each group's
-        scale search ("optimal", "hessian", "naive") for "gptq".
+        scale search ("optimal", "hessian", "naive") for "gptq"; for "4over6" how each
+        block chose between its candidates: the rule ("mse", "mae", "abs_max",
+        "static_6", "static_4"), or "hessian" (r^T H r, given activations).
+    block_shape : tuple or None
+        (16, 16) when one scale serves each 16x16 tile of a 2-D weight (its byte is
+        repeated on each of the tile's 16 rows of :attr:`scale_bytes`, the layout GEMM
+        kernels read); None for 1-D blocks.
     """
 
     codes: np.ndarray
@@ -69,11 +75,13 @@ class NVFP4Tensor:
     axis: int
     rounding: str
     mode: str = None
+    block_shape: tuple = None
 
     def __repr__(self):
         """The parameters and byte counts, not the arrays (which can hold billions of
         elements)."""
         mode = f", mode={self.mode!r}" if self.mode else ""
+        mode += f", block_shape={self.block_shape!r}" if self.block_shape else ""
         return (f"NVFP4Tensor(shape={self.shape}, block_size={self.block_size}, axis={self.axis}, "
                 f"method={self.method!r}{mode}, recipe={self.recipe!r}, rounding={self.rounding!r}, "
                 f"tensor_scale={float(self.tensor_scale)!r}, codes={self.codes.nbytes:,} bytes, "
@@ -132,7 +140,8 @@ class NVFP4Tensor:
     def _meta(self):
         return {"format": "nvfp4_np.NVFP4Tensor", "version": FORMAT_VERSION, "shape": list(self.shape),
                 "block_size": self.block_size, "recipe": self.recipe, "method": self.method,
-                "axis": self.axis, "rounding": self.rounding, "mode": self.mode}
+                "axis": self.axis, "rounding": self.rounding, "mode": self.mode,
+                **({} if self.block_shape is None else {"block_shape": list(self.block_shape)})}
 
     def to_dict(self, prefix=""):
         """A dict of NumPy arrays (safetensors- and npz-ready): ``codes``, ``scale_bytes``,
@@ -165,8 +174,14 @@ class NVFP4Tensor:
                                  f"{shape}, got {arr.dtype} {arr.shape}")
         if ts.size != 1:
             raise ValueError(f"tensor_scale must hold one float32, got shape {ts.shape}")
+        block_shape = meta.get("block_shape")
+        if block_shape is not None:
+            block_shape = tuple(block_shape)
+            if block_shape != (16, 16) or len(shape) != 2 or shape[0] % 16 or bs != 16:
+                raise ValueError(f"unsupported NVFP4Tensor metadata: block_shape {block_shape!r} for shape {shape}, "
+                                 f"block size {bs}")
         return cls(codes, scale_bytes, ts[0], shape, bs, meta["recipe"], meta["method"], axis, meta["rounding"],
-                   meta.get("mode"))
+                   meta.get("mode"), block_shape)
 
     def save(self, path):
         """Write to an uncompressed ``.npz`` file (the arrays of :meth:`to_dict`)."""
@@ -179,8 +194,8 @@ class NVFP4Tensor:
             return cls.from_dict({k: z[k] for k in z.files})
 
 
-def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recipe=registry.DEFAULT_RECIPE, rounding=None, X=None,
-             H_blocks=None, mode=None, tensor_amax=None, device="cpu", **options):
+def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recipe=None, rounding=None, X=None,
+             H_blocks=None, mode=None, tensor_amax=None, block_shape=None, device="cpu", **options):
     """Quantize an array to NVFP4 with blocks of ``block_size`` along ``axis``.
 
     Parameters
@@ -188,18 +203,24 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
     W : array_like, shape (..., K, ...)
         Any real floating dtype; ``W.shape[axis]`` must be a multiple of ``block_size``.
     block_size : {16, 32}, default 16
-    method : {"naive", "optimal", "hessian", "admm", "gptq"}, default "optimal"
-        (the methods, their modes and kernels are :data:`nvfp4_np.registry.METHODS`)
+    method : {"naive", "optimal", "hessian", "admm", "gptq", "4over6"}, default "optimal"
+        (the methods, their modes, recipes and kernels are :data:`nvfp4_np.registry.METHODS`)
         ``"optimal"`` searches the E4M3 scales for the least squared error per block;
         ``"hessian"`` for the least output error r^T H r given activations ``X`` (T, K)
         or block Hessians ``H_blocks`` (see :func:`nvfp4_np.nvfp4_optimal_hessian`);
         ``"admm"`` also refines the quants (:func:`nvfp4_np.nvfp4_admm`); ``"gptq"``
         rounds column by column with error compensation, given ``X`` or the full ``H``
-        (:func:`nvfp4_np.nvfp4_gptq`).
+        (:func:`nvfp4_np.nvfp4_gptq`); ``"4over6"`` (Four Over Six) keeps, per block, the
+        scale that maps the block max to 6 or the one that maps it to 4, whichever gives
+        the lower error by ``rule``, or by r^T H r when ``X`` or ``H_blocks`` is given
+        (:func:`nvfp4_np.nvfp4_four_over_six`).
     axis : int, default -1
         The axis that is cut into blocks (the GEMM reduction axis, K).
-    recipe : {"seed", "te", "modelopt", "torchao", "compressed-tensors"}, keyword-only
-        The arithmetic (see :func:`nvfp4_np.nvfp4_naive` and validation/SPEC.md).
+    recipe : str or None, keyword-only
+        The arithmetic (see :func:`nvfp4_np.nvfp4_naive` and validation/SPEC.md): for the
+        block methods "seed" (the default), "te", "modelopt", "torchao",
+        "compressed-tensors"; for "4over6" "fouroversix" (the default: fouroversix
+        1.0.5's reference) or "te" (Transformer Engine's 4over6 quantizer).
     rounding : {"seed", "rne"} or None, keyword-only
         E2M1 tie rule; None takes the recipe's.
     X, H_blocks : array_like, optional, keyword-only
@@ -211,11 +232,20 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
     tensor_amax : float, optional, keyword-only
         Largest magnitude of the whole tensor when ``W`` is a slice of it (two-level
         recipes; default ``max|W|``); smaller than ``max|W|`` is a ValueError.
+    block_shape : None or (16, 16), keyword-only
+        (16, 16): one scale per 16x16 tile of a 2-D ``W`` (TE's weight recipe: W and W^T
+        quantize alike), for the methods that take it: ``"naive"`` (the recipe's scale of
+        the tile's amax), ``"optimal"`` (the least squared error over the tile's 256
+        elements; :mod:`nvfp4_np.tiles`, CPU only) and ``"4over6"``; the tile's byte is
+        stored on each of its rows (:attr:`NVFP4Tensor.block_shape`).
     **options : keyword-only
         The method's own options (:attr:`nvfp4_np.registry.Method.options`): for
         ``"gptq"``, ``H`` (the full (K, K) Hessian, instead of ``X``), ``damp``,
         ``order`` and ``block`` (:func:`nvfp4_np.nvfp4_gptq`; its mode is each group's
-        scale search).
+        scale search); for ``"4over6"``, ``rule`` ("mse", "mae", "abs_max", "static_6",
+        "static_4"; default the recipe's: mse for fouroversix, mae for te) and
+        ``scale_max`` (256 or 448: the E4M3 bound in the tensor constant 6 * scale_max;
+        default 256).
     device : {"cpu", "cuda"}, keyword-only
         Where the kernels run; the bytes are identical (see :mod:`nvfp4_np.gpu`). A device
         array ``W`` (numba, CuPy, PyTorch CUDA: float32, C-contiguous, blocks along the
@@ -243,7 +273,7 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
     if block_size not in m.block_sizes:
         raise ValueError(f"method {method!r} takes block sizes {m.block_sizes}, got {block_size}")
     fn = m.function(device if m.gpu is None else core.check_device(device))  # (a CPU-only method says so first)
-    r = recipes.get_recipe(recipe)
+    r = recipes.get_recipe(m.check_recipe(recipe))
     on_device = core.is_device_array(W)
     if on_device:  # bytes stay on the device; W as numba sees it (CuPy and PyTorch arrays too)
         W = _device_input(W, device, axis)
@@ -258,6 +288,8 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
         raise ValueError(
             f"W.shape[{axis}] = {K} must be a multiple of block_size={block_size} (W has shape {shape})"
         )
+    if block_shape is not None:
+        block_shape = _check_block_shape(block_shape, m, W, axis, block_size)
     moved = W if on_device else np.moveaxis(W, axis, -1)
     moved_shape = tuple(moved.shape)
     blocked = moved.reshape(moved_shape[:-1] + (K // block_size, block_size))
@@ -270,14 +302,17 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
     mode = m.check_mode(mode)  # (the default for None; an error names the method's modes, or that it has none)
     if m.modes:
         kw["mode"] = mode
+    if block_shape is not None:
+        kw["block_shape"] = block_shape
+        fn = m.tile_function(device)
     if m.takes_full_hessian and H_blocks is not None:
         raise ValueError(f"method {method!r} takes the full Hessian H (K, K) or X, not H_blocks")
-    if m.needs_activations:
+    if m.needs_activations or (m.takes_activations and (X is not None or H_blocks is not None)):
         kw["X"] = X
         if not m.takes_full_hessian:
             kw["H_blocks"] = H_blocks
     elif X is not None or H_blocks is not None:
-        takes = [n for n, e in registry.METHODS.items() if e.needs_activations]
+        takes = [n for n, e in registry.METHODS.items() if e.needs_activations or e.takes_activations]
         raise ValueError(f"X and H_blocks apply to method={' or '.join(map(repr, takes))}, not {method!r}")
     try:  # the kernels write the bytes: scale bytes (..., K // bs), codes (..., K // bs, bs // 2)
         result = fn(blocked, dim=-1, as_bytes=True, **kw)
@@ -285,9 +320,31 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
         raise core.nonfinite_error(core.host_array(W), "W", e.n_blocks) from None
     scale_bytes, codes = result[0], result[1]
     ts = result[2] if r.two_level else np.float32(1.0)
+    if len(result) > 3:  # the method names how it chose (4over6: its rule, or "hessian")
+        mode = result[3]
     codes = codes.reshape(moved_shape[:-1] + (K // 2,))
     return NVFP4Tensor(codes, scale_bytes, np.float32(ts), shape, block_size, r.name,
-                       method, axis, r.rounding if rounding is None else rounding, mode)
+                       method, axis, r.rounding if rounding is None else rounding, mode, block_shape)
+
+
+def _check_block_shape(block_shape, m, W, axis, block_size):
+    """``block_shape`` as a tuple if the method takes it for this ``W``, else ValueError."""
+    try:
+        shape = tuple(int(v) for v in block_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"block_shape must be None or (16, 16), got {block_shape!r}") from None
+    if shape not in m.block_shapes:
+        takes = f"takes {' or '.join(map(str, m.block_shapes))}" if m.block_shapes else "takes only 1-D blocks"
+        raise ValueError(f"block_shape {block_shape!r}: method {m.name!r} {takes} (block_shape=None)")
+    nd = len(W.shape)
+    if nd != 2:
+        raise ValueError(f"block_shape {shape} needs a 2-D W, got shape {tuple(W.shape)}")
+    if block_size != shape[1]:
+        raise ValueError(f"block_shape {shape} has blocks of {shape[1]} along the axis, got block_size={block_size}")
+    rows = W.shape[1 - axis]
+    if rows % shape[0]:
+        raise ValueError(f"block_shape {shape}: W has {rows} rows across the block axis, not a multiple of {shape[0]}")
+    return shape
 
 
 def _device_input(W, device, axis):

@@ -69,7 +69,7 @@ ROWS = int(os.environ.get("NVFP4_GPU_TEST_ROWS", "8" if SIM else "2048"))
 #: Python thread switch.
 GROUP_ROWS = 4 if SIM else ROWS
 NCB = 4 if SIM else 32  # column blocks per row: 2048 x 32 blocks on a GPU
-RECIPES = sorted(nvfp4_np.RECIPES)
+RECIPES = sorted(nvfp4_np.registry.RECIPES)
 #: The GPU tests' filter of the underflow warning (pytestmark of each module).
 IGNORE_UNDERFLOW = pytest.mark.filterwarnings("ignore:.*underflows to 0:RuntimeWarning")
 

@@ -1065,3 +1065,62 @@ def ref_to_float32(a):
     with np.errstate(invalid="ignore"):
         mags = np.abs(w.astype(np.float64))
     return w, (F32(mags.max()) if w.size and np.isfinite(mags).all() else F32(0.0))
+
+
+# --- 16x16 tile scales (nvfp4_np.tiles): one byte per 16x16 tile of a 2-D weight
+TILE = 16
+
+
+def _tile_setup(W, recipe, rounding, tensor_amax):
+    """(SpecReference with its tensor scale set, W as float32 (R, K), the blocks (R*K/16, 16))."""
+    ref = SpecReference(recipe, rounding)
+    w = np.asarray(W).astype(F32)
+    w = w.reshape(w.shape[0], -1)
+    assert w.shape[0] % TILE == 0 and w.shape[1] % TILE == 0 and np.isfinite(w).all()
+    A = ref.tensor_amax(w) if tensor_amax is None else F32(tensor_amax)
+    ref.ts = ref.tensor_scale(A)
+    return ref, w, w.reshape(-1, TILE)
+
+
+def _tile_sum(ref, x, w, c_tiles):
+    """E_tile(c) of every tile for the bytes c_tiles (R/16, K/16): the float32 block
+    SSEs E(c) of its 16 blocks (rows 16 I + a, a = 0..15, of column block J), added in
+    float64 in the order a = 0..15."""
+    R, K = w.shape
+    c_blocks = np.repeat(c_tiles, TILE, axis=0).reshape(-1).astype(np.uint8)  # block (m, j) -> tile (m // 16, j)
+    e = ref.sse(x, c_blocks).astype(np.float64).reshape(R, K // TILE)
+    total = np.zeros((R // TILE, K // TILE))
+    for a in range(TILE):
+        total = total + e[a::TILE, :]
+    return total
+
+
+def ref_tile_sse(W, recipe, scale_bytes, rounding=None, tensor_amax=None):
+    """E_tile of the tile bytes read off ``scale_bytes`` (R, K/16) (row 16 I of each tile)."""
+    ref, w, x = _tile_setup(W, recipe, rounding, tensor_amax)
+    return _tile_sum(ref, x, w, np.asarray(scale_bytes)[::TILE, :])
+
+
+def ref_tiles(W, recipe, search, rounding=None, tensor_amax=None):
+    """16x16 tile scales of a weight W (R, K) (or its (R, K/16, 16) view), from the
+    definition: the tile amax A = max|x| over its 256 elements; naive: the recipe's
+    baseline byte c0 of A; search: the argmin of E_tile over c0 then the bytes
+    min_byte..0x7E ascending, strict improvement (ties: c0, then the smallest byte).
+    Every block of the tile is quantized with the tile's byte. Returns (scale_bytes
+    (R, K/16) uint8, packed codes (R, K/16, 8) uint8)."""
+    ref, w, x = _tile_setup(W, recipe, rounding, tensor_amax)
+    R, K = w.shape
+    tiles = w.reshape(R // TILE, TILE, K // TILE, TILE)
+    A = np.abs(tiles).max(axis=(1, 3)).astype(F32)  # (R/16, K/16)
+    c0 = ref.baseline_byte(A.reshape(-1)).reshape(A.shape).astype(np.uint8)
+    best_c = c0.copy()
+    if search:
+        best_e = _tile_sum(ref, x, w, c0)
+        for k in range(ref.min_byte(), 127):
+            e = _tile_sum(ref, x, w, np.full(c0.shape, k, np.uint8))
+            win = e < best_e
+            best_c[win] = k
+            best_e[win] = e[win]
+    sb = np.repeat(best_c, TILE, axis=0)  # every row of a tile carries its byte
+    q, _ = ref.quants(x, sb.reshape(-1))
+    return sb, ref.pack(ref.encode(q)).reshape(R, K // TILE, TILE // 2)

@@ -221,7 +221,7 @@ def test_zero_byte_keeps_negative_zero_as_code_0(vectors, tmp_path):
     assert f"not those of its own byte 0x00 either (element {col % v.bs} = -0.0: 0x00 gives code 0x0, got 0x8)" in detail
 
 
-@pytest.mark.parametrize("recipe", sorted(nvfp4_np.RECIPES))
+@pytest.mark.parametrize("recipe", sorted(nvfp4_np.registry.RECIPES))
 def test_naive_outputs_for_an_optimal_vector_are_a_search_difference(vectors, tmp_path, recipe):
     """A candidate that implements the naive scale where the vector wants the optimal one:
     every wrong byte comes with codes that are its own byte's (the library's naive

@@ -6,13 +6,13 @@ import os
 import subprocess
 import sys
 import time
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
 import nvfp4_np
+from nvfp4_np.checkpoint import Settings
 
 # command-line runs in subprocesses, and the first load of every method's kernels
 pytestmark = pytest.mark.slow
@@ -73,7 +73,7 @@ def test_kernels_are_loaded_for_every_planned_method(monkeypatch):
     from nvfp4_np.checkpoint import rows
 
     methods = {("optimal", None), ("naive", None), ("hessian", "exact"), ("admm", "best")}
-    settings = SimpleNamespace(block_size=16, recipe="compressed-tensors", rounding=None, device="cpu")
+    settings = Settings(recipe="compressed-tensors")
     rows.load_kernels(methods, settings)  # compiles if needed
     said, ran = [], []
     real = rows.quantize
@@ -89,8 +89,7 @@ def test_a_slow_compile_is_announced_then_timed(monkeypatch):
     monkeypatch.setattr(rows, "COMPILE_NOTE_SECONDS", 0.05)
     monkeypatch.setattr(rows, "quantize", lambda *a, **kw: time.sleep(0.3))
     said = []
-    rows.load_kernels({("optimal", None)}, SimpleNamespace(block_size=16, recipe="seed", rounding=None,
-                                                          device="cpu"), said.append)
+    rows.load_kernels({("optimal", None)}, Settings(recipe="seed"), said.append)
     assert len(said) == 2 and said[0].startswith("compiling the kernels") and said[1].startswith("kernels compiled in")
 
 

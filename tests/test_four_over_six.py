@@ -182,10 +182,16 @@ def test_bad_input(bad, message):
 
 
 def test_bad_rule_and_2d_rows():
-    with pytest.raises(ValueError, match="rule must be one of"):
+    with pytest.raises(ValueError, match="rule for recipe .fouroversix. must be one of"):
         nvfp4_four_over_six(np.zeros((16, 16), np.float32), "mse2")
-    with pytest.raises(ValueError, match="16x16 tiles"):
+    with pytest.raises(ValueError, match="16x16 blocks"):
         nvfp4_four_over_six(np.zeros((8, 16), np.float32), block_2d=True)
+    with pytest.raises(ValueError, match="rule for recipe .te. must be one of"):
+        nvfp4_four_over_six(np.zeros((16, 16), np.float32), "abs_max", recipe="te")
+    with pytest.raises(ValueError, match="recipe must be one of"):
+        nvfp4_four_over_six(np.zeros((16, 16), np.float32), recipe="torchao")
+    with pytest.raises(ValueError, match="scale_max must be one of"):
+        nvfp4_four_over_six(np.zeros((16, 16), np.float32), scale_max=300)
 
 
 @pytest.mark.parametrize("amax", [1e-32, 1e-30, 1e30, 3e38])

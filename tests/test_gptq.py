@@ -41,7 +41,7 @@ def assert_matches_reference(t, W, X, bs, recipe, scales, order, damp=0.01):
     assert np.float32(t.tensor_scale) == want["tensor_scale"][0]
 
 
-@pytest.mark.parametrize("recipe", sorted(nvfp4_np.RECIPES))
+@pytest.mark.parametrize("recipe", sorted(nvfp4_np.registry.RECIPES))
 @pytest.mark.parametrize("scales", gptq.MODES)
 def test_matches_the_slow_sweep(recipe, scales, rng):
     W, X = layer(rng)

@@ -15,7 +15,7 @@ from nvfp4_np import block_hessians, encoding, formats
 from nvfp4_np.admm import admm_operators
 from nvfp4_np._emit import fp4_code
 
-RECIPES = sorted(nvfp4_np.RECIPES)
+RECIPES = sorted(nvfp4_np.registry.RECIPES)
 pytestmark = pytest.mark.filterwarnings("ignore:.*underflows to 0:RuntimeWarning")
 
 

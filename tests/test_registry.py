@@ -16,7 +16,10 @@ plan = importlib.import_module("nvfp4_np.checkpoint.plan")  # the package export
 
 
 def test_the_tables_are_the_registry():
-    assert registry.RECIPES == tuple(recipes.RECIPES) == ("seed", "te", "modelopt", "torchao", "compressed-tensors")
+    assert registry.RECIPES == recipes.BLOCK_RECIPES == ("seed", "te", "modelopt", "torchao", "compressed-tensors")
+    assert registry.ALL_RECIPES == tuple(recipes.RECIPES) == registry.RECIPES + ("fouroversix",)
+    assert registry.METHODS["4over6"].recipe_names == ("fouroversix", "te")
+    assert all(m.recipe_names[0] == registry.DEFAULT_RECIPE for m in registry.METHODS.values() if m.recipes is None)
     assert registry.ROUNDINGS == tuple(formats.ROUNDING_MODES) == ("seed", "rne")
     assert core.BLOCK_SIZES == registry.BLOCK_SIZES == (16, 32)
     for name, fn in (("hessian", hessian.nvfp4_optimal_hessian), ("admm", admm.nvfp4_admm)):
@@ -28,12 +31,14 @@ def test_the_tables_are_the_registry():
                               "hessian-seed": ("hessian", "seed"), "hessian-exact": ("hessian", "exact"),
                               "admm-seed": ("admm", "seed"), "admm-best": ("admm", "best"),
                               "gptq-optimal": ("gptq", "optimal"), "gptq-hessian": ("gptq", "hessian"),
-                              "gptq-naive": ("gptq", "naive")}
+                              "gptq-naive": ("gptq", "naive"), "4over6": ("4over6", None)}
 
 
 def test_each_method_names_its_public_functions():
     for name, m in registry.METHODS.items():
-        assert m.function("cpu") is nvfp4_np.tensor.METHODS[name] is getattr(nvfp4_np, m.cpu.split(":")[1])
+        assert m.function("cpu") is nvfp4_np.tensor.METHODS[name]
+        if m.recipes is None:  # the block methods' functions are public (4over6's: nvfp4_four_over_six)
+            assert m.function("cpu") is getattr(nvfp4_np, m.cpu.split(":")[1])
         assert m.function("cpu").__name__ == m.cpu.split(":")[1]
         assert m.gpu is None or m.gpu.split(":")[1] == m.cpu.split(":")[1]
         assert m.summary and (m.checkpoint_mode in m.modes if m.modes else m.checkpoint_mode is None)
@@ -42,13 +47,13 @@ def test_each_method_names_its_public_functions():
 
 def test_unknown_method_and_mode_name_the_choices():
     W = np.ones((2, 16), np.float32)
-    with pytest.raises(ValueError, match=r"method must be one of \['admm', 'gptq', 'hessian', 'naive', 'optimal'\]"):
+    with pytest.raises(ValueError, match=r"method must be one of \['4over6', 'admm', 'gptq', 'hessian', 'naive', 'optimal'\]"):
         nvfp4_np.quantize(W, method="awq")
     with pytest.raises(ValueError, match=r"mode for method 'hessian' must be one of \('seed', 'exact'\), got 'best'"):
         nvfp4_np.quantize(W, method="hessian", X=np.ones((4, 16), np.float32), mode="best")
     with pytest.raises(ValueError, match=r"mode for method 'naive' must be None \(it has no modes\), got 'seed'"):
         nvfp4_np.quantize(W, method="naive", mode="seed")
-    with pytest.raises(ValueError, match="X and H_blocks apply to method='hessian' or 'admm' or 'gptq', not 'naive'"):
+    with pytest.raises(ValueError, match="X and H_blocks apply to method='hessian' or 'admm' or 'gptq' or '4over6', not 'naive'"):
         nvfp4_np.quantize(W, method="naive", X=np.ones((4, 16), np.float32))
 
 
@@ -56,7 +61,8 @@ def test_the_command_line_offers_the_registry():
     out = subprocess.run([sys.executable, "-m", "nvfp4_np", "quantize", "--help"], capture_output=True,
                          text=True).stdout
     flat = " ".join(out.split())
-    assert "{naive,optimal,hessian,admm,gptq}" in flat and "{seed,te,modelopt,torchao,compressed-tensors}" in flat
+    assert "{naive,optimal,hessian,admm,gptq,4over6}" in flat
+    assert "{seed,te,modelopt,torchao,compressed-tensors,fouroversix}" in flat
     for m in registry.METHODS.values():
         assert f"{m.name}: {' '.join(m.summary.split())}" in flat
     assert ("hessian: seed|exact (default exact); admm: seed|best (default best); gptq: optimal|hessian|naive "

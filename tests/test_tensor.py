@@ -282,7 +282,7 @@ def test_non_finite_error_reports_index_in_w():
 # ----------------------------------------------------------------------------- bytes
 
 
-@pytest.mark.parametrize("recipe", sorted(nvfp4_np.RECIPES))
+@pytest.mark.parametrize("recipe", sorted(nvfp4_np.registry.RECIPES))
 @pytest.mark.parametrize("axis", [-1, 0])
 def test_nvfp4tensor_bytes_and_round_trips(recipe, axis, tmp_path):
     W = sample((48, 64), seed=5)
@@ -309,7 +309,7 @@ def test_nvfp4tensor_bytes_and_round_trips(recipe, axis, tmp_path):
 
 def test_nvfp4tensor_dequantize_equals_method_dequant():
     W = sample((20, 96), seed=6)
-    for recipe in sorted(nvfp4_np.RECIPES):
+    for recipe in sorted(nvfp4_np.registry.RECIPES):
         t = quantize(W, 32, "naive", recipe=recipe)
         out = nvfp4_naive(W.reshape(20, 3, 32), return_dequant=True, recipe=recipe)
         assert_bits_equal(t.dequantize(), out[2].reshape(W.shape), recipe)

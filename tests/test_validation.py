@@ -53,7 +53,7 @@ def test_manifest_hashes_and_file_forms_agree(fresh, tmp_path):
 
     index = json.load(open(os.path.join(fresh, "index.json")))
     methods = {(v["method"], v["recipe"], v["block_size"]) for v in index["vectors"]}
-    assert len(methods) == 9 * len(nvfp4_np.RECIPES) * 2  # every method x recipe x block size
+    assert len(methods) == 9 * len(nvfp4_np.registry.RECIPES) * 2  # every method x block recipe x block size
     for v in index["vectors"]:
         folder = os.path.join(fresh, v["name"])
         man = json.load(open(os.path.join(folder, "manifest.json")))

@@ -31,9 +31,9 @@ def gpu_quantize_rows(src, bits, p, settings, amax=None, progress=None, step=Non
     d_W, own = gpu_to_float32(src, bits)
     amax = own if amax is None else amax
     M, K = d_W.shape
-    step = step or row_step(K)
+    step = step or row_step(K, settings.tile_rows)
     t = quantize(d_W, settings.block_size, p.method, -1, recipe=settings.recipe, rounding=settings.rounding,
-                 tensor_amax=amax, device="cuda")
+                 tensor_amax=amax, device="cuda", **settings.method_options)
     gs = global_scale(t, settings.format)
     host = t.to_host()
     stored = layout_tensor(host.codes, host.scale_bytes, gs, (M, K), settings.format)

@@ -16,11 +16,13 @@ from .layout import get_format
 ROWS_ELEMENTS = 1 << 22
 
 
-def row_step(K):
-    """Rows per quantize call for a weight with K columns. It also fixes the partition
-    over which error sums are accumulated, so any split of the rows into whole steps
-    (the Dask tasks) gives the same report figures as one process."""
-    return max(1, ROWS_ELEMENTS // max(K, 1))
+def row_step(K, tile_rows=1):
+    """Rows per quantize call for a weight with K columns (a multiple of ``tile_rows``,
+    the rows of a 16x16 block). It also fixes the partition over which error sums are
+    accumulated, so any split of the rows into whole steps (the Dask tasks) gives the
+    same report figures as one process."""
+    step = max(1, ROWS_ELEMENTS // max(K, 1))
+    return max(tile_rows, step - step % tile_rows)
 
 
 def piece(packed, sbytes, gs, sums, output_basis=None, expert=None):

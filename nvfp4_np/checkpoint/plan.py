@@ -76,6 +76,22 @@ class Settings:
     stacked_experts: str = None  # axis order of 3-D experts: "out-in" (E, N, K) or "in-out" (E, K, N); None: copied
     damp: float = 0.01           # gptq: dampening, relative to the mean of diag(H)
     order: str = "natural"       # gptq: column order, "natural" or "act"
+    rule: str = None             # 4over6: the choice rule (None: the recipe's)
+    scale_max: int = None        # 4over6: the E4M3 bound of the tensor constant, 256 or 448 (None: the recipe's)
+    block_shape: tuple = None    # (16, 16): one scale per 16x16 tile (methods that take it)
+
+    @property
+    def tile_rows(self):
+        """Rows of a block: 16 with 16x16 blocks, else 1."""
+        return self.block_shape[0] if self.block_shape else 1
+
+    @property
+    def method_options(self):
+        """The method's own options for quantize() (4over6: rule, scale_max; and block_shape)."""
+        kw = {"rule": self.rule, "scale_max": self.scale_max} if self.method == "4over6" else {}
+        if self.block_shape:
+            kw["block_shape"] = self.block_shape
+        return kw
 
     def __post_init__(self):
         from ..core import check_device
@@ -88,9 +104,32 @@ class Settings:
             raise CheckpointError(f"block size must be one of {registry.METHODS[self.method].block_sizes}, "
                                   f"got {self.block_size}")
         fmt = get_format(self.format)
-        if self.recipe is None:
-            object.__setattr__(self, "recipe", fmt.recipe)
-        recipes.get_recipe(self.recipe)
+        m = registry.METHODS[self.method]
+        if self.recipe is None:  # the format's own, or the method's when it has its own recipes
+            object.__setattr__(self, "recipe", fmt.recipe if m.recipes is None else m.recipes[0])
+        try:
+            m.check_recipe(self.recipe)
+        except ValueError as e:
+            raise CheckpointError(str(e)) from None
+        if self.method == "4over6":
+            from ..four_over_six import settings as fos_settings
+
+            try:
+                _, rule, smax, _, _ = fos_settings(self.recipe, self.rule, self.scale_max)
+            except ValueError as e:
+                raise CheckpointError(str(e)) from None
+            object.__setattr__(self, "rule", rule)
+            object.__setattr__(self, "scale_max", smax)
+        elif self.rule is not None or self.scale_max is not None:
+            raise CheckpointError(f"rule and scale_max apply to method '4over6', not {self.method!r}")
+        if self.block_shape is not None:
+            object.__setattr__(self, "block_shape", tuple(self.block_shape))
+            if self.block_shape not in m.block_shapes or self.block_size != self.block_shape[1]:
+                raise CheckpointError(f"block shape {self.block_shape} does not apply to method {self.method!r} with "
+                                      f"block size {self.block_size}"
+                                      + (f" (it takes {m.block_shapes})" if m.block_shapes else " (1-D blocks only)"))
+            if self.stacked_experts is not None:
+                raise CheckpointError("16x16 blocks apply to 2-D weights: not with --stacked-experts")
         if self.scheme not in SCHEMES:
             raise CheckpointError(f"scheme must be one of {list(SCHEMES)}, got {self.scheme!r}")
         if self.stacked_experts not in (None, "out-in", "in-out"):
@@ -149,10 +188,12 @@ def plan(ckpt, settings, *, include=None, exclude=(), default_excludes=True, cal
         explicit = inc is not None and inc.search(name) is not None
         matched += explicit
         wanted = explicit if inc is not None else True
-        p.reason = _skip_reason(info, wanted, excl, bs, name, settings.stacked_experts)
+        p.reason = _skip_reason(info, wanted, excl, bs, name, settings.stacked_experts, settings.tile_rows)
         if p.reason is None:
             p.action, p.reason = "quantize", ""
             p.method, p.mode = settings.method, settings.mode
+            if settings.method == "4over6":
+                p.mode = settings.rule
             if settings.method in BEST_MODES:
                 p.mode = settings.mode or BEST_MODES[settings.method]
                 p.calib = calib.check(name, info.shape[-1], bs) if calib is not None and len(info.shape) == 2 else None
@@ -175,10 +216,10 @@ def plan(ckpt, settings, *, include=None, exclude=(), default_excludes=True, cal
                     p.outputs.append((oname, dt, shape))
         elif explicit and not any(e.search(name) for _, e in excl):
             raise CheckpointError(f"{ckpt.path}: tensor {name!r} matches --include but "
-                                  f"{_unfit(info, bs, settings.stacked_experts)}")
+                                  f"{_unfit(info, bs, settings.stacked_experts, settings.tile_rows)}")
         else:
             p.unfit = (wanted and info.is_float and len(info.shape) >= 2
-                       and p.reason == _unfit(info, bs, settings.stacked_experts))
+                       and p.reason == _unfit(info, bs, settings.stacked_experts, settings.tile_rows))
             p.outputs.append((name, info.dtype, info.shape))
         out.append(p)
     if inc is not None and not matched:
@@ -245,7 +286,7 @@ def expert_module(name, e):
     return f"{prefix}.{e}.{proj}" if prefix else f"{e}.{proj}"
 
 
-def _unfit(info, bs, stacked=None):
+def _unfit(info, bs, stacked=None, tile_rows=1):
     """Why a tensor cannot be quantized, or None."""
     shape = list(info.shape)
     if not info.is_float:
@@ -260,15 +301,17 @@ def _unfit(info, bs, stacked=None):
     K = matrix_shape(shape, stacked)[1]
     if K % bs:
         return f"its K = {K} (shape {shape}) is not a multiple of the block size {bs}"
+    if tile_rows > 1 and shape[0] % tile_rows:
+        return f"its rows ({shape[0]}, shape {shape}) are not a multiple of {tile_rows} (16x16 blocks)"
     return None
 
 
-def _skip_reason(info, wanted, excl, bs, name, stacked=None):
+def _skip_reason(info, wanted, excl, bs, name, stacked=None, tile_rows=1):
     """None when the tensor is to be quantized, else why it is copied."""
     for why, e in excl:
         if e.search(name):
             return why
-    return "not selected" if not wanted else _unfit(info, bs, stacked)
+    return "not selected" if not wanted else _unfit(info, bs, stacked, tile_rows)
 
 
 def prepare(inp, settings, *, include=None, exclude=(), default_excludes=True, calib=None):

@@ -60,12 +60,13 @@ def quantize_rows(W, r0, p, settings, amax, operands, progress=None, step=None, 
     sums (|dq - W|^2, |W|^2, output-error numerator and denominator)."""
     X, H, H_full, gptq_ops = operands
     M, K = W.shape
-    kw = {"recipe": settings.recipe, "rounding": settings.rounding, "tensor_amax": amax, "device": settings.device}
+    kw = {"recipe": settings.recipe, "rounding": settings.rounding, "tensor_amax": amax, "device": settings.device,
+          **settings.method_options}
     if gptq_ops is not None:
         kw.update(H=gptq_ops, mode=p.mode)
     elif H is not None:
         kw.update(H_blocks=H, mode=p.mode)
-    step = step or row_step(K)
+    step = step or row_step(K, settings.tile_rows)
     if r0 % step:
         raise ValueError(f"row range start {r0} is not a multiple of the row step {step}")
     packed = np.empty((M, K // 2), np.uint8)
@@ -162,8 +163,9 @@ def load_kernels(methods, settings, say=None):
             m = registry.method(method)
             kw = {} if not m.needs_activations else {"H": np.eye(bs), "mode": mode} if m.takes_full_hessian else \
                 {"H_blocks": np.eye(bs, dtype=np.float32)[None], "mode": mode}
-            quantize(np.ones((1, bs), np.float32), bs, method, recipe=settings.recipe, rounding=settings.rounding,
-                     device=settings.device, **kw)
+            rows = settings.tile_rows
+            quantize(np.ones((rows, bs), np.float32), bs, method, recipe=settings.recipe, rounding=settings.rounding,
+                     device=settings.device, **kw, **settings.method_options)
             if settings.device == "cuda" and not kw:  # the GPU path's conversion and error sums too
                 from .gpu_rows import gpu_quantize_rows
                 from .plan import TensorPlan
