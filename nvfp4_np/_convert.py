@@ -58,6 +58,18 @@ def absmax(x):
     return _serial_amax(x)
 
 
+def max_abs_bits(x):
+    """The largest magnitude bits (uint32) of a float32 C-contiguous array, in parallel
+    when it is large; 0 for an empty one. At least 0x7F800000 when it holds Inf or NaN,
+    else max|x|'s bits."""
+    if x.size == 0:
+        return np.uint32(0)
+    bits = x.reshape(-1).view(np.uint32)
+    if x.size >= PARALLEL_MIN:
+        return np.uint32(_absbits(bits))
+    return np.uint32((bits & np.uint32(_ABS)).max())
+
+
 def _serial_amax(x):
     if x.size == 0:
         return np.float32(0.0)

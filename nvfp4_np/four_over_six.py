@@ -34,9 +34,10 @@ import numpy as np
 
 from . import core
 from ._arith import mul_rn
+from ._convert import max_abs_bits
 from ._f32bits import f32_to_bits
 from ._config import JIT_PARALLEL, JIT_SCALAR, JIT_SCALAR_FN
-from .formats import E4M3_DECODE, e2m1_index, e4m3_code, rint_small
+from .formats import E4M3_DECODE, e2m1_index, e4m3_code
 
 __all__ = ["nvfp4_four_over_six", "four_over_six_blocks", "RULES", "FOUR_OVER_SIX_RECIPES", "SCALE_MAXES"]
 
@@ -58,6 +59,7 @@ _ZERO = _F(0.0)
 _EIGHT = _F(8.0)
 _SIX = _F(6.0)
 _NEG_ZERO_BITS = np.uint32(0x80000000)
+_INF_BITS = np.uint32(0x7F800000)
 _F32_MAX = float(np.finfo(np.float32).max)
 _FLT_MAX = _F(_F32_MAX)
 #: The element factor 1 / fl(decode * s) stays finite for every E4M3 scale s >= 2^-9 when
@@ -71,22 +73,22 @@ def _quantize_element(val, factor, sf, amax, k_const, clamp):
     """One element of a candidate: (its code, its error ``fl(fl(fl(q * s) * amax) / K) - val``).
 
     ``scaled = fl(val * factor)``, its magnitude y (with ``clamp``, TE's, at most 6)
-    rounded half to even on the E2M1 grid: ``y / spacing`` (spacing 0.5 below 2, 1 below
-    4, 2 above) is exact, rint_small rounds it. Without the clamp (fouroversix) y in
-    [7, 9) (an E4M3-subnormal scale rounded down; 9 is out of reach) gives 8. The code
-    is sign << 3 | index (0, 0.5, 1, 1.5, 2, 3, 4, 6 -> 0..7) with 8 -> 0x8 for either
-    sign (fouroversix encodes through bfloat16 bits), a negative that rounds to 0 gives
-    -0 (0x8); a product of -0.0 gives 0x0 in fouroversix, 0x8 in TE (its kernel's cvt
-    keeps the sign bit)."""
+    rounded half to even on the E2M1 grid: ``(y + M) - M`` with M = 2^22, 2^23, 2^24
+    below 2, below 4 and above (the float32 numbers near M are spaced 0.5, 1, 2, so the
+    addition rounds y to the grid's spacing there, ties to even, and the subtraction is
+    exact). Without the clamp (fouroversix) y in [7, 9) (an E4M3-subnormal scale rounded
+    down; 9 is out of reach) gives 8. The code is sign << 3 | index (0, 0.5, 1, 1.5, 2,
+    3, 4, 6 -> 0..7) with 8 -> 0x8 for either sign (fouroversix encodes through bfloat16
+    bits), a negative that rounds to 0 gives -0 (0x8); a product of -0.0 gives 0x0 in
+    fouroversix, 0x8 in TE (its kernel's cvt keeps the sign bit). Branch-free, so that
+    the loops over a block vectorise."""
     scaled = val * factor
     y = abs(scaled)
     if clamp:
         y = min(y, _SIX)
-    small = y < _F(2.0)
-    mid = y < _F(4.0)
-    inv = _F(2.0) if small else (_ONE if mid else _F(0.5))
-    spacing = _F(0.5) if small else (_ONE if mid else _F(2.0))
-    m = rint_small(y * inv) * spacing
+    big = _F(16777216.0) if y >= _F(4.0) else _F(8388608.0)
+    magic = _F(4194304.0) if y < _F(2.0) else big
+    m = (y + magic) - magic
     # TE's kernel converts with cvt.rn.satfinite.e2m1x2, which keeps the sign bit: a
     # product of -0.0 gives code 0x8 (its Python reference gives 0x0; we follow the
     # kernel). fouroversix: x < 0.
@@ -97,32 +99,55 @@ def _quantize_element(val, factor, sf, amax, k_const, clamp):
     return code, (q * sf) * amax / k_const - val
 
 
+@numba.njit(**JIT_SCALAR_FN)
+def _element_factor(sf, decode, te):
+    """The element multiplier of block scale ``sf``: TE's min(1 / (sf * S_dec), FLT_MAX)
+    (a zero scale gives FLT_MAX), fouroversix's 1 / (decode * sf) (0 for a zero scale:
+    +0 elements)."""
+    if te:
+        return min(_ONE / (sf * decode), _FLT_MAX)
+    return _ONE / (decode * sf) if sf != _ZERO else _ZERO
+
+
 @numba.njit(**JIT_SCALAR)
-def _candidate(v, n, pre, p, codes, err):
-    """Quantize the n values ``v`` with the scale E4M3(``pre``): codes into ``codes``,
-    the per-element error terms of the rule into ``err`` (none for the static rules);
-    returns the scale byte."""
-    rule, amax, k_const, decode, te = p.rule, p.amax, p.k_const, p.decode, p.te
-    sb = e4m3_code(pre)
-    sf = E4M3_DECODE[sb]
-    if te:  # min(1 / (sf * S_dec), FLT_MAX): a zero scale gives FLT_MAX
-        factor = min(_ONE / (sf * decode), _FLT_MAX)
-    else:  # fouroversix: a zero scale gives +0 elements
-        factor = _ONE / (decode * sf) if sf != _ZERO else _ZERO
-    if rule == _MSE:
+def _candidates(x, r0, c0, tile_rows, p, both, v, c6, c4, e6, e4):
+    """Load the unit (rows r0.., columns c0..c0+15) into ``v``; quantize it with the 6
+    candidate's scale E4M3(fl(fl(bmax / vmax) * c)) and, if ``both``, the 4 candidate's
+    E4M3(fl(that * 1.5)), in one pass over the elements: codes into c6 / c4, the signed
+    errors fl(fl(fl(q * s) * amax) / K) - x into e6 / e4. Returns the two scale bytes."""
+    bmax = _ZERO
+    for a in range(tile_rows):
+        for b in range(16):
+            val = x[r0 + a, c0 + b]
+            v[a * 16 + b] = val
+            bmax = max(bmax, abs(val))
+    # (fouroversix with amax == 0: c is inf, bmax / vmax * c is 0 * inf = NaN in float32
+    # as in torch; fouroversix's scale is then 0 (its amax == 0 branch): so here. TE's
+    # S_enc is 1 there.)
+    pre = bmax / p.vmax * p.c if (p.amax > _ZERO or p.te) else _ZERO
+    sb6 = e4m3_code(pre)
+    sb4 = e4m3_code(pre * _EXPAND)
+    sf6 = E4M3_DECODE[sb6]
+    sf4 = E4M3_DECODE[sb4]
+    f6 = _element_factor(sf6, p.decode, p.te)
+    f4 = _element_factor(sf4, p.decode, p.te)
+    amax, k_const, te = p.amax, p.k_const, p.te
+    n = tile_rows * 16
+    if both:
         for i in range(n):
-            c, e = _quantize_element(v[i], factor, sf, amax, k_const, te)
-            codes[i] = c
-            err[i] = mul_rn(e, e)
-    elif rule == _MAE or rule == _ABS_MAX:
-        for i in range(n):
-            c, e = _quantize_element(v[i], factor, sf, amax, k_const, te)
-            codes[i] = c
-            err[i] = abs(e)
+            val = v[i]
+            k6, d6 = _quantize_element(val, f6, sf6, amax, k_const, te)
+            k4, d4 = _quantize_element(val, f4, sf4, amax, k_const, te)
+            c6[i] = k6
+            e6[i] = d6
+            c4[i] = k4
+            e4[i] = d4
     else:
         for i in range(n):
-            codes[i] = _quantize_element(v[i], factor, sf, amax, k_const, te)[0]
-    return sb
+            k6, d6 = _quantize_element(v[i], f6, sf6, amax, k_const, te)
+            c6[i] = k6
+            e6[i] = d6
+    return sb6, sb4
 
 
 @numba.njit(**JIT_SCALAR)
@@ -130,9 +155,13 @@ def _torch_sum(t, n):
     """torch CPU's float32 ``sum(-1)`` of n = 16 or 256 non-negative terms: lane j (of 8)
     sums t[8 i + j] over the vectors i, four accumulators over each group of four vectors
     and the rest into the first, the accumulators added in order; then the lanes in order."""
+    s = _ZERO
+    if n == 16:  # (the same sum: two vectors, one accumulator; 0 + t == t)
+        for j in range(8):
+            s += t[j] + t[j + 8]
+        return s
     nv = n // 8
     groups = nv // 4
-    s = _ZERO
     for j in range(8):
         a0 = a1 = a2 = a3 = _ZERO
         for g in range(groups):
@@ -171,72 +200,50 @@ def _te_sum(t, n):
 
 
 @numba.njit(**JIT_SCALAR)
-def _error(err, n, rule, te):
+def _error(e, n, rule, te):
+    """The rule's error of a candidate from its signed errors ``e`` (overwritten): mse
+    sums fl(e * e), mae sums |e| (torch's order in fouroversix, TE's in te), abs_max is
+    the largest |e|."""
+    if rule == _MSE:
+        for i in range(n):
+            e[i] = mul_rn(e[i], e[i])
+    else:
+        for i in range(n):
+            e[i] = abs(e[i])
     if rule == _ABS_MAX:
-        e = err[0]
+        m = e[0]
         for i in range(1, n):
-            e = max(e, err[i])
-        return e
-    return _te_sum(err, n) if te else _torch_sum(err, n)
+            m = max(m, e[i])
+        return m
+    return _te_sum(e, n) if te else _torch_sum(e, n)
+
+
+@numba.njit(**JIT_SCALAR)
+def _write(best, sb, r0, tc, tile_rows, packed, scales):
+    """The chosen candidate's codes, packed (even element low), and its byte on each row."""
+    for a in range(tile_rows):
+        row = r0 + a
+        scales[row, tc] = sb
+        for b in range(8):
+            packed[row, tc * 8 + b] = best[a * 16 + 2 * b] | (best[a * 16 + 2 * b + 1] << np.uint8(4))
 
 
 @numba.njit(**JIT_SCALAR)
 def four_over_six_unit(x, tr, tc, tile_rows, p, v, c6, c4, e6, e4, packed, scales):
     """Block (tile_rows = 1) or 16x16 tile (tile_rows = 16) (``tr``, ``tc``) of the
-    float32 ``x``: its 6 and 4 candidates, the choice, the codes packed into ``packed``
-    and the scale byte into ``scales`` on each of its rows. ``v``, ``c6``, ``c4``, ``e6``,
-    ``e4``: scratch of tile_rows * 16 (the CPU kernel and its GPU twin both call this)."""
+    float32 ``x``: its 6 and 4 candidates, the choice by the rule (the 4 candidate only
+    if its error is strictly lower: ties and NaN keep 6), the codes packed into
+    ``packed`` and the scale byte into ``scales`` on each of its rows. ``v``, ``c6``,
+    ``c4``, ``e6``, ``e4``: scratch of tile_rows * 16 (the CPU kernel and its GPU twin
+    both call this)."""
     n = tile_rows * 16
     r0 = tr * tile_rows
-    bmax = _ZERO
-    for a in range(tile_rows):
-        for b in range(16):
-            val = x[r0 + a, tc * 16 + b]
-            v[a * 16 + b] = val
-            bmax = max(bmax, abs(val))
-    # (fouroversix with amax == 0: c is inf, bmax / vmax * c is 0 * inf = NaN in float32
-    # as in torch; fouroversix's scale is then 0 (its amax == 0 branch): so here. TE's
-    # S_enc is 1 there.)
-    pre = bmax / p.vmax * p.c if (p.amax > _ZERO or p.te) else _ZERO
-    sb = _candidate(v, n, pre, p, c6, e6)
-    best = c6
-    if p.rule <= _ABS_MAX:
-        sb4 = _candidate(v, n, pre * _EXPAND, p, c4, e4)
-        if _error(e4, n, p.rule, p.te) < _error(e6, n, p.rule, p.te):  # strict: ties (and NaN) keep 6
-            sb = sb4
-            best = c4
-    for a in range(tile_rows):
-        row = r0 + a
-        scales[row, tc] = sb
-        for b in range(8):
-            lo = best[a * 16 + 2 * b]
-            hi = best[a * 16 + 2 * b + 1]
-            packed[row, tc * 8 + b] = lo | (hi << np.uint8(4))
-
-
-@numba.njit(**JIT_SCALAR)
-def _hessian_candidate(v, n, pre, p, codes, r):
-    """A candidate for the Hessian choice: codes into ``codes``, the signed residuals
-    ``fl(fl(fl(q * s) * amax) / K) - x`` (the recipe's own error term) into ``r``;
-    returns the scale byte. (_candidate with the residual kept signed.)"""
-    sb = e4m3_code(pre)
-    sf = E4M3_DECODE[sb]
-    factor = _element_factor(sf, p.decode, p.te)
-    for i in range(n):
-        c, e = _quantize_element(v[i], factor, sf, p.amax, p.k_const, p.te)
-        codes[i] = c
-        r[i] = e
-    return sb
-
-
-@numba.njit(**JIT_SCALAR_FN)
-def _element_factor(sf, decode, te):
-    """The element multiplier of block scale ``sf``: TE's min(1 / (sf * S_dec), FLT_MAX)
-    (a zero scale gives FLT_MAX), fouroversix's 1 / (decode * sf) (0 for a zero scale:
-    +0 elements)."""
-    if te:
-        return min(_ONE / (sf * decode), _FLT_MAX)
-    return _ONE / (decode * sf) if sf != _ZERO else _ZERO
+    both = p.rule <= _ABS_MAX
+    sb6, sb4 = _candidates(x, r0, tc * 16, tile_rows, p, both, v, c6, c4, e6, e4)
+    if both and _error(e4, n, p.rule, p.te) < _error(e6, n, p.rule, p.te):
+        _write(c4, sb4, r0, tc, tile_rows, packed, scales)
+    else:
+        _write(c6, sb6, r0, tc, tile_rows, packed, scales)
 
 
 @numba.njit(**JIT_SCALAR)
@@ -260,26 +267,12 @@ def quadratic_error(r, Hj, tile_rows):
 def four_over_six_hessian_unit(x, tr, tc, tile_rows, p, H, v, c6, c4, r6, r4, packed, scales):
     """four_over_six_unit choosing by r^T H_j r (ties keep 6): H the block Hessians
     (K / 16, 16, 16), column block tc's H[tc] for every row of the tile."""
-    n = tile_rows * 16
     r0 = tr * tile_rows
-    bmax = _ZERO
-    for a in range(tile_rows):
-        for b in range(16):
-            val = x[r0 + a, tc * 16 + b]
-            v[a * 16 + b] = val
-            bmax = max(bmax, abs(val))
-    pre = bmax / p.vmax * p.c if (p.amax > _ZERO or p.te) else _ZERO
-    sb = _hessian_candidate(v, n, pre, p, c6, r6)
-    sb4 = _hessian_candidate(v, n, pre * _EXPAND, p, c4, r4)
-    best = c6
+    sb6, sb4 = _candidates(x, r0, tc * 16, tile_rows, p, True, v, c6, c4, r6, r4)
     if quadratic_error(r4, H[tc], tile_rows) < quadratic_error(r6, H[tc], tile_rows):
-        sb = sb4
-        best = c4
-    for a in range(tile_rows):
-        row = r0 + a
-        scales[row, tc] = sb
-        for b in range(8):
-            packed[row, tc * 8 + b] = best[a * 16 + 2 * b] | (best[a * 16 + 2 * b + 1] << np.uint8(4))
+        _write(c4, sb4, r0, tc, tile_rows, packed, scales)
+    else:
+        _write(c6, sb6, r0, tc, tile_rows, packed, scales)
 
 
 @numba.njit(**JIT_PARALLEL)
@@ -294,6 +287,112 @@ def _four_over_six_hessian_kernel(x, tile_rows, p, H, packed, scales):
         r4 = np.empty(n, np.float32)
         for tc in range(C // 16):
             four_over_six_hessian_unit(x, tr, tc, tile_rows, p, H, v, c6, c4, r6, r4, packed, scales)
+
+
+#: Blocks per group of the CPU's 1-D kernel (one SIMD lane per block).
+_GROUP = 16
+
+
+@numba.njit(**JIT_SCALAR)
+def _group_1d(x, r, g0, p, X, C6, C4, S6, S4, sb6, sb4, f6, f4, sf6, sf4, packed, scales):
+    """Blocks g0 .. g0 + 15 of row r, the same arithmetic as four_over_six_unit with the
+    blocks side by side (X[i, j] is element i of block g0 + j): the per-block work (the
+    block max, both candidates' scales, the error sums in their order) runs as vector
+    operations across the 16 blocks instead of one block at a time."""
+    G = _GROUP
+    c0 = g0 * 16
+    for j in range(G):
+        for i in range(16):
+            X[i, j] = x[r, c0 + 16 * j + i]
+    for j in range(G):
+        bmax = _ZERO
+        for i in range(16):
+            bmax = max(bmax, abs(X[i, j]))
+        pre = bmax / p.vmax * p.c if (p.amax > _ZERO or p.te) else _ZERO
+        sb6[j] = e4m3_code(pre)
+        sb4[j] = e4m3_code(pre * _EXPAND)
+        sf6[j] = E4M3_DECODE[sb6[j]]
+        sf4[j] = E4M3_DECODE[sb4[j]]
+        f6[j] = _element_factor(sf6[j], p.decode, p.te)
+        f4[j] = _element_factor(sf4[j], p.decode, p.te)
+    amax, k_const, te, rule = p.amax, p.k_const, p.te, p.rule
+    both = rule <= _ABS_MAX
+    for i in range(16):
+        for j in range(G):
+            k6, d6 = _quantize_element(X[i, j], f6[j], sf6[j], amax, k_const, te)
+            k4, d4 = _quantize_element(X[i, j], f4[j], sf4[j], amax, k_const, te)
+            C6[i, j] = k6
+            C4[i, j] = k4
+            X[i, j] = mul_rn(d6, d6) if rule == _MSE else abs(d6)  # (X[i, j] is not read again)
+            S4[i, j] = mul_rn(d4, d4) if rule == _MSE else abs(d4)
+    # the rule's error per block, in the recipe's order (_error), S6[0, j] and S4[0, j]
+    if not both:
+        pass
+    elif rule == _ABS_MAX:
+        for j in range(G):
+            m6 = X[0, j]
+            m4 = S4[0, j]
+            for i in range(1, 16):
+                m6 = max(m6, X[i, j])
+                m4 = max(m4, S4[i, j])
+            S6[0, j] = m6
+            S6[1, j] = m4
+    elif te:  # sequential over the 16 elements
+        for j in range(G):
+            a6 = X[0, j]
+            a4 = S4[0, j]
+            for i in range(1, 16):
+                a6 += X[i, j]
+                a4 += S4[i, j]
+            S6[0, j] = a6
+            S6[1, j] = a4
+    else:  # torch: p_i = t_i + t_(i+8), summed in order
+        for j in range(G):
+            a6 = _ZERO
+            a4 = _ZERO
+            for i in range(8):
+                a6 += X[i, j] + X[i + 8, j]
+                a4 += S4[i, j] + S4[i + 8, j]
+            S6[0, j] = a6
+            S6[1, j] = a4
+    for j in range(G):
+        four = both and S6[1, j] < S6[0, j]  # strict: ties (and NaN) keep 6
+        b = g0 + j
+        scales[r, b] = sb4[j] if four else sb6[j]
+        for k in range(8):
+            lo = C4[2 * k, j] if four else C6[2 * k, j]
+            hi = C4[2 * k + 1, j] if four else C6[2 * k + 1, j]
+            packed[r, b * 8 + k] = lo | (hi << np.uint8(4))
+
+
+@numba.njit(**JIT_PARALLEL)
+def _four_over_six_rows(x, p, packed, scales):
+    """The CPU kernel of 1-D blocks: each row's blocks in groups of _GROUP (_group_1d),
+    the rest one by one (four_over_six_unit, the definition it is held to)."""
+    R, C = x.shape
+    nb = C // 16
+    for r in numba.prange(R):
+        X = np.empty((16, _GROUP), np.float32)
+        S4 = np.empty((16, _GROUP), np.float32)
+        S6 = np.empty((2, _GROUP), np.float32)
+        C6 = np.empty((16, _GROUP), np.uint8)
+        C4 = np.empty((16, _GROUP), np.uint8)
+        sb6 = np.empty(_GROUP, np.uint8)
+        sb4 = np.empty(_GROUP, np.uint8)
+        f6 = np.empty(_GROUP, np.float32)
+        f4 = np.empty(_GROUP, np.float32)
+        sf6 = np.empty(_GROUP, np.float32)
+        sf4 = np.empty(_GROUP, np.float32)
+        v = np.empty(16, np.float32)
+        c6 = np.empty(16, np.uint8)
+        c4 = np.empty(16, np.uint8)
+        e6 = np.empty(16, np.float32)
+        e4 = np.empty(16, np.float32)
+        full = nb // _GROUP * _GROUP
+        for g0 in range(0, full, _GROUP):
+            _group_1d(x, r, g0, p, X, C6, C4, S6, S4, sb6, sb4, f6, f4, sf6, sf4, packed, scales)
+        for b in range(full, nb):
+            four_over_six_unit(x, r, b, 1, p, v, c6, c4, e6, e4, packed, scales)
 
 
 @numba.njit(**JIT_PARALLEL)
@@ -412,11 +511,11 @@ def prepare_2d(x, name, rule, block_2d, recipe, scale_max, tensor_amax):
     R, C = W.shape
     with np.errstate(over="ignore"):  # (float64 beyond float32's range: Inf, reported below)
         xf = np.ascontiguousarray(W, dtype=np.float32)
-    bad = ~np.isfinite(xf)
-    if bad.any():
-        units = bad.reshape(R // tile_rows, tile_rows, C // 16, 16).any(axis=(1, 3))
+    top = max_abs_bits(xf)  # (one parallel pass: max|x|, and whether any is Inf or NaN)
+    if top >= _INF_BITS:
+        units = (~np.isfinite(xf)).reshape(R // tile_rows, tile_rows, C // 16, 16).any(axis=(1, 3))
         raise core.nonfinite_error(W, name, int(units.sum()))
-    amax = np.float32(np.abs(xf).max()) if xf.size else np.float32(0.0)
+    amax = np.array([top], np.uint32).view(np.float32)[0]
     p, ts = kernel_params(name, rule, vmax, k_const, te, amax, tensor_amax)
     return xf, tile_rows, p, ts
 
@@ -430,7 +529,9 @@ def _quantize_2d(x, name, rule, block_2d, recipe, scale_max, tensor_amax, H=None
     R, C = xf.shape
     packed = np.zeros((R, C // 2), np.uint8)
     scales = np.zeros((R, C // 16), np.uint8)
-    if xf.size and H is None:
+    if xf.size and H is None and tile_rows == 1:
+        _four_over_six_rows(xf, p, packed, scales)
+    elif xf.size and H is None:
         _four_over_six_kernel(xf, tile_rows, p, packed, scales)
     elif xf.size:
         _four_over_six_hessian_kernel(xf, tile_rows, p, H, packed, scales)

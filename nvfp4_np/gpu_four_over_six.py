@@ -9,10 +9,11 @@ errors are the CPU module's own (four_over_six.prepare_2d, check_shape, kernel_p
 The unit's arithmetic is IEEE float32 with every operation rounded once: division is
 IEEE (no fast-math), and the kernels compile with FMA contraction off
 (_gpu_tile.ieee_compile). Besides, no product in the unit's call path feeds an addition
-inexactly: ``_candidate``'s squares go through ``mul_rn``; ``_quantize_element``'s
-``y * inv`` (then ``+ 2^23`` in rint_small) and e4m3_code's ``v * 2^9`` are exact
-(powers of two), and its error ``fl(fl(fl(q * s) * amax) / K) - val`` has a division
-between the products and the subtraction; ``_torch_sum`` and ``_te_sum`` only add.
+inexactly: ``_error``'s squares go through ``mul_rn``; ``_quantize_element``'s
+product ``val * factor`` reaches its addition only through an absolute value (and TE's
+clamp), e4m3_code's ``v * 2^9`` is exact (a power of two), and the error
+``fl(fl(fl(q * s) * amax) / K) - val`` has a division between the products and the
+subtraction; ``_torch_sum`` and ``_te_sum`` only add.
 
 Host (NumPy) input: checked and converted on the host as the CPU does, copied to the
 device in chunks of whole units' rows (the results do not depend on the chunking), the

@@ -214,3 +214,26 @@ def test_extreme_magnitudes(amax):
 def test_zero_tensor():
     s, p, a = nvfp4_four_over_six(np.zeros((16, 32), np.float32), "mse", block_2d=True)
     assert a == 0 and not s.any() and not p.any()
+
+
+@pytest.mark.parametrize("recipe, rules", [("fouroversix", RULES), ("te", ("mae", "mse"))])
+def test_the_grouped_cpu_kernel_is_the_unit(recipe, rules):
+    """The CPU's 1-D kernel runs 16 blocks side by side (four_over_six._group_1d); it
+    equals the per-block definition (four_over_six_unit, which the GPU twin runs) on rows
+    of 2 groups and a remainder, every rule, both recipes, edge data; and the port on
+    such rows."""
+    from nvfp4_np import four_over_six as fos
+
+    rng = np.random.default_rng(zlib.crc32(recipe.encode()))
+    for kind in ("normal", "wide", "grid", "int", "sparse"):
+        x = inputs(rng, 16, 16 * 16 * 2 + 48, kind).astype(np.float32)
+        x[0, :5] = [-0.0, 0.0, -1e-30, 1e-30, -0.0]
+        for rule in rules:
+            xf, tile_rows, p, _ = fos.prepare_2d(x, "W", rule, False, recipe, None, None)
+            got = [np.zeros((16, x.shape[1] // 2), np.uint8), np.zeros((16, x.shape[1] // 16), np.uint8)]
+            want = [np.zeros_like(a) for a in got]
+            fos._four_over_six_rows(xf, p, *got)
+            fos._four_over_six_kernel(xf, 1, p, *want)
+            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), (kind, rule)
+            if recipe == "fouroversix":
+                check(x, rule, False)
