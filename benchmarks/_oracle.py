@@ -40,6 +40,20 @@ def median_time(fn, repeat):
     return statistics.median(ts)
 
 
+def paired_times(fa, fb, repeat):
+    """Median wall times of ``fa`` and ``fb``, called alternately ``repeat`` times each
+    (a shared machine's load then weighs on both alike)."""
+    ta, tb = [], []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fa()
+        ta.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        fb()
+        tb.append(time.perf_counter() - t)
+    return statistics.median(ta), statistics.median(tb)
+
+
 def run_in_oracle(oracle, seed_dir, threads, body, *arrays):
     """Run ``body`` (Python source that sees ``seed``, ``arrays`` as torch tensors and
     ``timed(fn, repeat)``, and prints one JSON line last) in the oracle Python."""

@@ -6,7 +6,8 @@ nvfp4_np's naive NVFP4 and fouroversix 1.0.5's PyTorch reference, one run.
 
 W (rows, cols) float32, standard normal. nvfp4_np's figures are medians of --repeat
 calls after a warm-up (compiled); naive is ``nvfp4_naive(..., as_bytes=True)`` on the
-same W in blocks of 16. With ``--fos-python`` (an interpreter with torch and fouroversix,
+same W in blocks of 16, timed alternately with each 4/6 row (paired: the ratio holds on
+a shared machine). With ``--fos-python`` (an interpreter with torch and fouroversix,
 docs/design/four_over_six.md) fouroversix's ``quantize_to_fp4`` is timed there on the
 same W with torch's threads set to nvfp4_np's, and its bytes compared with ours (packed
 codes, swizzled scales, amax).
@@ -15,6 +16,7 @@ codes, swizzled scales, amax).
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,7 +24,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _oracle import median_time  # noqa: E402
+from _oracle import median_time, paired_times  # noqa: E402
 
 _FOS = r"""
 import json, statistics, sys, time
@@ -65,13 +67,19 @@ def main(argv=None):
     W = np.random.default_rng(0).standard_normal((a.rows, a.cols)).astype(np.float32)
     n = W.size
     blocks = W.reshape(a.rows, a.cols // 16, 16)
-    nvfp4_np.nvfp4_naive(blocks, as_bytes=True)
-    t_naive = median_time(lambda: nvfp4_np.nvfp4_naive(blocks, as_bytes=True), a.repeat)
-    ours = {}
+    def naive():
+        return nvfp4_np.nvfp4_naive(blocks, as_bytes=True)
+
+    naive()
+    ours, naive_t = {}, {}
     for rule in RULES:
         for two_d in (False, True):
+            key = f"{rule}-{int(two_d)}"
             nvfp4_four_over_six(W, rule, block_2d=two_d)
-            ours[f"{rule}-{int(two_d)}"] = median_time(lambda: nvfp4_four_over_six(W, rule, block_2d=two_d), a.repeat)
+            # naive and 4/6 timed alternately (paired): their ratio holds on a shared machine
+            naive_t[key], ours[key] = paired_times(naive, lambda: nvfp4_four_over_six(W, rule, block_2d=two_d),
+                                                   a.repeat)
+    t_naive = statistics.median(naive_t.values())
     fos = {}
     with tempfile.TemporaryDirectory() as d:
         if a.fos_python:
@@ -82,12 +90,13 @@ def main(argv=None):
             fos = json.loads(res.stdout.strip().splitlines()[-1])
         print(f"# W {a.rows}x{a.cols} float32 ({n:,} elements), {threads} threads; numba {numba.__version__}")
         print("# command: python benchmarks/bench_four_over_six.py " + " ".join(argv if argv is not None else sys.argv[1:]))
-        print(f"# nvfp4_np naive (blocks of 16, as_bytes): {t_naive * 1e3:.2f} ms = {n / t_naive / 1e6:.1f} M el/s")
+        print(f"# nvfp4_np naive (blocks of 16, as_bytes): {t_naive * 1e3:.2f} ms = {n / t_naive / 1e6:.1f} M el/s "
+              f"(median over the rows; 'x naive' is each row's own paired naive time over its time)")
         head = f"{'rule':<10}{'scales':<8}{'ms':>9}{'M el/s':>9}{'x naive':>9}"
         print(head + (f"{'fos ms':>10}{'x fos':>8}  bytes" if fos else ""))
         for key, t in ours.items():
             rule, two_d = key.rsplit("-", 1)
-            line = f"{rule:<10}{'16x16' if two_d == '1' else '1x16':<8}{t * 1e3:9.2f}{n / t / 1e6:9.1f}{t_naive / t:9.2f}"
+            line = f"{rule:<10}{'16x16' if two_d == '1' else '1x16':<8}{t * 1e3:9.2f}{n / t / 1e6:9.1f}{naive_t[key] / t:9.2f}"
             if fos:
                 s, p, amax = nvfp4_four_over_six(W, rule, block_2d=two_d == "1")
                 mine = np.concatenate([p.ravel(), nvfp4_np.swizzle_scales(s).ravel(),

@@ -527,8 +527,8 @@ def _quantize_2d(x, name, rule, block_2d, recipe, scale_max, tensor_amax, H=None
     the constants)."""
     xf, tile_rows, p, ts = prepare_2d(x, name, rule, block_2d, recipe, scale_max, tensor_amax)
     R, C = xf.shape
-    packed = np.zeros((R, C // 2), np.uint8)
-    scales = np.zeros((R, C // 16), np.uint8)
+    packed = core.output_array((R, C // 2), np.uint8)  # (every byte is written below)
+    scales = core.output_array((R, C // 16), np.uint8)
     if xf.size and H is None and tile_rows == 1:
         _four_over_six_rows(xf, p, packed, scales)
     elif xf.size and H is None:
