@@ -437,10 +437,11 @@ def build_parser():
                    help="4over6: how each block picks the scale mapping its max to 6 or to 4 (default: the recipe's, "
                         "mse for fouroversix, mae for te; te has mae and mse; static_6 and static_4 pin it)")
     q.add_argument("--scale-max", type=int, choices=four_over_six.SCALE_MAXES,
-                   help="4over6: the E4M3 bound in the tensor constant 6 * scale_max (default 256)")
+                   help="4over6: the E4M3 bound in the tensor constant vmax * scale_max (default 256; 448 for "
+                        "static_6 and static_4)")
     q.add_argument("--block-shape", choices=("16x16",),
                    help="one scale per 16x16 tile of each weight (TE's weight recipe; methods: "
-                        + ", ".join(m.name for m in methods if m.block_shapes) + ")")
+                        + ", ".join(m.name for m in methods if m.block_shapes) + "; naive and optimal on the CPU)")
     q.add_argument("--format", choices=("compressed-tensors", "modelopt"), default="compressed-tensors",
                    help="the checkpoint layout: compressed-tensors (vLLM, SGLang, transformers; default) or modelopt "
                         "(TensorRT-LLM, SGLang, vLLM; writes hf_quant_config.json)")

@@ -27,12 +27,13 @@ Packed codes: even element in the low nibble. Scale bytes: (R, C / 16), row-majo
 128x4 swizzle GEMM kernels read is :func:`nvfp4_np.swizzle`'s business).
 """
 
+import math
 from collections import namedtuple
 
 import numba
 import numpy as np
 
-from . import core
+from . import core, registry
 from ._arith import mul_rn
 from ._convert import max_abs_bits
 from ._f32bits import f32_to_bits
@@ -154,26 +155,26 @@ def _candidates(x, r0, c0, tile_rows, p, both, v, c6, c4, e6, e4):
 def _torch_sum(t, n):
     """torch CPU's float32 ``sum(-1)`` of n = 16 or 256 non-negative terms: lane j (of 8)
     sums t[8 i + j] over the vectors i, four accumulators over each group of four vectors
-    and the rest into the first, the accumulators added in order; then the lanes in order."""
+    and the rest into the first, the accumulators added in order; then the lanes in order.
+    Overwrites t: the four accumulators of the lanes live in its first four vectors (the
+    first terms they add, since 0 + t == t for t >= 0), so that each step is one vector
+    operation across the 8 lanes."""
     s = _ZERO
-    if n == 16:  # (the same sum: two vectors, one accumulator; 0 + t == t)
+    if n == 16:  # (two vectors, one accumulator)
         for j in range(8):
             s += t[j] + t[j + 8]
         return s
     nv = n // 8
     groups = nv // 4
+    for g in range(1, groups):
+        for k in range(4):
+            for j in range(8):
+                t[k * 8 + j] += t[(4 * g + k) * 8 + j]
+    for i in range(groups * 4, nv):
+        for j in range(8):
+            t[j] += t[i * 8 + j]
     for j in range(8):
-        a0 = a1 = a2 = a3 = _ZERO
-        for g in range(groups):
-            a0 += t[(4 * g) * 8 + j]
-            a1 += t[(4 * g + 1) * 8 + j]
-            a2 += t[(4 * g + 2) * 8 + j]
-            a3 += t[(4 * g + 3) * 8 + j]
-        total = a0
-        for i in range(groups * 4, nv):
-            total += t[i * 8 + j]
-        total = ((total + a1) + a2) + a3
-        s += total
+        s += ((t[j] + t[8 + j]) + t[16 + j]) + t[24 + j]
     return s
 
 
@@ -443,7 +444,7 @@ def settings(recipe="fouroversix", rule=None, scale_max=None):
     if scale_max is None:
         smax = spec["scale_max"] if rule in RULES[:3] else int(k_default / vmax)
     else:
-        if isinstance(scale_max, bool) or scale_max not in SCALE_MAXES:
+        if not isinstance(scale_max, (int, np.integer)) or isinstance(scale_max, bool) or scale_max not in SCALE_MAXES:
             raise ValueError(f"scale_max must be one of {SCALE_MAXES}, got {scale_max!r}")
         smax = int(scale_max)
     return recipe, rule, smax, vmax, _F(float(vmax) * smax)
@@ -589,9 +590,10 @@ def four_over_six_blocks(W, dim=-1, *, as_bytes=True, recipe="fouroversix", roun
     x = np.asarray(W)
     block_2d, lead = check_blocks_call(x.shape, dim, as_bytes, rounding, block_shape)
     recipe = getattr(recipe, "name", recipe)  # (quantize passes the Recipe record)
+    chosen = settings(recipe, rule, scale_max)[1]  # (checked before any Hessian is computed)
     H = _hessians(X, H_blocks, x.shape[-2], rule)
-    rule = settings(recipe, rule, scale_max)[1]
-    flat = x.reshape(-1, x.shape[-2] * 16)
+    rule = chosen
+    flat = x.reshape(math.prod(lead), x.shape[-2] * 16)
     sb, packed, _, ts = _quantize_2d(flat, "W", rule, block_2d, recipe, scale_max, tensor_amax, H)
     return (sb.reshape(lead + (x.shape[-2],)), packed.reshape(lead + (x.shape[-2], 8)), ts,
             rule if H is None else "hessian")
@@ -605,7 +607,7 @@ def check_blocks_call(shape, dim, as_bytes, rounding, block_shape):
         raise ValueError("four_over_six_blocks returns bytes of blocks along the last axis (as_bytes=True, dim=-1)")
     if rounding not in (None, "rne"):
         raise ValueError(f"Four Over Six rounds E2M1 half to even: rounding must be 'rne' or None, got {rounding!r}")
-    block_2d = block_shape is not None and tuple(block_shape) == (16, 16)
+    block_2d = block_shape is not None and registry.block_shape(block_shape) == (16, 16)
     if block_shape is not None and not block_2d:
         raise ValueError(f"block_shape must be None or (16, 16), got {block_shape!r}")
     if len(shape) < 2 or shape[-1] != 16:

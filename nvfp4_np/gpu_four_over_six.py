@@ -23,6 +23,8 @@ bits, which also finds NaN and Inf: such input is copied to the host only to rai
 CPU's error), and the bytes stay there (numba device arrays).
 """
 
+import math
+
 import numba
 import numpy as np
 
@@ -168,6 +170,6 @@ def four_over_six_blocks(W, dim=-1, *, as_bytes=True, recipe="fouroversix", roun
     block_2d, lead = check_blocks_call(shape, dim, as_bytes, rounding, block_shape)
     recipe = getattr(recipe, "name", recipe)  # (quantize passes the Recipe record)
     rule = settings(recipe, rule, scale_max)[1]
-    flat = x.reshape(-1, shape[-2] * 16)
+    flat = x.reshape(math.prod(lead), shape[-2] * 16)
     sb, packed, _, ts = _quantize_2d(flat, "W", rule, block_2d, recipe, scale_max, tensor_amax)
     return sb.reshape(lead + (shape[-2],)), packed.reshape(lead + (shape[-2], 8)), ts, rule

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from . import formats, recipes
 
 __all__ = ["Method", "METHODS", "RECIPES", "ALL_RECIPES", "DEFAULT_METHOD", "DEFAULT_RECIPE", "ROUNDINGS", "BLOCK_SIZES",
-           "method", "vector_methods", "methods_without_activations"]
+           "method", "block_shape", "vector_methods", "methods_without_activations"]
 
 #: Block sizes every method takes (elements per block along the reduction axis).
 BLOCK_SIZES = (16, 32)
@@ -139,6 +139,20 @@ METHODS = {m.name: m for m in (
            options=("rule", "scale_max"), recipes=("fouroversix", "te"), block_shapes=((16, 16),),
            takes_activations=True),
 )}
+
+
+def block_shape(value):
+    """``value`` as a tuple of two ints (a 2-D block shape such as (16, 16)), or
+    ValueError: each entry must be an integer (no silent truncation of 16.5)."""
+    import operator
+
+    try:
+        shape = tuple(operator.index(v) for v in value)
+    except TypeError:
+        shape = None
+    if shape is None or len(shape) != 2 or isinstance(value, str):
+        raise ValueError(f"block_shape must be None or a pair of integers such as (16, 16), got {value!r}")
+    return shape
 
 
 def method(name):

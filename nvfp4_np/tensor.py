@@ -177,7 +177,7 @@ class NVFP4Tensor:
         block_shape = meta.get("block_shape")
         if block_shape is not None:
             block_shape = tuple(block_shape)
-            if block_shape != (16, 16) or len(shape) != 2 or shape[0] % 16 or bs != 16:
+            if block_shape != (16, 16) or len(shape) != 2 or shape[1 - axis] % 16 or bs != 16:
                 raise ValueError(f"unsupported NVFP4Tensor metadata: block_shape {block_shape!r} for shape {shape}, "
                                  f"block size {bs}")
         return cls(codes, scale_bytes, ts[0], shape, bs, meta["recipe"], meta["method"], axis, meta["rounding"],
@@ -235,8 +235,8 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
     block_shape : None or (16, 16), keyword-only
         (16, 16): one scale per 16x16 tile of a 2-D ``W`` (TE's weight recipe: W and W^T
         quantize alike), for the methods that take it: ``"naive"`` (the recipe's scale of
-        the tile's amax), ``"optimal"`` (the least squared error over the tile's 256
-        elements; :mod:`nvfp4_np.tiles`, CPU only) and ``"4over6"``; the tile's byte is
+        the tile's amax) and ``"optimal"`` (the least squared error over the tile's 256
+        elements), both in :mod:`nvfp4_np.tiles`, CPU only, and ``"4over6"``; the tile's byte is
         stored on each of its rows (:attr:`NVFP4Tensor.block_shape`).
     **options : keyword-only
         The method's own options (:attr:`nvfp4_np.registry.Method.options`): for
@@ -244,8 +244,9 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
         ``order`` and ``block`` (:func:`nvfp4_np.nvfp4_gptq`; its mode is each group's
         scale search); for ``"4over6"``, ``rule`` ("mse", "mae", "abs_max", "static_6",
         "static_4"; default the recipe's: mse for fouroversix, mae for te) and
-        ``scale_max`` (256 or 448: the E4M3 bound in the tensor constant 6 * scale_max;
-        default 256).
+        ``scale_max`` (256 or 448: the E4M3 bound in the tensor constant K = vmax *
+        scale_max, vmax 6 (4 for static_4); default 256 for the 4/6 rules, 448 for
+        static_6 and static_4).
     device : {"cpu", "cuda"}, keyword-only
         Where the kernels run; the bytes are identical (see :mod:`nvfp4_np.gpu`). A device
         array ``W`` (numba, CuPy, PyTorch CUDA: float32, C-contiguous, blocks along the
@@ -329,10 +330,7 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
 
 def _check_block_shape(block_shape, m, W, axis, block_size):
     """``block_shape`` as a tuple if the method takes it for this ``W``, else ValueError."""
-    try:
-        shape = tuple(int(v) for v in block_shape)
-    except (TypeError, ValueError):
-        raise ValueError(f"block_shape must be None or (16, 16), got {block_shape!r}") from None
+    shape = registry.block_shape(block_shape)
     if shape not in m.block_shapes:
         takes = f"takes {' or '.join(map(str, m.block_shapes))}" if m.block_shapes else "takes only 1-D blocks"
         raise ValueError(f"block_shape {block_shape!r}: method {m.name!r} {takes} (block_shape=None)")

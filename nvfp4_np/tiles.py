@@ -39,7 +39,7 @@ of 16 in the seed's float32 lane order, which is not symmetric under transpositi
 import numba
 import numpy as np
 
-from . import core
+from . import core, registry
 from ._block import NONFINITE, OK, UNDERFLOW, block_amax, code_sse
 from ._config import JIT_PARALLEL, JIT_SCALAR
 from ._emit import emit_block
@@ -161,8 +161,8 @@ def _check_tile_input(W, dim, block_shape):
     """W as an array, checked to be the (R, K/16, 16) blocked view with R % 16 == 0 and
     the block axis last; the number of block columns K/16."""
     try:
-        shape = tuple(int(s) for s in block_shape)
-    except TypeError:
+        shape = registry.block_shape(block_shape)
+    except ValueError:
         shape = None
     if shape != (TILE, TILE):
         raise ValueError(f"block_shape must be (16, 16) (one scale per 16x16 tile), got {block_shape!r}")

@@ -120,7 +120,7 @@ def test_the_error_sum_is_torch_s_order(n):
 
     rng = np.random.default_rng(n)
     t = (rng.random((2000, n)) * 10.0 ** rng.integers(-6, 6, (2000, n))).astype(np.float32)
-    ours = np.array([_torch_sum(row, n) for row in t], np.float32)
+    ours = np.array([_torch_sum(row.copy(), n) for row in t], np.float32)  # (it overwrites its terms)
     assert np.array_equal(ours, lane_sum_torch(t))
     sequential = np.zeros(len(t), np.float32)
     for i in range(n):

@@ -267,3 +267,30 @@ def test_the_hessian_choice():
         nvfp4_np.quantize(W, method="4over6", X=X[:, :32])
     with pytest.raises(ValueError, match="not positive semidefinite"):
         nvfp4_np.quantize(W, method="4over6", H_blocks=-np.stack([np.eye(16, dtype=F)] * 4))
+
+
+def test_review_edge_cases():
+    """Empty rows, integral block shapes only, axis-aware metadata checks, scale_max as an
+    integer, the CPU-only tiles refused for --device cuda before any work."""
+    t = nvfp4_np.quantize(np.zeros((4, 0), F), method="4over6")
+    assert t.codes.shape == (4, 0) and t.scale_bytes.shape == (4, 0)
+    for bad in ((16.5, 16), (16.0, 16.0), "16x16", (16,), 16):
+        with pytest.raises(ValueError, match="block_shape must be None"):
+            nvfp4_np.quantize(_weights(), method="4over6", block_shape=bad)
+    with pytest.raises(ValueError, match="scale_max must be one of"):
+        nvfp4_np.quantize(_weights(), method="4over6", scale_max=np.array([448]))
+    assert nvfp4_np.quantize(_weights(), method="4over6", scale_max=np.int64(448)).tensor_scale > 0
+    t = nvfp4_np.quantize(_weights(32, 8), method="naive", axis=0)  # K = 32 along axis 0, 8 rows
+    d = t.to_dict()
+    meta = json.loads(bytes(d["meta"]).decode())
+    meta["block_shape"] = [16, 16]  # 8 rows: no 16x16 tiles
+    d["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    with pytest.raises(ValueError, match="block_shape"):
+        nvfp4_np.NVFP4Tensor.from_dict(d)
+    from nvfp4_np.checkpoint import CheckpointError, Settings
+
+    for method in ("naive", "optimal"):
+        with pytest.raises(CheckpointError, match="run on the CPU only"):
+            Settings(method=method, block_shape=(16, 16), device="cuda")
+    with pytest.raises(CheckpointError, match="block_shape must be None"):
+        Settings(method="4over6", block_shape="16x16")

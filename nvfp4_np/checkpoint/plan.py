@@ -123,7 +123,12 @@ class Settings:
         elif self.rule is not None or self.scale_max is not None:
             raise CheckpointError(f"rule and scale_max apply to method '4over6', not {self.method!r}")
         if self.block_shape is not None:
-            object.__setattr__(self, "block_shape", tuple(self.block_shape))
+            try:
+                object.__setattr__(self, "block_shape", registry.block_shape(self.block_shape))
+            except ValueError as e:
+                raise CheckpointError(str(e)) from None
+            if self.device != "cpu" and m.tiles is not None:
+                raise CheckpointError(f"16x16 blocks of method {self.method!r} run on the CPU only: use --device cpu")
             if self.block_shape not in m.block_shapes or self.block_size != self.block_shape[1]:
                 raise CheckpointError(f"block shape {self.block_shape} does not apply to method {self.method!r} with "
                                       f"block size {self.block_size}"

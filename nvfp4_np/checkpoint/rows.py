@@ -170,9 +170,9 @@ def load_kernels(methods, settings, say=None):
                 from .gpu_rows import gpu_quantize_rows
                 from .plan import TensorPlan
 
-                p = TensorPlan("warm-up", "", "BF16", (1, bs), "quantize", method=method)
+                p = TensorPlan("warm-up", "", "BF16", (rows, bs), "quantize", method=method)
                 for bits in ("BF16", "F16"):
-                    gpu_quantize_rows(np.zeros((1, bs), np.uint16), bits, p, settings)
+                    gpu_quantize_rows(np.zeros((rows, bs), np.uint16), bits, p, settings)
     finally:
         if timer is not None:
             timer.cancel()
