@@ -10,6 +10,8 @@ import zlib
 
 import ml_dtypes
 import numpy as np
+
+import nvfp4_np
 import pytest
 
 torch = pytest.importorskip("torch", reason="needs torch 2.13.0 CPU and fouroversix 1.0.5")
@@ -52,7 +54,8 @@ def test_the_numpy_reference_and_nvfp4_np_equal_the_package(kind, dtype):
 
     rng = np.random.default_rng(zlib.crc32(f"{kind}-{dtype}".encode()))
     for _ in range(3):
-        xn, xt = both_forms(inputs(rng, 128, 128, kind).astype(np.float32), dtype)
+        # (20 blocks a row: the CPU kernel's group of 16 blocks side by side, and 4 alone)
+        xn, xt = both_forms(inputs(rng, 128, 320, kind).astype(np.float32), dtype)
         for rule in RULES:
             for two_d in (False, True):
                 q, s, a = reference.quantize_to_fp4(xt, scale_rule=fos_utils.ScaleRule(rule), block_scale_2d=two_d)
@@ -65,3 +68,7 @@ def test_the_numpy_reference_and_nvfp4_np_equal_the_package(kind, dtype):
                 assert np.array_equal(q.numpy(), oq), ("nvfp4_np", kind, dtype, rule, two_d)
                 assert np.array_equal(sb, swizzle_scales(os_).reshape(-1)), ("nvfp4_np", kind, rule, two_d)
                 assert a.item() == float(oa)
+                t = nvfp4_np.quantize(xn, 16, "4over6", rule=rule, block_shape=(16, 16) if two_d else None)
+                assert np.array_equal(q.numpy(), t.codes) and np.array_equal(sb, t.swizzled_scales().reshape(-1))
+                K = {"static_6": 2688, "static_4": 1792}.get(rule, 1536)
+                assert t.tensor_scale == np.float32(1) / (np.float32(K) / a.float().numpy())  # 1 / fl(K / amax)
