@@ -17,7 +17,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from nvfp4_np.validation import files  # noqa: E402  (the vector files' format, not arithmetic)
-from naive import E4M3_NONNEG, F32, SPEC_RECIPES, SpecReference, _f, fma32  # noqa: E402
+from naive import CODEBOOK, E4M3_ALL, E4M3_NONNEG, F32, SPEC_RECIPES, SpecReference, _f, fma32  # noqa: E402
+import fouroversix_ref  # noqa: E402
+import te_4over6_ref  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VECTORS = os.path.join(REPO, "validation", "vectors")
@@ -31,6 +33,7 @@ class Mutant:
     what: str
     cls: type
     recipes: tuple = None  # the recipes whose rule it breaks (None: every recipe)
+    fos: str = None  # a Four Over Six mutant: the wrong rule FosReference applies (cls is then SpecReference)
 
     def reference(self, recipe, rounding):
         """The mutant's reference for one recipe: the unmutated one where it does not apply."""
@@ -42,6 +45,12 @@ MUTANTS = []
 #: Mutants that no committed vector catches, with the reason (tests/test_mutants.py checks
 #: that they are still not caught; one that becomes caught moves to MUTANTS).
 UNREACHED = []
+
+
+def fos_mutant(name, section, what, fos, recipes=None):
+    """Register a Four Over Six mutant: FosReference with the wrong rule ``fos`` on the 4/6
+    vectors of ``recipes`` ("fouroversix", "te"; None: both)."""
+    MUTANTS.append(Mutant(name, section, what, SpecReference, recipes, fos))
 
 
 def mutant(name, section, what, recipes=None, unreached=None):
@@ -580,6 +589,53 @@ class GptqUpdateFma(SpecReference):
         return fma32(np.broadcast_to(-err[:, None], w.shape), np.broadcast_to(u[None, :], w.shape), w)
 
 
+# ----------------------------------------------------------------------------- §4.7, §4.8
+
+
+fos_mutant("4over6-fouroversix-sum-sequential", "§4.7", "fouroversix's error summed left to right "
+           "instead of in torch CPU's lane order", "sequential_sum", ("fouroversix",))
+fos_mutant("4over6-fouroversix-clamp-6", "§4.7", "fouroversix's E2M1 rounding clamped at 6 (TE's rule): "
+           "no value 8, code 0x7 instead of 0x8", "clamp_6", ("fouroversix",))
+fos_mutant("4over6-ties-keep-4", "§4.7", "the 4 candidate wins on equal error (err4 <= err6) instead "
+           "of 6", "ties_keep_4")
+fos_mutant("4over6-fouroversix-4-scale-from-bmax", "§4.7", "the 4 candidate's scale E4M3(fl(fl(bmax/4) * c)) "
+           "instead of E4M3(fl(base * 1.5))", "bmax_over_4", ("fouroversix",))
+fos_mutant("4over6-k-2688", "§4.7", "the tensor constant K = 6 * 448 = 2688 instead of 6 * 256 = 1536 "
+           "(scale_max 448 for 256)", "k2688")
+fos_mutant("4over6-tensor-scale-encode", "§4.7", "the stored tensor scale as the encode form c = fl(K/amax) "
+           "instead of fl(1/c)", "ts_encode")
+fos_mutant("4over6-te-torch-sum", "§4.7, §7.1", "TE's error summed in torch CPU's lane order (fouroversix's) "
+           "instead of sequentially", "torch_sum", ("te",))
+fos_mutant("4over6-te-no-clamp", "§4.7, §7.1", "TE without the clamp at 6: [7, 9) gives 8, code 0x8 "
+           "(fouroversix's rule)", "no_clamp", ("te",))
+fos_mutant("4over6-te-2d-row-major", "§4.7, §7.1", "TE's 16x16 tile error summed sequentially over its 256 "
+           "terms, row-major, instead of row sums reduced by the warp-shuffle tree", "rowmajor_2d", ("te",))
+fos_mutant("4over6-te-2d-pairwise-rows", "§4.7", "TE's 16x16 tile row sums added pairwise "
+           "((r0 + r1) + (r2 + r3)) ... instead of the shuffle tree (r[i] += r[i + 8], + 4, + 2, + 1)",
+           "pairwise_rows", ("te",))
+fos_mutant("4over6-te-zero-sign-reference", "§4.7, §7.1", "TE with reference_nvfp4.py's sign of a -0.0 "
+           "product (code 0x0) instead of the kernel's (0x8)", "zero_sign_reference", ("te",))
+fos_mutant("4over6-te-error-through-s-dec", "§4.7", "TE's error in the input domain through S_dec "
+           "(fl(fl(q * sf) * S_dec)) instead of fl(fl(fl(q * sf) * amax) / K)", "reciprocal_amax", ("te",))
+fos_mutant("4over6-te-inv6-scale", "§4.7", "TE's 4/6 base scale as bmax * fl(S_enc * fl(1/6)) (TE's plain "
+           "NVFP4 order) instead of fl(fl(bmax / 6) * S_enc)", "inv6_scale", ("te",))
+fos_mutant("4over6-hessian-by-rule", "§4.7", "the Hessian choice made by the recipe's default rule "
+           "(H ignored)", "hessian_by_rule")
+
+
+@mutant("tile-amax-first-row", "§4.8", "the 16x16 tile amax taken over the tile's first row only")
+class TileAmaxFirstRow(SpecReference):
+    def tile_amax(self, tiles):
+        return np.abs(tiles[:, 0]).max(axis=-1).astype(F32)
+
+
+@mutant("tile-ties-to-largest-byte", "§4.8", "the 16x16 tile search: equal-error candidates, the largest "
+        "byte wins (<= instead of <)")
+class TileTiesToLargest(SpecReference):
+    def tile_better(self, e, best):
+        return e <= best
+
+
 #: Rules with no mutant, because changing them cannot change a byte (SPEC says why).
 EQUIVALENT = {
     "the seed recipe's floor fl(1e-12)": "§3.3 seed step 3: E4M3 of it is 0, the byte it would replace",
@@ -599,12 +655,75 @@ def load_vector(folder):
     return man, {name: files.load_array(folder, name, e) for name, e in man["arrays"].items()}
 
 
+class FosReference:
+    """validation/SPEC.md §4.7, Four Over Six, from the independent ports of the two
+    references (tests/fouroversix_ref.py, tests/te_4over6_ref.py; no nvfp4_np code):
+    the five outputs of a 4/6 vector. ``mutant``: one rule switched to a wrong one (a
+    port's _mutant, or one of the rules written here); ``layout``: the SpecReference
+    whose §5 packing and swizzle the outputs use (a layout mutant's)."""
+
+    #: The mutants written here rather than in a port.
+    OWN = ("k2688", "ts_encode", "zero_sign_reference", "hessian_by_rule")
+
+    def __init__(self, recipe, mutant=None, layout=None):
+        assert recipe in ("fouroversix", "te")
+        self.recipe, self.mutant = recipe, mutant
+        self.layout = layout or SpecReference("te")
+
+    def outputs(self, man, arrays):
+        W = np.asarray(arrays["input"], F32)
+        M, K = W.shape
+        rule, smax = man["rule"], man["scale_max"]
+        two_d = man["block_shape"] is not None
+        H = arrays.get("H") if man["method"].startswith("4over6-hessian") else None
+        if self.mutant == "hessian_by_rule":
+            H = None
+        if self.mutant == "k2688":
+            smax = 448
+        port = None if self.mutant in self.OWN else self.mutant
+        amax = F32(np.abs(W).max())
+        if self.recipe == "fouroversix":
+            rule = rule or "mse"  # (the Hessian choice: the 4/6 constants)
+            packed, s, _ = fouroversix_ref.quantize_to_fp4(W, rule, two_d, scale_max=smax, H=H, _mutant=port)
+            sb = s.view(np.uint8)
+            k_const = F32((4 if rule == "static_4" and H is None else 6) * smax)
+            c = F32(k_const / amax)
+            ts = F32(F32(1.0) / c) if amax > 0 else F32(1.0)
+        else:
+            zero_sign = "reference" if self.mutant == "zero_sign_reference" else "kernel"
+            packed, sb, ts = te_4over6_ref.quantize_te_4over6(W, rule or "mae", smax, two_d, zero_sign=zero_sign,
+                                                              _mutant=port, H=H)
+            c = F32(F32(1.0) / ts)
+        if self.mutant == "ts_encode":
+            ts = c
+        codes = np.empty((M, K), np.uint8)
+        codes[:, 0::2], codes[:, 1::2] = packed & 15, packed >> 4
+        q = np.where(codes & 8, -CODEBOOK[codes & 7], CODEBOOK[codes & 7]).astype(F32)
+        s_eff = _f(E4M3_ALL[sb.astype(np.int64)] * ts)  # (M, K/16)
+        dq = _f(q.reshape(M, K // 16, 16) * s_eff[:, :, None]).reshape(M, K)
+        return {"codes": self.layout.pack(codes), "scale_bytes": sb.astype(np.uint8),
+                "scale_bytes_swizzled": self.layout.swizzle(sb), "tensor_scale": np.array([ts], F32),
+                "dequant": dq}
+
+
+def reference_for(mut, man):
+    """The mutant's reference for one vector (FosReference for the 4/6 vectors)."""
+    if man["method"].startswith("4over6"):
+        recipes = getattr(mut, "recipes", None)
+        applies = recipes is None or man["recipe"] in recipes
+        return FosReference(man["recipe"], getattr(mut, "fos", None) if applies else None, mut.reference("te", "rne"))
+    return mut.reference(man["recipe"], man["rounding"])
+
+
 def run_reference(ref, man, arrays):
     """The reference's five outputs for one vector."""
+    if isinstance(ref, FosReference):
+        return ref.outputs(man, arrays)
     method = man["method"].split("-")[0]
     return ref.outputs(arrays["input"], man["block_size"], method, man["mode"], H=arrays.get("H"),
                        Hn=arrays.get("admm_Hn"), Minv=arrays.get("admm_Minv"), **man.get("admm", {}),
-                       gptq_groups=arrays.get("gptq_groups"), gptq_U=arrays.get("gptq_U"))
+                       gptq_groups=arrays.get("gptq_groups"), gptq_U=arrays.get("gptq_U"),
+                       block_shape=man.get("block_shape"))
 
 
 def differing_outputs(ref, man, arrays):
@@ -624,7 +743,7 @@ def catches(mut, names=None, vectors=VECTORS, first_only=False):
     caught = []
     for name in names or vector_names(vectors):
         man, arrays = load_vector(os.path.join(vectors, name))
-        if differing_outputs(mut.reference(man["recipe"], man["rounding"]), man, arrays):
+        if differing_outputs(reference_for(mut, man), man, arrays):
             caught.append(name)
             if first_only:
                 break

@@ -1023,9 +1023,44 @@ class SpecReference:
                 "scale_bytes_swizzled": self.swizzle(sb), "tensor_scale": np.array([self.ts], F32),
                 "dequant": dq_all}
 
+    # --- §4.8: 16x16 tiles
+    def tile_amax(self, tiles):
+        """§4.8 the tile amax A = max|x| over the 256 elements of each tile; tiles
+        (R/16, 16, K/16, 16) -> (R/16, K/16)."""
+        return np.abs(tiles).max(axis=(1, 3)).astype(F32)
+
+    def tile_better(self, e, best):
+        """§4.8 the tile search replaces the best on a strict improvement."""
+        return e < best
+
+    def tile_bytes(self, w, x, search):
+        """§4.8 the tile bytes (R/16, K/16) of w (R, K), x its blocks of 16 (ts set)."""
+        R, K = w.shape
+        A = self.tile_amax(w.reshape(R // TILE, TILE, K // TILE, TILE))
+        c0 = self.baseline_byte(A.reshape(-1)).reshape(A.shape).astype(np.uint8)
+        best_c = c0.copy()
+        if search:
+            best_e = _tile_sum(self, x, w, c0)
+            for k in range(self.min_byte(), 127):
+                e = _tile_sum(self, x, w, np.full(c0.shape, k, np.uint8))
+                win = self.tile_better(e, best_e)
+                best_c[win] = k
+                best_e[win] = e[win]
+        return best_c
+
     def outputs(self, W, block_size, method, mode=None, H=None, Hn=None, Minv=None, n_outer=3, n_inner=10,
-                gptq_groups=None, gptq_U=None):
+                gptq_groups=None, gptq_U=None, block_shape=None):
         """The five outputs of a golden vector (validation/SPEC.md §8) for input W (M, K)."""
+        if block_shape is not None:  # §4.8: naive or the search over 16x16 tiles
+            x2 = np.asarray(W).astype(F32)
+            M, K = x2.shape
+            x = x2.reshape(-1, TILE)
+            self.ts = self.tensor_scale(self.tensor_amax(x2))
+            sb = np.repeat(self.tile_bytes(x2, x, method == "optimal"), TILE, axis=0).astype(np.uint8)
+            q, dq = self.quants(x, sb.reshape(-1))
+            return {"codes": self.pack(self.encode(q).reshape(M, K)), "scale_bytes": sb,
+                    "scale_bytes_swizzled": self.swizzle(sb), "tensor_scale": np.array([self.ts], F32),
+                    "dequant": dq.reshape(M, K).astype(F32)}
         if method == "gptq":
             H64 = np.asarray(H, np.float64)
             idx = np.arange(H64.shape[0]).reshape(-1, block_size)[np.asarray(gptq_groups)]
@@ -1110,17 +1145,6 @@ def ref_tiles(W, recipe, search, rounding=None, tensor_amax=None):
     (R, K/16) uint8, packed codes (R, K/16, 8) uint8)."""
     ref, w, x = _tile_setup(W, recipe, rounding, tensor_amax)
     R, K = w.shape
-    tiles = w.reshape(R // TILE, TILE, K // TILE, TILE)
-    A = np.abs(tiles).max(axis=(1, 3)).astype(F32)  # (R/16, K/16)
-    c0 = ref.baseline_byte(A.reshape(-1)).reshape(A.shape).astype(np.uint8)
-    best_c = c0.copy()
-    if search:
-        best_e = _tile_sum(ref, x, w, c0)
-        for k in range(ref.min_byte(), 127):
-            e = _tile_sum(ref, x, w, np.full(c0.shape, k, np.uint8))
-            win = e < best_e
-            best_c[win] = k
-            best_e[win] = e[win]
-    sb = np.repeat(best_c, TILE, axis=0)  # every row of a tile carries its byte
+    sb = np.repeat(ref.tile_bytes(w, x, search), TILE, axis=0)  # every row of a tile carries its byte
     q, _ = ref.quants(x, sb.reshape(-1))
     return sb, ref.pack(ref.encode(q)).reshape(R, K // TILE, TILE // 2)

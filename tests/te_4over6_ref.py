@@ -182,11 +182,11 @@ def _candidate(x, sf, s_dec, amax, err_mode, e4m3_max, zero_sign, mutant):
         val = ((q * sf) * F32(amax)) / denom
     diff = val - x
     terms = np.abs(diff) if err_mode == "mae" else diff * diff
-    return codes, terms.astype(F32)
+    return codes, terms.astype(F32), diff.astype(F32)
 
 
 def quantize_te_4over6(x, err_mode="mae", e4m3_max=256, block_2d=False, global_amax=None,
-                       zero_sign="kernel", _mutant=None):
+                       zero_sign="kernel", _mutant=None, H=None):
     """TE's 4over6 NVFP4 of a 2-D x (R, C), C a multiple of 16 (with block_2d R too):
     (packed (R, C/2) uint8, scale bytes (R, C/16) uint8, S_dec float32).
 
@@ -194,7 +194,10 @@ def quantize_te_4over6(x, err_mode="mae", e4m3_max=256, block_2d=False, global_a
     "mae" or "mse"; e4m3_max 256 or 448 (the E4M3MAX of S_enc and of the error's
     denominator); global_amax: the tensor amax (default max|x|); zero_sign: "kernel"
     (-0.0 gives code 0x8, as the hardware conversion) or "reference" (code 0, as
-    reference_nvfp4.py's cast_to_fp4x2)."""
+    reference_nvfp4.py's cast_to_fp4x2). ``H`` (block Hessians (C/16, 16, 16), not TE's:
+    nvfp4_np's Hessian choice, validation/SPEC.md §4.7): each block or tile keeps the
+    candidate of lower r^T H_j r (fouroversix_ref.quadratic_error_ref of the signed
+    errors ``diff``), ties keep 6."""
     err_mode = err_mode.lower()
     if err_mode not in ("mae", "mse") or e4m3_max not in (256, 448):
         raise ValueError((err_mode, e4m3_max))
@@ -226,14 +229,21 @@ def quantize_te_4over6(x, err_mode="mae", e4m3_max=256, block_2d=False, global_a
     sb4, sf4 = e4m3_byte(base * EXPAND_TO_MAP4)
     sb6, sf6 = e4m3_byte(base)
 
-    c4, t4 = _candidate(blocks, sf4, s_dec, amax, err_mode, e4m3_max, zero_sign, _mutant)
-    c6, t6 = _candidate(blocks, sf6, s_dec, amax, err_mode, e4m3_max, zero_sign, _mutant)
+    c4, t4, r4 = _candidate(blocks, sf4, s_dec, amax, err_mode, e4m3_max, zero_sign, _mutant)
+    c6, t6, r6 = _candidate(blocks, sf6, s_dec, amax, err_mode, e4m3_max, zero_sign, _mutant)
 
-    if _mutant == "torch_sum":
+    if H is not None:
+        from fouroversix_ref import quadratic_error_ref
+
+        Hj = np.asarray(H, np.float64)[np.arange(len(blocks)) % (C // 16)]
+        shape = (len(blocks), 16 if block_2d else 1, 16)
+        e4, e6 = quadratic_error_ref(r4.reshape(shape), Hj), quadratic_error_ref(r6.reshape(shape), Hj)
+        e4, e6 = e4[:, None], e6[:, None]
+    elif _mutant == "torch_sum":
         e4, e6 = _torch_sum16(t4), _torch_sum16(t6)
     else:
         e4, e6 = _seq_sum(t4), _seq_sum(t6)
-    if block_2d:  # e4, e6: (tiles, 16) row sums
+    if block_2d and H is None:  # e4, e6: (tiles, 16) row sums
         if _mutant == "rowmajor_2d":
             e4, e6 = _seq_sum(t4.reshape(-1, 256)), _seq_sum(t6.reshape(-1, 256))
         elif _mutant == "pairwise_rows":
@@ -246,7 +256,7 @@ def quantize_te_4over6(x, err_mode="mae", e4m3_max=256, block_2d=False, global_a
         else:
             e4, e6 = _shuffle_tree(e4), _shuffle_tree(e6)
         e4, e6 = e4[:, None], e6[:, None]  # (tiles, 1)
-    else:
+    elif H is None:
         e4, e6 = e4[:, None], e6[:, None]  # (blocks, 1)
 
     pick4 = (e4 <= e6) if _mutant == "ties_keep_4" else (e4 < e6)

@@ -53,7 +53,13 @@ def test_manifest_hashes_and_file_forms_agree(fresh, tmp_path):
 
     index = json.load(open(os.path.join(fresh, "index.json")))
     methods = {(v["method"], v["recipe"], v["block_size"]) for v in index["vectors"]}
-    assert len(methods) == 9 * len(nvfp4_np.registry.RECIPES) * 2  # every method x block recipe x block size
+    # every method x block recipe x block size; Four Over Six: every recipe x rule (7), 1-D and
+    # 16x16, and the Hessian choice (2 recipes x 2 shapes); 16x16 naive and optimal x block recipe
+    assert len(methods) == 9 * len(nvfp4_np.registry.RECIPES) * 2 + 7 * 2 + 2 * 2 + 2 * len(nvfp4_np.registry.RECIPES)
+    fos = [v for v in index["vectors"] if v["method"].startswith("4over6")]
+    assert {(v["recipe"], v["rule"], v["scale_max"], v["block_shape"] is not None) for v in fos} >= {
+        ("te", "mae", 448, False), ("fouroversix", "mse", 448, True), ("fouroversix", "static_4", 448, False)}
+    assert all(v["block_shape"] == [16, 16] for v in index["vectors"] if v["method"].endswith("16x16"))
     for v in index["vectors"]:
         folder = os.path.join(fresh, v["name"])
         man = json.load(open(os.path.join(folder, "manifest.json")))
@@ -219,3 +225,39 @@ def test_cli_exit_status(fresh, tmp_path):
     assert missing.returncode == 2
     helps = run("--help")
     assert helps.returncode == 0 and "nvfp4-np verify" in helps.stdout
+
+
+def test_checker_on_four_over_six_and_tile_vectors(fresh, tmp_path):
+    """A 4/6 candidate that keeps the other candidate is told the 4/6 choice differs; one with
+    TE's clamp where fouroversix writes its 8 is told so; a 16x16 vector names the tile; no
+    block recipe's parameters are asked for recipe "fouroversix"."""
+    name = "fos-4over6-mse-fouroversix-bs16"
+    d = _one(fresh, tmp_path, name)
+    folder = os.path.join(fresh, name)
+    man = json.load(open(os.path.join(folder, "manifest.json")))
+    assert (man["rule"], man["scale_max"], man["block_shape"]) == ("mse", 256, None)
+    W = validation.checker.load_array(folder, "input", man["arrays"]["input"]).astype(np.float32)
+    s6, s4 = validation.checker._fos_candidate_bytes(man, W, np.abs(W).max())
+    sb = np.fromfile(os.path.join(d, "scale_bytes.bin"), np.uint8).reshape(s6.shape)
+    r, b = [int(i[0]) for i in np.nonzero((sb == s4) & (s4 != s6))]  # a block where 4 won
+    sb[r, b] = s6[r, b]
+    sb.tofile(os.path.join(d, "scale_bytes.bin"))
+    res = _check(fresh, tmp_path, name)
+    assert res.reasons == {"scale byte": 1} and "the 4/6 choice differs" in res.examples[0].detail
+    # the whole candidate equal to the vectors passes, the fouroversix 8 clamped to 6 fails
+    _candidate_from_vectors(fresh, tmp_path, [name])
+    assert validation.verify(fresh, str(tmp_path), select=f"^{name}$").passed
+    codes = nvfp4_np.unpack_fp4(np.fromfile(os.path.join(d, "codes.bin"), np.uint8).reshape(W.shape[0], -1))
+    eight = (codes == 8) & (W != 0) & (np.abs(W) < 0.05)  # fouroversix's 8 (not a -0)
+    assert eight.any()
+    codes[eight] = 7
+    nvfp4_np.pack_fp4(codes).tofile(os.path.join(d, "codes.bin"))
+    res = _check(fresh, tmp_path, name)
+    assert "fouroversix's 8" in res.examples[0].detail, res.examples[0].detail
+    name = "tiles-optimal-16x16-te-bs16"
+    d = _one(fresh, tmp_path, name)
+    sb = np.fromfile(os.path.join(d, "scale_bytes.bin"), np.uint8)
+    sb[17] ^= 1
+    sb.tofile(os.path.join(d, "scale_bytes.bin"))
+    res = _check(fresh, tmp_path, name)
+    assert res.reasons == {"scale byte": 1} and "16x16 tile (0, 1)" in res.examples[0].detail

@@ -182,10 +182,52 @@ def _classify_block(x, exp_codes, act_codes, exp_sb, act_sb, rc, own_byte_note=N
         return "signed zero", where
     if not codes_follow_scale:
         return "ADMM quant", f"{where} (ADMM's quants come from its iteration, SPEC §4.4)"
+    if rc is None:  # Four Over Six (SPEC §4.7)
+        if e == 0x8 and (a & 7) == 7:
+            return "code", f"{where} (fouroversix's 8: no clamp at 6, the value 8 packs as 0x8, SPEC §4.7, §7.1)"
+        if a == 0x8 and (e & 7) == 7:
+            return "code", f"{where} (TE clamps at 6: code 0x7; 0x8 is fouroversix's 8, SPEC §4.7, §7.1)"
+        return "code", f"{where} (at the same scale byte: the element arithmetic differs, SPEC §4.7)"
     y = _scaled_value(x[i], exp_sb, rc)
     if abs((e & 7) - (a & 7)) == 1 and (e & 8) == (a & 8) and np.any(y == _E2M1_BOUNDS):
         return "tie rounding", f"{where} (scaled value {float(y)!r} is a decision boundary)"
     return "code", f"{where} (scaled value {float(y)!r})"
+
+
+def _fos_candidate_bytes(man, x, amax):
+    """A 4/6 vector's two candidate scale bytes per block, (6 candidate's, 4 candidate's)
+    arrays of the scale bytes' shape (SPEC §4.7): the block (or 16x16 tile) max, the
+    tensor constant c of the recipe, rule and scale_max."""
+    from .. import four_over_six
+    from ..formats import e4m3_code
+
+    recipe = man["recipe"]
+    rule = man.get("rule")
+    _, rule, _, vmax, k_const = four_over_six.settings(recipe, rule, man.get("scale_max"))
+    te = four_over_six.FOUR_OVER_SIX_RECIPES[recipe]["te"]
+    c = four_over_six.tensor_constants(amax, vmax, k_const, te)[0]
+    M, K = x.shape
+    bmax = np.abs(x).reshape(M, K // 16, 16).max(axis=-1)
+    if man.get("block_shape") is not None and M % 16 == 0:
+        bmax = np.repeat(bmax.reshape(M // 16, 16, K // 16).max(axis=1), 16, axis=0)
+    with np.errstate(all="ignore"):
+        pre = (bmax / np.float32(vmax) * np.float32(c)).astype(np.float32) if (amax > 0 or te) else np.zeros_like(bmax)
+        s6 = np.array([e4m3_code(np.float32(v)) for v in pre.reshape(-1)], np.uint8).reshape(pre.shape)
+        s4 = np.array([e4m3_code(np.float32(np.float32(v) * np.float32(1.5))) for v in pre.reshape(-1)],
+                      np.uint8).reshape(pre.shape)
+    return s6, s4
+
+
+def _fos_note(cands, r, b, exp_sb, act_sb):
+    """What a 4/6 block's wrong byte is: the other candidate (the choice differs), or
+    neither (the candidates' scales differ)."""
+    s6, s4 = int(cands[0][r, b]), int(cands[1][r, b])
+    name = {s6: "the 6 candidate's", s4: "the 4 candidate's"} if s6 != s4 else {s6: "both candidates'"}
+    if act_sb in name and exp_sb in name:
+        return (f"expected is {name[exp_sb]} byte, the candidate wrote {name[act_sb]}: the 4/6 choice differs "
+                "(error rule, sum order or ties keep 6, SPEC §4.7)")
+    return (f"the candidate's byte is neither candidate's (6: 0x{s6:02x}, 4: 0x{s4:02x}): its block scale "
+            "arithmetic differs (bmax / 6 * c, then * 1.5 for 4; K = 6 * scale_max, SPEC §4.7)")
 
 
 def _float_bits(v):
@@ -217,7 +259,11 @@ def check_vector(vec_dir, cand_dir, max_examples=5):
     nb = x.shape[1] // bs
     res.n_blocks = M * nb
     amax = np.abs(x).max() if x.size else np.float32(0)
-    rc = recipes.params(man["recipe"], man["rounding"], amax)
+    # Four Over Six (SPEC §4.7) has its own arithmetic: no block recipe's parameters (recipe
+    # "fouroversix" has none, and 4/6's "te" is not the te block recipe)
+    fos = man["method"].startswith("4over6")
+    rc = None if fos else recipes.params(man["recipe"], man["rounding"], amax)
+    tiled = man.get("block_shape") is not None
 
     def count(reason, row, block, detail):
         res.reasons[reason] = res.reasons.get(reason, 0) + 1
@@ -227,6 +273,7 @@ def check_vector(vec_dir, cand_dir, max_examples=5):
     # ADMM's codes come from its iteration, GPTQ's from the weights as its sweep updated
     # them: neither is x rounded at the returned scale
     codes_follow_scale = not man["method"].startswith(("admm", "gptq"))
+    fos_bytes = _fos_candidate_bytes(man, x, amax) if fos else None
 
     bad_blocks = np.zeros((M, nb), bool)
     ts_differs = act["tensor_scale"] is not None and _words(act["tensor_scale"])[0] != _words(exp["tensor_scale"])[0]
@@ -251,12 +298,16 @@ def check_vector(vec_dir, cand_dir, max_examples=5):
                       "(element 2i belongs in the LOW nibble)")
                 continue
             note = None
-            if esb[r, b] != asb[r, b] and codes_follow_scale and len(res.examples) < max_examples:
+            if esb[r, b] != asb[r, b] and fos:
+                note = _fos_note(fos_bytes, r, b, int(esb[r, b]), int(asb[r, b]))
+            elif esb[r, b] != asb[r, b] and codes_follow_scale and len(res.examples) < max_examples:
                 # the codes of the candidate's own byte depend on its tensor scale too
                 note = ("its codes are not checked against its own byte: its tensor scale differs" if ts_differs
                         else _own_byte_note(xb, a_codes[r, b], int(asb[r, b]), rc))
             reason, detail = _classify_block(xb, e_codes[r, b], a_codes[r, b], int(esb[r, b]), int(asb[r, b]),
                                              rc, note, codes_follow_scale)
+            if tiled:
+                detail = f"16x16 tile ({r // 16}, {b}), its byte on each of its 16 rows: {detail}"
             count(reason, r, b, detail)
     if act["scale_bytes_swizzled"] is not None and not np.array_equal(act["scale_bytes_swizzled"],
                                                                       exp["scale_bytes_swizzled"]):

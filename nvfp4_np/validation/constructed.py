@@ -597,3 +597,147 @@ def rows(method, recipe, block_size):
     out = [np.array([int(w, 16) for w in r.split()], np.uint32).view(np.float32)
            for _, rs in ROWS.get((method, recipe, block_size), []) for r in rs]
     return np.stack(out) if out else np.zeros((0, K), np.float32)
+
+
+# ----------------------------------------------------------------------------- Four Over Six
+
+#: Constructed inputs of the 4/6 suites (validation/SPEC.md §4.7), found by a search that
+#: builds near-ties: a unit (block or 16x16 tile) whose maximum is fixed, random elements,
+#: and the last two elements (rows of a tile) picked from a pool so that the 4 and the 6
+#: candidates' errors agree to float32 rounding; kept where a wrong rule (sum order, ties,
+#: the reciprocal, TE's 2-D reduction) changes a byte under the tensor amax 1000 of
+#: suites.four_over_six_matrix. Float32 bits, 16 words a row.
+#: Blocks of 16: near-ties of fouroversix mse / mae and te mae / mse (order, ties, TE's
+#: error through the tensor amax).
+FOS_BLOCKS = (
+    "40a6aca3 bf4c44eb 4010b896 c08d21ed bf830075 bfa7ce72 becfc643 3f127f90 4033fb4e bfaa4525 c051199e 401f65cf 403b4ba1 402679d3 3eaded1d bff48eda",
+    "3f0f6436 bd8ae9f8 3da84bd4 bee05839 bc7fafcf 3e0b761a be2874da 3ebdea2f 3d282f99 3e9d4bc7 3e002342 3d27097a 3deccd64 be81879e be0c537e bc48a367",
+    "3f28acd5 3f024ce0 3ce3e4f9 bc7cb401 be30ba5c bd8efcbf 3dec3ede bea69dc9 3c91083e bdd6ec75 3dba3e65 be198a5e 3cba8122 3d2ad5ce be26adb9 3de8a575",
+    "410e4256 c02717ce 4002f808 40864a70 bf317f16 bf959ce7 4021754e c0340224 40039376 c0eba542 409c217d 40327d2b c0cff66b 40196ea0 3fc98a34 c07400c3",
+    "40b0cfdb 3f9ca438 bf94e695 3ead6fa0 bfa0f1ef bf0162e2 3f1e72ff beedf112 3f334728 c00fd031 c0a7b124 3ff40fee 3faad9e8 bf7b2bec bfdf94db 408bac9a",
+    "4116debb bfeaa614 c063c310 c018f578 bf0889a7 befc46b0 3fd25009 c11219d3 c0907523 bf9ad99f 3f4e60a7 409515cb bff35c60 4040bc3d 3fb23b7d 4080f586",
+)
+#: 16x16 tiles (16 rows of 16 each): near-ties whose choice depends on the sum order
+#: (fouroversix's 256-term torch order, TE's warp-shuffle tree) or is an exact tie.
+FOS_TILES = (
+    "41409798 c112e526 3e143090 40c2b6d7 405f8258 c0da8419 3ee463ca 403e856d c036f696 4023f5cb 40c974e2 c14432ca 40ca13bb 3daeb833 413608f5 410c7ee3",
+    "4190aef0 3fbc348e c0652f9c c04d2933 c03a91fc c0e002d6 bdb9f05f 403e929e 40f4b532 bfa2d387 4116477a c110a9ee 4035eaaf 3f1eea65 40568b91 bfe24585",
+    "c04c002d c150ff40 3da530f3 c088b5d5 c0016462 c1129875 c0c92aff 40da9ac1 400ab3f7 c02e3ba7 40473e84 c030c574 c0ca9137 bf605168 bf0dd7f9 401610cd",
+    "4082dc7e 412e995e bf6ac401 405e5c1a bf1a9257 402cf847 c190aef0 bf900937 c012df36 bfcb66e1 c0dad306 3e7bbc09 40bc7d69 c03241af 409dd7dc c0a87b34",
+    "40a03584 40546d2d 3dd9e020 40d8d075 c0045af3 c10ddda6 c15ac806 40177cfc 3f5d1567 4038a016 404276b5 40fd523c bfb4aed9 40fcffd1 3f14ddb6 c0bd0a24",
+    "40b13650 4190aef0 40cf35e1 bf24a482 c170d2c3 40e3120c bf3d6d78 bf6c8f35 c10d1f2d c114e586 3f813955 410fae7f c0957797 3e884020 c0e4556d 3e92a445",
+    "c10fa80f bf26eed7 bfcf6db6 c03d046e bdb7395e 40ea573b c15d7f7c c071e375 3fb8c1d8 bee5c0a4 402d707e 40041c0c 408582b9 c0a6d49f 409612bd 40b6fc2a",
+    "408a8cfc c0a3cb96 4136b4eb 41726644 c095e90b c0c5f099 c0310780 40e6b471 406757aa c085eae2 4102d429 c149cc5d 40cc01d2 c0646372 40c80def 40e5e051",
+    "c022ae6d 4118a431 c0a4f6a9 c0709dbc 412d28ed 3fb6e004 3e38cf3e 404eec47 3f2a0210 401a283e c077dfbf 40d75e27 40a1e33e 41785a2a c0e44b8a c0ac2813",
+    "40ed0741 40553346 bedb3818 41016e9b c06ddb4f 4109b904 c117dd1d 3f1556d4 40f2d613 c076ecac c122f5e3 3e5f7ad9 3ea0808f 40e107dc bea64dd4 bf01b299",
+    "c08461db 408ac062 3fca4b5c 40a8c0ba 40049d06 3ee2aefb c016ca13 408ffd7a 3f97400c c0d4b8d7 3f400ff4 bff91b83 40c90388 408a2a89 bf5322c8 c09efe61",
+    "40dc7013 c0ebbfa3 c010b611 40870e06 3fd03388 c125a03a 3de8fbd5 40cfee15 c089bb72 4109026a c0af0a15 40a64402 c0eba5f9 403b36c8 405d0221 c0669b89",
+    "4026e269 3f1a30f2 411a2865 3fc1ca37 c088d98c c063ec9b 40bca9aa c11626e8 3fabe2db c012cb6a 409c54d6 3fc7542a c06bf6b5 40797872 bf195a4d 40a62686",
+    "40e3b7ed bf8737d3 401159a7 414121eb 3f75f03e bf9a0439 c05c7ce7 c09a6e05 413c0c05 c0d8a65b bfdab65e c03e00d5 c0ea1290 4008b590 c0486e95 40129f6f",
+    "c096275c 3feff19d c015af45 3d978819 bec1ddb5 402ec999 40ca2151 bf89313a 3ef09f5e c09ca12c 414a6d9d 409ed18c c011e071 407f2f33 40766696 c1709ba4",
+    "c0faee40 3d37232f be050795 c008b5db c0e065bf 404e8438 404abcd5 41562513 bd3b2d01 c1089ef0 40fa3f8c 40a0812a 3faebd7d 4163b5ca 40d5870b 3fd28e45",
+    "befadba1 c05e47e2 c0bdc6eb 40a16052 c00f9245 40edc7f9 3f0056bb 41294fff 3f378a5a 403d7690 c00c467e c03eed41 400685ed bf707496 c0f63017 c025dacb",
+    "417ea038 bf9232c8 413442ec 3fc5274c c07ae9d7 c0b02edb c0c2cf06 408cb61b 3faef967 3ecc035e 401d1771 3fb122fc 40822952 3f9cf96c 40748d6f 400ca607",
+    "c0a1172c 406de265 c06f72b4 c05cbdaf c0fcb69f 4083b218 40b5d2cc 40a73efb c0602085 3f8f50b0 409990a5 4091a2a7 405d6ee8 416e86ea 3eb7074d 40a33db4",
+    "3fc7c08f bf053944 3fce8324 c0715cf0 408ef6b0 c0fd8e00 bfbb1ff3 40a46e28 40d9712a 40cebea8 40f94c87 4046ade1 4037ae36 c0a429e2 c108dab1 4011143b",
+    "4158beac c01e4a76 c030889e 3f07721a c0b969fb 3fd29100 c02791ae 4149e7dc c0ff2ed3 c04dee07 4074f6a8 40f1a01c 416ad6fb 3f5e72f5 3f578c2f bf8920b8",
+    "4174e2ad c10971d5 c00081eb 3fdffb33 408eb444 40fb516b c08cb94a c025fbe3 c0ff583c c002345d c09d299e 41291685 bb0b9a8b c12e2a85 bf83a262 c0851e16",
+    "c07a8662 3f558d7a 4033e31b 40082c0c c0419784 4032b14b 4084ba10 c0284add 402b8bfc bf9147ad 4064d512 c099c625 c0757091 40750416 3cc21496 c151b308",
+    "c010af1f 402d5d88 401769bc c045a4cd bfc0622b c05b43c5 40989c93 c0d490dc c140c867 c087cbe7 3e77048c 408392d2 40b7ca93 40c90560 4148f6b1 416236fb",
+    "3f1abc25 c12cf63e 4108ac4f c025f6a9 be119176 c0430b38 40cd47ef 3feffc30 c0698127 c072ec52 bfdf7fd4 bf647384 bdeb3673 3fd1225e 41059e1e 411faca0",
+    "c105c4e0 402a8c9b bf83965f 40711c6b c0c6e6d6 406b288c 40004ca2 40a64303 c09fa773 3ebaee79 c0b586c1 c068a832 40253b26 c0d687d8 40808e85 40b47983",
+    "c0c72c95 c0831a91 3fb14432 3fac6327 c17ea038 40c6b2d2 4009d5bb c08b927a 40a8002d 40d883c4 be13ff70 bf49f942 c092be5f bf1b40c1 c0626889 c02e2b7b",
+    "c10ae2bc c022bc37 40df571b 402f81e9 be3c8f0f 40976547 c09bd802 c088a3c0 c0a827a2 c0a55113 40e63eac c1023888 40146c99 3fe0d7e9 3efa859e c0cbabf8",
+    "40c8aad9 40565141 bf9af76a 40af90b7 be8410ce c0c6e4dc c0b0ab11 c00cb144 3f9bf425 401ec62a c08700ed c0b0be7c c0e97295 c024fba0 c102fa6f 3f3a0614",
+    "bf202eb4 40513483 bec57b62 4039fa7f c092f1c5 3ebe0fce bf7cb768 c09ead69 410c888e bd856b06 bef8fe00 3d679f7d c10af3b5 c0c6f5ec c0b75700 c1471b42",
+    "4050b237 40dcd76e 40c5a314 401cb024 c0aa6958 c0d6e2ac 3fe8026d c052367a c09543ba bff6bfef 40d18f13 404b3c33 403ef345 c1686ebe 4003495b c09be1c5",
+    "40cb8273 409d968d c0ae9f60 c0705389 c0d9cf67 c105e0a4 c10f26b4 c0e85fa6 c0d2accd 40f3cd38 c0562603 3f9689ca c0c2772c c04b816c bf9fac56 414f288b",
+    "c0df43da 414a3a5c c1315c7e c0b6fcaf c0e24ecc be6eb479 be531579 c0e5532a c001a7b9 40c59497 4010f604 3e5ecc6f c15bcdf0 bdc36dd4 3f89a47a bc8c9b31",
+    "c10fa754 c0d8d6da bb7472eb 40cc82ab c13a0e9a 3ea5f5ee c0581a3b 40976bf9 40543396 412371a0 4086285c 418a4499 3fcd9146 c0d9ed3d 401d718e c0dd499c",
+    "3f6884ac bfd0fa92 c0e59403 412bca45 c15357cb 41978db6 40b1f8f5 c0586a5b becc38b7 c102a1dd c0d8af3b bfbf3a89 c09704af c0fc4083 c147c2d7 c048bdfd",
+    "c0ef3564 4059ff92 c0b1b66a 3fd949cf c0722a64 412ff4fd c08b59f9 401b0cb0 be5a739b 408f55b9 c0eb7477 bfe62f78 405da858 4146a29a 410bf190 bf898f98",
+    "40da1a6e 3f33142d c028e98f 40772c15 c190eb57 c0299972 41148ca4 c1508e41 414ee252 bf89b3db c1830f63 40e8c44e c0126648 3f7d967c c02851ad 4054eabd",
+    "c02c4894 402ed90c 409e7f62 40a7ac8e c12572a3 410db340 c12aa228 c1107dff c10a6373 402f7db1 bfe0a340 418b62d0 40b3a3ce 41937151 c0b127f9 40ae4bec",
+    "c0b7cb94 4139c30c 400b4cae beb4981a 40743f2b 40cbe6e7 c0aff21a c0c28846 4091b54b 418db786 4131023d 408e7f42 40cd5587 c0b7e15f c062faed c1083ce0",
+    "4024a803 40e19378 c0daf02f c0ea0eac 401b49ad 3e170848 c0437293 408d864f 40b4fd46 c1c19549 4086778a c1211a53 c1229f65 c10cb43f c18c4274 c098e3ff",
+    "c11032f8 40949350 3e0b5eb1 40e0f2f3 c0d4496a 40bbfd4e c138974f 3f9d8f73 c0ade903 3dc52dea bd92f7cb 3ebf1999 be30fd12 410d96ff c190f31f c06f1dcf",
+    "c10fa4f7 c0a5cd1d c0d2ae8a 40b90cd1 409b7178 c0f256fe c11cda3c c045fb7d beedd93a 417048ce 41543ae8 c0c7642e 40b8bebf 411311f3 c0c1d38d 4048bfad",
+    "c182224d c0b1e2ba c0ffc9ab c1903e5a 40b333e6 4121f710 c00ac93d c100ed2f bece9eff 41c19549 40450fea c1902df0 40a73f55 3fded3f4 40662707 c001de58",
+    "406f53c6 40bd4fea c117eca4 40614066 c0b2a6b1 c033c65e c0769947 3e861207 4131e9f4 c0b16e1c 401b0727 408cf9ae 4041f2d3 c0749025 c05c88cd c0bb72ef",
+    "c0110e16 40d80caf 402ba58e 401e7342 c04cc52c bacd8fa8 c0949c12 c0626b13 c0e0f468 4142b861 40e69ae6 40403fed 41407e04 3f859fd5 c115ba53 406c26a3",
+    "41c19549 4052418c 40ce6bb5 41279fe5 40e98594 4121917f 413a9e3e c0df95a5 40859c55 40c8540d bf7d717c 412590d7 4137ef0b bf589ea8 40827e43 41168f62",
+    "40a9195f 40cd8e52 c09a2ede 4114db01 409c37a2 c121121e c02797df 410e9118 c192648b 3e89b68c 41380be3 40ad9337 c09e9f40 bff1b58f 410c8e6a c1890866",
+    "be58f6d2 4070dfee 401da5d0 bfa095e6 c0eb0399 c0362050 bf1f65cb bf9e3dd0 c086b80a 4138d127 bfece7af 4128c559 3ee2fe36 41589033 408a6a59 41401ba1",
+)
+#: Block maxima where E4M3(fl(base * 1.5)) differs from E4M3(fl(fl(bmax / 4) * c)) at c = fl(1536 / 1000).
+FOS_BMAX4 = (0x3fef9554, 0x40b11556)
+#: The tensor amax of the 4/6 suites: c = fl(1536 / 1000) is not a power of two, so the
+#: candidates' errors are rounded (and their sums depend on the order).
+FOS_AMAX = 1000.0
+
+
+def _words(hex_rows):
+    return np.array([int(w, 16) for r in hex_rows for w in r.split()], np.uint32).view(np.float32)
+
+
+def _fos_random_block(seed):
+    """A block of one of four kinds (normal, quarter integers, Laplace, normal with
+    per-element magnitudes over two decades) at a magnitude over 2.5 decades: the rule
+    splits below were found among these."""
+    rs = np.random.RandomState(seed)
+    kind = seed % 4
+    if kind == 0:
+        v = rs.standard_normal(16)
+    elif kind == 1:
+        v = rs.randint(-12, 13, 16) / 4
+    elif kind == 2:
+        v = rs.laplace(size=16)
+    else:
+        v = rs.standard_normal(16) * 10.0 ** rs.uniform(-1, 1, 16)
+    return (v * 10.0 ** rs.uniform(-1, 1.5)).astype(np.float32)
+
+
+#: Seeds of _fos_random_block whose 4 candidate wins under one rule only (fouroversix,
+#: scale_max 256, amax 1000): mse (60, 338), mae (290, 351), abs_max (16, 25).
+FOS_RULE_SPLITS = (60, 338, 290, 351, 16, 25)
+
+
+def four_over_six_blocks():
+    """The 64 blocks of 16 of the 4/6 matrix's second tile row, and what each exercises."""
+    F = np.float32
+    out = [(f"near-tie {i}", b) for i, b in enumerate(_words(FOS_BLOCKS).reshape(-1, 16))]
+    out += [(f"4 wins only under {r}", _fos_random_block(s))
+            for r, s in zip(("mse", "mse", "mae", "mae", "abs_max", "abs_max"), FOS_RULE_SPLITS)]
+    for b in _words([" ".join(f"{w:08x}" for w in FOS_BMAX4)]):
+        x = np.zeros(16, F)
+        x[:8] = np.array([1, 0.75, -0.375, 0.5, -0.125, 0.25, -0.75, 0.375], F) * b
+        out.append(("4 candidate's scale: fl(base * 1.5) vs bmax / 4", x))
+    for v in ([0.0105, -0.0105, 0.005, 0.0021], [-0.0185, 0.009, 0.0044, -0.0013],
+              [0.0100, 0.0099, -0.0098, 0.0031, -0.0007], [0.0187, -0.0186, 0.0121, 0.0060]):
+        x = np.zeros(16, F)
+        x[:len(v)] = v
+        out.append(("E4M3-subnormal scale rounded down: fouroversix's 8 (code 0x8), TE's 6", x))
+    z = np.full(16, -0.0, F)
+    z[0], z[3], z[5], z[7] = 1.0, 0.3, -0.02, -1e-4
+    out.append(("-0.0 and negatives that round to 0", z))
+    z = np.zeros(16, F)
+    z[::2] = -0.0
+    z[1], z[9] = -2.5, 0.75
+    out.append(("-0.0 between E2M1 values", z))
+    out.append(("all zero", np.zeros(16, F)))
+    rs = np.random.RandomState(12)
+    while len(out) < 64:
+        out.append(("random", (rs.standard_normal(16) * 10.0 ** rs.uniform(-2, 1.5)).astype(F)))
+    return out
+
+
+def four_over_six_matrix():
+    """(32, 64) float32: tile row 0 = a 16x16 tile with a single large element (the tensor
+    amax 1000, the other 255 elements ~0.01: a 2-D tie, and E4M3-subnormal 1-D blocks) and
+    the three FOS_TILES; tile row 1 = four_over_six_blocks, four to a row."""
+    big = (np.random.RandomState(13).standard_normal((16, 16)) * 0.01).astype(np.float32)
+    big[5, 9] = FOS_AMAX
+    tiles = _words(FOS_TILES).reshape(-1, 16, 16)
+    top = np.concatenate([big] + list(tiles), axis=1)
+    bottom = np.stack([b for _, b in four_over_six_blocks()]).reshape(16, 64)
+    return np.concatenate([top, bottom]).astype(np.float32)

@@ -6,7 +6,8 @@ a manifest. The layout is validation/SPEC.md §8.
     OUT/index.json                      schema, library version, every vector's parameters
     OUT/<vector>/manifest.json          parameters, and per array: file names, dtype,
                                         shape, byte order, SHA-256 of each file
-    OUT/<vector>/<array>.bin[, .hex]    inputs: input (W), X, H, admm_Hn, admm_Minv,
+    OUT/<vector>/<array>.bin[, .hex]    inputs: input (W), X, H (also the 4/6 Hessian
+                                        choice's), admm_Hn, admm_Minv,
                                         gptq_groups, gptq_U;
                                         outputs: codes, scale_bytes, scale_bytes_swizzled,
                                         tensor_scale, dequant
@@ -22,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from .. import registry
+from .. import four_over_six, registry
 from .._version import __version__
 from ..admm import admm_operators
 from ..gptq import gptq_operators, stored_operators
@@ -41,6 +42,14 @@ SIZES = {"small": 8, "large": 256}
 #: The GPTQ vectors' settings (recorded in their manifests) and methods.
 GPTQ = {"damp": 0.01, "order": "act"}
 GPTQ_METHODS = tuple(name for name, (method, _) in METHODS.items() if method == "gptq")
+#: The Four Over Six vectors' method names -> the rule (None: the Hessian choice, r^T H r);
+#: a 16x16 vector's name adds "-16x16" (SPEC §4.7).
+FOS_METHODS = {f"4over6-{rule}": rule for rule in four_over_six.RULES}
+FOS_METHODS["4over6-hessian"] = None
+#: The 16x16 tile vectors' method names -> the block method (SPEC §4.8).
+TILE_METHODS = {"naive-16x16": "naive", "optimal-16x16": "optimal"}
+#: The E4M3 bounds of the "fos-448" suite's vectors: (recipe, rule) at scale_max 448.
+FOS_448 = (("fouroversix", "mse"), ("te", "mae"), ("te", "mse"))
 
 
 def _suites(size):
@@ -97,10 +106,56 @@ def _pinned_specs():
     return specs
 
 
-def _spec(suite, description, method, recipe, block_size, W, X=None, H=None):
-    """One vector's parameters and inputs."""
+def _spec(suite, description, method, recipe, block_size, W, X=None, H=None, **extra):
+    """One vector's parameters and inputs (``extra``: the 4/6 and 16x16 vectors' rule,
+    scale_max, block_shape)."""
     return {"name": f"{suite}-{method}-{recipe}-bs{block_size}", "suite": suite, "description": description,
-            "method": method, "recipe": recipe, "block_size": block_size, "W": W, "X": X, "H": H}
+            "method": method, "recipe": recipe, "block_size": block_size, "W": W, "X": X, "H": H, **extra}
+
+
+def _fos_spec(suite, description, rule, recipe, block_2d, W, scale_max=None, H=None):
+    """A Four Over Six vector: method "4over6-<rule>" (or "4over6-hessian" with H), plus
+    "-16x16" for tiles; its manifest records the rule, the resolved scale_max and the
+    block shape."""
+    smax = four_over_six.settings(recipe, rule, scale_max)[2]
+    method = f"4over6-{'hessian' if H is not None else rule}" + ("-16x16" if block_2d else "")
+    return _spec(suite, description, method, recipe, 16, W, H=H, rule=rule, scale_max=smax,
+                 block_shape=[16, 16] if block_2d else None)
+
+
+def _fos_specs():
+    """The Four Over Six vectors (SPEC §4.7): every recipe x rule, blocks of 16 and 16x16
+    tiles, at the recipe's scale_max (256 for the 4/6 rules, fouroversix's static rules
+    448), some at 448 too; and the Hessian choice with H an input."""
+    W = constructed.four_over_six_matrix()
+    desc = ("Four Over Six at the default scale_max: near-ties (sum order, ties keep 6), blocks where 4 wins "
+            "under one rule only, E4M3-subnormal scales (fouroversix's code 8, TE's clamp), -0.0, a 16x16 tile "
+            "with a single large element, tiles whose choice depends on the sum order")
+    specs = []
+    for block_2d in (False, True):
+        for recipe, spec in four_over_six.FOUR_OVER_SIX_RECIPES.items():
+            for rule in spec["rules"]:
+                specs.append(_fos_spec("fos", desc, rule, recipe, block_2d, W))
+    for block_2d in (False, True):
+        for recipe, rule in FOS_448:
+            specs.append(_fos_spec("fos-448", "the fos suite's input at scale_max 448 (K = 6 * 448 = 2688)",
+                                   rule, recipe, block_2d, W, scale_max=448))
+    W_h, X = suites.hessian_case(m=16)
+    H = suites.exact_hessians(X, 16)
+    for block_2d in (False, True):
+        for recipe in four_over_six.FOUR_OVER_SIX_RECIPES:
+            specs.append(_fos_spec("fos-hessian", "the 4/6 choice by r^T H_j r (float64), H_j = X_j^T X_j "
+                                   "exact for integer X (an input)", None, recipe, block_2d, W_h, H=H))
+    return specs
+
+
+def _tile_specs():
+    """The 16x16 tile vectors of naive and the SSE search, every block recipe (SPEC §4.8)."""
+    W = suites.tiles_matrix()
+    desc = ("16x16 tiles: a single large element, an all-zero tile (every byte ties), the tile max "
+            "outside the first row, corner blocks as rows, random rows")
+    return [_spec("tiles", desc, name, recipe, 16, W, block_shape=[16, 16])
+            for name in TILE_METHODS for recipe in registry.RECIPES]
 
 
 def vector_specs(size="small"):
@@ -116,21 +171,40 @@ def vector_specs(size="small"):
             for recipe in recipes:
                 for bs in sizes:
                     specs.append(_spec(suite, desc, method, recipe, bs, W))
-    return specs + _pinned_specs()
+    return specs + _pinned_specs() + _fos_specs() + _tile_specs()
+
+
+def _method_of(spec):
+    """(quantize method, mode, keyword arguments) of a vector's spec."""
+    name = spec["method"]
+    kw = {}
+    if spec.get("block_shape") is not None:
+        kw["block_shape"] = tuple(spec["block_shape"])
+    if name.startswith("4over6-"):
+        kw["scale_max"] = spec["scale_max"]
+        if spec["H"] is None:
+            kw["rule"] = spec["rule"]
+        return "4over6", None, kw
+    if name in TILE_METHODS:
+        return TILE_METHODS[name], None, kw
+    return METHODS[name] + (kw,)
 
 
 def compute(spec, device="cpu"):
     """The expected outputs (and extra inputs) of one vector, as a dict of arrays."""
-    method, mode = METHODS[spec["method"]]
+    method, mode, kw = _method_of(spec)
     W = spec["W"]
-    kw = {}
     arrays = {"input": W}
-    if method == "gptq":
+    if method == "4over6":
+        if spec["H"] is not None:
+            kw["H_blocks"] = spec["H"]
+            arrays["H"] = spec["H"]
+    elif method == "gptq":
         ops = _gptq_operators(spec)
         kw = {"H": ops, "mode": mode}
         arrays.update(H=spec["H"], gptq_groups=ops.groups, gptq_U=ops.U)
     elif spec["H"] is not None:
-        kw = {"H_blocks": spec["H"], "mode": mode}
+        kw.update(H_blocks=spec["H"], mode=mode)
         if spec["X"] is not None:
             arrays["X"] = spec["X"]
         arrays["H"] = spec["H"]
@@ -189,12 +263,25 @@ def write_vector(out_dir, spec, hex=False):
         "block_size": spec["block_size"], "block_axis": -1, "byte_order": "little",
         "arrays": files,
     }
+    manifest.update(_extra_parameters(spec))
     if spec["method"].startswith("admm"):
         manifest["admm"] = {"n_outer": 3, "n_inner": 10}
     if spec["method"].startswith("gptq"):
         manifest["gptq"] = dict(GPTQ)
     _write_json(os.path.join(folder, "manifest.json"), manifest)
     return manifest
+
+
+def _extra_parameters(spec):
+    """The parameters of a 4/6 or 16x16 vector beyond the others' (none for those, whose
+    manifests stay as they were): block_shape, and for 4/6 the rule (None: the Hessian
+    choice) and scale_max."""
+    out = {}
+    if "block_shape" in spec:
+        out["block_shape"] = spec["block_shape"]
+    if spec["method"].startswith("4over6-"):
+        out.update(rule=spec["rule"], scale_max=spec["scale_max"])
+    return out
 
 
 def _write_json(path, obj):
@@ -213,7 +300,8 @@ def generate(out_dir, size="small", progress=None, hex=False):
     specs = vector_specs(size)
     for i, spec in enumerate(specs):
         m = write_vector(out_dir, spec, hex=hex)
-        entries.append({k: m[k] for k in ("name", "suite", "method", "mode", "recipe", "rounding", "block_size")})
+        entries.append({k: m[k] for k in ("name", "suite", "method", "mode", "recipe", "rounding", "block_size")}
+                       | _extra_parameters(spec))
         if progress:
             progress(i + 1, len(specs), spec["name"])
     index = {"schema_version": SCHEMA_VERSION, "library": f"nvfp4_np {__version__}", "size": size,
@@ -243,11 +331,14 @@ def write_candidate(vectors, out_dir, device="cpu", select=None):
         with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as f:
             man = json.load(f)
         arrays = {n: load_array(folder, n, e) for n, e in man["arrays"].items() if e["role"] == "input"}
-        if device != "cpu" and not registry.method(METHODS[man["method"]][0]).gpu:
-            continue  # a CPU-only method (gptq)
         spec = {"method": man["method"], "recipe": man["recipe"], "block_size": man["block_size"],
                 "W": arrays["input"], "X": arrays.get("X"), "H": arrays.get("H"),
-                "gptq_groups": arrays.get("gptq_groups"), "gptq_U": arrays.get("gptq_U")}
+                "gptq_groups": arrays.get("gptq_groups"), "gptq_U": arrays.get("gptq_U"),
+                **{k: man[k] for k in ("block_shape", "rule", "scale_max") if k in man}}
+        method = _method_of(spec)[0]
+        if device != "cpu" and (not registry.method(method).gpu
+                                or (spec.get("block_shape") is not None and method != "4over6")):
+            continue  # a CPU-only method (gptq, the 16x16 tiles of naive and optimal)
         outputs, _ = compute(spec, device=device)
         dest = os.path.join(out_dir, plain_name(entry["name"], os.path.join(vectors, "index.json")))
         os.makedirs(dest, exist_ok=True)

@@ -162,6 +162,25 @@ def subnormal_tensor():
     return W
 
 
+def tiles_matrix(seed=14):
+    """(32, 64) float32 for the 16x16 tile vectors of naive and optimal. Tile (0, 0): one
+    large element (1e4, row 5) among values ~0.01; (0, 1): all zero (+0.0 and -0.0: every
+    byte ties in the search); (0, 2): rows of magnitudes over four decades with the tile's
+    max in row 9 (not the first); (0, 3): the first 16 corner blocks as its rows; tile
+    row 1: normal rows at per-row magnitudes over two decades."""
+    rs = np.random.RandomState(seed)
+    big = rs.standard_normal((16, 16)) * 0.01
+    big[5, 7] = 1e4
+    zero = np.zeros((16, 16))
+    zero[1::3, ::2] = -0.0
+    spread = rs.standard_normal((16, 16)) * 10.0 ** rs.uniform(-2, 1, (16, 1))
+    spread[9, 4] = 40.0
+    corners = np.stack([b for _, b in corner_blocks()[:16]])
+    top = np.concatenate([big, zero, spread, corners], axis=1)
+    bottom = rs.standard_normal((16, K)) * 10.0 ** rs.uniform(-1, 1, (16, 1))
+    return np.concatenate([top, bottom]).astype(F32)
+
+
 def layout_matrix(seed=8, m=130, k=160):
     """130 x 160 rows of normal values: the scales span 2 x 3 (bs 16) or 2 x 2 (bs 32) tiles
     of the 128x4 swizzled layout, with padded rows and columns."""
