@@ -115,8 +115,9 @@ def test_non_psd_h_blocks_and_empty_input_match_cpu():
                 nvfp4_np.nvfp4_naive(np.zeros((3, 0, 16), np.float32), recipe="te"), "empty")
 
 
-#: The vectors a GPU checks: all but GPTQ's (a CPU-only method).
-GPU_VECTORS = r"^(?!gptq-)"
+#: The vectors a GPU checks: all but the CPU-only ones: GPTQ's, the 16x16 tiles of naive
+#: and optimal (tiles.py), and 4/6's choice by r^T H r.
+GPU_VECTORS = r"^(?!gptq-)(?!tiles-)(?!fos-hessian-)"
 #: The vectors the simulator checks: every suite and method under the "te" recipe, and the
 #: shape suites. Its tiled kernels run the CPU's own per-block functions, whose bits the
 #: CPU test of every vector checks; here the tiles, launches and copies are under test.
@@ -124,7 +125,7 @@ GPU_VECTORS = r"^(?!gptq-)"
 #: seed mode, the exact search): they pass a barrier every step, slow in the simulator,
 #: and test_gpu_hessian.py and test_gpu_admm.py hold them to the CPU in every mode at
 #: both block sizes.
-SIM_VECTORS = (r"^(?!gptq-)(?!admm-admm-)(?!hessian-hessian-exact-)"
+SIM_VECTORS = (r"^(?!gptq-)(?!tiles-)(?!fos-hessian-)(?!admm-admm-)(?!hessian-hessian-exact-)"
                r"(.*-te-bs|(layout|zero-tensor|tiny-tensor|subnormal-tensor)-)")
 
 
