@@ -69,7 +69,7 @@ _FLT_MAX = _F(_F32_MAX)
 _TOO_SMALL_FACTOR = 1024.0
 
 
-@numba.njit(**JIT_SCALAR)
+@numba.njit(**JIT_SCALAR_FN)
 def _quantize_element(val, factor, sf, amax, k_const, clamp):
     """One element of a candidate: (its code, its error ``fl(fl(fl(q * s) * amax) / K) - val``).
 
@@ -298,12 +298,12 @@ _GROUP = 16
 
 
 @numba.njit(**JIT_SCALAR)
-def _group_1d(x, r, g0, p, X, C6, C4, S6, S4, sb6, sb4, f6, f4, sf6, sf4, packed, scales):
-    """Blocks g0 .. g0 + 15 of row r, the same arithmetic as four_over_six_unit with the
-    blocks side by side (X[i, j] is element i of block g0 + j): the per-block work (the
-    block max, both candidates' scales, the error sums in their order) runs as vector
-    operations across the 16 blocks instead of one block at a time."""
-    G = _GROUP
+def _group_1d(x, r, g0, G, p, X, C6, C4, S6, S4, sb6, sb4, f6, f4, sf6, sf4, packed, scales):
+    """Blocks g0 .. g0 + G - 1 (G <= _GROUP) of row r, the same arithmetic as
+    four_over_six_unit with the blocks side by side (X[i, j] is element i of block
+    g0 + j): the per-block work (the block max, both candidates' scales, the error sums
+    in their order) runs as vector operations across the blocks instead of one block at
+    a time."""
     c0 = g0 * 16
     for j in range(G):
         for i in range(16):
@@ -371,8 +371,8 @@ def _group_1d(x, r, g0, p, X, C6, C4, S6, S4, sb6, sb4, f6, f4, sf6, sf4, packed
 
 @numba.njit(**JIT_PARALLEL)
 def _four_over_six_rows(x, p, packed, scales):
-    """The CPU kernel of 1-D blocks: each row's blocks in groups of _GROUP (_group_1d),
-    the rest one by one (four_over_six_unit, the definition it is held to)."""
+    """The CPU kernel of 1-D blocks: each row's blocks in groups of _GROUP (_group_1d; the
+    last group may be smaller), held to four_over_six_unit, the definition."""
     R, C = x.shape
     nb = C // 16
     for r in numba.prange(R):
@@ -387,16 +387,11 @@ def _four_over_six_rows(x, p, packed, scales):
         f4 = np.empty(_GROUP, np.float32)
         sf6 = np.empty(_GROUP, np.float32)
         sf4 = np.empty(_GROUP, np.float32)
-        v = np.empty(16, np.float32)
-        c6 = np.empty(16, np.uint8)
-        c4 = np.empty(16, np.uint8)
-        e6 = np.empty(16, np.float32)
-        e4 = np.empty(16, np.float32)
         full = nb // _GROUP * _GROUP
-        for g0 in range(0, full, _GROUP):
-            _group_1d(x, r, g0, p, X, C6, C4, S6, S4, sb6, sb4, f6, f4, sf6, sf4, packed, scales)
-        for b in range(full, nb):
-            four_over_six_unit(x, r, b, 1, p, v, c6, c4, e6, e4, packed, scales)
+        for g0 in range(0, full, _GROUP):  # (the group size a constant here: faster loops)
+            _group_1d(x, r, g0, _GROUP, p, X, C6, C4, S6, S4, sb6, sb4, f6, f4, sf6, sf4, packed, scales)
+        if full < nb:
+            _group_1d(x, r, full, nb - full, p, X, C6, C4, S6, S4, sb6, sb4, f6, f4, sf6, sf4, packed, scales)
 
 
 @numba.njit(**JIT_PARALLEL)
