@@ -20,6 +20,8 @@ from nvfp4_np import _safetensors as st
 from nvfp4_np import checkpoint as ck
 from nvfp4_np.cli import main
 
+from cli_common import next_line
+
 sn = pytest.importorskip("safetensors.numpy", reason="safetensors not installed (pip install -e '.[test]')")
 
 LINEARS = {"model.layers.0.self_attn.q_proj.weight": (48, 64), "model.layers.0.mlp.up_proj.weight": (80, 128),
@@ -346,8 +348,8 @@ def test_killed_process_leaves_nothing(tmp_path, sig, code):
                          # a shell's background jobs (CI) start with SIGINT ignored, and Python
                          # then installs no KeyboardInterrupt handler; a terminal's Ctrl-C has one
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    assert p.stderr.readline().startswith("40 tensors to quantize")
-    first = p.stderr.readline()
+    assert next_line(p).startswith("40 tensors to quantize")
+    first = next_line(p)
     assert first.startswith("[1/40]"), first
     p.send_signal(sig)
     rest = p.stderr.read()
