@@ -123,6 +123,11 @@ def _convert16(src, kind, bits):
     return top.max()
 
 
+#: Independent running maxima per chunk in _absbits (a vector's worth and more, so that the
+#: loop is not one long chain of dependent max operations).
+_LANES = 16
+
+
 @numba.njit(**JIT_PARALLEL)
 def _absbits(bits):
     """The largest |x| bits of float32 values whose bits are ``bits`` (uint32)."""
@@ -130,8 +135,18 @@ def _absbits(bits):
     nc = (n + CONVERT_CHUNK - 1) // CONVERT_CHUNK
     top = np.zeros(nc, np.uint32)
     for c in numba.prange(nc):
+        lo = c * CONVERT_CHUNK
+        hi = min(n, lo + CONVERT_CHUNK)
+        lanes = np.zeros(_LANES, np.uint32)
+        i = lo
+        while i + _LANES <= hi:
+            for k in range(_LANES):
+                lanes[k] = max(lanes[k], bits[i + k] & _ABS)
+            i += _LANES
         t = np.uint32(0)
-        for i in range(c * CONVERT_CHUNK, min(n, (c + 1) * CONVERT_CHUNK)):
-            t = max(t, bits[i] & _ABS)
+        for k in range(_LANES):
+            t = max(t, lanes[k])
+        for k in range(i, hi):
+            t = max(t, bits[k] & _ABS)
         top[c] = t
     return top.max()

@@ -112,3 +112,18 @@ def test_byte_swapped_and_empty_inputs():
                     (np.zeros((3, 0), np.float16), None)):
         w, amax = _convert.to_float32(a, bits=bits)
         assert w.dtype == np.float32 and w.shape == a.shape and amax == 0
+
+
+def test_the_parallel_max_finds_the_largest_anywhere():
+    """_absbits keeps 16 running maxima per chunk and a scalar tail: the largest |x| (or
+    the non-finite value) is found at every lane position, in a chunk's tail, and in
+    the last, partial chunk."""
+    n = 2 * _convert.CONVERT_CHUNK + 21
+    base = np.random.default_rng(9).uniform(-1.0, 1.0, n).astype(np.float32)
+    for pos in list(range(0, 40)) + [_convert.CONVERT_CHUNK - 1, _convert.CONVERT_CHUNK + 5, n - 17, n - 1]:
+        for big in (np.float32(-3.5), np.float32(np.inf), np.float32(np.nan)):
+            x = base.copy()
+            x[pos] = big
+            want = (np.abs(x).view(np.uint32)).max()
+            assert _convert.max_abs_bits(x) == want, (pos, big)
+            assert _convert.absmax(x) == (np.float32(3.5) if np.isfinite(big) else np.float32(0.0))
