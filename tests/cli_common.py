@@ -14,3 +14,10 @@ def next_line(p):
     while COMPILING.search(line):
         line = p.stderr.readline()
     return line
+
+
+def wait_for_first_tensor(p):
+    """Read a 40-tensor run's stderr until its first tensor is done."""
+    assert next_line(p).startswith("40 tensors to quantize")
+    first = next_line(p)
+    assert first.startswith("[1/40]"), first
