@@ -38,7 +38,7 @@ from ._arith import mul_rn
 from ._convert import max_abs_bits
 from ._f32bits import f32_to_bits
 from ._config import JIT_PARALLEL, JIT_SCALAR, JIT_SCALAR_FN
-from .formats import E4M3_DECODE, e2m1_index, e4m3_code
+from .formats import E4M3_DECODE, e4m3_code
 
 __all__ = ["nvfp4_four_over_six", "four_over_six_blocks", "RULES", "FOUR_OVER_SIX_RECIPES", "SCALE_MAXES"]
 
@@ -70,6 +70,42 @@ _TOO_SMALL_FACTOR = 1024.0
 
 
 @numba.njit(**JIT_SCALAR_FN)
+def _round_element(val, factor, clamp):
+    """An element of a candidate rounded: (m, neg), ``m`` the magnitude on the E2M1 grid
+    (0..6, or 8) and ``neg`` its sign as the code takes it (_quantize_element)."""
+    scaled = val * factor
+    y = abs(scaled)
+    if clamp:
+        y = min(y, _SIX)
+    big = _F(16777216.0) if y >= _F(4.0) else _F(8388608.0)
+    magic = _F(4194304.0) if y < _F(2.0) else big
+    m = (y + magic) - magic
+    # TE's kernel converts with cvt.rn.satfinite.e2m1x2, which keeps the sign bit: a
+    # product of -0.0 gives code 0x8 (its Python reference gives 0x0; we follow the
+    # kernel). fouroversix: x < 0.
+    neg = (scaled < _ZERO) | (clamp & (f32_to_bits(scaled) == _NEG_ZERO_BITS))
+    return m, neg
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def _element_code_value(m, neg):
+    """The 4-bit code of a rounded element (m, neg) as a float32 value 0..15: sign << 3 |
+    index, the index of 0, 0.5, 1, 1.5, 2, 3, 4, 6 being min(2m, m + 2, 7); 8 gives 8
+    (0x8) for either sign. (A float, so that a block's codes pack with float operations
+    and one conversion.)"""
+    idx = min(m + m, m + _F(2.0), _F(7.0))
+    code = idx + _EIGHT if neg else idx
+    return _EIGHT if m == _EIGHT else code
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def _element_error(m, neg, val, sf, amax, k_const):
+    """A rounded element's error ``fl(fl(fl(q * s) * amax) / K) - val``, q = +-m."""
+    q = -m if neg else m
+    return (q * sf) * amax / k_const - val
+
+
+@numba.njit(**JIT_SCALAR_FN)
 def _quantize_element(val, factor, sf, amax, k_const, clamp):
     """One element of a candidate: (its code, its error ``fl(fl(fl(q * s) * amax) / K) - val``).
 
@@ -83,21 +119,9 @@ def _quantize_element(val, factor, sf, amax, k_const, clamp):
     bits), a negative that rounds to 0 gives -0 (0x8); a product of -0.0 gives 0x0 in
     fouroversix, 0x8 in TE (its kernel's cvt keeps the sign bit). Branch-free, so that
     the loops over a block vectorise."""
-    scaled = val * factor
-    y = abs(scaled)
-    if clamp:
-        y = min(y, _SIX)
-    big = _F(16777216.0) if y >= _F(4.0) else _F(8388608.0)
-    magic = _F(4194304.0) if y < _F(2.0) else big
-    m = (y + magic) - magic
-    # TE's kernel converts with cvt.rn.satfinite.e2m1x2, which keeps the sign bit: a
-    # product of -0.0 gives code 0x8 (its Python reference gives 0x0; we follow the
-    # kernel). fouroversix: x < 0.
-    neg = (scaled < _ZERO) | (clamp & (f32_to_bits(scaled) == _NEG_ZERO_BITS))
-    idx = np.uint8(e2m1_index(m))  # (m <= 6 where it is used)
-    code = np.uint8(8) if m == _EIGHT else (idx | np.uint8(8) if neg else idx)
-    q = -m if neg else m
-    return code, (q * sf) * amax / k_const - val
+    m, neg = _round_element(val, factor, clamp)
+    code = np.uint8(np.int32(_element_code_value(m, neg)))
+    return code, _element_error(m, neg, val, sf, amax, k_const)
 
 
 @numba.njit(**JIT_SCALAR_FN)
@@ -297,76 +321,81 @@ def _four_over_six_hessian_kernel(x, tile_rows, p, H, packed, scales):
 _GROUP = 16
 
 
+@numba.njit(**JIT_SCALAR_FN)
+def _element_term(val, factor, sf, amax, k_const, clamp, mse):
+    """One element's term of a candidate's error: the square (``mse``) or the magnitude
+    of _element_error (abs_max takes the magnitude too)."""
+    m, neg = _round_element(val, factor, clamp)
+    d = _element_error(m, neg, val, sf, amax, k_const)
+    return mul_rn(d, d) if mse else abs(d)
+
+
 @numba.njit(**JIT_SCALAR)
-def _group_1d(x, r, g0, G, p, X, C6, C4, S6, S4, sb6, sb4, f6, f4, sf6, sf4, packed, scales):
+def _group_1d(x, r, g0, G, p, X, A6, A4, sb6, sb4, f6, f4, sf6, sf4, packed, scales):
     """Blocks g0 .. g0 + G - 1 (G <= _GROUP) of row r, the same arithmetic as
     four_over_six_unit with the blocks side by side (X[i, j] is element i of block
-    g0 + j): the per-block work (the block max, both candidates' scales, the error sums
-    in their order) runs as vector operations across the blocks instead of one block at
-    a time."""
+    g0 + j): the block maxima, both candidates' scales and the error sums in their order
+    run as vector operations across the blocks; the codes are computed once, for the
+    chosen candidate only."""
     c0 = g0 * 16
     for j in range(G):
         for i in range(16):
             X[i, j] = x[r, c0 + 16 * j + i]
+    te = p.te
     for j in range(G):
         bmax = _ZERO
         for i in range(16):
             bmax = max(bmax, abs(X[i, j]))
-        pre = bmax / p.vmax * p.c if (p.amax > _ZERO or p.te) else _ZERO
+        pre = bmax / p.vmax * p.c if (p.amax > _ZERO or te) else _ZERO
         sb6[j] = e4m3_code(pre)
         sb4[j] = e4m3_code(pre * _EXPAND)
         sf6[j] = E4M3_DECODE[sb6[j]]
         sf4[j] = E4M3_DECODE[sb4[j]]
-        f6[j] = _element_factor(sf6[j], p.decode, p.te)
-        f4[j] = _element_factor(sf4[j], p.decode, p.te)
-    amax, k_const, te, rule = p.amax, p.k_const, p.te, p.rule
+        f6[j] = _element_factor(sf6[j], p.decode, te)
+        f4[j] = _element_factor(sf4[j], p.decode, te)
+    amax, k_const, rule = p.amax, p.k_const, p.rule
+    mse = rule == _MSE
     both = rule <= _ABS_MAX
-    for i in range(16):
-        for j in range(G):
-            k6, d6 = _quantize_element(X[i, j], f6[j], sf6[j], amax, k_const, te)
-            k4, d4 = _quantize_element(X[i, j], f4[j], sf4[j], amax, k_const, te)
-            C6[i, j] = k6
-            C4[i, j] = k4
-            X[i, j] = mul_rn(d6, d6) if rule == _MSE else abs(d6)  # (X[i, j] is not read again)
-            S4[i, j] = mul_rn(d4, d4) if rule == _MSE else abs(d4)
-    # the rule's error per block, in the recipe's order (_error), S6[0, j] and S4[0, j]
+    # the rule's error of each candidate, in the recipe's order (_error) -> A6[j], A4[j]
     if not both:
         pass
     elif rule == _ABS_MAX:
         for j in range(G):
-            m6 = X[0, j]
-            m4 = S4[0, j]
-            for i in range(1, 16):
-                m6 = max(m6, X[i, j])
-                m4 = max(m4, S4[i, j])
-            S6[0, j] = m6
-            S6[1, j] = m4
+            A6[j] = _element_term(X[0, j], f6[j], sf6[j], amax, k_const, te, False)
+            A4[j] = _element_term(X[0, j], f4[j], sf4[j], amax, k_const, te, False)
+        for i in range(1, 16):
+            for j in range(G):
+                A6[j] = max(A6[j], _element_term(X[i, j], f6[j], sf6[j], amax, k_const, te, False))
+                A4[j] = max(A4[j], _element_term(X[i, j], f4[j], sf4[j], amax, k_const, te, False))
     elif te:  # sequential over the 16 elements
         for j in range(G):
-            a6 = X[0, j]
-            a4 = S4[0, j]
-            for i in range(1, 16):
-                a6 += X[i, j]
-                a4 += S4[i, j]
-            S6[0, j] = a6
-            S6[1, j] = a4
-    else:  # torch: p_i = t_i + t_(i+8), summed in order
+            A6[j] = _element_term(X[0, j], f6[j], sf6[j], amax, k_const, te, mse)
+            A4[j] = _element_term(X[0, j], f4[j], sf4[j], amax, k_const, te, mse)
+        for i in range(1, 16):
+            for j in range(G):
+                A6[j] += _element_term(X[i, j], f6[j], sf6[j], amax, k_const, te, mse)
+                A4[j] += _element_term(X[i, j], f4[j], sf4[j], amax, k_const, te, mse)
+    else:  # torch: from 0, p_i = t_i + t_(i+8) added in order
         for j in range(G):
-            a6 = _ZERO
-            a4 = _ZERO
-            for i in range(8):
-                a6 += X[i, j] + X[i + 8, j]
-                a4 += S4[i, j] + S4[i + 8, j]
-            S6[0, j] = a6
-            S6[1, j] = a4
+            A6[j] = _ZERO
+            A4[j] = _ZERO
+        for i in range(8):
+            for j in range(G):
+                A6[j] += (_element_term(X[i, j], f6[j], sf6[j], amax, k_const, te, mse)
+                          + _element_term(X[i + 8, j], f6[j], sf6[j], amax, k_const, te, mse))
+                A4[j] += (_element_term(X[i, j], f4[j], sf4[j], amax, k_const, te, mse)
+                          + _element_term(X[i + 8, j], f4[j], sf4[j], amax, k_const, te, mse))
     for j in range(G):
-        four = both and S6[1, j] < S6[0, j]  # strict: ties (and NaN) keep 6
-        b = g0 + j
-        scales[r, b] = sb4[j] if four else sb6[j]
-        for k in range(8):
-            lo = C4[2 * k, j] if four else C6[2 * k, j]
-            hi = C4[2 * k + 1, j] if four else C6[2 * k + 1, j]
-            packed[r, b * 8 + k] = lo | (hi << np.uint8(4))
+        four = both and A4[j] < A6[j]  # strict: ties (and NaN) keep 6
+        f6[j] = f4[j] if four else f6[j]  # (f6, sb6 now hold the chosen candidate's)
+        sb6[j] = sb4[j] if four else sb6[j]
+        scales[r, g0 + j] = sb6[j]
+    for k in range(8):  # codes as float32 values 0..15: lo + 16 hi converts once
+        for j in range(G):
+            m0, n0 = _round_element(X[2 * k, j], f6[j], te)
+            m1, n1 = _round_element(X[2 * k + 1, j], f6[j], te)
+            byte = _element_code_value(m0, n0) + _F(16.0) * _element_code_value(m1, n1)
+            packed[r, (g0 + j) * 8 + k] = np.uint8(np.int32(byte))
 
 
 @numba.njit(**JIT_PARALLEL)
@@ -377,10 +406,8 @@ def _four_over_six_rows(x, p, packed, scales):
     nb = C // 16
     for r in numba.prange(R):
         X = np.empty((16, _GROUP), np.float32)
-        S4 = np.empty((16, _GROUP), np.float32)
-        S6 = np.empty((2, _GROUP), np.float32)
-        C6 = np.empty((16, _GROUP), np.uint8)
-        C4 = np.empty((16, _GROUP), np.uint8)
+        A6 = np.empty(_GROUP, np.float32)
+        A4 = np.empty(_GROUP, np.float32)
         sb6 = np.empty(_GROUP, np.uint8)
         sb4 = np.empty(_GROUP, np.uint8)
         f6 = np.empty(_GROUP, np.float32)
@@ -389,9 +416,127 @@ def _four_over_six_rows(x, p, packed, scales):
         sf4 = np.empty(_GROUP, np.float32)
         full = nb // _GROUP * _GROUP
         for g0 in range(0, full, _GROUP):  # (the group size a constant here: faster loops)
-            _group_1d(x, r, g0, _GROUP, p, X, C6, C4, S6, S4, sb6, sb4, f6, f4, sf6, sf4, packed, scales)
+            _group_1d(x, r, g0, _GROUP, p, X, A6, A4, sb6, sb4, f6, f4, sf6, sf4, packed, scales)
         if full < nb:
-            _group_1d(x, r, full, nb - full, p, X, C6, C4, S6, S4, sb6, sb4, f6, f4, sf6, sf4, packed, scales)
+            _group_1d(x, r, full, nb - full, p, X, A6, A4, sb6, sb4, f6, f4, sf6, sf4, packed, scales)
+
+
+@numba.njit(**JIT_SCALAR)
+def _group_2d(x, tr, g0, G, p, X, ACC6, ACC4, A6, A4, sb6, sb4, f6, f4, sf6, sf4, packed, scales):
+    """16x16 tiles g0 .. g0 + G - 1 (G <= _GROUP) of tile row tr, side by side as in
+    _group_1d (X[n, j] is element n = 16 a + b of tile g0 + j: row a, column b). The
+    error sums in the recipe's order, per tile: torch's over 256 terms keeps 32
+    accumulators (term n adds to n % 32, in order: lane l of _torch_sum's accumulator k
+    is n % 32 = 8 k + l), then ((t_l + t_(8+l)) + t_(16+l)) + t_(24+l) summed over the
+    lanes from 0; TE's sums each tile row sequentially, then the 16 row sums in
+    warp-shuffle order (_te_sum); abs_max takes the max."""
+    r0 = tr * 16
+    c0 = g0 * 16
+    for a in range(16):
+        for j in range(G):
+            for b in range(16):
+                X[a * 16 + b, j] = x[r0 + a, c0 + 16 * j + b]
+    te = p.te
+    for j in range(G):  # (the tile maxima in A6, one vector step per element)
+        A6[j] = abs(X[0, j])
+    for n in range(1, 256):
+        for j in range(G):
+            A6[j] = max(A6[j], abs(X[n, j]))
+    for j in range(G):
+        pre = A6[j] / p.vmax * p.c if (p.amax > _ZERO or te) else _ZERO
+        sb6[j] = e4m3_code(pre)
+        sb4[j] = e4m3_code(pre * _EXPAND)
+        sf6[j] = E4M3_DECODE[sb6[j]]
+        sf4[j] = E4M3_DECODE[sb4[j]]
+        f6[j] = _element_factor(sf6[j], p.decode, te)
+        f4[j] = _element_factor(sf4[j], p.decode, te)
+    amax, k_const, rule = p.amax, p.k_const, p.rule
+    mse = rule == _MSE
+    both = rule <= _ABS_MAX
+    if not both:
+        pass
+    elif rule == _ABS_MAX:
+        for j in range(G):
+            A6[j] = _ZERO  # (every term is >= 0)
+            A4[j] = _ZERO
+        for n in range(256):
+            for j in range(G):
+                A6[j] = max(A6[j], _element_term(X[n, j], f6[j], sf6[j], amax, k_const, te, False))
+                A4[j] = max(A4[j], _element_term(X[n, j], f4[j], sf4[j], amax, k_const, te, False))
+    elif te:  # row a's sum into ACC[a], then the shuffle tree
+        for a in range(16):
+            for j in range(G):
+                ACC6[a, j] = _element_term(X[a * 16, j], f6[j], sf6[j], amax, k_const, te, mse)
+                ACC4[a, j] = _element_term(X[a * 16, j], f4[j], sf4[j], amax, k_const, te, mse)
+            for b in range(1, 16):
+                for j in range(G):
+                    ACC6[a, j] += _element_term(X[a * 16 + b, j], f6[j], sf6[j], amax, k_const, te, mse)
+                    ACC4[a, j] += _element_term(X[a * 16 + b, j], f4[j], sf4[j], amax, k_const, te, mse)
+        off = 8
+        while off > 0:
+            for i in range(off):
+                for j in range(G):
+                    ACC6[i, j] = ACC6[i, j] + ACC6[i + off, j]
+                    ACC4[i, j] = ACC4[i, j] + ACC4[i + off, j]
+            off //= 2
+        for j in range(G):
+            A6[j] = ACC6[0, j]
+            A4[j] = ACC4[0, j]
+    else:
+        for n in range(32):
+            for j in range(G):
+                ACC6[n, j] = _element_term(X[n, j], f6[j], sf6[j], amax, k_const, te, mse)
+                ACC4[n, j] = _element_term(X[n, j], f4[j], sf4[j], amax, k_const, te, mse)
+        for g in range(1, 8):
+            for m in range(32):
+                for j in range(G):
+                    ACC6[m, j] += _element_term(X[32 * g + m, j], f6[j], sf6[j], amax, k_const, te, mse)
+                    ACC4[m, j] += _element_term(X[32 * g + m, j], f4[j], sf4[j], amax, k_const, te, mse)
+        for j in range(G):
+            A6[j] = _ZERO
+            A4[j] = _ZERO
+        for l in range(8):
+            for j in range(G):
+                A6[j] += ((ACC6[l, j] + ACC6[8 + l, j]) + ACC6[16 + l, j]) + ACC6[24 + l, j]
+                A4[j] += ((ACC4[l, j] + ACC4[8 + l, j]) + ACC4[16 + l, j]) + ACC4[24 + l, j]
+    for j in range(G):
+        four = both and A4[j] < A6[j]  # strict: ties (and NaN) keep 6
+        f6[j] = f4[j] if four else f6[j]  # (f6, sb6 now hold the chosen candidate's)
+        sb6[j] = sb4[j] if four else sb6[j]
+    for a in range(16):
+        for j in range(G):
+            scales[r0 + a, g0 + j] = sb6[j]
+        for k in range(8):
+            for j in range(G):
+                m0, n0 = _round_element(X[a * 16 + 2 * k, j], f6[j], te)
+                m1, n1 = _round_element(X[a * 16 + 2 * k + 1, j], f6[j], te)
+                byte = _element_code_value(m0, n0) + _F(16.0) * _element_code_value(m1, n1)
+                packed[r0 + a, (g0 + j) * 8 + k] = np.uint8(np.int32(byte))
+
+
+@numba.njit(**JIT_PARALLEL)
+def _four_over_six_tiles(x, p, packed, scales):
+    """The CPU kernel of 16x16 tiles: each row of tiles in groups of _GROUP (_group_2d;
+    the last group may be smaller), held to four_over_six_unit, the definition."""
+    R, C = x.shape
+    nb = C // 16
+    for tr in numba.prange(R // 16):
+        X = np.empty((256, _GROUP), np.float32)
+        ACC6 = np.empty((32, _GROUP), np.float32)
+        ACC4 = np.empty((32, _GROUP), np.float32)
+        A6 = np.empty(_GROUP, np.float32)
+        A4 = np.empty(_GROUP, np.float32)
+        sb6 = np.empty(_GROUP, np.uint8)
+        sb4 = np.empty(_GROUP, np.uint8)
+        f6 = np.empty(_GROUP, np.float32)
+        f4 = np.empty(_GROUP, np.float32)
+        sf6 = np.empty(_GROUP, np.float32)
+        sf4 = np.empty(_GROUP, np.float32)
+        full = nb // _GROUP * _GROUP
+        for g0 in range(0, full, _GROUP):
+            _group_2d(x, tr, g0, _GROUP, p, X, ACC6, ACC4, A6, A4, sb6, sb4, f6, f4, sf6, sf4, packed, scales)
+        if full < nb:
+            _group_2d(x, tr, full, nb - full, p, X, ACC6, ACC4, A6, A4, sb6, sb4, f6, f4, sf6, sf4, packed, scales)
 
 
 @numba.njit(**JIT_PARALLEL)
@@ -531,7 +676,7 @@ def _quantize_2d(x, name, rule, block_2d, recipe, scale_max, tensor_amax, H=None
     if xf.size and H is None and tile_rows == 1:
         _four_over_six_rows(xf, p, packed, scales)
     elif xf.size and H is None:
-        _four_over_six_kernel(xf, tile_rows, p, packed, scales)
+        _four_over_six_tiles(xf, p, packed, scales)
     elif xf.size:
         _four_over_six_hessian_kernel(xf, tile_rows, p, H, packed, scales)
     return scales, packed, p.amax, ts

@@ -217,23 +217,27 @@ def test_zero_tensor():
 
 
 @pytest.mark.parametrize("recipe, rules", [("fouroversix", RULES), ("te", ("mae", "mse"))])
-def test_the_grouped_cpu_kernel_is_the_unit(recipe, rules):
-    """The CPU's 1-D kernel runs 16 blocks side by side (four_over_six._group_1d); it
-    equals the per-block definition (four_over_six_unit, which the GPU twin runs) on rows
-    of 2 groups and a remainder, every rule, both recipes, edge data; and the port on
-    such rows."""
+@pytest.mark.parametrize("tile_rows", [1, 16])
+def test_the_grouped_cpu_kernel_is_the_unit(recipe, rules, tile_rows):
+    """The CPU kernels run 16 blocks or 16x16 tiles side by side (four_over_six._group_1d,
+    _group_2d) and compute the codes of the chosen candidate only; they equal the
+    per-unit definition (four_over_six_unit, which the GPU twin runs) on rows of 2 groups
+    and a smaller remainder, every rule, both recipes and both E4M3 bounds, edge data;
+    and the port on such rows."""
     from nvfp4_np import four_over_six as fos
 
-    rng = np.random.default_rng(zlib.crc32(recipe.encode()))
-    for kind in ("normal", "wide", "grid", "int", "sparse"):
-        x = inputs(rng, 16, 16 * 16 * 2 + 48, kind).astype(np.float32)
+    grouped = fos._four_over_six_rows if tile_rows == 1 else fos._four_over_six_tiles
+    rng = np.random.default_rng(zlib.crc32(recipe.encode()) + tile_rows)
+    for kind in ("normal", "wide", "grid", "int", "tile-spike", "sparse"):
+        x = inputs(rng, 32, 16 * 16 * 2 + 48, kind).astype(np.float32)
         x[0, :5] = [-0.0, 0.0, -1e-30, 1e-30, -0.0]
         for rule in rules:
-            xf, tile_rows, p, _ = fos.prepare_2d(x, "W", rule, False, recipe, None, None)
-            got = [np.zeros((16, x.shape[1] // 2), np.uint8), np.zeros((16, x.shape[1] // 16), np.uint8)]
-            want = [np.zeros_like(a) for a in got]
-            fos._four_over_six_rows(xf, p, *got)
-            fos._four_over_six_kernel(xf, 1, p, *want)
-            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), (kind, rule)
+            for smax in (256, 448) if rule in ("mse", "mae", "abs_max") else (None,):
+                xf, _, p, _ = fos.prepare_2d(x, "W", rule, tile_rows == 16, recipe, smax, None)
+                got = [np.zeros((32, x.shape[1] // 2), np.uint8), np.zeros((32, x.shape[1] // 16), np.uint8)]
+                want = [np.zeros_like(a) for a in got]
+                grouped(xf, p, *got)
+                fos._four_over_six_kernel(xf, tile_rows, p, *want)
+                assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), (kind, rule, smax)
             if recipe == "fouroversix":
-                check(x, rule, False)
+                check(x, rule, tile_rows == 16)
