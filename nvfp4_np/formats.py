@@ -215,10 +215,17 @@ def e2m1_round(y, rne):
 
 
 @numba.njit(**JIT_SCALAR_FN)
+def e2m1_index_value(q):
+    """The index of an E2M1 magnitude ``q`` (float32) in E2M1_VALUES (0, 0.5, 1, 1.5, 2,
+    3, 4, 6 -> 0..7), its code without the sign, as a float32: 2q up to 2, q + 2 above,
+    7 for 6."""
+    return min(q + q, q + np.float32(2.0), np.float32(7.0))
+
+
+@numba.njit(**JIT_SCALAR_FN)
 def e2m1_index(q):
-    """The index of an E2M1 magnitude ``q`` in E2M1_VALUES (0, 0.5, 1, 1.5, 2, 3, 4, 6 ->
-    0..7), its code without the sign: 2q up to 2, q + 2 above, 7 for 6."""
-    return np.uint64(min(q + q, q + np.float32(2.0), np.float32(7.0)))
+    """e2m1_index_value as an integer."""
+    return np.uint64(e2m1_index_value(q))
 
 
 @numba.njit(**JIT_SCALAR)

@@ -38,7 +38,7 @@ from ._arith import mul_rn
 from ._convert import max_abs_bits
 from ._f32bits import f32_to_bits
 from ._config import JIT_PARALLEL, JIT_SCALAR, JIT_SCALAR_FN
-from .formats import E4M3_DECODE, e4m3_code
+from .formats import E4M3_DECODE, e2m1_index_value, e4m3_code
 
 __all__ = ["nvfp4_four_over_six", "four_over_six_blocks", "RULES", "FOUR_OVER_SIX_RECIPES", "SCALE_MAXES"]
 
@@ -72,7 +72,16 @@ _TOO_SMALL_FACTOR = 1024.0
 @numba.njit(**JIT_SCALAR_FN)
 def _round_element(val, factor, clamp):
     """An element of a candidate rounded: (m, neg), ``m`` the magnitude on the E2M1 grid
-    (0..6, or 8) and ``neg`` its sign as the code takes it (_quantize_element)."""
+    (0..6, or 8) and ``neg`` its sign as the code takes it.
+
+    ``scaled = fl(val * factor)``, its magnitude y (with ``clamp``, TE's, at most 6)
+    rounded half to even on the E2M1 grid: ``(y + M) - M`` with M = 2^22, 2^23, 2^24
+    below 2, below 4 and above (the float32 numbers near M are spaced 0.5, 1, 2, so the
+    addition rounds y to the grid's spacing there, ties to even, and the subtraction is
+    exact). Without the clamp (fouroversix) y in [7, 9) (an E4M3-subnormal scale rounded
+    down; 9 is out of reach) gives 8. A negative that rounds to 0 is negative (-0);
+    a product of -0.0 is not in fouroversix (x < 0), is in TE. Branch-free, so that the
+    loops over blocks vectorise."""
     scaled = val * factor
     y = abs(scaled)
     if clamp:
@@ -90,10 +99,10 @@ def _round_element(val, factor, clamp):
 @numba.njit(**JIT_SCALAR_FN)
 def _element_code_value(m, neg):
     """The 4-bit code of a rounded element (m, neg) as a float32 value 0..15: sign << 3 |
-    index, the index of 0, 0.5, 1, 1.5, 2, 3, 4, 6 being min(2m, m + 2, 7); 8 gives 8
-    (0x8) for either sign. (A float, so that a block's codes pack with float operations
-    and one conversion.)"""
-    idx = min(m + m, m + _F(2.0), _F(7.0))
+    E2M1 index (formats.e2m1_index_value); 8 gives 8 (0x8) for either sign (fouroversix
+    encodes through bfloat16 bits). (A float, so that a block's codes pack with float
+    operations and one conversion.)"""
+    idx = e2m1_index_value(m)
     code = idx + _EIGHT if neg else idx
     return _EIGHT if m == _EIGHT else code
 
@@ -107,18 +116,8 @@ def _element_error(m, neg, val, sf, amax, k_const):
 
 @numba.njit(**JIT_SCALAR_FN)
 def _quantize_element(val, factor, sf, amax, k_const, clamp):
-    """One element of a candidate: (its code, its error ``fl(fl(fl(q * s) * amax) / K) - val``).
-
-    ``scaled = fl(val * factor)``, its magnitude y (with ``clamp``, TE's, at most 6)
-    rounded half to even on the E2M1 grid: ``(y + M) - M`` with M = 2^22, 2^23, 2^24
-    below 2, below 4 and above (the float32 numbers near M are spaced 0.5, 1, 2, so the
-    addition rounds y to the grid's spacing there, ties to even, and the subtraction is
-    exact). Without the clamp (fouroversix) y in [7, 9) (an E4M3-subnormal scale rounded
-    down; 9 is out of reach) gives 8. The code is sign << 3 | index (0, 0.5, 1, 1.5, 2,
-    3, 4, 6 -> 0..7) with 8 -> 0x8 for either sign (fouroversix encodes through bfloat16
-    bits), a negative that rounds to 0 gives -0 (0x8); a product of -0.0 gives 0x0 in
-    fouroversix, 0x8 in TE (its kernel's cvt keeps the sign bit). Branch-free, so that
-    the loops over a block vectorise."""
+    """One element of a candidate: (its code, its error ``fl(fl(fl(q * s) * amax) / K) - val``):
+    _round_element, then _element_code_value and _element_error."""
     m, neg = _round_element(val, factor, clamp)
     code = np.uint8(np.int32(_element_code_value(m, neg)))
     return code, _element_error(m, neg, val, sf, amax, k_const)
@@ -134,6 +133,22 @@ def _element_factor(sf, decode, te):
     return _ONE / (decode * sf) if sf != _ZERO else _ZERO
 
 
+@numba.njit(**JIT_SCALAR_FN)
+def _candidate_scales(bmax, p):
+    """A unit's two candidates from its max|x| ``bmax``: (sb6, sb4, sf6, sf4, f6, f4), the
+    6 candidate's scale byte E4M3(fl(fl(bmax / vmax) * c)), the 4 candidate's
+    E4M3(fl(that * 1.5)) (not bmax / 4), their values and their element factors."""
+    # (fouroversix with amax == 0: c is inf, bmax / vmax * c is 0 * inf = NaN in float32
+    # as in torch; fouroversix's scale is then 0 (its amax == 0 branch): so here. TE's
+    # S_enc is 1 there.)
+    pre = bmax / p.vmax * p.c if (p.amax > _ZERO or p.te) else _ZERO
+    sb6 = e4m3_code(pre)
+    sb4 = e4m3_code(pre * _EXPAND)
+    sf6 = E4M3_DECODE[sb6]
+    sf4 = E4M3_DECODE[sb4]
+    return sb6, sb4, sf6, sf4, _element_factor(sf6, p.decode, p.te), _element_factor(sf4, p.decode, p.te)
+
+
 @numba.njit(**JIT_SCALAR)
 def _candidates(x, r0, c0, tile_rows, p, both, v, c6, c4, e6, e4):
     """Load the unit (rows r0.., columns c0..c0+15) into ``v``; quantize it with the 6
@@ -146,16 +161,7 @@ def _candidates(x, r0, c0, tile_rows, p, both, v, c6, c4, e6, e4):
             val = x[r0 + a, c0 + b]
             v[a * 16 + b] = val
             bmax = max(bmax, abs(val))
-    # (fouroversix with amax == 0: c is inf, bmax / vmax * c is 0 * inf = NaN in float32
-    # as in torch; fouroversix's scale is then 0 (its amax == 0 branch): so here. TE's
-    # S_enc is 1 there.)
-    pre = bmax / p.vmax * p.c if (p.amax > _ZERO or p.te) else _ZERO
-    sb6 = e4m3_code(pre)
-    sb4 = e4m3_code(pre * _EXPAND)
-    sf6 = E4M3_DECODE[sb6]
-    sf4 = E4M3_DECODE[sb4]
-    f6 = _element_factor(sf6, p.decode, p.te)
-    f4 = _element_factor(sf4, p.decode, p.te)
+    sb6, sb4, sf6, sf4, f6, f4 = _candidate_scales(bmax, p)
     amax, k_const, te = p.amax, p.k_const, p.te
     n = tile_rows * 16
     if both:
@@ -262,8 +268,8 @@ def four_over_six_unit(x, tr, tc, tile_rows, p, v, c6, c4, e6, e4, packed, scale
     float32 ``x``: its 6 and 4 candidates, the choice by the rule (the 4 candidate only
     if its error is strictly lower: ties and NaN keep 6), the codes packed into
     ``packed`` and the scale byte into ``scales`` on each of its rows. ``v``, ``c6``,
-    ``c4``, ``e6``, ``e4``: scratch of tile_rows * 16 (the CPU kernel and its GPU twin
-    both call this)."""
+    ``c4``, ``e6``, ``e4``: scratch of tile_rows * 16. The definition: the GPU twin runs
+    it, and the CPU's grouped kernels are held to it (through _four_over_six_kernel)."""
     n = tile_rows * 16
     r0 = tr * tile_rows
     both = p.rule <= _ABS_MAX
@@ -317,7 +323,7 @@ def _four_over_six_hessian_kernel(x, tile_rows, p, H, packed, scales):
             four_over_six_hessian_unit(x, tr, tc, tile_rows, p, H, v, c6, c4, r6, r4, packed, scales)
 
 
-#: Blocks per group of the CPU's 1-D kernel (one SIMD lane per block).
+#: Units (blocks of 16 or 16x16 tiles) per group of the CPU kernels, one SIMD lane each.
 _GROUP = 16
 
 
@@ -331,18 +337,18 @@ def _element_term(val, factor, sf, amax, k_const, clamp, mse):
 
 
 @numba.njit(**JIT_SCALAR)
-def _group_1d(x, r, g0, G, p, X, A6, A4, sb6, sb4, f6, f4, sf6, sf4, packed, scales):
+def _group_1d(x, r, g0, G, p, X, err6, err4, sb6, sb4, sf6, sf4, f6, f4, sb, f, packed, scales):
     """Blocks g0 .. g0 + G - 1 (G <= _GROUP) of row r, the same arithmetic as
     four_over_six_unit with the blocks side by side (X[i, j] is element i of block
-    g0 + j): the block maxima, both candidates' scales and the error sums in their order
-    run as vector operations across the blocks; the codes are computed once, for the
-    chosen candidate only."""
+    g0 + j): the block maxima, both candidates' scales and the error sums in their
+    order run as vector operations across the blocks; the codes are computed once, for
+    the chosen candidate only."""
     c0 = g0 * 16
     for j in range(G):
         for i in range(16):
             X[i, j] = x[r, c0 + 16 * j + i]
     te = p.te
-    for j in range(G):
+    for j in range(G):  # (_candidate_scales written out: its tuple into arrays ran 1.4x slower here)
         bmax = _ZERO
         for i in range(16):
             bmax = max(bmax, abs(X[i, j]))
@@ -356,44 +362,44 @@ def _group_1d(x, r, g0, G, p, X, A6, A4, sb6, sb4, f6, f4, sf6, sf4, packed, sca
     amax, k_const, rule = p.amax, p.k_const, p.rule
     mse = rule == _MSE
     both = rule <= _ABS_MAX
-    # the rule's error of each candidate, in the recipe's order (_error) -> A6[j], A4[j]
+    # each candidate's error in the recipe's order (_error) -> err6[j], err4[j]
     if not both:
         pass
     elif rule == _ABS_MAX:
         for j in range(G):
-            A6[j] = _element_term(X[0, j], f6[j], sf6[j], amax, k_const, te, False)
-            A4[j] = _element_term(X[0, j], f4[j], sf4[j], amax, k_const, te, False)
+            err6[j] = _element_term(X[0, j], f6[j], sf6[j], amax, k_const, te, False)
+            err4[j] = _element_term(X[0, j], f4[j], sf4[j], amax, k_const, te, False)
         for i in range(1, 16):
             for j in range(G):
-                A6[j] = max(A6[j], _element_term(X[i, j], f6[j], sf6[j], amax, k_const, te, False))
-                A4[j] = max(A4[j], _element_term(X[i, j], f4[j], sf4[j], amax, k_const, te, False))
+                err6[j] = max(err6[j], _element_term(X[i, j], f6[j], sf6[j], amax, k_const, te, False))
+                err4[j] = max(err4[j], _element_term(X[i, j], f4[j], sf4[j], amax, k_const, te, False))
     elif te:  # sequential over the 16 elements
         for j in range(G):
-            A6[j] = _element_term(X[0, j], f6[j], sf6[j], amax, k_const, te, mse)
-            A4[j] = _element_term(X[0, j], f4[j], sf4[j], amax, k_const, te, mse)
+            err6[j] = _element_term(X[0, j], f6[j], sf6[j], amax, k_const, te, mse)
+            err4[j] = _element_term(X[0, j], f4[j], sf4[j], amax, k_const, te, mse)
         for i in range(1, 16):
             for j in range(G):
-                A6[j] += _element_term(X[i, j], f6[j], sf6[j], amax, k_const, te, mse)
-                A4[j] += _element_term(X[i, j], f4[j], sf4[j], amax, k_const, te, mse)
-    else:  # torch: from 0, p_i = t_i + t_(i+8) added in order
+                err6[j] += _element_term(X[i, j], f6[j], sf6[j], amax, k_const, te, mse)
+                err4[j] += _element_term(X[i, j], f4[j], sf4[j], amax, k_const, te, mse)
+    else:  # torch (_torch_sum): from 0, t_i + t_(i+8) added in order
         for j in range(G):
-            A6[j] = _ZERO
-            A4[j] = _ZERO
+            err6[j] = _ZERO
+            err4[j] = _ZERO
         for i in range(8):
             for j in range(G):
-                A6[j] += (_element_term(X[i, j], f6[j], sf6[j], amax, k_const, te, mse)
-                          + _element_term(X[i + 8, j], f6[j], sf6[j], amax, k_const, te, mse))
-                A4[j] += (_element_term(X[i, j], f4[j], sf4[j], amax, k_const, te, mse)
-                          + _element_term(X[i + 8, j], f4[j], sf4[j], amax, k_const, te, mse))
-    for j in range(G):
-        four = both and A4[j] < A6[j]  # strict: ties (and NaN) keep 6
-        f6[j] = f4[j] if four else f6[j]  # (f6, sb6 now hold the chosen candidate's)
-        sb6[j] = sb4[j] if four else sb6[j]
-        scales[r, g0 + j] = sb6[j]
-    for k in range(8):  # codes as float32 values 0..15: lo + 16 hi converts once
+                err6[j] += (_element_term(X[i, j], f6[j], sf6[j], amax, k_const, te, mse)
+                            + _element_term(X[i + 8, j], f6[j], sf6[j], amax, k_const, te, mse))
+                err4[j] += (_element_term(X[i, j], f4[j], sf4[j], amax, k_const, te, mse)
+                            + _element_term(X[i + 8, j], f4[j], sf4[j], amax, k_const, te, mse))
+    for j in range(G):  # the choice: 4 only if its error is strictly lower (ties and NaN keep 6)
+        four = both and err4[j] < err6[j]
+        f[j] = f4[j] if four else f6[j]
+        sb[j] = sb4[j] if four else sb6[j]
+        scales[r, g0 + j] = sb[j]
+    for k in range(8):  # the chosen codes as float32 values 0..15: lo + 16 hi, converted once
         for j in range(G):
-            m0, n0 = _round_element(X[2 * k, j], f6[j], te)
-            m1, n1 = _round_element(X[2 * k + 1, j], f6[j], te)
+            m0, n0 = _round_element(X[2 * k, j], f[j], te)
+            m1, n1 = _round_element(X[2 * k + 1, j], f[j], te)
             byte = _element_code_value(m0, n0) + _F(16.0) * _element_code_value(m1, n1)
             packed[r, (g0 + j) * 8 + k] = np.uint8(np.int32(byte))
 
@@ -406,64 +412,60 @@ def _four_over_six_rows(x, p, packed, scales):
     nb = C // 16
     for r in numba.prange(R):
         X = np.empty((16, _GROUP), np.float32)
-        A6 = np.empty(_GROUP, np.float32)
-        A4 = np.empty(_GROUP, np.float32)
+        err6 = np.empty(_GROUP, np.float32)
+        err4 = np.empty(_GROUP, np.float32)
         sb6 = np.empty(_GROUP, np.uint8)
         sb4 = np.empty(_GROUP, np.uint8)
-        f6 = np.empty(_GROUP, np.float32)
-        f4 = np.empty(_GROUP, np.float32)
+        sb = np.empty(_GROUP, np.uint8)
         sf6 = np.empty(_GROUP, np.float32)
         sf4 = np.empty(_GROUP, np.float32)
+        f6 = np.empty(_GROUP, np.float32)
+        f4 = np.empty(_GROUP, np.float32)
+        f = np.empty(_GROUP, np.float32)
         full = nb // _GROUP * _GROUP
         for g0 in range(0, full, _GROUP):  # (the group size a constant here: faster loops)
-            _group_1d(x, r, g0, _GROUP, p, X, A6, A4, sb6, sb4, f6, f4, sf6, sf4, packed, scales)
+            _group_1d(x, r, g0, _GROUP, p, X, err6, err4, sb6, sb4, sf6, sf4, f6, f4, sb, f, packed, scales)
         if full < nb:
-            _group_1d(x, r, full, nb - full, p, X, A6, A4, sb6, sb4, f6, f4, sf6, sf4, packed, scales)
+            _group_1d(x, r, full, nb - full, p, X, err6, err4, sb6, sb4, sf6, sf4, f6, f4, sb, f, packed, scales)
 
 
 @numba.njit(**JIT_SCALAR)
-def _group_2d(x, tr, g0, G, p, X, ACC6, ACC4, A6, A4, sb6, sb4, f6, f4, sf6, sf4, packed, scales):
+def _group_2d(x, tr, g0, G, p, X, ACC6, ACC4, err6, err4, sb6, sb4, sf6, sf4, f6, f4, sb, f, packed, scales):
     """16x16 tiles g0 .. g0 + G - 1 (G <= _GROUP) of tile row tr, side by side as in
-    _group_1d (X[n, j] is element n = 16 a + b of tile g0 + j: row a, column b). The
-    error sums in the recipe's order, per tile: torch's over 256 terms keeps 32
-    accumulators (term n adds to n % 32, in order: lane l of _torch_sum's accumulator k
-    is n % 32 = 8 k + l), then ((t_l + t_(8+l)) + t_(16+l)) + t_(24+l) summed over the
-    lanes from 0; TE's sums each tile row sequentially, then the 16 row sums in
-    warp-shuffle order (_te_sum); abs_max takes the max."""
+    _group_1d (X[16 a + b, j] is row a, column b of tile g0 + j). The error sums in the
+    recipe's order, per tile: torch's over 256 terms keeps 32 accumulators (term n adds
+    to n % 32, in order: lane l of _torch_sum's accumulator k is n % 32 = 8 k + l), then
+    ((t_l + t_(8+l)) + t_(16+l)) + t_(24+l) summed over the lanes from 0; TE's sums each
+    tile row sequentially, then the 16 row sums in warp-shuffle order (_te_sum); abs_max
+    takes the max."""
     r0 = tr * 16
     c0 = g0 * 16
     for a in range(16):
         for j in range(G):
             for b in range(16):
                 X[a * 16 + b, j] = x[r0 + a, c0 + 16 * j + b]
-    te = p.te
-    for j in range(G):  # (the tile maxima in A6, one vector step per element)
-        A6[j] = abs(X[0, j])
+    bmax = err6  # (the tile maxima, before the errors: one vector step per element)
+    for j in range(G):
+        bmax[j] = abs(X[0, j])
     for n in range(1, 256):
         for j in range(G):
-            A6[j] = max(A6[j], abs(X[n, j]))
+            bmax[j] = max(bmax[j], abs(X[n, j]))
     for j in range(G):
-        pre = A6[j] / p.vmax * p.c if (p.amax > _ZERO or te) else _ZERO
-        sb6[j] = e4m3_code(pre)
-        sb4[j] = e4m3_code(pre * _EXPAND)
-        sf6[j] = E4M3_DECODE[sb6[j]]
-        sf4[j] = E4M3_DECODE[sb4[j]]
-        f6[j] = _element_factor(sf6[j], p.decode, te)
-        f4[j] = _element_factor(sf4[j], p.decode, te)
-    amax, k_const, rule = p.amax, p.k_const, p.rule
+        sb6[j], sb4[j], sf6[j], sf4[j], f6[j], f4[j] = _candidate_scales(bmax[j], p)
+    amax, k_const, te, rule = p.amax, p.k_const, p.te, p.rule
     mse = rule == _MSE
     both = rule <= _ABS_MAX
     if not both:
         pass
     elif rule == _ABS_MAX:
         for j in range(G):
-            A6[j] = _ZERO  # (every term is >= 0)
-            A4[j] = _ZERO
+            err6[j] = _ZERO  # (every term is >= 0)
+            err4[j] = _ZERO
         for n in range(256):
             for j in range(G):
-                A6[j] = max(A6[j], _element_term(X[n, j], f6[j], sf6[j], amax, k_const, te, False))
-                A4[j] = max(A4[j], _element_term(X[n, j], f4[j], sf4[j], amax, k_const, te, False))
-    elif te:  # row a's sum into ACC[a], then the shuffle tree
+                err6[j] = max(err6[j], _element_term(X[n, j], f6[j], sf6[j], amax, k_const, te, False))
+                err4[j] = max(err4[j], _element_term(X[n, j], f4[j], sf4[j], amax, k_const, te, False))
+    elif te:  # row a's sum, sequential, into ACC[a]; then the shuffle tree
         for a in range(16):
             for j in range(G):
                 ACC6[a, j] = _element_term(X[a * 16, j], f6[j], sf6[j], amax, k_const, te, mse)
@@ -480,36 +482,36 @@ def _group_2d(x, tr, g0, G, p, X, ACC6, ACC4, A6, A4, sb6, sb4, f6, f4, sf6, sf4
                     ACC4[i, j] = ACC4[i, j] + ACC4[i + off, j]
             off //= 2
         for j in range(G):
-            A6[j] = ACC6[0, j]
-            A4[j] = ACC4[0, j]
-    else:
-        for n in range(32):
+            err6[j] = ACC6[0, j]
+            err4[j] = ACC4[0, j]
+    else:  # torch: term 32 g + m into ACC[m] (indexing by n % 32 ran 1.2x slower); the lanes
+        for m in range(32):
             for j in range(G):
-                ACC6[n, j] = _element_term(X[n, j], f6[j], sf6[j], amax, k_const, te, mse)
-                ACC4[n, j] = _element_term(X[n, j], f4[j], sf4[j], amax, k_const, te, mse)
+                ACC6[m, j] = _element_term(X[m, j], f6[j], sf6[j], amax, k_const, te, mse)
+                ACC4[m, j] = _element_term(X[m, j], f4[j], sf4[j], amax, k_const, te, mse)
         for g in range(1, 8):
             for m in range(32):
                 for j in range(G):
                     ACC6[m, j] += _element_term(X[32 * g + m, j], f6[j], sf6[j], amax, k_const, te, mse)
                     ACC4[m, j] += _element_term(X[32 * g + m, j], f4[j], sf4[j], amax, k_const, te, mse)
         for j in range(G):
-            A6[j] = _ZERO
-            A4[j] = _ZERO
+            err6[j] = _ZERO
+            err4[j] = _ZERO
         for l in range(8):
             for j in range(G):
-                A6[j] += ((ACC6[l, j] + ACC6[8 + l, j]) + ACC6[16 + l, j]) + ACC6[24 + l, j]
-                A4[j] += ((ACC4[l, j] + ACC4[8 + l, j]) + ACC4[16 + l, j]) + ACC4[24 + l, j]
-    for j in range(G):
-        four = both and A4[j] < A6[j]  # strict: ties (and NaN) keep 6
-        f6[j] = f4[j] if four else f6[j]  # (f6, sb6 now hold the chosen candidate's)
-        sb6[j] = sb4[j] if four else sb6[j]
+                err6[j] += ((ACC6[l, j] + ACC6[8 + l, j]) + ACC6[16 + l, j]) + ACC6[24 + l, j]
+                err4[j] += ((ACC4[l, j] + ACC4[8 + l, j]) + ACC4[16 + l, j]) + ACC4[24 + l, j]
+    for j in range(G):  # the choice, as in _group_1d
+        four = both and err4[j] < err6[j]
+        f[j] = f4[j] if four else f6[j]
+        sb[j] = sb4[j] if four else sb6[j]
     for a in range(16):
         for j in range(G):
-            scales[r0 + a, g0 + j] = sb6[j]
+            scales[r0 + a, g0 + j] = sb[j]
         for k in range(8):
             for j in range(G):
-                m0, n0 = _round_element(X[a * 16 + 2 * k, j], f6[j], te)
-                m1, n1 = _round_element(X[a * 16 + 2 * k + 1, j], f6[j], te)
+                m0, n0 = _round_element(X[a * 16 + 2 * k, j], f[j], te)
+                m1, n1 = _round_element(X[a * 16 + 2 * k + 1, j], f[j], te)
                 byte = _element_code_value(m0, n0) + _F(16.0) * _element_code_value(m1, n1)
                 packed[r0 + a, (g0 + j) * 8 + k] = np.uint8(np.int32(byte))
 
@@ -524,25 +526,32 @@ def _four_over_six_tiles(x, p, packed, scales):
         X = np.empty((256, _GROUP), np.float32)
         ACC6 = np.empty((32, _GROUP), np.float32)
         ACC4 = np.empty((32, _GROUP), np.float32)
-        A6 = np.empty(_GROUP, np.float32)
-        A4 = np.empty(_GROUP, np.float32)
+        err6 = np.empty(_GROUP, np.float32)
+        err4 = np.empty(_GROUP, np.float32)
         sb6 = np.empty(_GROUP, np.uint8)
         sb4 = np.empty(_GROUP, np.uint8)
-        f6 = np.empty(_GROUP, np.float32)
-        f4 = np.empty(_GROUP, np.float32)
+        sb = np.empty(_GROUP, np.uint8)
         sf6 = np.empty(_GROUP, np.float32)
         sf4 = np.empty(_GROUP, np.float32)
+        f6 = np.empty(_GROUP, np.float32)
+        f4 = np.empty(_GROUP, np.float32)
+        f = np.empty(_GROUP, np.float32)
         full = nb // _GROUP * _GROUP
-        for g0 in range(0, full, _GROUP):
-            _group_2d(x, tr, g0, _GROUP, p, X, ACC6, ACC4, A6, A4, sb6, sb4, f6, f4, sf6, sf4, packed, scales)
+        for g0 in range(0, full, _GROUP):  # (the group size a constant here: faster loops)
+            _group_2d(x, tr, g0, _GROUP, p, X, ACC6, ACC4, err6, err4, sb6, sb4, sf6, sf4, f6, f4, sb, f, packed,
+                      scales)
         if full < nb:
-            _group_2d(x, tr, full, nb - full, p, X, ACC6, ACC4, A6, A4, sb6, sb4, f6, f4, sf6, sf4, packed, scales)
+            _group_2d(x, tr, full, nb - full, p, X, ACC6, ACC4, err6, err4, sb6, sb4, sf6, sf4, f6, f4, sb, f,
+                      packed, scales)
 
 
 @numba.njit(**JIT_PARALLEL)
 def _four_over_six_kernel(x, tile_rows, p, packed, scales):
     """Every block (tile_rows = 1) or 16x16 tile (tile_rows = 16) of the float32 (R, C)
-    ``x``: codes packed into ``packed`` (R, C / 2), scale bytes into ``scales`` (R, C / 16)."""
+    ``x`` through four_over_six_unit, one at a time: codes packed into ``packed``
+    (R, C / 2), scale bytes into ``scales`` (R, C / 16). Not called by the package (its
+    CPU kernels are _four_over_six_rows and _four_over_six_tiles): the tests hold those
+    to this one, the definition."""
     R, C = x.shape
     nbr = R // tile_rows
     nbc = C // 16

@@ -1,15 +1,16 @@
 """GPU twin of four_over_six.py: Four Over Six on a CUDA GPU, bit-identical to the CPU.
 
-One CUDA thread per 1-D block of 16 (or per 16x16 tile with ``block_2d``) runs the very
-same ``four_over_six_unit`` as the CPU kernel, compiled for CUDA by numba, with its
-scratch in local arrays of the unit's size (16 or 256 elements: two kernels, since a
-local array's size must be a global constant). The checks, the tensor constants and the
-errors are the CPU module's own (four_over_six.prepare_2d, check_shape, kernel_params).
+One CUDA thread per 1-D block of 16 (or per 16x16 tile with ``block_2d``) runs
+``four_over_six_unit``, the definition the CPU's grouped kernels are held to, compiled
+for CUDA by numba, with its scratch in local arrays of the unit's size (16 or 256
+elements: two kernels, since a local array's size must be a global constant). The
+checks, the tensor constants and the errors are the CPU module's own
+(four_over_six.prepare_2d, check_shape, kernel_params).
 
 The unit's arithmetic is IEEE float32 with every operation rounded once: division is
 IEEE (no fast-math), and the kernels compile with FMA contraction off
 (_gpu_tile.ieee_compile). Besides, no product in the unit's call path feeds an addition
-inexactly: ``_error``'s squares go through ``mul_rn``; ``_quantize_element``'s
+inexactly: ``_error``'s squares go through ``mul_rn``; ``_round_element``'s
 product ``val * factor`` reaches its addition only through an absolute value (and TE's
 clamp), e4m3_code's ``v * 2^9`` is exact (a power of two), and the error
 ``fl(fl(fl(q * s) * amax) / K) - val`` has a division between the products and the

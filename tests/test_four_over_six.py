@@ -128,6 +128,59 @@ def test_the_error_sum_is_torch_s_order(n):
     assert (sequential != ours).sum() > 100  # (the data tell orders apart)
 
 
+def test_the_tile_sum_order():
+    """fouroversix sums a 16x16 tile's 256 error terms in torch's order (32 accumulators,
+    term n into n % 32, then lane by lane): on this tile that order picks 4 where a
+    row-major sequential sum ties and keeps 6 (fouroversix 1.0.5 itself gives these
+    bytes). The sampled ties are too rare to hold the grouped kernel's tile sum."""
+    from nvfp4_np import four_over_six as fos
+
+    F32, v = np.float32, np.float32(2.0 ** -24)
+    # Tile 0 (columns 0..15): 1536 at (0, 0): amax 1536 = K, c = decode = 1, byte 0x78,
+    # code 7. Tile 1: row 0 = [5, 6, 1 - v, 1 - v, 0 ...] and v at the terms n = 16 a + b
+    # listed below (elements that round to 0 in both candidates: term v in each).
+    # 6 candidate (s = 1): 5 -> 4 (tie, even), 6 -> 6, 1 - v -> 1: terms 1, 0, v, v.
+    # 4 candidate (s = 1.5, factor fl(1/1.5)): 5 -> 3 (4.5), 6 -> 4 (6), 1 - v -> 0.5
+    #   (0.75): terms 0.5, 0, 0.25 - v, 0.25 - v.
+    # torch: accumulators n % 32: err6 lanes 1, 0, 4v, v, v, v, 2v, v; from 0 in float32:
+    #   1, 1, 1 + 4v, 1 + 4v (1 + 5v ties to even), 1 + 4v, 1 + 4v, 1 + 6v, 1 + 8v.
+    #   err4 lanes 0.5, 0, 0.25 + 2v, 0.25 - v, v, v, 2v, v: 0.5, 0.5, 0.75 + 2v, 1 (1 + v
+    #   ties to even), 1, 1, 1 + 2v, 1 + 4v. 1 + 4v < 1 + 8v: 4 wins, byte 0x3C on all 16
+    #   rows, row 0 codes 5 6 1 1: 65 11.
+    # Sequential: err6 = 1 (each v lost), err4 = 0.5, 0.75 - v, 1 - 2v, 1 - v, 1, then 1:
+    #   a tie, 6 kept (0x38, 76 22).
+    ns = [5, 6, 10, 34, 68, 135, 166, 170]
+    x = np.zeros((16, 32), F32)
+    x[0, 0] = 1536
+    x[0, 16:20] = [5, 6, 1 - v, 1 - v]
+    for n in ns:
+        x[n // 16, 16 + n % 16] = v
+    want_s = np.tile(np.array([0x78, 0x3C], np.uint8), (16, 1))
+    want_p = np.zeros((16, 16), np.uint8)
+    want_p[0, 0] = 0x07
+    want_p[0, 8:10] = [0x65, 0x11]
+    s, p, a = nvfp4_four_over_six(x, "mae", block_2d=True)
+    assert np.array_equal(s, want_s) and np.array_equal(p, want_p) and a == 1536
+    rp, rs, _ = quantize_to_fp4(x, "mae", True)
+    assert np.array_equal(rs.view(np.uint8), want_s) and np.array_equal(rp, want_p)
+    xf, _, prm, _ = fos.prepare_2d(x, "W", "mae", True, "fouroversix", None, None)
+    unit = [np.zeros((16, 16), np.uint8), np.zeros((16, 2), np.uint8)]
+    fos._four_over_six_kernel(xf, 16, prm, *unit)
+    assert np.array_equal(unit[0], want_p) and np.array_equal(unit[1], want_s)
+    # the terms above, in both orders: the data tell the orders apart
+    t6 = np.zeros(256, F32)
+    t4 = np.zeros(256, F32)
+    t6[[0, 2, 3]] = [1, v, v]
+    t4[[0, 2, 3]] = [0.5, F32(0.25) - v, F32(0.25) - v]
+    t6[ns] = v
+    t4[ns] = v
+    assert lane_sum_torch(t6[None])[0] == F32(1) + 8 * v and lane_sum_torch(t4[None])[0] == F32(1) + 4 * v
+    seq6, seq4 = F32(0), F32(0)
+    for n in range(256):
+        seq6, seq4 = F32(seq6 + t6[n]), F32(seq4 + t4[n])
+    assert seq6 == seq4 == 1
+
+
 def test_2d_tiles_share_one_byte():
     rng = np.random.default_rng(1)
     x = inputs(rng, 32, 64, "normal").astype(np.float32)
@@ -222,22 +275,33 @@ def test_the_grouped_cpu_kernel_is_the_unit(recipe, rules, tile_rows):
     """The CPU kernels run 16 blocks or 16x16 tiles side by side (four_over_six._group_1d,
     _group_2d) and compute the codes of the chosen candidate only; they equal the
     per-unit definition (four_over_six_unit, which the GPU twin runs) on rows of 2 groups
-    and a smaller remainder, every rule, both recipes and both E4M3 bounds, edge data;
-    and the port on such rows."""
+    and a smaller remainder, every rule, both recipes and both E4M3 bounds, edge data
+    where both candidates win; and the port on such rows."""
     from nvfp4_np import four_over_six as fos
 
     grouped = fos._four_over_six_rows if tile_rows == 1 else fos._four_over_six_tiles
     rng = np.random.default_rng(zlib.crc32(recipe.encode()) + tile_rows)
+    picked = {r: [0, 0] for r in ("mse", "mae", "abs_max")}  # (units that kept 6, that took 4)
     for kind in ("normal", "wide", "grid", "int", "tile-spike", "sparse"):
         x = inputs(rng, 32, 16 * 16 * 2 + 48, kind).astype(np.float32)
         x[0, :5] = [-0.0, 0.0, -1e-30, 1e-30, -0.0]
         for rule in rules:
-            for smax in (256, 448) if rule in ("mse", "mae", "abs_max") else (None,):
+            for smax in (256, 448):
                 xf, _, p, _ = fos.prepare_2d(x, "W", rule, tile_rows == 16, recipe, smax, None)
-                got = [np.zeros((32, x.shape[1] // 2), np.uint8), np.zeros((32, x.shape[1] // 16), np.uint8)]
-                want = [np.zeros_like(a) for a in got]
+                got = [np.full((32, x.shape[1] // 2), 0xAA, np.uint8), np.full((32, x.shape[1] // 16), 0xAA, np.uint8)]
+                want = [np.full_like(a, 0x55) for a in got]
                 grouped(xf, p, *got)
                 fos._four_over_six_kernel(xf, tile_rows, p, *want)
                 assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), (kind, rule, smax)
+                if rule in picked and recipe == "fouroversix":
+                    # (the 6 candidate's bytes: static_6 under the same bound)
+                    xf6, _, p6, _ = fos.prepare_2d(x, "W", "static_6", tile_rows == 16, recipe, smax, None)
+                    six = [np.zeros_like(a) for a in got]
+                    fos._four_over_six_kernel(xf6, tile_rows, p6, *six)
+                    took4 = got[1] != six[1]
+                    picked[rule][0] += int((~took4).sum())
+                    picked[rule][1] += int(took4.sum())
             if recipe == "fouroversix":
                 check(x, rule, tile_rows == 16)
+    if recipe == "fouroversix":  # both candidates win somewhere, under every error rule
+        assert all(kept > 0 and took > 0 for kept, took in picked.values()), picked
