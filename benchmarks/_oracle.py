@@ -43,15 +43,25 @@ def median_time(fn, repeat):
 def paired_times(fa, fb, repeat):
     """Median wall times of ``fa`` and ``fb``, called alternately ``repeat`` times each
     (a shared machine's load then weighs on both alike)."""
-    ta, tb = [], []
+    ta, tb = interleaved_times([fa, fb], repeat)
+    return ta, tb
+
+
+def interleaved_times(fns, repeat, pause=0.0):
+    """Median wall times of each of ``fns``, called in turn ``repeat`` times each (a
+    shared machine's load then weighs on all alike). A function may time itself: if it
+    returns a float, that is its time (a call into another process, timed there).
+    ``pause`` seconds between calls (the last call's OpenMP threads stop spinning)."""
+    ts = [[] for _ in fns]
     for _ in range(repeat):
-        t = time.perf_counter()
-        fa()
-        ta.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        fb()
-        tb.append(time.perf_counter() - t)
-    return statistics.median(ta), statistics.median(tb)
+        for f, t_f in zip(fns, ts):
+            t = time.perf_counter()
+            r = f()
+            t = time.perf_counter() - t
+            t_f.append(r if isinstance(r, float) else t)
+            if pause:
+                time.sleep(pause)
+    return [statistics.median(t_f) for t_f in ts]
 
 
 def run_in_oracle(oracle, seed_dir, threads, body, *arrays):

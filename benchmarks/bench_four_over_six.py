@@ -4,13 +4,15 @@ nvfp4_np's naive NVFP4 and fouroversix 1.0.5's PyTorch reference, one run.
     python benchmarks/bench_four_over_six.py [--rows 2048] [--cols 4096] [--repeat 5]
                                              [--fos-python PATH] [--threads N]
 
-W (rows, cols) float32, standard normal. nvfp4_np's figures are medians of --repeat
-calls after a warm-up (compiled); naive is ``nvfp4_naive(..., as_bytes=True)`` on the
-same W in blocks of 16, timed alternately with each 4/6 row (paired: the ratio holds on
-a shared machine). With ``--fos-python`` (an interpreter with torch and fouroversix,
-docs/design/four_over_six.md) fouroversix's ``quantize_to_fp4`` is timed there on the
-same W with torch's threads set to nvfp4_np's, and its bytes compared with ours (packed
-codes, swizzled scales, amax).
+W (rows, cols) float32, standard normal. The figures are medians of --repeat calls
+after a warm-up (compiled); naive is ``nvfp4_naive(..., as_bytes=True)`` on the same W
+in blocks of 16. With ``--fos-python`` (an interpreter with torch and fouroversix,
+docs/design/four_over_six.md) fouroversix's ``quantize_to_fp4`` runs in a worker process
+there, on the same W with torch's threads set to nvfp4_np's, timed inside the worker;
+its bytes are compared with ours (packed codes, swizzled scales, amax). For each row,
+naive, nvfp4_np's 4/6 and fouroversix's are called in turn (interleaved, 5 ms apart so
+that one's OpenMP threads do not spin into the next's time): a shared machine's load
+weighs on all three alike, and "x naive" and "x fos" are ratios of one run's medians.
 """
 
 import argparse
@@ -24,26 +26,26 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _oracle import median_time, paired_times  # noqa: E402
+from _oracle import interleaved_times  # noqa: E402
 
 _FOS = r"""
-import json, statistics, sys, time
+import json, os, sys, time
 import numpy as np, torch
 from fouroversix.quantize.pytorch.reference import quantize_to_fp4
 from fouroversix.utils import ScaleRule
 torch.set_num_threads(int(sys.argv[2]))
 x = torch.from_numpy(np.load(sys.argv[1]))
-repeat, out = int(sys.argv[3]), {}
-for rule in sys.argv[4].split(","):
-    for two_d in (False, True):
-        fn = lambda: quantize_to_fp4(x, scale_rule=ScaleRule(rule), block_scale_2d=two_d)
-        q, s, a = fn()
-        ts = []
-        for _ in range(repeat):
-            t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
-        np.save(f"{sys.argv[5]}/{rule}-{int(two_d)}.npy", np.concatenate([q.numpy().ravel(), s.view(torch.uint8).numpy().ravel(), np.frombuffer(a.float().numpy().tobytes(), np.uint8)]))
-        out[f"{rule}-{int(two_d)}"] = statistics.median(ts)
-print(json.dumps(out))
+print("ready", flush=True)
+for line in sys.stdin:  # "rule two_d": one call, its time; the first call's bytes saved
+    rule, two_d = line.split()
+    t = time.perf_counter()
+    q, s, a = quantize_to_fp4(x, scale_rule=ScaleRule(rule), block_scale_2d=two_d == "1")
+    t = time.perf_counter() - t
+    path = os.path.join(sys.argv[3], f"{rule}-{two_d}.npy")
+    if not os.path.exists(path):
+        np.save(path, np.concatenate([q.numpy().ravel(), s.view(torch.uint8).numpy().ravel(),
+                                      np.frombuffer(a.float().numpy().tobytes(), np.uint8)]))
+    print(json.dumps(t), flush=True)
 """
 
 
@@ -71,23 +73,38 @@ def main(argv=None):
         return nvfp4_np.nvfp4_naive(blocks, as_bytes=True)
 
     naive()
-    ours, naive_t = {}, {}
-    for rule in RULES:
-        for two_d in (False, True):
-            key = f"{rule}-{int(two_d)}"
-            nvfp4_four_over_six(W, rule, block_2d=two_d)
-            # naive and 4/6 timed alternately (paired): their ratio holds on a shared machine
-            naive_t[key], ours[key] = paired_times(naive, lambda: nvfp4_four_over_six(W, rule, block_2d=two_d),
-                                                   a.repeat)
-    t_naive = statistics.median(naive_t.values())
-    fos = {}
+    ours, naive_t, fos = {}, {}, {}
     with tempfile.TemporaryDirectory() as d:
+        worker = None
         if a.fos_python:
             path = os.path.join(d, "w.npy")
             np.save(path, W)
-            res = subprocess.run([a.fos_python, "-c", _FOS, path, str(threads), str(a.repeat),
-                                  ",".join(RULES), d], check=True, capture_output=True, text=True)
-            fos = json.loads(res.stdout.strip().splitlines()[-1])
+            worker = subprocess.Popen([a.fos_python, "-c", _FOS, path, str(threads), d], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True)
+            assert worker.stdout.readline().strip() == "ready"
+
+        def fos_call(key):
+            worker.stdin.write(key.replace("-", " ") + "\n")
+            worker.stdin.flush()
+            return float(json.loads(worker.stdout.readline()))
+
+        for rule in RULES:
+            for two_d in (False, True):
+                key = f"{rule}-{int(two_d)}"
+                ours_fn = lambda: nvfp4_four_over_six(W, rule, block_2d=two_d)  # noqa: E731
+                fns = [naive, ours_fn]
+                ours_fn()
+                if worker:
+                    fos_call(key)
+                    fns.append(lambda: fos_call(key))
+                times = interleaved_times(fns, a.repeat, pause=0.005)
+                naive_t[key], ours[key] = times[:2]
+                if worker:
+                    fos[key] = times[2]
+        if worker:
+            worker.stdin.close()
+            worker.wait()
+        t_naive = statistics.median(naive_t.values())
         print(f"# W {a.rows}x{a.cols} float32 ({n:,} elements), {threads} threads; numba {numba.__version__}")
         print("# command: python benchmarks/bench_four_over_six.py " + " ".join(argv if argv is not None else sys.argv[1:]))
         print(f"# nvfp4_np naive (blocks of 16, as_bytes): {t_naive * 1e3:.2f} ms = {n / t_naive / 1e6:.1f} M el/s "
