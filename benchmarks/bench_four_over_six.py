@@ -79,14 +79,24 @@ def main(argv=None):
         if a.fos_python:
             path = os.path.join(d, "w.npy")
             np.save(path, W)
+            err = open(os.path.join(d, "worker.err"), "w+")
             worker = subprocess.Popen([a.fos_python, "-c", _FOS, path, str(threads), d], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, text=True)
-            assert worker.stdout.readline().strip() == "ready"
+                                      stdout=subprocess.PIPE, stderr=err, text=True)
+
+        def reply():
+            line = worker.stdout.readline()
+            if not line:
+                err.seek(0)
+                raise RuntimeError("the fouroversix worker stopped:\n" + err.read()[-3000:])
+            return line
 
         def fos_call(key):
             worker.stdin.write(key.replace("-", " ") + "\n")
             worker.stdin.flush()
-            return float(json.loads(worker.stdout.readline()))
+            return float(json.loads(reply()))
+
+        if worker:
+            assert reply().strip() == "ready"
 
         for rule in RULES:
             for two_d in (False, True):
@@ -104,6 +114,7 @@ def main(argv=None):
         if worker:
             worker.stdin.close()
             worker.wait()
+            err.close()
         t_naive = statistics.median(naive_t.values())
         print(f"# W {a.rows}x{a.cols} float32 ({n:,} elements), {threads} threads; numba {numba.__version__}")
         print("# command: python benchmarks/bench_four_over_six.py " + " ".join(argv if argv is not None else sys.argv[1:]))
