@@ -22,6 +22,9 @@ __all__ = [
     "FloatFormat",
     "E2M1",
     "E4M3",
+    "E2M3",
+    "E3M2",
+    "E5M2",
     "E2M1_VALUES",
     "E2M1_BOUNDARIES",
     "E4M3_VALUES",
@@ -90,6 +93,12 @@ class FloatFormat:
 
 E2M1 = FloatFormat("e2m1", exponent_bits=2, mantissa_bits=1, bias=1, max_finite=6.0)
 E4M3 = FloatFormat("e4m3fn", exponent_bits=4, mantissa_bits=3, bias=7, max_finite=448.0)
+#: The other element formats of the OCP MX formats (docs/design/mx.md): FP6 E2M3 and
+#: E3M2 (no infinities or NaN), FP8 E5M2 (IEEE-like; its infinity and NaN codes are
+#: never produced: MX saturates).
+E2M3 = FloatFormat("e2m3fn", exponent_bits=2, mantissa_bits=3, bias=1, max_finite=7.5)
+E3M2 = FloatFormat("e3m2fn", exponent_bits=3, mantissa_bits=2, bias=3, max_finite=28.0)
+E5M2 = FloatFormat("e5m2", exponent_bits=5, mantissa_bits=2, bias=15, max_finite=57344.0)
 
 #: The 8 E2M1 magnitudes, ascending; index == code (0..7), codes 8..15 are the negatives.
 E2M1_VALUES = E2M1.magnitudes()

@@ -1148,3 +1148,80 @@ def ref_tiles(W, recipe, search, rounding=None, tensor_amax=None):
     sb = np.repeat(ref.tile_bytes(w, x, search), TILE, axis=0)  # every row of a tile carries its byte
     q, _ = ref.quants(x, sb.reshape(-1))
     return sb, ref.pack(ref.encode(q)).reshape(R, K // TILE, TILE // 2)
+
+
+# --------------------------------------------------------------------------------------
+# MX formats (docs/design/mx.md), written from torchao 0.18's to_mx, on float64 and
+# Python integers; element formats from ml_dtypes.
+# --------------------------------------------------------------------------------------
+
+#: Per MX format: the ml_dtypes element type, its largest value and the exponent of its
+#: largest power of two (torchao's *_MAX_POW2), its mantissa bits.
+MX_ELEMENTS = {
+    "mxfp4": (ml_dtypes.float4_e2m1fn, 6.0, 2, 1),
+    "mxfp6_e2m3": (ml_dtypes.float6_e2m3fn, 7.5, 2, 3),
+    "mxfp6_e3m2": (ml_dtypes.float6_e3m2fn, 28.0, 4, 2),
+    "mxfp8_e4m3": (ml_dtypes.float8_e4m3fn, 448.0, 8, 3),
+    "mxfp8_e5m2": (ml_dtypes.float8_e5m2, 57344.0, 15, 2),
+}
+
+
+def _floor_log2(a):
+    """floor(log2 a) of a positive float, exactly (frexp: a = m 2^e, m in [0.5, 1))."""
+    m, e = np.frexp(float(a))
+    return int(e) - 1
+
+
+def ref_e8m0_byte(amax, fmt, mode):
+    """The E8M0 byte of a block with max|x| = amax (a float32 >= 0), by the definitions:
+    floor: 2^(floor(log2 amax) - emax) (amax below 2^-126, zero included, counts as
+    2^-127: torchao reads the exponent field); ceil: + 1 unless amax is a power of two
+    (or zero); even: amax rounded half up to mbits + 1 significant bits, then floor;
+    rceil: ceil(log2(fl32(amax / largest))) exactly (zero: -127). Clamped, + 127."""
+    _, largest, emax, mbits = MX_ELEMENTS[fmt]
+    amax = float(F32(amax))
+    if mode == "rceil":
+        d = float(F32(F32(amax) / F32(largest)))
+        if d == 0:
+            e = -127
+        else:
+            e = _floor_log2(d) + (0 if float(np.frexp(d)[0]) == 0.5 else 1)
+        return max(-127, min(127, e)) + 127
+    if amax < 2.0 ** -126:
+        e, exact = -127, amax == 0
+        if mode == "ceil" and not exact:
+            e += 1
+        if mode == "even":  # (the subnormal's bits plus half a place: the carry reaches 2^-126 or not)
+            e = -126 if amax + 2.0 ** (-126 - mbits - 1) >= 2.0 ** -126 else -127
+        return max(-127, min(128, e - emax)) + 127
+    e = _floor_log2(amax)
+    m = amax / 2.0 ** e  # in [1, 2), exact
+    if mode == "ceil" and m != 1.0:
+        e += 1
+    if mode == "even" and np.floor(m * 2 ** mbits + 0.5) == 2 ** (mbits + 1):
+        e += 1
+    return max(-127, min(128, e - emax)) + 127
+
+
+def ref_mx_quantize(x, fmt, mode):
+    """(codes (R, C) uint8, one per element; E8M0 bytes (R, C / 32)) of the float32 (R, C)
+    ``x`` as torchao's to_mx computes them: per block of 32 the byte (ref_e8m0_byte);
+    floor, ceil, even divide the elements by max(2^(byte - 127), 2^-126); rceil
+    multiplies them by 2^(127 - byte), by 1 for byte 0; then clamp to +-largest and
+    ml_dtypes' cast (round to nearest even, the sign kept)."""
+    dtype, largest, _, _ = MX_ELEMENTS[fmt]
+    R, C = x.shape
+    blocks = x.reshape(R, C // 32, 32).astype(np.float64)
+    scales = np.zeros((R, C // 32), np.uint8)
+    codes = np.zeros((R, C // 32, 32), np.uint8)
+    for r in range(R):
+        for b in range(C // 32):
+            byte = ref_e8m0_byte(np.abs(blocks[r, b]).max(), fmt, mode)
+            scales[r, b] = byte
+            if mode == "rceil":
+                y = blocks[r, b] * (1.0 if byte == 0 else 2.0 ** (127 - byte))
+            else:
+                y = blocks[r, b] / max(2.0 ** (byte - 127), 2.0 ** -126)
+            y = np.clip(y.astype(F32), -largest, largest)  # (exact: a power of two times a float32, in range)
+            codes[r, b] = y.astype(dtype).view(np.uint8)
+    return codes.reshape(R, C), scales

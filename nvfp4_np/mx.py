@@ -1,0 +1,171 @@
+"""MX (OCP Microscaling) block formats, as torchao 0.18's ``to_mx`` computes them: blocks
+of 32 elements with one E8M0 scale byte (2^(b - 127)), elements MXFP4 (E2M1), MXFP6
+(E2M3, E3M2) or MXFP8 (E4M3, E5M2). The arithmetic, read from torchao's source and
+measured on CPU, is in docs/design/mx.md.
+
+This module holds the formats as data (:data:`MX_FORMATS`), the scale-rounding modes
+(:data:`SCALE_ROUNDINGS`) and the three rules everything else is built from, one
+definition each: the scale byte of a block (:func:`e8m0_byte`), the power of two its
+elements are multiplied by (:func:`element_multiplier`) and an element's code
+(:func:`element_code`); and a CPU kernel over blocks (:func:`_mx_blocks`). The
+public entry points (``quantize(fmt=...)``, checkpoints, golden vectors) come next
+(issue 26).
+"""
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from ._config import JIT_PARALLEL, JIT_SCALAR_FN
+from ._f32bits import bits_to_f32, f32_to_bits
+from .formats import E2M1, E2M3, E3M2, E4M3, E5M2, FloatFormat, rint_small
+
+__all__ = ["MXFormat", "MX_FORMATS", "MX_BLOCK", "SCALE_ROUNDINGS", "E8M0_NAN"]
+
+#: Elements per MX block (OCP MX v1.0).
+MX_BLOCK = 32
+#: The E8M0 byte of NaN (no zero, sign or infinity: bytes 0..254 are 2^-127 .. 2^127).
+E8M0_NAN = 0xFF
+
+
+@dataclass(frozen=True)
+class MXFormat:
+    """An MX format: its name and element format."""
+
+    name: str
+    element: FloatFormat
+
+    @property
+    def emax(self):
+        """The exponent of the element's largest power of two (torchao's ``*_MAX_POW2``):
+        the scale of a block is 2^(exponent of its amax - emax) under ``floor``."""
+        return int(math.floor(math.log2(self.element.max_finite)))
+
+    @property
+    def code_bits(self):
+        return 1 + self.element.exponent_bits + self.element.mantissa_bits
+
+
+#: The MX formats by name (docs/design/mx.md's table).
+MX_FORMATS = {f.name: f for f in (
+    MXFormat("mxfp4", E2M1),
+    MXFormat("mxfp6_e2m3", E2M3),
+    MXFormat("mxfp6_e3m2", E3M2),
+    MXFormat("mxfp8_e4m3", E4M3),
+    MXFormat("mxfp8_e5m2", E5M2),
+)}
+
+#: The scale-rounding modes, in the kernels' index order: torchao's ScaleCalculationMode.
+SCALE_ROUNDINGS = {
+    "floor": "OCP v1.0: 2^(floor(log2 amax) - emax)",
+    "ceil": "floor, plus one when amax is not a power of two",
+    "even": "amax's mantissa rounded half up to the element's precision, then floor",
+    "rceil": "2^ceil(log2(fl(amax / largest))), as cvt.rp.satfinite.ue8m0x2.f32 (NVIDIA)",
+}
+_FLOOR, _CEIL, _EVEN, _RCEIL = range(4)
+assert tuple(SCALE_ROUNDINGS) == ("floor", "ceil", "even", "rceil")
+
+_EXP_FIELD = np.uint32(0x7F800000)
+_MANT_FIELD = np.uint32(0x7FFFFF)
+_SUBNORMAL_2_POW_M127 = np.uint32(0x00400000)  # (the bits of 2^-127, a float32 subnormal)
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def e8m0_byte(amax, mode, emax, mbits, largest):
+    """The E8M0 byte of a block whose max|x| is the finite float32 ``amax`` (>= 0).
+
+    floor, ceil, even work on amax's bits: the exponent field minus 127 (-127 for zero
+    and subnormals) minus ``emax``; ceil adds 1 when the mantissa field is not 0; even
+    first adds half of the element's last mantissa place (``mbits`` bits) to the bits
+    and clears the mantissa (a carry raises the exponent; ties go up). Clamped to
+    [-127, 128] (128 only from Inf or NaN) plus 127.
+
+    rceil: ``d = fl(amax / largest)``, the exact ceiling of log2(d) (the exponent, plus 1
+    unless d is a power of two; d <= 2^-127, zero included, gives -127), clamped to
+    [-127, 127] (satfinite). torchao's CPU fallback takes ceil(torch.log2(d)) in float32
+    instead, which differs just above large powers of two (docs/design/mx.md)."""
+    if mode == _RCEIL:
+        b = f32_to_bits(amax / largest)
+        e = np.int32((b & _EXP_FIELD) >> np.uint32(23))
+        m = b & _MANT_FIELD
+        if e == 0:  # zero or subnormal: d = m * 2^-149, at most 2^-127 iff m <= 2^22
+            unbiased = np.int32(-127) if m <= _SUBNORMAL_2_POW_M127 else np.int32(-126)
+        else:
+            unbiased = e - np.int32(127) + np.int32(m != 0)
+        unbiased = min(max(unbiased, np.int32(-127)), np.int32(127))
+    else:
+        b = f32_to_bits(amax)
+        if mode == _EVEN:
+            b = (b + (np.uint32(1) << np.uint32(22 - mbits))) & _EXP_FIELD
+        unbiased = np.int32((b & _EXP_FIELD) >> np.uint32(23)) - np.int32(127) - np.int32(emax)
+        if mode == _CEIL:
+            unbiased += np.int32((b & _MANT_FIELD) != 0)
+        unbiased = min(max(unbiased, np.int32(-127)), np.int32(128))
+    return np.uint8(unbiased + 127)
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def _pow2(k):
+    """2^k as float32, -127 <= k <= 127 (2^-127 a subnormal)."""
+    if k == -127:
+        return bits_to_f32(_SUBNORMAL_2_POW_M127)
+    return bits_to_f32(np.uint32((k + 127) * 8388608))
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def element_multiplier(byte, mode):
+    """The power of two a block's elements are multiplied by, from its scale byte:
+    2^(127 - byte), except that floor, ceil and even divide by the scale clamped to at
+    least 2^-126 (byte 0 multiplies by 2^126, not 2^127), and that rceil's byte 0
+    multiplies by 1 (torchao's ``rcp``). A multiplication by a power of two rounds
+    as the division by its inverse does (one rounding of the same real number)."""
+    k = np.int32(127) - np.int32(byte)
+    if mode == _RCEIL:
+        return np.float32(1.0) if byte == 0 else _pow2(k)
+    return _pow2(min(k, np.int32(126)))
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def element_code(v, ebits, mbits, bias, largest):
+    """The code of the float32 ``v`` (an element times its multiplier, finite) in a
+    format with ``ebits`` exponent and ``mbits`` mantissa bits, exponent bias ``bias``
+    and largest value ``largest``, as torchao writes it (its
+    ``_f32_to_floatx_unpacked``; for FP8, a clamp and torch's cast): the sign bit from
+    v's (so -0.0, and a negative that rounds to 0, give the negative zero code);
+    magnitudes at or above ``largest`` saturate to it; below, round to nearest, ties to
+    even: subnormals (below 2^(1 - bias)) in steps of 2^(1 - bias - mbits), normals by
+    rounding the float32 bits to ``mbits`` mantissa bits (a carry raises the exponent)."""
+    drop = np.uint32(23 - mbits)
+    rebias = np.uint32(127 - bias) << np.uint32(mbits)
+    y = abs(v)
+    if y >= largest:
+        magnitude = (f32_to_bits(largest) >> drop) - rebias
+    elif y < bits_to_f32(np.uint32((128 - bias) * 8388608)):  # below 2^(1 - bias)
+        # y * 2^(bias - 1 + mbits) is exact (< 2^mbits) and rounds to the step count
+        magnitude = np.uint32(rint_small(y * bits_to_f32(np.uint32((126 + bias + mbits) * 8388608))))
+    else:
+        yb = f32_to_bits(y)
+        yb += (np.uint32(1) << (drop - np.uint32(1))) - np.uint32(1) + ((yb >> drop) & np.uint32(1))
+        magnitude = (yb >> drop) - rebias
+    return magnitude | ((f32_to_bits(v) >> np.uint32(31)) << np.uint32(ebits + mbits))
+
+
+@numba.njit(**JIT_PARALLEL)
+def _mx_blocks(x, mode, emax, mbits, ebits, bias, largest, codes, scales):
+    """Every block of 32 along the rows of the finite float32 (R, C) ``x``: its E8M0
+    byte into ``scales`` (R, C / 32) and its elements' codes into ``codes`` (R, C),
+    one code per byte."""
+    R, C = x.shape
+    for r in numba.prange(R):
+        for blk in range(C // MX_BLOCK):
+            c0 = blk * MX_BLOCK
+            amax = np.float32(0.0)
+            for i in range(MX_BLOCK):
+                amax = max(amax, abs(x[r, c0 + i]))
+            byte = e8m0_byte(amax, mode, emax, mbits, largest)
+            scales[r, blk] = byte
+            mult = element_multiplier(byte, mode)
+            for i in range(MX_BLOCK):
+                codes[r, c0 + i] = np.uint8(element_code(x[r, c0 + i] * mult, ebits, mbits, bias, largest))

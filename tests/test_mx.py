@@ -1,0 +1,145 @@
+"""The MX primitives (nvfp4_np/mx.py, docs/design/mx.md) against ml_dtypes and the slow
+references in tests/naive.py: the element formats, every element code, the E8M0 byte in
+every scale-rounding mode over every float32 exponent, and whole blocks."""
+
+import zlib
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from naive import MX_ELEMENTS, ref_e8m0_byte, ref_mx_quantize
+from nvfp4_np import formats, mx
+
+F32 = np.float32
+MODES = tuple(mx.SCALE_ROUNDINGS)
+
+
+def run_blocks(x, fmt, mode):
+    f = mx.MX_FORMATS[fmt]
+    e = f.element
+    codes = np.full(x.shape, 0xAA, np.uint8)
+    scales = np.full((x.shape[0], x.shape[1] // 32), 0xAA, np.uint8)
+    mx._mx_blocks(x, MODES.index(mode), f.emax, e.mantissa_bits, e.exponent_bits, e.bias, F32(e.max_finite),
+                  codes, scales)
+    return codes, scales
+
+
+def test_the_formats_are_the_references():
+    assert tuple(mx.MX_FORMATS) == tuple(MX_ELEMENTS)
+    for name, f in mx.MX_FORMATS.items():
+        dtype, largest, emax, mbits = MX_ELEMENTS[name]
+        assert (f.element.max_finite, f.emax, f.element.mantissa_bits) == (largest, emax, mbits)
+        n = 2 * f.element.sign_bit
+        theirs = np.arange(n, dtype=np.uint8).view(dtype).astype(F32)
+        ours = f.element.decode_table()
+        finite = np.isfinite(theirs)
+        assert np.array_equal(ours[finite], theirs[finite]) and f.code_bits == n.bit_length() - 1
+
+
+def element_inputs(fmt, rng):
+    """float32 values over the format's range and beyond: every code's value, the
+    midpoints between neighbours and one float32 step either side, random values, the
+    saturation edge, zeros, negatives that round to zero."""
+    dtype, largest, _, _ = MX_ELEMENTS[fmt]
+    grid = np.unique(np.abs(np.arange(256 if fmt.startswith("mxfp8") else 64, dtype=np.uint8).view(dtype)
+                            .astype(F32)))
+    grid = grid[np.isfinite(grid)]
+    mids = ((grid[:-1].astype(np.float64) + grid[1:]) / 2).astype(F32)
+    near = np.concatenate([mids, np.nextafter(mids, F32(0)), np.nextafter(mids, F32(np.inf)), grid,
+                           np.nextafter(grid, F32(np.inf))])
+    wide = (rng.standard_normal(20000) * np.exp2(rng.uniform(-30, 20, 20000))).astype(F32)
+    edge = np.array([0.0, largest, largest * 1.01, largest * 2, 3e38, 1e-45, 2.0 ** -130], F32)
+    v = np.concatenate([near, wide, edge])
+    return np.concatenate([v, -v]).astype(F32)
+
+
+@pytest.mark.parametrize("fmt", list(MX_ELEMENTS))
+def test_every_element_code_is_ml_dtypes_cast(fmt):
+    """element_code == ml_dtypes' round-to-nearest-even cast after clamping to the
+    largest value (torchao's saturation), the sign bit kept (-0.0 and negatives that
+    round to 0 give the negative zero code)."""
+    dtype, largest, _, _ = MX_ELEMENTS[fmt]
+    e = mx.MX_FORMATS[fmt].element
+    v = element_inputs(fmt, np.random.default_rng(zlib.crc32(fmt.encode())))
+    want = np.clip(v, -largest, largest).astype(dtype).view(np.uint8)
+    got = np.array([mx.element_code(F32(a), e.exponent_bits, e.mantissa_bits, e.bias, F32(largest)) for a in v])
+    bad = np.flatnonzero(got != want)
+    assert bad.size == 0, [(v[i], got[i], want[i]) for i in bad[:5]]
+    assert (want == e.sign_bit).sum() > 0  # (negative zeros reached)
+
+
+def amax_inputs():
+    """float32 amax over every exponent (subnormals and 0 included): mantissa 1, the
+    largest, each format's rounding edges for even, and random mantissas."""
+    rng = np.random.default_rng(26)
+    mant = [1.0, 1.0 + 2 ** -23, 2 - 2 ** -23, 1.25, 1.5, 1.75, 1.875, 1.9375, 1.75 - 2 ** -23, 1.875 - 2 ** -23,
+            1.9375 - 2 ** -23, 1.96875, 1.96875 - 2 ** -23]
+    mant += list(1 + rng.random(6))
+    vals = [F32(m * 2.0 ** e) for e in range(-126, 128) for m in mant]
+    vals += list((np.arange(0, 2 ** 23, 2 ** 23 // 64, dtype=np.uint32) + np.uint32(1)).view(F32))  # subnormals
+    vals += [F32(2.0 ** -149), F32(2.0 ** -127), F32(2.0 ** -127 * 1.5), F32(0.0)]
+    return np.array([v for v in vals if np.isfinite(v)], F32)
+
+
+@pytest.mark.parametrize("fmt", list(MX_ELEMENTS))
+def test_every_scale_mode_over_every_exponent(fmt):
+    f = mx.MX_FORMATS[fmt]
+    e = f.element
+    a = amax_inputs()
+    for mode in MODES:
+        got = np.array([mx.e8m0_byte(v, MODES.index(mode), f.emax, e.mantissa_bits, F32(e.max_finite)) for v in a])
+        want = np.array([ref_e8m0_byte(v, fmt, mode) for v in a])
+        bad = np.flatnonzero(got != want)
+        assert bad.size == 0, (mode, [(float(a[i]), got[i], want[i]) for i in bad[:5]])
+        assert got.min() == 0 and got.max() >= 250 - f.emax  # (both ends of the range reached)
+
+
+def test_the_modes_differ_where_the_design_note_says():
+    """MXFP4, amax 7 (1.75 * 4): floor 127 (7 clips to 6), ceil, even and rceil 128;
+    amax 6: ceil 128, the others 127; amax 5: ceil 128, even 127 (1.25 rounds down)."""
+    def byte(amax, mode):
+        return ref_e8m0_byte(F32(amax), "mxfp4", mode), mx.e8m0_byte(F32(amax), MODES.index(mode), 2, 1, F32(6))
+    assert [byte(7, m) for m in MODES] == [(127, 127), (128, 128), (128, 128), (128, 128)]
+    assert [byte(6, m) for m in MODES] == [(127, 127), (128, 128), (127, 127), (127, 127)]
+    assert [byte(5, m) for m in MODES] == [(127, 127), (128, 128), (127, 127), (127, 127)]
+
+
+def block_inputs(rng, kind, R=16, C=256):
+    if kind == "normal":
+        return rng.standard_normal((R, C))
+    if kind == "wide":  # per-block magnitudes from 2^-140 to 2^125: both ends of E8M0, subnormal elements
+        return (rng.standard_normal((R, C // 32, 32)) * np.exp2(rng.uniform(-140, 125, (R, C // 32, 1)))).reshape(R, C)
+    if kind == "pow2":  # amax exactly at, just below and above powers of two
+        x = rng.standard_normal((R, C)) * 0.1
+        x[:, ::32] = np.exp2(rng.integers(-20, 20, (R, C // 32))) * rng.choice(
+            [1.0, 1 - 2 ** -23, 1 + 2 ** -22, 1.75, 1.5, 0.75], (R, C // 32))
+        return x
+    if kind == "zeros":
+        x = np.zeros((R, C))
+        x[::2, 1::3] = -0.0
+        x[1::4, 5] = 1e-40
+        return x
+
+
+@pytest.mark.parametrize("fmt", list(MX_ELEMENTS))
+@pytest.mark.parametrize("mode", MODES)
+def test_the_kernel_is_the_reference(fmt, mode):
+    rng = np.random.default_rng(zlib.crc32(f"{fmt}{mode}".encode()))
+    for kind in ("normal", "wide", "pow2", "zeros"):
+        x = block_inputs(rng, kind).astype(F32)
+        codes, scales = run_blocks(x, fmt, mode)
+        rc, rs = ref_mx_quantize(x, fmt, mode)
+        assert np.array_equal(scales, rs), (kind, np.argwhere(scales != rs)[:3])
+        assert np.array_equal(codes, rc), (kind, np.argwhere(codes != rc)[:3])
+
+
+def test_byte_0_elements_are_divided_by_2_to_the_minus_126():
+    """torchao's quirk (docs/design/mx.md): [1.5 * 2^-126, 2^-127] under floor gives
+    byte 0 (2^-127) and codes 3 (1.5) and 1 (0.5): the elements were divided by 2^-126."""
+    x = np.zeros((1, 32), F32)
+    x[0, :2] = [1.5 * 2.0 ** -126, 2.0 ** -127]
+    codes, scales = run_blocks(x, "mxfp4", "floor")
+    assert scales[0, 0] == 0 and codes[0, :2].tolist() == [3, 1]
+    codes, scales = run_blocks(x, "mxfp4", "rceil")  # rceil: byte 0 multiplies by 1: codes 0
+    assert scales[0, 0] == 0 and codes[0, :2].tolist() == [0, 0]
