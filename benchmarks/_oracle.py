@@ -40,25 +40,23 @@ def median_time(fn, repeat):
     return statistics.median(ts)
 
 
-def paired_times(fa, fb, repeat):
-    """Median wall times of ``fa`` and ``fb``, called alternately ``repeat`` times each
-    (a shared machine's load then weighs on both alike)."""
-    ta, tb = interleaved_times([fa, fb], repeat)
-    return ta, tb
+class SelfTimed(float):
+    """What a timed function returns when it times itself (a call into another process,
+    timed there): interleaved_times takes this value as its time."""
 
 
 def interleaved_times(fns, repeat, pause=0.0):
     """Median wall times of each of ``fns``, called in turn ``repeat`` times each (a
-    shared machine's load then weighs on all alike). A function may time itself: if it
-    returns a float, that is its time (a call into another process, timed there).
-    ``pause`` seconds between calls (the last call's OpenMP threads stop spinning)."""
+    shared machine's load then weighs on all alike); a function that returns a
+    :class:`SelfTimed` gives its own time. ``pause`` seconds between calls (the last
+    call's OpenMP threads stop spinning)."""
     ts = [[] for _ in fns]
     for _ in range(repeat):
         for f, t_f in zip(fns, ts):
             t = time.perf_counter()
             r = f()
             t = time.perf_counter() - t
-            t_f.append(r if isinstance(r, float) else t)
+            t_f.append(float(r) if isinstance(r, SelfTimed) else t)
             if pause:
                 time.sleep(pause)
     return [statistics.median(t_f) for t_f in ts]

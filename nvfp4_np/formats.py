@@ -39,7 +39,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class FloatFormat:
-    """A small IEEE-like binary floating-point format without infinities.
+    """A small IEEE-like binary floating-point format (its infinity codes, where it has
+    them, as E5M2 does, are not produced: the block formats saturate).
 
     Parameters
     ----------
@@ -51,7 +52,8 @@ class FloatFormat:
         Exponent bias. The smallest normal exponent is ``1 - bias``; exponent field 0
         holds the subnormals.
     max_finite : float
-        Largest finite magnitude. Codes above it (E4M3's 0x7F) are NaN.
+        Largest finite magnitude. :meth:`decode` gives NaN for the codes above it (E4M3's
+        0x7F; E5M2's infinity codes 0x7C and 0xFC as well as its NaNs).
     """
 
     name: str

@@ -105,16 +105,32 @@ def test_the_modes_differ_where_the_design_note_says():
     assert [byte(5, m) for m in MODES] == [(127, 127), (128, 128), (127, 127), (127, 127)]
 
 
-def block_inputs(rng, kind, R=16, C=256):
+def block_inputs(rng, kind, fmt, R=16, C=256):
+    """(R, C) test data: "normal"; "wide" (per-block magnitudes from 2^-140 to 2^125:
+    both ends of E8M0, subnormal elements); "pow2" (amax at, just below and just above
+    powers of two, each format's largest times a power of two, and the mantissas where
+    even's rounding carries: 1.75, 1.875, 1.9375, one float32 step either side);
+    "grid" (blocks led by the format's largest, so that the scale is a power of two
+    that leaves the elements on the grid, their midpoints (ties) and one step either
+    side: element_inputs); "zeros" (zeros, -0.0 and subnormal float32)."""
     if kind == "normal":
         return rng.standard_normal((R, C))
-    if kind == "wide":  # per-block magnitudes from 2^-140 to 2^125: both ends of E8M0, subnormal elements
+    if kind == "wide":
         return (rng.standard_normal((R, C // 32, 32)) * np.exp2(rng.uniform(-140, 125, (R, C // 32, 1)))).reshape(R, C)
-    if kind == "pow2":  # amax exactly at, just below and above powers of two
+    if kind == "pow2":
         x = rng.standard_normal((R, C)) * 0.1
-        x[:, ::32] = np.exp2(rng.integers(-20, 20, (R, C // 32))) * rng.choice(
-            [1.0, 1 - 2 ** -23, 1 + 2 ** -22, 1.75, 1.5, 0.75], (R, C // 32))
+        edges = [1.0, 1.75, 1.875, 1.9375, 0.75, 1.5] + [float(v) for v in MX_ELEMENTS_LARGEST]
+        steps = [1.0, 1 - 2 ** -24, 1 + 2 ** -23]
+        m = np.array([e * t for e in edges for t in steps])
+        x[:, ::32] = np.exp2(rng.integers(-20, 20, (R, C // 32))) * rng.choice(m, (R, C // 32))
         return x
+    if kind == "grid":
+        largest = MX_ELEMENTS[fmt][1]
+        v = element_inputs(fmt, rng)
+        v = v[np.abs(v) <= largest]
+        x = rng.choice(v, (R, C // 32, 32))
+        x[:, :, 0] = largest
+        return (x * np.exp2(rng.integers(-10, 10, (R, C // 32, 1)))).reshape(R, C)
     if kind == "zeros":
         x = np.zeros((R, C))
         x[::2, 1::3] = -0.0
@@ -122,12 +138,16 @@ def block_inputs(rng, kind, R=16, C=256):
         return x
 
 
+MX_ELEMENTS_LARGEST = sorted({v[1] for v in MX_ELEMENTS.values()})
+BLOCK_KINDS = ("normal", "wide", "pow2", "grid", "zeros")
+
+
 @pytest.mark.parametrize("fmt", list(MX_ELEMENTS))
 @pytest.mark.parametrize("mode", MODES)
 def test_the_kernel_is_the_reference(fmt, mode):
     rng = np.random.default_rng(zlib.crc32(f"{fmt}{mode}".encode()))
-    for kind in ("normal", "wide", "pow2", "zeros"):
-        x = block_inputs(rng, kind).astype(F32)
+    for kind in BLOCK_KINDS:
+        x = block_inputs(rng, kind, fmt).astype(F32)
         codes, scales = run_blocks(x, fmt, mode)
         rc, rs = ref_mx_quantize(x, fmt, mode)
         assert np.array_equal(scales, rs), (kind, np.argwhere(scales != rs)[:3])

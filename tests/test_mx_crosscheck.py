@@ -15,7 +15,8 @@ import pytest
 torch = pytest.importorskip("torch", reason="needs torch 2.13.0 CPU and torchao 0.18.0")
 mx_tensor = pytest.importorskip("torchao.prototype.mx_formats.mx_tensor", reason="needs torchao 0.18.0")
 
-from test_mx import MODES, block_inputs, run_blocks  # noqa: E402
+from nvfp4_np import mx  # noqa: E402
+from test_mx import BLOCK_KINDS, MODES, block_inputs, run_blocks  # noqa: E402
 
 F32 = np.float32
 ELEM = {"mxfp4": torch.float4_e2m1fn_x2, "mxfp6_e2m3": "fp6_e2m3", "mxfp6_e3m2": "fp6_e3m2",
@@ -32,14 +33,35 @@ def torchao_bytes(x, fmt, mode):
     return d, s.view(torch.uint8).numpy()
 
 
+def rceil_log2_blocks(x, fmt):
+    """The blocks where torchao's CPU rceil (ceil of torch's float32 log2 of
+    d = fl(amax / largest)) is one below the exact ceiling: d normal and its float32
+    log2 an integer L below log2(d) (d just above 2^L). torch's log2 is taken with the
+    same operations and shapes as in to_mx."""
+    max_abs = torch.amax(torch.abs(torch.from_numpy(x).reshape(x.shape[0], -1, 32)), -1).unsqueeze(-1)
+    d = max_abs / mx.MX_FORMATS[fmt].element.max_finite
+    log2 = torch.log2(d)
+    d, log2 = d.numpy().astype(np.float64), log2.numpy().astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        lower = (d >= 2.0 ** -126) & (log2 == np.floor(log2)) & (d > np.exp2(log2))
+    return lower[..., 0]
+
+
 @pytest.mark.parametrize("fmt", list(ELEM))
 @pytest.mark.parametrize("mode", MODES)
 def test_to_mx_bytes(fmt, mode):
+    """Identical bytes; for rceil, except the blocks where torchao's CPU log2 rounds
+    (rceil_log2_blocks): there nvfp4_np's byte is one higher (the exact ceiling)."""
     rng = np.random.default_rng(zlib.crc32(f"x{fmt}{mode}".encode()))
-    for kind in ("normal", "wide", "pow2", "zeros"):
-        x = block_inputs(rng, kind, R=64).astype(F32)
+    for kind in BLOCK_KINDS:
+        x = block_inputs(rng, kind, fmt, R=64).astype(F32)
         codes, scales = run_blocks(x, fmt, mode)
         tc, ts = torchao_bytes(x, fmt, mode)
+        if mode == "rceil":
+            lower = rceil_log2_blocks(x, fmt)
+            assert np.array_equal(scales[lower], ts[lower] + 1), kind
+            codes, tc = (c.reshape(c.shape[0], -1, 32)[~lower] for c in (codes, tc))
+            scales, ts = scales[~lower], ts[~lower]
         assert np.array_equal(scales, ts), (kind, np.argwhere(scales != ts)[:3])
         assert np.array_equal(codes, tc), (kind, np.argwhere(codes != tc)[:3])
         # bfloat16 input: torchao converts it to float32 exactly, as nvfp4_np will
