@@ -4,9 +4,9 @@ Every table here is derived from a :class:`FloatFormat` description (exponent bi
 mantissa bits, bias, largest finite value), the way ml_dtypes describes its types, so
 that no value is typed in by hand. The tests compare each table with ml_dtypes.
 
-The Numba functions below (``e4m3_code``, ``e2m1_round``, ``seed_sum_inplace``) are the
-*only* place where a rounding or summation rule is written; every kernel, and the NumPy
-forms ``snap_e4m3`` / ``round_e2m1``, call them.
+The Numba functions below (``float_code`` and its ``e4m3_code``, ``e2m1_round``,
+``seed_sum_inplace``) are the *only* place where a rounding or summation rule is
+written; every kernel, and the NumPy forms ``snap_e4m3`` / ``round_e2m1``, call them.
 """
 
 import functools
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ._f32bits import f32_to_bits
+from ._f32bits import bits_to_f32, f32_to_bits
 from ._config import JIT_SCALAR, JIT_SCALAR_FN, JIT_UFUNC
 
 __all__ = [
@@ -136,39 +136,52 @@ def rounding_is_rne(rounding):
 # Numba scalar primitives: the single written form of each rule, used by every kernel.
 # --------------------------------------------------------------------------------------
 
+# E4M3 as float_code takes it.
+_E4M3_EBITS = E4M3.exponent_bits
 _E4M3_MBITS = E4M3.mantissa_bits
-_E4M3_MIN_NORMAL = np.float32(2.0**E4M3.min_exponent)
-_E4M3_SUBNORMAL_INV_QUANTUM = np.float32(2.0 ** (E4M3.mantissa_bits - E4M3.min_exponent))
-# Halfway between 448 and the next grid point 480 (a NaN code): RNE sends 464 down to
-# 448; anything above it would round to 480, which torch 2.13 saturates to 448.
-_E4M3_SATURATE_ABOVE = np.float32(
-    E4M3.max_finite + 2.0 ** (int(np.log2(E4M3.max_finite)) - E4M3.mantissa_bits - 1)
-)
+_E4M3_BIAS = E4M3.bias
+_E4M3_LARGEST = np.float32(E4M3.max_finite)
 _E4M3_NAN_CODE = np.uint8(E4M3.sign_bit - 1)
-# float32 -> E4M3 on normals: drop 23 - 3 mantissa bits with round-to-nearest-even on the
-# bit pattern (a carry moves into the exponent), then re-bias the exponent 127 -> 7.
-_DROP = np.uint32(23 - E4M3.mantissa_bits)
-_HALF_MINUS_ONE = np.uint32((1 << (23 - E4M3.mantissa_bits - 1)) - 1)
-_REBIAS = np.uint32((127 - E4M3.bias) << E4M3.mantissa_bits)
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def float_code(v, ebits, mbits, bias, largest):
+    """The code of the finite float32 ``v`` in a small float format with ``ebits``
+    exponent and ``mbits`` mantissa bits, exponent bias ``bias`` and largest value
+    ``largest`` (E4M3's scale bytes, the MX formats' elements): the sign bit from v's (so
+    -0.0, and a negative that rounds to 0, give the negative zero code); magnitudes at or
+    above ``largest`` saturate to it; below, round to nearest, ties to even:
+    subnormals (below 2^(1 - bias)) in steps of 2^(1 - bias - mbits), ``y * 2^(bias - 1 +
+    mbits)`` being exact and below 2^mbits; normals by rounding the float32 bits to
+    ``mbits`` mantissa bits (add half a place minus one, plus the kept last bit, so that
+    ties go to even; a carry raises the exponent), then re-biasing the exponent."""
+    drop = np.uint32(23 - mbits)
+    rebias = np.uint32(127 - bias) << np.uint32(mbits)
+    y = abs(v)
+    if y >= largest:
+        magnitude = (f32_to_bits(largest) >> drop) - rebias
+    elif y < bits_to_f32(np.uint32((128 - bias) * 8388608)):  # below 2^(1 - bias)
+        magnitude = np.uint32(rint_small(y * bits_to_f32(np.uint32((126 + bias + mbits) * 8388608))))
+    else:
+        yb = f32_to_bits(y)
+        yb += (np.uint32(1) << (drop - np.uint32(1))) - np.uint32(1) + ((yb >> drop) & np.uint32(1))
+        magnitude = (yb >> drop) - rebias
+    return magnitude | ((f32_to_bits(v) >> np.uint32(31)) << np.uint32(ebits + mbits))
 
 
 @numba.njit(**JIT_SCALAR_FN)
 def e4m3_code(v):
-    """E4M3 byte code of a non-negative float32 ``v``, round-to-nearest-even.
+    """E4M3 byte code of a non-negative float32 ``v``, round-to-nearest-even
+    (:func:`float_code`).
 
-    Saturates like torch 2.13's ``.to(float8_e4m3fn)``: everything above 464 (and
-    +inf) gives 0x7E (448). NaN gives 0x7F. Subnormals are kept (quantum 2^-9), and
-    ``v <= 2^-10`` gives 0.
+    Saturates like torch 2.13's ``.to(float8_e4m3fn)``: everything at or above 448 (and
+    +inf) gives 0x7E (448; up to 464 that is also the nearest even). NaN gives 0x7F.
+    Subnormals are kept (quantum 2^-9), and ``v <= 2^-10`` gives 0 (-0.0 gives 0: the
+    magnitude's code).
     """
     if v != v:
         return _E4M3_NAN_CODE
-    if v > _E4M3_SATURATE_ABOVE:
-        return np.uint8(E4M3_MAX_CODE)
-    if v < _E4M3_MIN_NORMAL:  # fixed quantum 2^-9; v * 2^9 (< 8) is exact, rounded RNE
-        return np.uint8(rint_small(v * _E4M3_SUBNORMAL_INV_QUANTUM))
-    b = f32_to_bits(v)
-    b += _HALF_MINUS_ONE + ((b >> _DROP) & np.uint32(1))
-    return np.uint8((b >> _DROP) - _REBIAS)
+    return np.uint8(float_code(abs(v), _E4M3_EBITS, _E4M3_MBITS, _E4M3_BIAS, _E4M3_LARGEST))
 
 
 # E2M1 rounding on its own grid: in the binade [2^e, 2^(e+1)) the spacing is

@@ -7,7 +7,9 @@ This module holds the formats as data (:data:`MX_FORMATS`), the scale-rounding m
 (:data:`SCALE_ROUNDINGS`) and the three rules everything else is built from, one
 definition each: the scale byte of a block (:func:`e8m0_byte`), the power of two its
 elements are multiplied by (:func:`element_multiplier`) and an element's code
-(:func:`element_code`); and a CPU kernel over blocks (:func:`_mx_blocks`). The
+(:func:`nvfp4_np.formats.float_code`, the rounding E4M3's scale bytes use too: torchao's
+``_f32_to_floatx_unpacked`` and, for FP8, its clamp and torch's cast round the same
+way); and a CPU kernel over blocks (:func:`_mx_blocks`). The
 public entry points (``quantize(fmt=...)``, checkpoints, golden vectors) come next
 (issue 26).
 """
@@ -20,7 +22,7 @@ import numpy as np
 
 from ._config import JIT_PARALLEL, JIT_SCALAR_FN
 from ._f32bits import bits_to_f32, f32_to_bits
-from .formats import E2M1, E2M3, E3M2, E4M3, E5M2, FloatFormat, rint_small
+from .formats import E2M1, E2M3, E3M2, E4M3, E5M2, FloatFormat, float_code
 
 __all__ = ["MXFormat", "MX_FORMATS", "MX_BLOCK", "SCALE_ROUNDINGS", "E8M0_NAN"]
 
@@ -127,31 +129,6 @@ def element_multiplier(byte, mode):
     return _pow2(min(k, np.int32(126)))
 
 
-@numba.njit(**JIT_SCALAR_FN)
-def element_code(v, ebits, mbits, bias, largest):
-    """The code of the float32 ``v`` (an element times its multiplier, finite) in a
-    format with ``ebits`` exponent and ``mbits`` mantissa bits, exponent bias ``bias``
-    and largest value ``largest``, as torchao writes it (its
-    ``_f32_to_floatx_unpacked``; for FP8, a clamp and torch's cast): the sign bit from
-    v's (so -0.0, and a negative that rounds to 0, give the negative zero code);
-    magnitudes at or above ``largest`` saturate to it; below, round to nearest, ties to
-    even: subnormals (below 2^(1 - bias)) in steps of 2^(1 - bias - mbits), normals by
-    rounding the float32 bits to ``mbits`` mantissa bits (a carry raises the exponent)."""
-    drop = np.uint32(23 - mbits)
-    rebias = np.uint32(127 - bias) << np.uint32(mbits)
-    y = abs(v)
-    if y >= largest:
-        magnitude = (f32_to_bits(largest) >> drop) - rebias
-    elif y < bits_to_f32(np.uint32((128 - bias) * 8388608)):  # below 2^(1 - bias)
-        # y * 2^(bias - 1 + mbits) is exact (< 2^mbits) and rounds to the step count
-        magnitude = np.uint32(rint_small(y * bits_to_f32(np.uint32((126 + bias + mbits) * 8388608))))
-    else:
-        yb = f32_to_bits(y)
-        yb += (np.uint32(1) << (drop - np.uint32(1))) - np.uint32(1) + ((yb >> drop) & np.uint32(1))
-        magnitude = (yb >> drop) - rebias
-    return magnitude | ((f32_to_bits(v) >> np.uint32(31)) << np.uint32(ebits + mbits))
-
-
 @numba.njit(**JIT_PARALLEL)
 def _mx_blocks(x, mode, emax, mbits, ebits, bias, largest, codes, scales):
     """Every block of 32 along the rows of the finite float32 (R, C) ``x``: its E8M0
@@ -168,4 +145,4 @@ def _mx_blocks(x, mode, emax, mbits, ebits, bias, largest, codes, scales):
             scales[r, blk] = byte
             mult = element_multiplier(byte, mode)
             for i in range(MX_BLOCK):
-                codes[r, c0 + i] = np.uint8(element_code(x[r, c0 + i] * mult, ebits, mbits, bias, largest))
+                codes[r, c0 + i] = np.uint8(float_code(x[r, c0 + i] * mult, ebits, mbits, bias, largest))

@@ -56,14 +56,14 @@ def element_inputs(fmt, rng):
 
 @pytest.mark.parametrize("fmt", list(MX_ELEMENTS))
 def test_every_element_code_is_ml_dtypes_cast(fmt):
-    """element_code == ml_dtypes' round-to-nearest-even cast after clamping to the
+    """formats.float_code == ml_dtypes' round-to-nearest-even cast after clamping to the
     largest value (torchao's saturation), the sign bit kept (-0.0 and negatives that
     round to 0 give the negative zero code)."""
     dtype, largest, _, _ = MX_ELEMENTS[fmt]
     e = mx.MX_FORMATS[fmt].element
     v = element_inputs(fmt, np.random.default_rng(zlib.crc32(fmt.encode())))
     want = np.clip(v, -largest, largest).astype(dtype).view(np.uint8)
-    got = np.array([mx.element_code(F32(a), e.exponent_bits, e.mantissa_bits, e.bias, F32(largest)) for a in v])
+    got = np.array([formats.float_code(F32(a), e.exponent_bits, e.mantissa_bits, e.bias, F32(largest)) for a in v])
     bad = np.flatnonzero(got != want)
     assert bad.size == 0, [(v[i], got[i], want[i]) for i in bad[:5]]
     assert (want == e.sign_bit).sum() > 0  # (negative zeros reached)
