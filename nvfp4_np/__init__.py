@@ -3,6 +3,8 @@
 Public API (everything else is private):
 
 - ``quantize(W, block_size=16, method="optimal")`` -> ``NVFP4Tensor``
+- the MX formats: ``quantize(W, 32, fmt="mxfp4", scale_rounding="floor")`` -> ``MXTensor``
+  (``fmt`` one of ``registry.FORMATS``: mxfp4, mxfp6_e2m3, mxfp6_e3m2, mxfp8_e4m3, mxfp8_e5m2)
 - the methods: ``nvfp4_naive``, ``nvfp4_optimal``, ``nvfp4_optimal_hessian``,
   ``nvfp4_admm``, ``nvfp4_gptq``
 - Four Over Six as fouroversix 1.0.5 computes it (1-D and 16x16 scales):
@@ -28,8 +30,10 @@ from .encoding import (
     fp4_codes,
     fp4_values,
     pack_fp4,
+    pack_fp6,
     swizzle_scales,
     unpack_fp4,
+    unpack_fp6,
     unswizzle_scales,
 )
 from .formats import build_fp8_e4m3_scales
@@ -37,6 +41,7 @@ from .four_over_six import nvfp4_four_over_six
 from .gptq import nvfp4_gptq
 from .hessian import block_hessians, nvfp4_optimal_hessian
 from .metrics import metrics
+from .mx_tensor import MXTensor
 from .naive import nvfp4_naive
 from .seed_helpers import compute_block_sse, fp4_dequantize, fp4_quantize, nvfp4_dequantize
 from .recipes import RECIPES, Recipe
@@ -46,6 +51,7 @@ from .tensor import NVFP4Tensor, quantize
 __all__ = [
     "quantize",
     "NVFP4Tensor",
+    "MXTensor",
     "nvfp4_naive",
     "nvfp4_optimal",
     "nvfp4_optimal_hessian",
@@ -67,6 +73,8 @@ __all__ = [
     "e4m3_values",
     "pack_fp4",
     "unpack_fp4",
+    "pack_fp6",
+    "unpack_fp6",
     "swizzle_scales",
     "unswizzle_scales",
     "quantize_checkpoint",

@@ -31,8 +31,10 @@ __all__ = [
     "fp4_codes",
     "fp4_values",
     "pack_fp4",
+    "pack_fp6",
     "swizzle_scales",
     "unpack_fp4",
+    "unpack_fp6",
     "unswizzle_scales",
 ]
 
@@ -333,6 +335,61 @@ def unpack_fp4(packed):
         )
     pairs = np.stack([p & _FP4_MAX_CODE, p >> _FP4_BITS], axis=-1)
     return pairs.reshape(p.shape[:-1] + (2 * p.shape[-1],))
+
+
+_FP6_MAX_CODE = 0x3F
+_FP6_BITS = 6
+
+
+def pack_fp6(codes):
+    """Pack 6-bit codes (MXFP6 E2M3 or E3M2) four into three bytes along the last axis.
+
+    The codes form a little-endian bit stream: code k of a group of four occupies bits
+    6k..6k+5 of the 24-bit little-endian word of the group's three bytes (byte 3g holds
+    code 0 and the low 2 bits of code 1, byte 3g+1 the high 4 bits of code 1 and the
+    low 4 of code 2, byte 3g+2 the high 2 bits of code 2 and code 3; docs/design/mx.md
+    names the sources of this order).
+
+    Parameters
+    ----------
+    codes : array_like of an integer dtype, shape (..., K)
+        Codes 0..63; K must be a multiple of 4.
+
+    Returns
+    -------
+    packed : ndarray of uint8, shape (..., 3 * K // 4)
+    """
+    c = _as_codes(codes, "codes", _FP6_MAX_CODE, "6-bit codes")
+    if c.ndim == 0 or c.shape[-1] % 4:
+        raise ValueError(f"codes must have shape (..., K) with K a multiple of 4 (four codes in three bytes), "
+                         f"got shape {c.shape}")
+    g = c.reshape(c.shape[:-1] + (c.shape[-1] // 4, 4)).astype(np.uint32)
+    word = g[..., 0] | (g[..., 1] << 6) | (g[..., 2] << 12) | (g[..., 3] << 18)
+    out = np.stack([word & 0xFF, (word >> 8) & 0xFF, word >> 16], axis=-1).astype(np.uint8)
+    return out.reshape(c.shape[:-1] + (3 * c.shape[-1] // 4,))
+
+
+def unpack_fp6(packed):
+    """Unpack three bytes into four 6-bit codes along the last axis (inverse of
+    :func:`pack_fp6`).
+
+    Parameters
+    ----------
+    packed : array_like of an integer dtype, shape (..., 3 * K // 4)
+        Bytes 0..255; the last axis a multiple of 3.
+
+    Returns
+    -------
+    codes : ndarray of uint8, shape (..., K)
+    """
+    p = _as_codes(packed, "packed", _BYTE_MAX, "bytes", "pack_fp6")
+    if p.ndim == 0 or p.shape[-1] % 3:
+        raise ValueError(f"packed must have shape (..., 3 * K // 4) with its last axis a multiple of 3, "
+                         f"got shape {p.shape}")
+    g = p.reshape(p.shape[:-1] + (p.shape[-1] // 3, 3)).astype(np.uint32)
+    word = g[..., 0] | (g[..., 1] << 8) | (g[..., 2] << 16)
+    out = np.stack([(word >> (6 * k)) & _FP6_MAX_CODE for k in range(4)], axis=-1).astype(np.uint8)
+    return out.reshape(p.shape[:-1] + (4 * p.shape[-1] // 3,))
 
 
 # --------------------------------------------------------------------------------------

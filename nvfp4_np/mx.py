@@ -24,7 +24,7 @@ from ._config import JIT_PARALLEL, JIT_SCALAR_FN
 from ._f32bits import bits_to_f32, f32_to_bits
 from .formats import E2M1, E2M3, E3M2, E4M3, E5M2, FloatFormat, float_code
 
-__all__ = ["MXFormat", "MX_FORMATS", "MX_BLOCK", "SCALE_ROUNDINGS", "E8M0_NAN"]
+__all__ = ["MXFormat", "MX_FORMATS", "MX_BLOCK", "SCALE_ROUNDINGS", "DEFAULT_SCALE_ROUNDING", "E8M0_NAN", "mx_naive"]
 
 #: Elements per MX block (OCP MX v1.0).
 MX_BLOCK = 32
@@ -67,10 +67,13 @@ SCALE_ROUNDINGS = {
     "rceil": "2^ceil(log2(fl(amax / largest))), as cvt.rp.satfinite.ue8m0x2.f32 (NVIDIA)",
 }
 _FLOOR, _CEIL, _EVEN, _RCEIL = range(4)
+#: The default scale rounding: OCP MX v1.0's (and torchao's default).
+DEFAULT_SCALE_ROUNDING = "floor"
 assert tuple(SCALE_ROUNDINGS) == ("floor", "ceil", "even", "rceil")
 
 _EXP_FIELD = np.uint32(0x7F800000)
 _MANT_FIELD = np.uint32(0x7FFFFF)
+_ABS_FIELD = np.uint32(0x7FFFFFFF)
 _SUBNORMAL_2_POW_M127 = np.uint32(0x00400000)  # (the bits of 2^-127, a float32 subnormal)
 
 
@@ -129,20 +132,76 @@ def element_multiplier(byte, mode):
     return _pow2(min(k, np.int32(126)))
 
 
+@numba.njit(**JIT_SCALAR_FN)
+def block_amax_bits(x, r, c0):
+    """The float32 bits of max|x[r, c0:c0 + 32]| (integer max of the magnitudes' bits:
+    non-negative floats order as their bits); at least 0x7F800000 iff a value is Inf or
+    NaN."""
+    m = np.uint32(0)
+    for i in range(MX_BLOCK):
+        m = max(m, np.uint32(f32_to_bits(x[r, c0 + i]) & _ABS_FIELD))
+    return m
+
+
 @numba.njit(**JIT_PARALLEL)
-def _mx_blocks(x, mode, emax, mbits, ebits, bias, largest, codes, scales):
-    """Every block of 32 along the rows of the finite float32 (R, C) ``x``: its E8M0
-    byte into ``scales`` (R, C / 32) and its elements' codes into ``codes`` (R, C),
-    one code per byte."""
+def _mx_blocks(x, mode, emax, mbits, ebits, bias, largest, codes, scales, bad):
+    """Every block of 32 along the rows of the float32 (R, C) ``x``: its E8M0 byte into
+    ``scales`` (R, C / 32) and its elements' codes into ``codes`` (R, C), one code per
+    byte; ``bad[r]``: the blocks of row r holding Inf or NaN (their bytes are left as
+    they were)."""
     R, C = x.shape
     for r in numba.prange(R):
+        nbad = 0
         for blk in range(C // MX_BLOCK):
             c0 = blk * MX_BLOCK
-            amax = np.float32(0.0)
-            for i in range(MX_BLOCK):
-                amax = max(amax, abs(x[r, c0 + i]))
-            byte = e8m0_byte(amax, mode, emax, mbits, largest)
+            amax_bits = block_amax_bits(x, r, c0)
+            if amax_bits >= _EXP_FIELD:
+                nbad += 1
+                continue
+            byte = e8m0_byte(bits_to_f32(amax_bits), mode, emax, mbits, largest)
             scales[r, blk] = byte
             mult = element_multiplier(byte, mode)
             for i in range(MX_BLOCK):
                 codes[r, c0 + i] = np.uint8(float_code(x[r, c0 + i] * mult, ebits, mbits, bias, largest))
+        bad[r] = nbad
+
+
+def check_format(fmt):
+    """The :class:`MXFormat` called ``fmt``, or ValueError naming the choices."""
+    try:
+        return MX_FORMATS[fmt]
+    except (KeyError, TypeError):
+        raise ValueError(f"MX format must be one of {sorted(MX_FORMATS)}, got {fmt!r}") from None
+
+
+def check_scale_rounding(scale_rounding):
+    """The index of the scale-rounding mode (None: "floor"), or ValueError."""
+    if scale_rounding is None:
+        scale_rounding = DEFAULT_SCALE_ROUNDING
+    if scale_rounding not in SCALE_ROUNDINGS:
+        raise ValueError(f"scale_rounding must be one of {list(SCALE_ROUNDINGS)}, got {scale_rounding!r}")
+    return tuple(SCALE_ROUNDINGS).index(scale_rounding)
+
+
+def element_args(f):
+    """The element fields the kernels take: (mbits, ebits, bias, largest as float32)."""
+    e = f.element
+    return e.mantissa_bits, e.exponent_bits, e.bias, np.float32(e.max_finite)
+
+
+def mx_naive(x, fmt, scale_rounding=None):
+    """The naive MX quantization of the float32 (R, C) ``x`` (C a multiple of 32): per
+    block of 32 the E8M0 byte by ``scale_rounding`` and the elements' codes, as torchao's
+    ``to_mx`` computes them. Returns (codes (R, C) uint8, one per element; scale bytes
+    (R, C / 32) uint8; the number of blocks holding Inf or NaN, whose bytes are not
+    defined: the caller raises)."""
+    f = check_format(fmt)
+    mode = check_scale_rounding(scale_rounding)
+    x = np.ascontiguousarray(x, np.float32)
+    R, C = x.shape
+    codes = np.empty((R, C), np.uint8)
+    scales = np.empty((R, C // MX_BLOCK), np.uint8)
+    bad = np.zeros(R, np.int64)
+    mbits, ebits, bias, largest = element_args(f)
+    _mx_blocks(x, mode, f.emax, mbits, ebits, bias, largest, codes, scales, bad)
+    return codes, scales, int(bad.sum())

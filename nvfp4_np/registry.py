@@ -12,10 +12,10 @@ load only on ``device="cuda"``.
 import importlib
 from dataclasses import dataclass
 
-from . import formats, recipes
+from . import formats, mx, recipes
 
-__all__ = ["Method", "METHODS", "RECIPES", "ALL_RECIPES", "DEFAULT_METHOD", "DEFAULT_RECIPE", "ROUNDINGS", "BLOCK_SIZES",
-           "method", "block_shape", "vector_methods", "methods_without_activations"]
+__all__ = ["Format", "FORMATS", "DEFAULT_FORMAT", "SCALE_ROUNDINGS", "Method", "METHODS", "RECIPES", "ALL_RECIPES", "DEFAULT_METHOD", "DEFAULT_RECIPE", "ROUNDINGS", "BLOCK_SIZES",
+           "method", "block_shape", "vector_methods", "methods_without_activations", "block_format", "mx_methods"]
 
 #: Block sizes every method takes (elements per block along the reduction axis).
 BLOCK_SIZES = (16, 32)
@@ -48,7 +48,8 @@ class Method:
     1-D blocks (``(16, 16)``: one scale per 16x16 tile of a 2-D weight).
     ``takes_activations``: X or H_blocks are optional (they change how it chooses).
     ``tiles``: the function of its 16x16 blocks as ``"module:function"`` when that is
-    not ``cpu`` itself (CPU only).
+    not ``cpu`` itself (CPU only). ``mx`` / ``mx_gpu``: its kernels for the MX formats
+    (None: NVFP4 only).
     """
 
     name: str
@@ -64,6 +65,8 @@ class Method:
     block_shapes: tuple = ()
     takes_activations: bool = False
     tiles: str = None
+    mx: str = None
+    mx_gpu: str = None
 
     @property
     def default_mode(self):
@@ -93,8 +96,19 @@ class Method:
         """The method's public function for ``device`` ("cpu" or "cuda")."""
         if device != "cpu" and self.gpu is None:
             raise ValueError(f"method {self.name!r} runs on the CPU only (device='cpu'), got device={device!r}")
-        module, _, name = (self.cpu if device == "cpu" else self.gpu).partition(":")
-        return getattr(importlib.import_module(module), name)
+        return _load(self.cpu if device == "cpu" else self.gpu)
+
+    def mx_function(self, device="cpu"):
+        """The method's kernel for the MX formats on ``device`` (("cpu" or "cuda"):
+        ``f(x, fmt, ...)`` of a float32 (R, C) ``x`` -> (codes (R, C), E8M0 bytes (R, C / 32),
+        the number of blocks holding Inf or NaN)."""
+        if self.mx is None:
+            raise ValueError(f"method {self.name!r} is for NVFP4 only; the MX formats take "
+                             f"{' or '.join(map(repr, mx_methods()))}")
+        if device != "cpu" and self.mx_gpu is None:
+            raise ValueError(f"method {self.name!r} on the MX formats runs on the CPU only (device='cpu'), "
+                             f"got device={device!r}")
+        return _load(self.mx if device == "cpu" else self.mx_gpu)
 
     def tile_function(self, device="cpu"):
         """The function of its 16x16 blocks on ``device`` (``cpu``'s own when ``tiles`` is None)."""
@@ -103,8 +117,7 @@ class Method:
         if device != "cpu":
             raise ValueError(f"16x16 blocks of method {self.name!r} run on the CPU only (device='cpu'), "
                              f"got device={device!r}")
-        module, _, name = self.tiles.partition(":")
-        return getattr(importlib.import_module(module), name)
+        return _load(self.tiles)
 
     def check_mode(self, mode):
         """``mode`` (None: the default) if the method has it, else ValueError."""
@@ -116,16 +129,22 @@ class Method:
         return mode
 
 
+def _load(where):
+    module, _, name = where.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 METHODS = {m.name: m for m in (
     Method("naive", "block scale E4M3(amax / 6), the recipe's own (what every stack does)",
            "nvfp4_np.naive:nvfp4_naive", "nvfp4_np.gpu_naive:nvfp4_naive", block_shapes=((16, 16),),
-           tiles="nvfp4_np.tiles:tile_naive"),
+           tiles="nvfp4_np.tiles:tile_naive", mx="nvfp4_np.mx:mx_naive"),
     Method("optimal", "the E4M3 block scale with the least squared error (exact search)",
            "nvfp4_np.optimal:nvfp4_optimal", "nvfp4_np.gpu_optimal:nvfp4_optimal", block_shapes=((16, 16),),
-           tiles="nvfp4_np.tiles:tile_optimal"),
+           tiles="nvfp4_np.tiles:tile_optimal", mx="nvfp4_np.mx_search:mx_optimal"),
     Method("hessian", "the block scale with the least output error r^T H r given activations",
            "nvfp4_np.hessian:nvfp4_optimal_hessian", "nvfp4_np.gpu_hessian:nvfp4_optimal_hessian",
-           modes=("seed", "exact"), checkpoint_mode="exact", needs_activations=True),
+           modes=("seed", "exact"), checkpoint_mode="exact", needs_activations=True,
+           mx="nvfp4_np.mx_search:mx_hessian"),
     Method("admm", "the Hessian scale, then quants refined by ADMM",
            "nvfp4_np.admm:nvfp4_admm", "nvfp4_np.gpu_admm:nvfp4_admm",
            modes=("seed", "best"), checkpoint_mode="best", needs_activations=True),
@@ -139,6 +158,56 @@ METHODS = {m.name: m for m in (
            options=("rule", "scale_max"), recipes=("fouroversix", "te"), block_shapes=((16, 16),),
            takes_activations=True),
 )}
+
+
+@dataclass(frozen=True)
+class Format:
+    """One block format: its element and scale formats and block sizes. The methods
+    that take it are those of :data:`METHODS` with kernels for it (:func:`mx_methods`
+    for the MX formats); ``scale_roundings``: the rounding modes of its naive scale
+    (the MX formats' E8M0 byte; NVFP4's naive scale is its recipe's)."""
+
+    name: str
+    summary: str
+    element: formats.FloatFormat
+    scale: str
+    block_sizes: tuple
+    scale_roundings: tuple = ()
+
+    @property
+    def is_mx(self):
+        return self.scale == "e8m0"
+
+    @property
+    def methods(self):
+        return mx_methods() if self.is_mx else tuple(METHODS)
+
+
+#: The E8M0 scale-rounding modes of the MX formats (:data:`nvfp4_np.mx.SCALE_ROUNDINGS`).
+SCALE_ROUNDINGS = tuple(mx.SCALE_ROUNDINGS)
+#: The block formats by name: NVFP4, then the MX formats (:data:`nvfp4_np.mx.MX_FORMATS`).
+FORMATS = {f.name: f for f in (
+    Format("nvfp4", "E2M1 elements, an E4M3 scale per block of 16 (or 32), a float32 tensor scale",
+           formats.E2M1, "e4m3", BLOCK_SIZES),
+    *(Format(name, f"{f.element.name.upper()} elements, an E8M0 scale per block of 32 (OCP MX v1.0)",
+             f.element, "e8m0", (mx.MX_BLOCK,), SCALE_ROUNDINGS) for name, f in mx.MX_FORMATS.items()),
+)}
+DEFAULT_FORMAT = "nvfp4"
+
+
+def block_format(name):
+    """The :class:`Format` called ``name`` (None: the default), or ValueError naming the choices."""
+    if name is None:
+        return FORMATS[DEFAULT_FORMAT]
+    try:
+        return FORMATS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"fmt must be one of {list(FORMATS)}, got {name!r}") from None
+
+
+def mx_methods():
+    """The names of the methods with kernels for the MX formats."""
+    return tuple(name for name, m in METHODS.items() if m.mx is not None)
 
 
 def block_shape(value):

@@ -194,15 +194,18 @@ class NVFP4Tensor:
             return cls.from_dict({k: z[k] for k in z.files})
 
 
-def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recipe=None, rounding=None, X=None,
-             H_blocks=None, mode=None, tensor_amax=None, block_shape=None, device="cpu", **options):
-    """Quantize an array to NVFP4 with blocks of ``block_size`` along ``axis``.
+def quantize(W, block_size=None, method=registry.DEFAULT_METHOD, axis=-1, *, fmt=registry.DEFAULT_FORMAT,
+             scale_rounding=None, recipe=None, rounding=None, X=None, H_blocks=None, mode=None, tensor_amax=None,
+             block_shape=None, device="cpu", **options):
+    """Quantize an array to NVFP4 (or an MX format, ``fmt=``) with blocks of
+    ``block_size`` along ``axis``.
 
     Parameters
     ----------
     W : array_like, shape (..., K, ...)
         Any real floating dtype; ``W.shape[axis]`` must be a multiple of ``block_size``.
-    block_size : {16, 32}, default 16
+    block_size : {16, 32} or None
+        None: the format's (16 for NVFP4; the MX formats take 32 only).
     method : {"naive", "optimal", "hessian", "admm", "gptq", "4over6"}, default "optimal"
         (the methods, their modes, recipes and kernels are :data:`nvfp4_np.registry.METHODS`)
         ``"optimal"`` searches the E4M3 scales for the least squared error per block;
@@ -247,6 +250,14 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
         ``scale_max`` (256 or 448: the E4M3 bound in the tensor constant K = vmax *
         scale_max, vmax 6 (4 for static_4); default 256 for the 4/6 rules, 448 for
         static_6 and static_4).
+    fmt : str, keyword-only
+        The block format (:data:`nvfp4_np.registry.FORMATS`): "nvfp4" (the default), or
+        an MX format, "mxfp4", "mxfp6_e2m3", "mxfp6_e3m2", "mxfp8_e4m3", "mxfp8_e5m2"
+        (blocks of 32 with an E8M0 scale; methods "naive", "optimal", "hessian"; returns
+        an :class:`nvfp4_np.MXTensor`; see :func:`nvfp4_np.mx_tensor.quantize_mx`).
+    scale_rounding : {"floor", "ceil", "even", "rceil"} or None, keyword-only
+        The MX formats' naive E8M0 byte (None: "floor", OCP MX v1.0's): as torchao's
+        ``to_mx`` computes each (:data:`nvfp4_np.mx.SCALE_ROUNDINGS`).
     device : {"cpu", "cuda"}, keyword-only
         Where the kernels run; the bytes are identical (see :mod:`nvfp4_np.gpu`). A device
         array ``W`` (numba, CuPy, PyTorch CUDA: float32, C-contiguous, blocks along the
@@ -257,7 +268,7 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
 
     Returns
     -------
-    NVFP4Tensor
+    NVFP4Tensor (MXTensor for an MX ``fmt``)
 
     Examples
     --------
@@ -269,7 +280,15 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
     >>> t.dequantize().shape
     (4, 64)
     """
-    block_size = core.check_block_size(block_size)
+    f = registry.block_format(fmt)
+    if f.is_mx:
+        return _quantize_mx(W, block_size, method, axis, f, scale_rounding, X, H_blocks, device,
+                            recipe=recipe, rounding=rounding, mode=mode, tensor_amax=tensor_amax,
+                            block_shape=block_shape, **options)
+    if scale_rounding is not None:
+        raise ValueError(f"scale_rounding applies to the MX formats (E8M0 scales); NVFP4's naive scale is its "
+                         f"recipe's, got scale_rounding={scale_rounding!r}")
+    block_size = core.check_block_size(16 if block_size is None else block_size)
     m = registry.method(method)
     if block_size not in m.block_sizes:
         raise ValueError(f"method {method!r} takes block sizes {m.block_sizes}, got {block_size}")
@@ -326,6 +345,17 @@ def quantize(W, block_size=16, method=registry.DEFAULT_METHOD, axis=-1, *, recip
     codes = codes.reshape(moved_shape[:-1] + (K // 2,))
     return NVFP4Tensor(codes, scale_bytes, np.float32(ts), shape, block_size, r.name,
                        method, axis, r.rounding if rounding is None else rounding, mode, block_shape)
+
+
+def _quantize_mx(W, block_size, method, axis, f, scale_rounding, X, H_blocks, device, **nvfp4_only):
+    from .mx_tensor import quantize_mx
+
+    if block_size not in (None,) + f.block_sizes:
+        raise ValueError(f"fmt {f.name!r} has blocks of {f.block_sizes[0]}, got block_size={block_size!r}")
+    given = sorted(k for k, v in nvfp4_only.items() if v is not None)
+    if given:
+        raise TypeError(f"quantize() got {', '.join(given)}, which apply to fmt='nvfp4', not to fmt={f.name!r}")
+    return quantize_mx(W, f.name, method, axis, scale_rounding=scale_rounding, X=X, H_blocks=H_blocks, device=device)
 
 
 def _check_block_shape(block_shape, m, W, axis, block_size):

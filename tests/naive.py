@@ -1225,3 +1225,46 @@ def ref_mx_quantize(x, fmt, mode):
             y = np.clip(y.astype(F32), -largest, largest)  # (exact: a power of two times a float32, in range)
             codes[r, b] = y.astype(dtype).view(np.uint8)
     return codes.reshape(R, C), scales
+
+
+def ref_mx_search(x, fmt, H_blocks=None):
+    """(codes (R, C), E8M0 bytes (R, C / 32)) of the float32 (R, C) ``x`` with each
+    block's byte searched over all 255 bytes: elements cast (clamp, ml_dtypes' nearest
+    even) after multiplying by 2^(127 - b), residual r = x - value * 2^(b - 127) in
+    float64, error sum r_i^2 in order (or sum_a r_a * sum_c H_ac r_c with the column
+    block's Hessian H_blocks[j]); least error, ties to b_hi (the smallest byte with largest * 2^(b - 127) >=
+    amax), then the bytes above it nearest first, then those below nearest first."""
+    dtype, largest, _, _ = MX_ELEMENTS[fmt]
+    R, C = x.shape
+    nb = C // 32
+    scales = np.zeros((R, nb), np.uint8)
+    codes = np.zeros((R, C), np.uint8)
+    for r in range(R):
+        for blk in range(nb):
+            xb = x[r, blk * 32:(blk + 1) * 32].astype(F32)
+            amax = float(np.abs(xb).max())
+            b_hi = next(b for b in range(255) if largest * 2.0 ** (b - 127) >= amax or b == 254)
+            order = [b_hi] + list(range(b_hi + 1, 255)) + list(range(b_hi - 1, -1, -1))
+            best = None
+            for b in order:
+                with np.errstate(over="ignore"):
+                    y = np.clip(xb * F32(2.0 ** (127 - b)), -largest, largest)
+                c = y.astype(dtype).view(np.uint8)
+                res = xb.astype(np.float64) - c.view(dtype).astype(np.float64) * 2.0 ** (b - 127)
+                if H_blocks is None:
+                    err = 0.0
+                    for v in res:
+                        err += v * v
+                else:
+                    Hj = np.asarray(H_blocks[blk], np.float64)
+                    err = 0.0
+                    for a in range(32):
+                        row = 0.0
+                        for cc in range(32):
+                            row += Hj[a, cc] * res[cc]
+                        err += res[a] * row
+                if best is None or err < best[0]:
+                    best = (err, b, c)
+            scales[r, blk] = best[1]
+            codes[r, blk * 32:(blk + 1) * 32] = best[2]
+    return codes, scales

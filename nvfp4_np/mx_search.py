@@ -1,0 +1,186 @@
+"""The searched E8M0 scale of an MX block: the byte with the least squared error
+("optimal") or the least output error r^T H r given the block's Hessian ("hessian"),
+found exactly by a bounded search (docs/design/mx.md, validation/SPEC.md).
+
+For a candidate byte b the elements are ``float_code(x * 2^(127 - b))`` (the exact
+power of two, b = 0 included) and decode to ``value(code) * 2^(b - 127)``; the residual
+``r = x - decoded`` is exact in float64. The error of the block is, in float64,
+``sum r_i^2`` in element order ("optimal"), or ``r^T H r`` ("hessian", the sum
+``sum_i r_i * (sum_j H_ij r_j)``, both loops in index order).
+
+Which bytes are searched, and why no other can win:
+
+- ``b_hi``, the smallest byte whose scale does not clip: ``largest * 2^(b - 127) >=
+  amax`` (rceil's byte, plus one where fl(amax / largest) rounded down to a power of
+  two).
+- Above ``b_hi``, the error of each element is the distance to the nearest point of
+  a grid that only thins out as b grows (every point of the grid at 2s below
+  ``largest * s`` is a point of the grid at s), so the squared error cannot fall:
+  "optimal" searches no byte above ``b_hi``. r^T H r has no such order, so "hessian"
+  searches upward until every code is zero (r = x from there on, the same for every
+  larger byte).
+- Below ``b_hi`` the block's largest element saturates: its own squared residual
+  ``(amax - largest * 2^(b - 127))^2`` alone bounds "optimal" from below and grows as
+  b falls, so the search stops where it reaches the best error. For "hessian", once
+  every nonzero element saturates the residual is ``x - s * c`` with a fixed c, a
+  convex quadratic in s: the search stops at the first byte, both it and the one above
+  saturated, whose error is not below the one above's.
+- Ties: ``b_hi`` first, then upward (nearest first), then downward (nearest first); a
+  later candidate replaces the best only with a strictly smaller error.
+"""
+
+import numba
+import numpy as np
+
+from ._config import JIT_PARALLEL, JIT_SCALAR_FN
+from ._f32bits import bits_to_f32
+from .formats import float_code
+from .mx import (_EXP_FIELD, _RCEIL, MX_BLOCK, _pow2, block_amax_bits, check_format, e8m0_byte, element_args)
+
+__all__ = ["mx_optimal", "mx_hessian", "SEARCH_METHODS"]
+
+#: The searched methods: name -> what the error is.
+SEARCH_METHODS = {"optimal": "sum of r_i^2", "hessian": "r^T H r"}
+_MAX_BYTE = 254  # 2^127; 0xFF is NaN
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def unclipped_byte(amax, emax, mbits, largest):
+    """``b_hi``: the smallest byte whose scale does not clip amax (rceil's, plus one
+    where fl(amax / largest) rounded down to a power of two)."""
+    b = np.int32(e8m0_byte(amax, _RCEIL, emax, mbits, largest))
+    if b < _MAX_BYTE and np.float64(largest) * np.float64(_pow2(b - 127)) < np.float64(amax):
+        b += 1
+    return b
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def block_residual(x, r, c0, b, ebits, mbits, bias, largest, values, res):
+    """The residual of block (r, c0) at byte b into ``res`` (32 float64); returns
+    (number of nonzero codes' magnitudes, number of nonzero elements that saturate)."""
+    mult = _pow2(127 - b)
+    s = np.float64(_pow2(b - 127))
+    top = np.uint32(float_code(largest, ebits, mbits, bias, largest))
+    magnitude = (np.uint32(1) << np.uint32(ebits + mbits)) - np.uint32(1)
+    nonzero_codes = 0
+    unsaturated = 0
+    for i in range(MX_BLOCK):
+        v = x[r, c0 + i]
+        code = np.uint32(float_code(v * mult, ebits, mbits, bias, largest))
+        mag = code & magnitude
+        res[i] = np.float64(v) - values[code] * s
+        nonzero_codes += mag != 0
+        unsaturated += (mag != top) and (v != 0)
+    return nonzero_codes, unsaturated
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def _sse(res):
+    acc = 0.0
+    for i in range(MX_BLOCK):
+        acc += res[i] * res[i]
+    return acc
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def _rhr(res, H, blk):
+    acc = 0.0
+    for a in range(MX_BLOCK):
+        row = 0.0
+        for c in range(MX_BLOCK):
+            row += H[blk, a, c] * res[c]
+        acc += res[a] * row
+    return acc
+
+
+@numba.njit(**JIT_PARALLEL)
+def _search_blocks(x, H, use_h, emax, mbits, ebits, bias, largest, values, scales, bad):
+    """The searched byte of every block of 32 along the rows of float32 (R, C) ``x``
+    into ``scales`` (R, C / 32); ``H`` (C / 32, 32, 32) the Hessian of each column
+    block (``X_j^T X_j``) when ``use_h``; ``bad[r]``: row r's blocks with Inf or NaN."""
+    R, C = x.shape
+    nb = C // MX_BLOCK
+    for r in numba.prange(R):
+        res = np.empty(MX_BLOCK, np.float64)
+        nbad = 0
+        for blk in range(nb):
+            c0 = blk * MX_BLOCK
+            amax_bits = block_amax_bits(x, r, c0)
+            if amax_bits >= _EXP_FIELD:
+                nbad += 1
+                continue
+            amax = bits_to_f32(amax_bits)
+            b_hi = unclipped_byte(amax, emax, mbits, largest)
+            block_residual(x, r, c0, b_hi, ebits, mbits, bias, largest, values, res)
+            best_b = b_hi
+            best = _rhr(res, H, blk) if use_h else _sse(res)
+            if use_h:  # upward, until every code is zero
+                b = b_hi + 1
+                while b <= _MAX_BYTE:
+                    nz, _ = block_residual(x, r, c0, b, ebits, mbits, bias, largest, values, res)
+                    err = _rhr(res, H, blk)
+                    if err < best:
+                        best, best_b = err, b
+                    if nz == 0:
+                        break
+                    b += 1
+            b = b_hi - 1
+            prev_err = np.inf
+            prev_saturated = False
+            while b >= 0:
+                if not use_h:
+                    d = np.float64(amax) - np.float64(largest) * np.float64(_pow2(b - 127))
+                    if d * d >= best:
+                        break
+                nz, unsat = block_residual(x, r, c0, b, ebits, mbits, bias, largest, values, res)
+                err = _rhr(res, H, blk) if use_h else _sse(res)
+                if err < best:
+                    best, best_b = err, b
+                saturated = unsat == 0
+                if use_h and saturated and prev_saturated and not err < prev_err:
+                    break
+                prev_err, prev_saturated = err, saturated
+                b -= 1
+            scales[r, blk] = np.uint8(best_b)
+        bad[r] = nbad
+
+
+@numba.njit(**JIT_PARALLEL)
+def _codes_at(x, scales, mbits, ebits, bias, largest, codes):
+    """The elements' codes at the given bytes (the exact multiplier 2^(127 - b))."""
+    R, C = x.shape
+    for r in numba.prange(R):
+        for blk in range(C // MX_BLOCK):
+            mult = _pow2(127 - np.int32(scales[r, blk]))
+            for i in range(blk * MX_BLOCK, (blk + 1) * MX_BLOCK):
+                codes[r, i] = np.uint8(float_code(x[r, i] * mult, ebits, mbits, bias, largest))
+
+
+def _search(x, fmt, H_blocks):
+    f = check_format(fmt)
+    x = np.ascontiguousarray(x, np.float32)
+    R, C = x.shape
+    mbits, ebits, bias, largest = element_args(f)
+    use_h = H_blocks is not None
+    H = np.ascontiguousarray(H_blocks, np.float64) if use_h else np.zeros((1, MX_BLOCK, MX_BLOCK))
+    values = np.nan_to_num(f.element.decode_table().astype(np.float64))  # (codes above largest never occur)
+    scales = np.zeros((R, C // MX_BLOCK), np.uint8)
+    bad = np.zeros(R, np.int64)
+    _search_blocks(x, H, use_h, f.emax, mbits, ebits, bias, largest, values, scales, bad)
+    codes = np.empty((R, C), np.uint8)
+    _codes_at(x, scales, mbits, ebits, bias, largest, codes)
+    return codes, scales, int(bad.sum())
+
+
+def mx_optimal(x, fmt):
+    """The MX quantization of the float32 (R, C) ``x`` with, per block of 32, the E8M0
+    byte of least squared error (exact, module docstring). Returns (codes (R, C),
+    scale bytes (R, C / 32)) uint8 and the number of blocks holding Inf or NaN (their
+    bytes are not defined: the caller raises)."""
+    return _search(x, fmt, None)
+
+
+def mx_hessian(x, fmt, H_blocks):
+    """As :func:`mx_optimal`, the byte of least r^T H r with ``H_blocks`` (C / 32, 32,
+    32) the Hessian of each column block (:func:`nvfp4_np.block_hessians`)."""
+    return _search(x, fmt, H_blocks)
