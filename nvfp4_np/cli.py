@@ -98,7 +98,8 @@ def _settings(args):
                     rounding=args.rounding, fallback=args.fallback, device=args.device, format=args.format,
                     scheme=args.scheme, fuse_scales=not args.no_fuse_scales, stacked_experts=args.stacked_experts,
                     damp=args.damp, order=args.order, rule=args.rule, scale_max=args.scale_max,
-                    block_shape=None if args.block_shape is None else (16, 16))
+                    block_shape=None if args.block_shape is None else (16, 16), fmt=args.fmt,
+                    scale_rounding=args.scale_rounding)
 
 
 def _quantize(args):
@@ -453,7 +454,14 @@ def build_parser():
     q.add_argument("--no-fuse-scales", action="store_true",
                    help="do not give fused layers (q/k/v, gate/up, experts' w1/w3) one shared global scale "
                         "(vLLM and SGLang then mis-decode them)")
-    q.add_argument("--block-size", type=int, choices=registry.BLOCK_SIZES, default=16)
+    q.add_argument("--fmt", choices=("nvfp4", "mxfp4"), default="nvfp4",
+                   help="the block format: nvfp4 (default), or mxfp4 (OCP MX: E2M1 with an E8M0 scale per 32, "
+                        "compressed-tensors' mxfp4-pack-quantized; methods " + ", ".join(registry.mx_methods()) + ")")
+    q.add_argument("--scale-rounding", choices=registry.SCALE_ROUNDINGS,
+                   help="mxfp4, method naive: the E8M0 byte's rounding (default even, compressed-tensors' own; floor "
+                        "is OCP's, rceil NVIDIA's)")
+    q.add_argument("--block-size", type=int, choices=registry.BLOCK_SIZES,
+                   help="elements per block (default 16; mxfp4: 32)")
     q.add_argument("--rounding", choices=registry.ROUNDINGS, help="E2M1 tie rule (default: the recipe's)")
     q.add_argument("--include", metavar="REGEX", help="quantize only tensors whose name matches")
     q.add_argument("--exclude", metavar="REGEX", action="append", default=[],

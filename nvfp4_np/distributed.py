@@ -132,7 +132,7 @@ def _submit(client, ckpt, cal, p, settings, task_elements, groups, group_amax):
     operands = (None, None, None, None)
     if p.calib is not None:
         operands = client.submit(_operands_task, cal.path, p, settings, pure=False)
-    two_level = recipes.get_recipe(settings.recipe).two_level
+    two_level = not settings.is_mx and recipes.get_recipe(settings.recipe).two_level
     futures = []
     for e in range(p.shape[0]) if len(p.shape) == 3 else [None]:
         if not two_level:

@@ -65,11 +65,13 @@ SCALE_ROUNDINGS = {
     "ceil": "floor, plus one when amax is not a power of two",
     "even": "amax's mantissa rounded half up to the element's precision, then floor",
     "rceil": "2^ceil(log2(fl(amax / largest))), as cvt.rp.satfinite.ue8m0x2.f32 (NVIDIA)",
+    "rceil_cpu": "rceil as torchao 0.18 computes it on CPU: the ceiling of log2(fl(amax / largest)) rounded to "
+                 "float32, one lower just above large powers of two",
 }
-_FLOOR, _CEIL, _EVEN, _RCEIL = range(4)
+_FLOOR, _CEIL, _EVEN, _RCEIL, _RCEIL_CPU = range(5)
+assert tuple(SCALE_ROUNDINGS) == ("floor", "ceil", "even", "rceil", "rceil_cpu")
 #: The default scale rounding: OCP MX v1.0's (and torchao's default).
 DEFAULT_SCALE_ROUNDING = "floor"
-assert tuple(SCALE_ROUNDINGS) == ("floor", "ceil", "even", "rceil")
 
 _EXP_FIELD = np.uint32(0x7F800000)
 _MANT_FIELD = np.uint32(0x7FFFFF)
@@ -89,9 +91,17 @@ def e8m0_byte(amax, mode, emax, mbits, largest):
 
     rceil: ``d = fl(amax / largest)``, the exact ceiling of log2(d) (the exponent, plus 1
     unless d is a power of two; d <= 2^-127, zero included, gives -127), clamped to
-    [-127, 127] (satfinite). torchao's CPU fallback takes ceil(torch.log2(d)) in float32
-    instead, which differs just above large powers of two (docs/design/mx.md)."""
-    if mode == _RCEIL:
+    [-127, 127] (satfinite). rceil_cpu: the ceiling of log2(d) rounded to float32 (torchao's
+    CPU fallback, ``ceil(torch.log2(d))``: the same byte for every float32 d, checked
+    exhaustively; docs/design/mx.md), which is one lower just above large powers of two
+    (log2 rounds down to the integer); d = 0 gives -127."""
+    if mode == _RCEIL_CPU:
+        d = amax / largest
+        unbiased = np.int32(-127)
+        if d > 0:
+            unbiased = np.int32(math.ceil(np.float32(math.log2(np.float64(d)))))
+        unbiased = min(max(unbiased, np.int32(-127)), np.int32(127))
+    elif mode == _RCEIL:
         b = f32_to_bits(amax / largest)
         e = np.int32((b & _EXP_FIELD) >> np.uint32(23))
         m = b & _MANT_FIELD
@@ -127,7 +137,7 @@ def element_multiplier(byte, mode):
     multiplies by 1 (torchao's ``rcp``). A multiplication by a power of two rounds
     as the division by its inverse does (one rounding of the same real number)."""
     k = np.int32(127) - np.int32(byte)
-    if mode == _RCEIL:
+    if mode == _RCEIL or mode == _RCEIL_CPU:
         return np.float32(1.0) if byte == 0 else _pow2(k)
     return _pow2(min(k, np.int32(126)))
 

@@ -1180,6 +1180,10 @@ def ref_e8m0_byte(amax, fmt, mode):
     rceil: ceil(log2(fl32(amax / largest))) exactly (zero: -127). Clamped, + 127."""
     _, largest, emax, mbits = MX_ELEMENTS[fmt]
     amax = float(F32(amax))
+    if mode == "rceil_cpu":  # torchao's CPU form: ceil of the float32 log2
+        d = F32(F32(amax) / F32(largest))
+        e = -127 if d == 0 else int(np.ceil(np.log2(np.float64(d)).astype(F32)))
+        return max(-127, min(127, e)) + 127
     if mode == "rceil":
         d = float(F32(F32(amax) / F32(largest)))
         if d == 0:
@@ -1218,7 +1222,7 @@ def ref_mx_quantize(x, fmt, mode):
         for b in range(C // 32):
             byte = ref_e8m0_byte(np.abs(blocks[r, b]).max(), fmt, mode)
             scales[r, b] = byte
-            if mode == "rceil":
+            if mode in ("rceil", "rceil_cpu"):
                 y = blocks[r, b] * (1.0 if byte == 0 else 2.0 ** (127 - byte))
             else:
                 y = blocks[r, b] / max(2.0 ** (byte - 127), 2.0 ** -126)
@@ -1268,3 +1272,138 @@ def ref_mx_search(x, fmt, H_blocks=None):
             scales[r, blk] = best[1]
             codes[r, blk * 32:(blk + 1) * 32] = best[2]
     return codes, scales
+
+
+MX_FP6 = ("mxfp6_e2m3", "mxfp6_e3m2")
+
+
+class MXReference:
+    """validation/SPEC.md §9 (the MX formats), written from the definitions with NumPy,
+    ml_dtypes and the functions above (ref_e8m0_byte); no nvfp4_np code. ``outputs(...)``
+    computes an MX golden vector's outputs. Each rule is one method, so that a mutant
+    (tests/mutants.py) overrides exactly one."""
+
+    def __init__(self, fmt):
+        self.fmt = fmt
+        self.dtype, self.largest, self.emax, self.mbits = MX_ELEMENTS[fmt]
+
+    # --- §9.2 the scale byte and the element multiplier
+    def scale_byte(self, amax, mode):
+        return ref_e8m0_byte(amax, self.fmt, mode)
+
+    def multiplier(self, byte, mode):
+        """The power of two (float64) the elements are multiplied by."""
+        if mode.startswith("rceil"):  # rceil, rceil_cpu: byte 0 multiplies by 1
+            return 1.0 if byte == 0 else 2.0 ** (127 - byte)
+        return 2.0 ** min(127 - byte, 126)
+
+    # --- §9.3 the elements
+    def scaled(self, x, mult):
+        """fl(x * mult): the float64 product of a float32 and a power of two is exact."""
+        with np.errstate(over="ignore"):
+            return (np.asarray(x, np.float64) * mult).astype(F32)
+
+    def cast(self, y):
+        """Nearest even, saturating at +-largest, the sign kept (ml_dtypes' cast after the clamp)."""
+        y = np.clip(np.asarray(y, F32), F32(-self.largest), F32(self.largest))
+        return y.astype(self.dtype).view(np.uint8)
+
+    def values(self, codes):
+        """The elements' values (float64) of codes."""
+        return np.asarray(codes, np.uint8).view(self.dtype).astype(np.float64)
+
+    # --- §9.4 the searched bytes
+    def b_hi(self, amax):
+        return next(b for b in range(255) if self.largest * 2.0 ** (b - 127) >= amax or b == 254)
+
+    def search_order(self, b_hi):
+        return [b_hi] + list(range(b_hi + 1, 255)) + list(range(b_hi - 1, -1, -1))
+
+    def sse(self, res):
+        """sum r_i^2 in element order, float64; res (..., 32)."""
+        acc = np.zeros(res.shape[:-1])
+        for i in range(res.shape[-1]):
+            acc = acc + res[..., i] * res[..., i]
+        return acc
+
+    def rhr(self, res, H):
+        """sum_a r_a * (sum_c H_ac r_c), both in index order, float64."""
+        H = np.asarray(H, np.float64)
+        acc = np.zeros(res.shape[:-1])
+        for a in range(32):
+            row = np.zeros(res.shape[:-1])
+            for c in range(32):
+                row = row + H[a, c] * res[..., c]
+            acc = acc + res[..., a] * row
+        return acc
+
+    def better(self, err, best, b, best_b):
+        return err < best
+
+    def search(self, xb, H=None):
+        """The searched byte of one block (float32 (32,)), every byte tried."""
+        amax = float(np.abs(xb).max())
+        b_hi = self.b_hi(amax)
+        bytes_ = np.arange(255)
+        y = self.scaled(xb[None, :], 2.0 ** (127 - bytes_[:, None].astype(np.float64)))
+        codes = self.cast(y)
+        res = xb.astype(np.float64)[None, :] - self.values(codes) * 2.0 ** (bytes_[:, None] - 127.0)
+        errs = self.sse(res) if H is None else self.rhr(res, H)
+        order = self.search_order(b_hi)
+        best_b = order[0]
+        for b in order[1:]:
+            if self.better(errs[b], errs[best_b], b, best_b):
+                best_b = b
+        return best_b
+
+    # --- §9.5 layouts
+    def pack4(self, codes):
+        """MXFP4: element 2i in the low nibble."""
+        return (codes[:, 0::2] | (codes[:, 1::2] << 4)).astype(np.uint8)
+
+    def pack6(self, codes):
+        """FP6 four in three bytes: a little-endian bit stream (code k of a group in bits
+        6k..6k+5 of the group's little-endian 24-bit word)."""
+        g = codes.reshape(codes.shape[0], -1, 4).astype(np.uint32)
+        w = g[..., 0] | (g[..., 1] << 6) | (g[..., 2] << 12) | (g[..., 3] << 18)
+        return np.stack([w & 0xFF, (w >> 8) & 0xFF, w >> 16], axis=-1).reshape(codes.shape[0], -1).astype(np.uint8)
+
+    def swizzle(self, sb):
+        M, Ks = sb.shape
+        n_kt = -(-Ks // 4)
+        out = np.zeros(-(-M // 128) * n_kt * 512, np.uint8)
+        for m in range(M):
+            for k in range(Ks):
+                out[((m // 128) * n_kt + k // 4) * 512 + (m % 32) * 16 + ((m % 128) // 32) * 4 + k % 4] = sb[m, k]
+        return out
+
+    # --- a whole vector
+    def outputs(self, x, method, scale_rounding=None, H=None):
+        """The outputs of an MX vector: codes (MXTensor's layout), codes_packed (FP6),
+        scale_bytes, scale_bytes_swizzled, dequant."""
+        x = np.asarray(x, F32)
+        R, C = x.shape
+        nb = C // 32
+        blocks = x.reshape(R, nb, 32)
+        sb = np.zeros((R, nb), np.uint8)
+        codes = np.zeros((R, nb, 32), np.uint8)
+        for r in range(R):
+            for j in range(nb):
+                xb = blocks[r, j]
+                if method == "naive":
+                    b = self.scale_byte(float(np.abs(xb).max()), scale_rounding)
+                    mult = self.multiplier(b, scale_rounding)
+                else:
+                    b = self.search(xb, None if method == "optimal" else H[j])
+                    mult = 2.0 ** (127 - b)
+                sb[r, j] = b
+                codes[r, j] = self.cast(self.scaled(xb, mult))
+        codes = codes.reshape(R, C)
+        with np.errstate(over="ignore"):
+            s = np.ldexp(F32(1), sb.astype(np.int32) - 127).astype(F32)
+            dq = (self.values(codes).astype(F32).reshape(R, nb, 32) * s[:, :, None]).astype(F32).reshape(R, C)
+        out = {"codes": self.pack4(codes) if self.fmt == "mxfp4" else codes, "scale_bytes": sb,
+               "scale_bytes_swizzled": self.swizzle(sb), "dequant": dq}
+        if self.fmt in MX_FP6:
+            out["codes_packed"] = self.pack6(codes)
+        return out

@@ -177,3 +177,101 @@ def test_w4a4_package_dequantizer_equals_ours(w4a4, tmp_path):
     theirs = CompressedTensorsDequantizer(str(out), dtype=torch.bfloat16).process(load_file(str(out / "model.safetensors")))
     for name in tensors:
         assert np.array_equal(_bits(theirs[name]), ours[name].view(np.int16)), name
+
+
+# --------------------------------------------------------------------------- MXFP4
+#
+# ``--fmt mxfp4`` writes compressed-tensors' mxfp4-pack-quantized layout. compressed-
+# tensors' own decompressor (MXFP4PackedCompressor, and the whole-checkpoint dequantizer)
+# must decode it to nvfp4_np's values (its decode is bfloat16: E2M1 * 2^(b - 127) is exact
+# there), and its own compressor, given the same weights, must write the bytes of
+# nvfp4_np's naive "even" rounding (its scale rule) except where the design note says:
+# blocks of byte 0 (compressed-tensors divides by the true 2^-127, torchao's arithmetic by
+# 2^-126) and literal -0.0 elements (its sign comes from torch.sign).
+
+
+@pytest.fixture(scope="module", params=["optimal", "naive"])
+def mx_quantized(request, tmp_path_factory):
+    d = tmp_path_factory.mktemp("mx")
+    rng = np.random.default_rng(26)
+    tensors = {
+        "model.layers.0.self_attn.q_proj.weight": rng.standard_normal((48, 64)).astype(ml_dtypes.bfloat16),
+        "model.layers.0.mlp.up_proj.weight": (rng.standard_t(3, (80, 128)) * 0.02).astype(np.float32),
+        "model.layers.0.mlp.down_proj.weight": np.round(rng.standard_normal((16, 96)) * 4).astype(np.float16),
+        "lm_head.weight": rng.standard_normal((64, 32)).astype(ml_dtypes.bfloat16),
+    }
+    (d / "in").mkdir()
+    st.save(str(d / "in" / "model.safetensors"), tensors, {"format": "pt"})
+    (d / "in" / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 64}))
+    ck.quantize_checkpoint(str(d / "in"), str(d / "out"), ck.Settings(fmt="mxfp4", method=request.param))
+    return d / "out", tensors, request.param
+
+
+def test_mx_config_parses_as_compressed_tensors(mx_quantized):
+    out, _, _ = mx_quantized
+    qc = QuantizationConfig.model_validate(json.loads((out / "config.json").read_text())["quantization_config"])
+    assert qc.format == "mxfp4-pack-quantized" and qc.quant_method == "compressed-tensors"
+    w = qc.config_groups["group_0"].weights
+    assert (w.num_bits, w.type, w.group_size, w.strategy, w.symmetric, w.scale_dtype) == \
+        (4, "float", 32, "group", True, torch.uint8)
+    assert qc.ignore == ["lm_head"]
+
+
+def test_mx_package_decompressor_equals_ours(mx_quantized, tmp_path):
+    from compressed_tensors.compressors.mxfp4.base import MXFP4PackedCompressor
+
+    import nvfp4_np
+
+    out, tensors, method = mx_quantized
+    sd = load_file(str(out / "model.safetensors"))
+    qc = QuantizationConfig.model_validate(json.loads((out / "config.json").read_text())["quantization_config"])
+    scheme = qc.config_groups["group_0"]
+    whole = CompressedTensorsDequantizer(str(out), dtype=torch.bfloat16).process(load_file(str(out / "model.safetensors")))
+    ck.dequantize_checkpoint(str(out), str(tmp_path / "bf16"), "bfloat16")
+    ours_b = st.load(str(tmp_path / "bf16" / "model.safetensors"))
+    for name, W in tensors.items():
+        if not name.endswith("proj.weight"):
+            continue
+        m = name[:-len(".weight")]
+        t = nvfp4_np.quantize(np.asarray(W, np.float32), 32, method, fmt="mxfp4",
+                              scale_rounding="even" if method == "naive" else None)
+        assert np.array_equal(sd[m + ".weight_packed"].numpy(), t.codes)
+        assert np.array_equal(sd[m + ".weight_scale"].numpy(), t.scale_bytes)
+        theirs = MXFP4PackedCompressor.decompress({"weight_packed": sd[m + ".weight_packed"],
+                                                   "weight_scale": sd[m + ".weight_scale"]}, scheme)["weight"]
+        want = t.dequantize().astype(ml_dtypes.bfloat16).view(np.int16)  # (exact: E2M1 * 2^k)
+        assert np.array_equal(t.dequantize(), want.view(ml_dtypes.bfloat16).astype(np.float32))
+        assert np.array_equal(_bits(theirs), want), name
+        assert np.array_equal(_bits(whole[name]), want) and np.array_equal(ours_b[name].view(np.int16), want), name
+
+
+def test_mx_package_compressor_is_naive_even(tmp_path):
+    """compressed-tensors' MXFP4 quantization of a weight (its observer's scale, its FP4
+    cast, its packer) gives nvfp4_np's naive "even" bytes: every byte on ordinary data;
+    in byte-0 blocks and on literal -0.0 the differences the design note names."""
+    from compressed_tensors.compressors.mxfp4.base import MXFP4PackedCompressor
+    from compressed_tensors.quantization import preset_name_to_scheme
+    from compressed_tensors.quantization.utils import calculate_qparams
+
+    import nvfp4_np
+
+    rng = np.random.default_rng(5)
+    x = (rng.standard_t(4, (64, 256)) * np.exp2(rng.uniform(-20, 20, (64, 1)))).astype(np.float32)
+    x[3, :32] = 7 * 2.0 ** -30  # (amax at even's carry: 1.75 * 2^k)
+    x[4, 32:64] = rng.standard_normal(32) * 1e-39  # (a byte-0 block: tiny elements)
+    x[5, 70] = -0.0
+    scheme = preset_name_to_scheme("MXFP4A16", ["Linear"])
+    xt = torch.from_numpy(x)
+    g = xt.unflatten(-1, (-1, 32))
+    scale, _ = calculate_qparams(g.amin(-1), g.amax(-1), scheme.weights)  # (its observer's min/max)
+    c = MXFP4PackedCompressor.compress({"weight": xt, "weight_scale": scale}, scheme)
+    theirs_p, theirs_s = c["weight_packed"].numpy(), c["weight_scale"].numpy()
+    t = nvfp4_np.quantize(x, 32, "naive", fmt="mxfp4", scale_rounding="even")
+    assert np.array_equal(theirs_s, t.scale_bytes)
+    unpack = lambda p: np.stack([p & 0xF, p >> 4], -1).reshape(p.shape[0], -1)  # noqa: E731
+    ours_c, theirs_c = unpack(t.codes), unpack(theirs_p)
+    differ = ours_c != theirs_c
+    byte0 = np.repeat(t.scale_bytes == 0, 32, axis=1)
+    negzero = (x == 0) & np.signbit(x)
+    assert not (differ & ~byte0 & ~negzero).any()
+    assert differ[byte0].any() and np.all(theirs_c[negzero] == 0) and np.all(ours_c[negzero] == 8)

@@ -485,3 +485,101 @@ def test_all_zero_tensor_compressed_tensors(ct_api, name):
     _assert_scale_bytes(name, x, labels, ours.scale_bytes, r["scales"], rec, "compressed-tensors (weight_scale)")
     _assert_scalar_bits(ours.tensor_scale, r["gs"], rec, "compressed-tensors (weight_global_scale)")
     _assert_dequant_bits(name, x, labels, ours.dequantize(), r["deq"], rec, "compressed-tensors")
+
+
+# --------------------------------------------------------------------------- MX formats
+#
+# nvfp4_np.quantize(fmt=..., method="naive", scale_rounding=...) against torchao 0.18's
+# to_mx on CPU: E8M0 bytes and element codes, every element type and rounding mode, on
+# random, corner (tests/test_mx.py's block kinds: E8M0 range ends, powers of two and one
+# step either side, ties, saturation, zeros, -0.0, subnormals) and real-looking inputs,
+# float32 and bfloat16. torchao's RCEIL on CPU is nvfp4_np's "rceil_cpu" (the ceiling of
+# the float32 log2); "rceil" is the exact ceiling that NVIDIA's cvt.rp computes (torchao
+# under torch.compile on Blackwell), one byte higher on the blocks where the float32 log2
+# of fl(amax / largest) rounds down to an integer, and identical elsewhere.
+
+from nvfp4_np import mx as _mx  # noqa: E402
+from test_mx import BLOCK_KINDS as _MX_KINDS, block_inputs as _mx_block_inputs  # noqa: E402
+
+_MX_ELEMENT = {"mxfp4": "float4_e2m1fn_x2", "mxfp6_e2m3": "fp6_e2m3", "mxfp6_e3m2": "fp6_e3m2",
+               "mxfp8_e4m3": "float8_e4m3fn", "mxfp8_e5m2": "float8_e5m2"}
+_TORCHAO_MODE = {"floor": "FLOOR", "ceil": "CEIL", "even": "EVEN", "rceil_cpu": "RCEIL"}
+
+
+@pytest.fixture(scope="module")
+def to_mx():
+    m = pytest.importorskip("torchao.prototype.mx_formats.mx_tensor", reason="torchao 0.18.0 not installed")
+
+    def run(x, fmt, mode):
+        """(codes one per element, E8M0 bytes) of to_mx on the float32 or bfloat16 x."""
+        el = _MX_ELEMENT[fmt]
+        el = getattr(torch, el) if el.startswith("float") else el
+        s, d = m.to_mx(x, el, 32, getattr(m.ScaleCalculationMode, _TORCHAO_MODE[mode]))
+        d = d.view(torch.uint8).numpy()
+        if fmt == "mxfp4":  # (element 2i in the low nibble)
+            d = np.stack([d & 0xF, d >> 4], -1).reshape(d.shape[0], -1)
+        return d, s.view(torch.uint8).numpy()
+    return run
+
+
+def _real_looking(rng, R=64, C=512):
+    """Rows like a linear layer's: Student-t(4) values with per-row scales over two decades
+    and a few outlier columns."""
+    x = rng.standard_t(4, (R, C)) * 0.02 * np.exp2(rng.uniform(-3, 3, (R, 1)))
+    x[:, rng.choice(C, 4, replace=False)] *= 20
+    return x.astype(F32)
+
+
+def _mx_cases(fmt, mode):
+    import zlib
+
+    rng = np.random.default_rng(zlib.crc32(f"x{fmt}{mode}".encode()))
+    cases = {kind: _mx_block_inputs(rng, kind, fmt, R=64).astype(F32) for kind in _MX_KINDS}
+    cases["real-looking"] = _real_looking(rng)
+    return cases
+
+
+def _ours_mx(x, fmt, mode):
+    t = nvfp4_np.quantize(x, 32, "naive", fmt=fmt, scale_rounding=mode)
+    return t.element_codes(), t.scale_bytes
+
+
+@pytest.mark.parametrize("fmt", list(_MX_ELEMENT))
+@pytest.mark.parametrize("mode", list(_TORCHAO_MODE))
+def test_mx_bytes_are_to_mx(to_mx, fmt, mode):
+    for kind, x in _mx_cases(fmt, mode).items():
+        for given in (x, torch.from_numpy(x).to(torch.bfloat16)):  # bfloat16: converted exactly
+            ours_in = given if isinstance(given, np.ndarray) else given.float().numpy()
+            tc, ts = to_mx(torch.from_numpy(given) if isinstance(given, np.ndarray) else given, fmt, mode)
+            codes, scales = _ours_mx(ours_in, fmt, mode)
+            assert np.array_equal(scales, ts), (kind, np.argwhere(scales != ts)[:3])
+            assert np.array_equal(codes, tc), (kind, np.argwhere(codes != tc)[:3])
+
+
+def _log2_rounds_down(x, fmt):
+    """The blocks where torch's float32 log2 of d = fl(amax / largest) is an integer L
+    below log2(d) (d just above 2^L): taken with torch's own log2, as to_mx does."""
+    max_abs = torch.amax(torch.abs(torch.from_numpy(x).reshape(x.shape[0], -1, 32)), -1)
+    d = max_abs / _mx.MX_FORMATS[fmt].element.max_finite
+    log2 = torch.log2(d).numpy().astype(np.float64)
+    d = d.numpy().astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return (d > 0) & (log2 == np.floor(log2)) & (d > np.exp2(log2))
+
+
+@pytest.mark.parametrize("fmt", list(_MX_ELEMENT))
+def test_mx_rceil_is_the_exact_ceiling(to_mx, fmt):
+    """nvfp4_np's rceil (cvt.rp) against to_mx's CPU RCEIL: one byte higher exactly on the
+    blocks where torch's float32 log2 rounds down to an integer, identical bytes and codes
+    elsewhere (and the same codes as rceil_cpu's at its own byte)."""
+    seen = 0
+    for kind, x in _mx_cases(fmt, "rceil").items():
+        tc, ts = to_mx(torch.from_numpy(x), fmt, "rceil_cpu")
+        codes, scales = _ours_mx(x, fmt, "rceil")
+        lower = _log2_rounds_down(x, fmt)
+        seen += int(lower.sum())
+        assert np.array_equal(scales[lower], ts[lower] + 1), kind
+        assert np.array_equal(scales[~lower], ts[~lower]), kind
+        blocks = lambda c: c.reshape(c.shape[0], -1, 32)  # noqa: E731
+        assert np.array_equal(blocks(codes)[~lower], blocks(tc)[~lower]), kind
+    assert seen > 0  # (the pow2 kind reaches such blocks)

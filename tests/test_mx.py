@@ -102,9 +102,21 @@ def test_the_modes_differ_where_the_design_note_says():
     amax 6: ceil 128, the others 127; amax 5: ceil 128, even 127 (1.25 rounds down)."""
     def byte(amax, mode):
         return ref_e8m0_byte(F32(amax), "mxfp4", mode), mx.e8m0_byte(F32(amax), MODES.index(mode), 2, 1, F32(6))
-    assert [byte(7, m) for m in MODES] == [(127, 127), (128, 128), (128, 128), (128, 128)]
-    assert [byte(6, m) for m in MODES] == [(127, 127), (128, 128), (127, 127), (127, 127)]
-    assert [byte(5, m) for m in MODES] == [(127, 127), (128, 128), (127, 127), (127, 127)]
+    assert [byte(7, m) for m in MODES] == [(127, 127), (128, 128), (128, 128), (128, 128), (128, 128)]
+    assert [byte(6, m) for m in MODES] == [(127, 127), (128, 128), (127, 127), (127, 127), (127, 127)]
+    assert [byte(5, m) for m in MODES] == [(127, 127), (128, 128), (127, 127), (127, 127), (127, 127)]
+
+
+def test_rceil_cpu_is_one_lower_just_above_large_powers_of_two():
+    """d = amax / 6 = 2^20 (1 + 2^-22): log2(d) = 20 + 3.4e-7 rounds to 20 in float32, so
+    torchao's CPU rceil gives byte 147 where the exact ceiling (cvt.rp) gives 148; at
+    2^5 (1 + 2^-22) the float32 log2 keeps the excess and both give 133
+    (docs/design/mx.md)."""
+    for k, want in ((20, (148, 147)), (5, (133, 133))):
+        amax = F32(6 * 2.0 ** k * (1 + 2.0 ** -22))
+        got = tuple(int(mx.e8m0_byte(amax, MODES.index(m), 2, 1, F32(6))) for m in ("rceil", "rceil_cpu"))
+        ref = tuple(ref_e8m0_byte(amax, "mxfp4", m) for m in ("rceil", "rceil_cpu"))
+        assert got == ref == want
 
 
 def block_inputs(rng, kind, fmt, R=16, C=256):

@@ -18,7 +18,7 @@ def takes(p, settings):
     """Whether weight ``p`` goes through this path: the GPU, a 2-D weight, no calibration
     (the Hessian methods and the output error need activations or Hessians: those run
     rows.quantize_rows with device="cuda", the kernels on the GPU, the rest on the host)."""
-    return settings.device == "cuda" and len(p.shape) == 2 and p.calib is None
+    return settings.device == "cuda" and len(p.shape) == 2 and p.calib is None and not settings.is_mx
 
 
 def gpu_quantize_rows(src, bits, p, settings, amax=None, progress=None, step=None):

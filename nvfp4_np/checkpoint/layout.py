@@ -15,6 +15,11 @@ ModelOpt (TensorRT-LLM, SGLang, vLLM's modelopt loader; ``hf_quant_config.json``
 - ``<module>.weight_scale_2`` float32 (), the decode form: dequant = q * (s * ws2)
 - ``<module>.input_scale``    float32 () under W4A4, decode form activation amax / 2688
 
+compressed-tensors ``mxfp4-pack-quantized`` (``--fmt mxfp4``; vLLM's W4A16 MXFP4 scheme):
+
+- ``<module>.weight_packed``       uint8 (M, K/2), element 2i in the low nibble
+- ``<module>.weight_scale``        uint8 (M, K/32), E8M0: dequant = q * 2^(b - 127)
+
 Stacked experts are written per expert, as engines load them: ``<prefix>.<e>.<proj>.*``.
 """
 
@@ -27,6 +32,7 @@ import numpy as np
 from .. import recipes
 from .._version import __version__
 from .._safetensors import FLOAT_DTYPES
+from ..mx_tensor import MXTensor
 from ..tensor import NVFP4Tensor
 from .source import CheckpointError
 
@@ -104,11 +110,13 @@ def layout_tensor(packed, scale_bytes, gs, shape, fmt="compressed-tensors"):
                        (M, K), bs, get_format(fmt).recipe, "stored", 1, "rne")
 
 
-def output_specs(module, shape, bs, fmt, w4a4):
+def output_specs(module, shape, bs, fmt, w4a4, block_format="nvfp4"):
     """(name, dtype, shape) of the tensors written for quantized weight ``module`` of
     ``shape`` (M, K)."""
     f = get_format(fmt)
     M, K = shape
+    if block_format != "nvfp4":  # MXFP4: the codes and E8M0 bytes, no global scale
+        return [(f"{module}.{f.packed}", "U8", (M, K // 2)), (f"{module}.{f.scale}", "U8", (M, K // bs))]
     specs = [(f"{module}.{f.packed}", "U8", (M, K // 2)), (f"{module}.{f.scale}", "F8_E4M3", (M, K // bs)),
              (f"{module}.{f.global_scale}", "F32", f.scalar_shape)]
     if w4a4:
@@ -128,6 +136,8 @@ def quantization_config(plans, settings):
     :func:`hf_quant_config`); skipped 2-D weights are listed in ``ignore``
     (``exclude_modules``)."""
     bs = settings.block_size
+    if settings.is_mx:
+        return _mx_quantization_config(plans, settings)
     if settings.format == "modelopt":
         # the nested form of hf_quant_config.json: loaders read exclude_modules from "quantization"
         return {"quant_method": "modelopt", **hf_quant_config(plans, settings)}
@@ -142,6 +152,23 @@ def quantization_config(plans, settings):
         "quant_method": "compressed-tensors",
         "kv_cache_scheme": None,
         "format": "nvfp4-pack-quantized",
+        "quantization_status": "compressed",
+        "global_compression_ratio": None,
+        "ignore": _ignored(plans),
+    }
+
+
+def _mx_quantization_config(plans, settings):
+    """compressed-tensors' MXFP4A16 scheme (``mxfp4-pack-quantized``) as compressed-tensors
+    0.20 serializes it: 4-bit float weights, groups of 32, uint8 (E8M0) scales."""
+    weights = {"num_bits": 4, "type": "float", "symmetric": True, "group_size": settings.block_size,
+               "strategy": "group", "dynamic": False, "scale_dtype": "torch.uint8"}
+    return {
+        "config_groups": {"group_0": {"targets": ["Linear"], "weights": weights, "input_activations": None,
+                                      "output_activations": None, "format": "mxfp4-pack-quantized"}},
+        "quant_method": "compressed-tensors",
+        "kv_cache_scheme": None,
+        "format": "mxfp4-pack-quantized",
         "quantization_status": "compressed",
         "global_compression_ratio": None,
         "ignore": _ignored(plans),
@@ -179,12 +206,33 @@ class StoredWeight:
     shape: tuple
 
     @property
+    def is_mx(self):
+        """MXFP4 (E8M0 scale bytes, no global scale)."""
+        return self.global_scale is None
+
+    @property
     def names(self):
         return [n for n in (self.packed, self.scale, self.global_scale, self.input_scale) if n]
 
 
+def _stored_mx(ckpt, module, f):
+    """The StoredWeight of MXFP4 ``module`` (a U8 ``weight_scale``, no global scale), checked."""
+    pk, sc = ckpt.info(f"{module}.{f.packed}"), ckpt.info(f"{module}.{f.scale}")
+    if pk.dtype != "U8" or len(pk.shape) not in (2, 3):
+        raise CheckpointError(f"{ckpt.path}: {pk.name!r} must be 2-D (or stacked 3-D) U8, got {pk.dtype} "
+                              f"{list(pk.shape)}")
+    lead, K = tuple(pk.shape[:-1]), 2 * pk.shape[-1]
+    if tuple(sc.shape) != lead + (K // 32,) or K % 32:
+        raise CheckpointError(f"{ckpt.path}: {sc.name!r} must be U8 {list(lead) + [f'{K}/32']} (MXFP4's E8M0 "
+                              f"bytes), got {sc.dtype} {list(sc.shape)}")
+    return StoredWeight(f, pk.name, sc.name, None, None, lead + (K,))
+
+
 def _stored(ckpt, module, f):
     """The StoredWeight of ``module`` in layout ``f``, checked."""
+    if f.name == "compressed-tensors" and f"{module}.{f.scale}" in ckpt.where \
+            and ckpt.info(f"{module}.{f.scale}").dtype == "U8" and f"{module}.{f.global_scale}" not in ckpt.where:
+        return _stored_mx(ckpt, module, f)
     names = [f"{module}.{s}" for s in (f.packed, f.scale, f.global_scale)]
     missing = [n for n in names if n not in ckpt.where]
     if missing:
@@ -228,9 +276,13 @@ def nvfp4_groups(ckpt):
 
 
 def load_quantized(ckpt, module, groups):
-    """The NVFP4Tensor of one stored 2-D weight; for stacked experts, a list of them."""
+    """The NVFP4Tensor (MXTensor) of one stored 2-D weight; for stacked experts, a list of them."""
     g = groups[module]
     packed, sbytes = ckpt.get(g.packed), ckpt.get(g.scale).view(np.uint8)
+    if g.is_mx:
+        one = lambda pk, sb: MXTensor(np.ascontiguousarray(pk), np.ascontiguousarray(sb), g.shape[-2:], "mxfp4",
+                                      "stored", 1)  # noqa: E731
+        return one(packed, sbytes) if len(g.shape) == 2 else [one(packed[e], sbytes[e]) for e in range(g.shape[0])]
     gs = np.asarray(ckpt.get(g.global_scale), np.float32).reshape(-1)
     if len(g.shape) == 2:
         return layout_tensor(packed, sbytes, gs[0], g.shape, g.format.name)

@@ -44,23 +44,27 @@ def finish_tensor(p, settings, pieces, seconds, input_scale=None):
     hist = sum(q["hist"] for q in pieces)
     E = p.shape[0] if len(p.shape) == 3 else 1
     firsts = {q["expert"]: q["gs"] for q in reversed(pieces)}  # an expert's (or the weight's) first piece
-    gs = [np.full(fmt.scalar_shape, firsts[e if len(p.shape) == 3 else None], np.float32) for e in range(E)]
+    mx = settings.is_mx  # (MXFP4: E8M0 bytes, no global scale)
+    gs = [None if mx else np.full(fmt.scalar_shape, firsts[e if len(p.shape) == 3 else None], np.float32)
+          for e in range(E)]
     arrays = []
     for e, pk, sb in zip(range(E), np.split(packed, E), np.split(sbytes, E)):  # stacked: one weight per expert
-        arrays += [pk, sb, gs[e]]  # the scales: float8_e4m3fn, as their bytes
+        arrays += [pk, sb] + ([] if mx else [gs[e]])  # the scales: float8_e4m3fn (MX: E8M0), as their bytes
         if input_scale is not None:
             arrays.append(np.full(fmt.scalar_shape, input_scale, np.float32))
     basis = pieces[0]["output_basis"]
     n = math.prod(p.shape)
     entry = {"name": p.name, "shape": list(p.shape), "dtype": p.dtype, "action": "quantized", "method": p.method,
              "mode": p.mode, "recipe": settings.recipe, "block_size": settings.block_size,
+             **({"fmt": settings.fmt, "scale_rounding": settings.scale_rounding} if mx else {}),
              "calibration": p.calib[1] if p.calib else None, "note": p.reason or None, "group": p.group,
-             "global_scale": float(gs[0].reshape(-1)[0]) if len(gs) == 1 else [float(g.reshape(-1)[0]) for g in gs],
+             "global_scale": None if mx else float(gs[0].reshape(-1)[0]) if len(gs) == 1 else
+             [float(g.reshape(-1)[0]) for g in gs],
              "input_scale": None if input_scale is None else float(input_scale),
              "weight_error_pct": 100 * error_ratio(sums[0], sums[1]),
              "output_error_pct": 100 * error_ratio(sums[2], sums[3]) if basis else None,
              "output_error_basis": basis,
              "scale_byte_histogram": {f"0x{b:02x}": int(n) for b, n in enumerate(hist) if n},
-             "zero_scale_blocks": int(hist[0]), "seconds": seconds,
+             "zero_scale_blocks": 0 if mx else int(hist[0]), "seconds": seconds,
              "elements_per_s": n / max(seconds, 1e-9)}
     return dict(zip((o[0] for o in p.outputs), arrays)), entry

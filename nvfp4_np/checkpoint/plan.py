@@ -65,8 +65,8 @@ class Settings:
 
     method: str = registry.DEFAULT_METHOD
     mode: str = None
-    recipe: str = None           # None: the format's own (compressed-tensors, modelopt)
-    block_size: int = 16
+    recipe: str = None           # None: the format's own (compressed-tensors, modelopt); MX: none
+    block_size: int = None       # None: the block format's (16 for NVFP4, 32 for MX)
     rounding: str = None
     fallback: str = registry.DEFAULT_METHOD
     device: str = "cpu"
@@ -79,6 +79,13 @@ class Settings:
     rule: str = None             # 4over6: the choice rule (None: the recipe's)
     scale_max: int = None        # 4over6: the E4M3 bound of the tensor constant, 256 or 448 (None: the recipe's)
     block_shape: tuple = None    # (16, 16): one scale per 16x16 tile (methods that take it)
+    fmt: str = registry.DEFAULT_FORMAT  # the block format: "nvfp4", or "mxfp4" (compressed-tensors' MXFP4)
+    scale_rounding: str = None   # MX, method naive: the E8M0 byte's rounding (None: "even", compressed-tensors')
+
+    @property
+    def is_mx(self):
+        """Whether the weights are written in an MX format (E8M0 scales, no global scale)."""
+        return registry.block_format(self.fmt).is_mx
 
     @property
     def tile_rows(self):
@@ -96,6 +103,17 @@ class Settings:
     def __post_init__(self):
         from ..core import check_device
 
+        try:
+            bf = registry.block_format(self.fmt)
+        except ValueError as e:
+            raise CheckpointError(str(e).replace("fmt must", "--fmt must")) from None
+        if self.block_size is None:
+            object.__setattr__(self, "block_size", bf.block_sizes[0] if bf.is_mx else 16)
+        if bf.is_mx:
+            self._check_mx(bf)
+            return
+        if self.scale_rounding is not None:
+            raise CheckpointError("--scale-rounding applies to the MX formats (--fmt mxfp4), not to NVFP4")
         if self.method not in registry.METHODS:
             raise CheckpointError(f"method must be one of {sorted(registry.METHODS)}, got {self.method!r}")
         if self.fallback not in FALLBACKS:
@@ -162,6 +180,57 @@ class Settings:
             raise CheckpointError(str(e)) from None
 
 
+    def _check_mx(self, bf):
+        """The settings of an MX checkpoint: compressed-tensors' ``mxfp4-pack-quantized``
+        (MXFP4A16): weights only, blocks of 32, the MX methods, no recipe or global scale."""
+        from ..core import check_device
+        from ..mx import check_scale_rounding
+
+        if self.format != "compressed-tensors" or self.fmt != "mxfp4":
+            raise CheckpointError(f"--fmt {self.fmt} --format {self.format}: the MX checkpoint layout is "
+                                  f"compressed-tensors' mxfp4-pack-quantized (--format compressed-tensors --fmt "
+                                  f"mxfp4); quantize the other MX formats with nvfp4_np.quantize(fmt=...)")
+        mx_methods = registry.mx_methods()
+        for what, name in (("method", self.method), ("fallback", self.fallback)):
+            if name not in mx_methods or (what == "fallback" and registry.METHODS[name].needs_activations):
+                ok = mx_methods if what == "method" else [n for n in mx_methods
+                                                          if not registry.METHODS[n].needs_activations]
+                raise CheckpointError(f"{what} {name!r} does not apply to --fmt {self.fmt}: choose one of {list(ok)}")
+        if self.block_size not in bf.block_sizes:
+            raise CheckpointError(f"--fmt {self.fmt} has blocks of {bf.block_sizes[0]}, got block size "
+                                  f"{self.block_size}")
+        given = [flag for flag, v in (("--recipe", self.recipe), ("--rounding", self.rounding), ("--mode", self.mode),
+                                      ("--rule", self.rule), ("--scale-max", self.scale_max),
+                                      ("--block-shape", self.block_shape)) if v is not None]
+        if given:
+            raise CheckpointError(f"{', '.join(given)} apply to NVFP4, not to --fmt {self.fmt}")
+        if self.scheme != "w4a16":
+            raise CheckpointError(f"--fmt {self.fmt} writes weights only (compressed-tensors' MXFP4A16): --scheme "
+                                  f"w4a16")
+        if self.scale_rounding is not None:
+            try:
+                check_scale_rounding(self.scale_rounding)
+            except ValueError as e:
+                raise CheckpointError(str(e).replace("scale_rounding", "--scale-rounding")) from None
+            if self.method != "naive":
+                raise CheckpointError(f"--scale-rounding applies to method 'naive'; method {self.method!r} searches "
+                                      f"the E8M0 byte")
+        elif self.method == "naive":
+            object.__setattr__(self, "scale_rounding", MX_CHECKPOINT_ROUNDING)
+        object.__setattr__(self, "fuse_scales", False)  # (no global scale to share)
+        if self.device != "cpu" and registry.METHODS[self.method].mx_gpu is None:
+            raise CheckpointError(f"method {self.method!r} on --fmt {self.fmt} runs on the CPU only: use --device cpu")
+        try:
+            check_device(self.device)
+        except (ValueError, RuntimeError) as e:
+            raise CheckpointError(str(e)) from None
+
+
+#: The naive E8M0 rounding of an MX checkpoint: compressed-tensors' own (its MXFP4
+#: compressor rounds amax's mantissa half up, torchao's "even"; docs/checkpoints.md).
+MX_CHECKPOINT_ROUNDING = "even"
+
+
 def plan(ckpt, settings, *, include=None, exclude=(), default_excludes=True, calib=None):
     """Decide, from headers alone, what every tensor of ``ckpt`` becomes.
 
@@ -200,7 +269,7 @@ def plan(ckpt, settings, *, include=None, exclude=(), default_excludes=True, cal
             if settings.method == "4over6":
                 p.mode = settings.rule
             if settings.method in BEST_MODES:
-                p.mode = settings.mode or BEST_MODES[settings.method]
+                p.mode = None if settings.is_mx else settings.mode or BEST_MODES[settings.method]
                 p.calib = calib.check(name, info.shape[-1], bs) if calib is not None and len(info.shape) == 2 else None
                 if p.calib is None:
                     p.method, p.mode = settings.fallback, None
@@ -214,7 +283,8 @@ def plan(ckpt, settings, *, include=None, exclude=(), default_excludes=True, cal
             M, K = matrix_shape(info.shape, settings.stacked_experts)
             modules = [p.module] if len(info.shape) == 2 else [expert_module(name, e) for e in range(info.shape[0])]
             for module in modules:
-                for oname, dt, shape in output_specs(module, (M, K), bs, settings.format, settings.scheme == "w4a4"):
+                for oname, dt, shape in output_specs(module, (M, K), bs, settings.format, settings.scheme == "w4a4",
+                                                     settings.fmt):
                     if oname in names and oname != name:
                         raise CheckpointError(f"{ckpt.path}: cannot quantize {name!r}: the input already has "
                                               f"{oname!r}")

@@ -85,7 +85,7 @@ def quantize_checkpoint(inp, out, settings=None, *, include=None, exclude=(), de
     with CheckpointWriter(out, overwrite, ckpt.inputs() + ([calib] if calib else []), note) as w:
         if on_plan:
             on_plan(plans)
-        if settings.fuse_scales is False and quantized:
+        if settings.fuse_scales is False and quantized and not settings.is_mx:
             note("--no-fuse-scales: fused layers (q/k/v, gate/up) keep their own global scales, and vLLM and SGLang, "
                  "which keep one per fused layer, will decode all but one of their partitions wrongly")
         inputs = activation_scales(ckpt, cal, quantized, settings)
@@ -256,8 +256,8 @@ def _report(inp, out, settings, entries, plans, seconds, command, calib, engine)
         "command": command, "input": os.path.abspath(os.fspath(inp)), "output": os.path.abspath(os.fspath(out)),
         "engine": engine,
         "settings": dict(dataclasses.asdict(settings), calibration=calib,
-                         layout=f"{settings.format} NVFP4 {settings.scheme.upper()}",
-                         layout_dequant_exact=layout_exact(settings.recipe, settings.format)),
+                         layout=f"{settings.format} {settings.fmt.upper()} {settings.scheme.upper()}",
+                         layout_dequant_exact=settings.is_mx or layout_exact(settings.recipe, settings.format)),
         "totals": {"tensors": len(entries), "quantized": len(q), "copied": len(entries) - len(q),
                    "quantized_elements": n_el, "seconds": seconds,
                    "weight_error_pct": _pooled(q, "weight_error_pct"),
@@ -306,7 +306,8 @@ def _report_fields(rep):
     tensors, totals, settings = rep.get("tensors"), rep.get("totals"), rep.get("settings")
     if not (isinstance(tensors, list) and isinstance(totals, dict) and isinstance(settings, dict)
             and num(totals.get("weight_error_pct"), True) and text(settings.get("method"))
-            and text(settings.get("recipe")) and text(settings.get("mode"), True)):
+            and text(settings.get("recipe"), settings.get("fmt", "nvfp4") != "nvfp4")
+            and text(settings.get("mode"), True)):
         return False
     for e in tensors:
         if not (isinstance(e, dict) and text(e.get("name")) and text(e.get("action"))):

@@ -99,12 +99,15 @@ def inspect_rows(path):
             rows.append({"name": wname, "shape": list(info.shape), "dtype": info.dtype, "stored": info.dtype})
             continue
         g = groups[m]
-        gs = np.asarray(ckpt.get(g.global_scale), np.float32).reshape(-1)
         e = by_name.get(wname, {})
-        rows.append({"name": wname, "shape": list(g.shape), "dtype": e.get("dtype", "-"),
-                     "stored": f"nvfp4 b{g.shape[-1] // ckpt.info(g.scale).shape[-1]} "
-                               f"{'gs' if g.format.name == 'compressed-tensors' else 'ws2'}="
-                               f"{gs[0]:.6g}{' (expert 0)' if gs.size > 1 else ''}",
+        if g.is_mx:
+            stored = "mxfp4 b32 e8m0"
+        else:
+            gs = np.asarray(ckpt.get(g.global_scale), np.float32).reshape(-1)
+            stored = (f"nvfp4 b{g.shape[-1] // ckpt.info(g.scale).shape[-1]} "
+                      f"{'gs' if g.format.name == 'compressed-tensors' else 'ws2'}="
+                      f"{gs[0]:.6g}{' (expert 0)' if gs.size > 1 else ''}")
+        rows.append({"name": wname, "shape": list(g.shape), "dtype": e.get("dtype", "-"), "stored": stored,
                      "method": (e.get("method", "") + ("/" + e["mode"] if e.get("mode") else "")) or None,
                      "weight_error_pct": e.get("weight_error_pct"), "output_error_pct": e.get("output_error_pct")})
     return rows
@@ -113,4 +116,6 @@ def inspect_rows(path):
 def run_label(report):
     """A short name for a quantize run: method[/mode] recipe."""
     s = report["settings"]
+    if s.get("fmt", "nvfp4") != "nvfp4":
+        return f"{s['method']}{'/' + s['scale_rounding'] if s.get('scale_rounding') else ''} {s['fmt']}"
     return f"{s['method']}{'/' + s['mode'] if s.get('mode') else ''} {s['recipe']}"

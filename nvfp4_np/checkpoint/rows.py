@@ -60,12 +60,15 @@ def quantize_rows(W, r0, p, settings, amax, operands, progress=None, step=None, 
     sums (|dq - W|^2, |W|^2, output-error numerator and denominator)."""
     X, H, H_full, gptq_ops = operands
     M, K = W.shape
-    kw = {"recipe": settings.recipe, "rounding": settings.rounding, "tensor_amax": amax, "device": settings.device,
-          **settings.method_options}
+    if settings.is_mx:  # no recipe or global scale (amax unused); the E8M0 rounding of naive
+        kw = {"fmt": settings.fmt, "scale_rounding": settings.scale_rounding, "device": settings.device}
+    else:
+        kw = {"recipe": settings.recipe, "rounding": settings.rounding, "tensor_amax": amax,
+              "device": settings.device, **settings.method_options}
     if gptq_ops is not None:
         kw.update(H=gptq_ops, mode=p.mode)
     elif H is not None:
-        kw.update(H_blocks=H, mode=p.mode)
+        kw.update(H_blocks=H, **({} if settings.is_mx else {"mode": p.mode}))
     step = step or row_step(K, settings.tile_rows)
     if r0 % step:
         raise ValueError(f"row range start {r0} is not a multiple of the row step {step}")
@@ -73,18 +76,23 @@ def quantize_rows(W, r0, p, settings, amax, operands, progress=None, step=None, 
     sbytes = np.empty((M, K // settings.block_size), np.uint8)
     sums = np.zeros((-(-M // step), 4))
     X64 = None if X is None else X.astype(np.float64)
-    gs = np.float32(1.0)
+    gs = None if settings.is_mx else np.float32(1.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # zero-scale blocks: counted in the report instead
         for i, a in enumerate(range(0, M, step)):
             b = min(a + step, M)
             t = quantize(W[a:b], settings.block_size, p.method, -1, **kw)
-            packed[a:b], sbytes[a:b], gs = t.codes, t.scale_bytes, global_scale(t, settings.format)
-            stored = layout_tensor(t.codes, t.scale_bytes, gs, (b - a, K), settings.format)
-            if X64 is None and H_full is None and H is None:  # the weight error alone: from the bytes
+            if settings.is_mx:
+                packed[a:b], sbytes[a:b], gs = t.codes, t.scale_bytes, None
+                sums[i] = _error_sums(W[a:b], t.dequantize(), X64, H_full, H)
+            elif X64 is None and H_full is None and H is None:  # the weight error alone: from the bytes
+                packed[a:b], sbytes[a:b], gs = t.codes, t.scale_bytes, global_scale(t, settings.format)
+                stored = layout_tensor(t.codes, t.scale_bytes, gs, (b - a, K), settings.format)
                 rs = row_error_sums(W[a:b], stored.codes, stored.effective_scales())
                 sums[i] = rs[:, 0].sum(), rs[:, 1].sum(), 0.0, 0.0
             else:
+                packed[a:b], sbytes[a:b], gs = t.codes, t.scale_bytes, global_scale(t, settings.format)
+                stored = layout_tensor(t.codes, t.scale_bytes, gs, (b - a, K), settings.format)
                 sums[i] = _error_sums(W[a:b], stored.dequantize(), X64, H_full, H)
             if progress:
                 progress((b - a) * K)
@@ -164,6 +172,11 @@ def load_kernels(methods, settings, say=None):
             kw = {} if not m.needs_activations else {"H": np.eye(bs), "mode": mode} if m.takes_full_hessian else \
                 {"H_blocks": np.eye(bs, dtype=np.float32)[None], "mode": mode}
             rows = settings.tile_rows
+            if settings.is_mx:
+                kw.pop("mode", None)
+                quantize(np.ones((rows, bs), np.float32), bs, method, fmt=settings.fmt,
+                         scale_rounding=settings.scale_rounding, device=settings.device, **kw)
+                continue
             quantize(np.ones((rows, bs), np.float32), bs, method, recipe=settings.recipe, rounding=settings.rounding,
                      device=settings.device, **kw, **settings.method_options)
             if settings.device == "cuda" and not kw:  # the GPU path's conversion and error sums too
