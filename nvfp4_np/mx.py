@@ -153,26 +153,34 @@ def block_amax_bits(x, r, c0):
     return m
 
 
+@numba.njit(**JIT_SCALAR_FN)
+def naive_block(x, r, blk, mode, emax, mbits, ebits, bias, largest, codes, scales):
+    """The naive MX quantization of block ``blk`` of row ``r`` of the float32 ``x`` (the
+    definition the CPU kernel and the GPU twin are held to): its E8M0 byte into
+    ``scales[r, blk]``, its elements' codes into ``codes[r, 32 blk:32 (blk + 1)]``;
+    False (nothing written) where it holds Inf or NaN."""
+    c0 = blk * MX_BLOCK
+    amax_bits = block_amax_bits(x, r, c0)
+    if amax_bits >= _EXP_FIELD:
+        return False
+    byte = e8m0_byte(bits_to_f32(amax_bits), mode, emax, mbits, largest)
+    scales[r, blk] = byte
+    mult = element_multiplier(byte, mode)
+    for i in range(MX_BLOCK):
+        codes[r, c0 + i] = np.uint8(float_code(x[r, c0 + i] * mult, ebits, mbits, bias, largest))
+    return True
+
+
 @numba.njit(**JIT_PARALLEL)
 def _mx_blocks(x, mode, emax, mbits, ebits, bias, largest, codes, scales, bad):
-    """Every block of 32 along the rows of the float32 (R, C) ``x``: its E8M0 byte into
-    ``scales`` (R, C / 32) and its elements' codes into ``codes`` (R, C), one code per
-    byte; ``bad[r]``: the blocks of row r holding Inf or NaN (their bytes are left as
-    they were)."""
+    """Every block of 32 along the rows of the float32 (R, C) ``x`` (:func:`naive_block`):
+    E8M0 bytes into ``scales`` (R, C / 32), codes into ``codes`` (R, C), one per byte;
+    ``bad[r]``: the blocks of row r holding Inf or NaN."""
     R, C = x.shape
     for r in numba.prange(R):
         nbad = 0
         for blk in range(C // MX_BLOCK):
-            c0 = blk * MX_BLOCK
-            amax_bits = block_amax_bits(x, r, c0)
-            if amax_bits >= _EXP_FIELD:
-                nbad += 1
-                continue
-            byte = e8m0_byte(bits_to_f32(amax_bits), mode, emax, mbits, largest)
-            scales[r, blk] = byte
-            mult = element_multiplier(byte, mode)
-            for i in range(MX_BLOCK):
-                codes[r, c0 + i] = np.uint8(float_code(x[r, c0 + i] * mult, ebits, mbits, bias, largest))
+            nbad += not naive_block(x, r, blk, mode, emax, mbits, ebits, bias, largest, codes, scales)
         bad[r] = nbad
 
 

@@ -93,67 +93,88 @@ def _rhr(res, H, blk):
     return acc
 
 
+@numba.njit(**JIT_SCALAR_FN)
+def search_block(x, r, blk, H, use_h, emax, mbits, ebits, bias, largest, values, res):
+    """The searched byte of block ``blk`` of row ``r`` of the float32 ``x`` (least squared
+    error, or least r^T H r with ``use_h``, ``H[blk]`` its column block's Hessian; the
+    module docstring), or -1 where the block holds Inf or NaN. ``values``: the element
+    format's decode table (float64); ``res``: scratch, 32 float64. The definition the
+    CPU kernel and the GPU twin run."""
+    c0 = blk * MX_BLOCK
+    amax_bits = block_amax_bits(x, r, c0)
+    if amax_bits >= _EXP_FIELD:
+        return -1
+    amax = bits_to_f32(amax_bits)
+    b_hi = unclipped_byte(amax, emax, mbits, largest)
+    block_residual(x, r, c0, b_hi, ebits, mbits, bias, largest, values, res)
+    best_b = b_hi
+    best = _rhr(res, H, blk) if use_h else _sse(res)
+    if use_h:  # upward, until every code is zero
+        b = b_hi + 1
+        while b <= _MAX_BYTE:
+            nz, _ = block_residual(x, r, c0, b, ebits, mbits, bias, largest, values, res)
+            err = _rhr(res, H, blk)
+            if err < best:
+                best, best_b = err, b
+            if nz == 0:
+                break
+            b += 1
+    b = b_hi - 1
+    prev_err = np.inf
+    prev_saturated = False
+    while b >= 0:
+        if not use_h:  # the saturated largest element's own squared residual bounds the error
+            d = np.float64(amax) - np.float64(largest) * np.float64(_pow2(b - 127))
+            if d * d >= best:
+                break
+        nz, unsat = block_residual(x, r, c0, b, ebits, mbits, bias, largest, values, res)
+        err = _rhr(res, H, blk) if use_h else _sse(res)
+        if err < best:
+            best, best_b = err, b
+        saturated = unsat == 0
+        if use_h and saturated and prev_saturated and not err < prev_err:
+            break
+        prev_err, prev_saturated = err, saturated
+        b -= 1
+    return best_b
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def codes_block(x, r, blk, byte, mbits, ebits, bias, largest, codes):
+    """The codes of block ``blk`` of row ``r`` at ``byte`` (the exact multiplier
+    2^(127 - byte)) into ``codes[r, 32 blk:32 (blk + 1)]``."""
+    mult = _pow2(127 - np.int32(byte))
+    for i in range(blk * MX_BLOCK, (blk + 1) * MX_BLOCK):
+        codes[r, i] = np.uint8(float_code(x[r, i] * mult, ebits, mbits, bias, largest))
+
+
 @numba.njit(**JIT_PARALLEL)
-def _search_blocks(x, H, use_h, emax, mbits, ebits, bias, largest, values, scales, bad):
-    """The searched byte of every block of 32 along the rows of float32 (R, C) ``x``
-    into ``scales`` (R, C / 32); ``H`` (C / 32, 32, 32) the Hessian of each column
-    block (``X_j^T X_j``) when ``use_h``; ``bad[r]``: row r's blocks with Inf or NaN."""
+def _search_blocks(x, H, use_h, emax, mbits, ebits, bias, largest, values, codes, scales, bad):
+    """Every block of 32 along the rows of float32 (R, C) ``x``: its searched byte
+    (:func:`search_block`) into ``scales`` (R, C / 32) and its codes at that byte into
+    ``codes``; ``bad[r]``: row r's blocks with Inf or NaN (byte 0)."""
     R, C = x.shape
-    nb = C // MX_BLOCK
     for r in numba.prange(R):
         res = np.empty(MX_BLOCK, np.float64)
         nbad = 0
-        for blk in range(nb):
-            c0 = blk * MX_BLOCK
-            amax_bits = block_amax_bits(x, r, c0)
-            if amax_bits >= _EXP_FIELD:
+        for blk in range(C // MX_BLOCK):
+            b = search_block(x, r, blk, H, use_h, emax, mbits, ebits, bias, largest, values, res)
+            if b < 0:
                 nbad += 1
-                continue
-            amax = bits_to_f32(amax_bits)
-            b_hi = unclipped_byte(amax, emax, mbits, largest)
-            block_residual(x, r, c0, b_hi, ebits, mbits, bias, largest, values, res)
-            best_b = b_hi
-            best = _rhr(res, H, blk) if use_h else _sse(res)
-            if use_h:  # upward, until every code is zero
-                b = b_hi + 1
-                while b <= _MAX_BYTE:
-                    nz, _ = block_residual(x, r, c0, b, ebits, mbits, bias, largest, values, res)
-                    err = _rhr(res, H, blk)
-                    if err < best:
-                        best, best_b = err, b
-                    if nz == 0:
-                        break
-                    b += 1
-            b = b_hi - 1
-            prev_err = np.inf
-            prev_saturated = False
-            while b >= 0:
-                if not use_h:
-                    d = np.float64(amax) - np.float64(largest) * np.float64(_pow2(b - 127))
-                    if d * d >= best:
-                        break
-                nz, unsat = block_residual(x, r, c0, b, ebits, mbits, bias, largest, values, res)
-                err = _rhr(res, H, blk) if use_h else _sse(res)
-                if err < best:
-                    best, best_b = err, b
-                saturated = unsat == 0
-                if use_h and saturated and prev_saturated and not err < prev_err:
-                    break
-                prev_err, prev_saturated = err, saturated
-                b -= 1
-            scales[r, blk] = np.uint8(best_b)
+                b = 0
+            scales[r, blk] = np.uint8(b)
+            codes_block(x, r, blk, b, mbits, ebits, bias, largest, codes)
         bad[r] = nbad
 
 
-@numba.njit(**JIT_PARALLEL)
-def _codes_at(x, scales, mbits, ebits, bias, largest, codes):
-    """The elements' codes at the given bytes (the exact multiplier 2^(127 - b))."""
-    R, C = x.shape
-    for r in numba.prange(R):
-        for blk in range(C // MX_BLOCK):
-            mult = _pow2(127 - np.int32(scales[r, blk]))
-            for i in range(blk * MX_BLOCK, (blk + 1) * MX_BLOCK):
-                codes[r, i] = np.uint8(float_code(x[r, i] * mult, ebits, mbits, bias, largest))
+def search_tables(f, H_blocks):
+    """(H as float64 (C / 32, 32, 32), or a zero placeholder without ``H_blocks``;
+    whether H is used; the element format's decode table as float64), as the search
+    kernels take them."""
+    use_h = H_blocks is not None
+    H = np.ascontiguousarray(H_blocks, np.float64) if use_h else np.zeros((1, MX_BLOCK, MX_BLOCK))
+    values = np.nan_to_num(f.element.decode_table().astype(np.float64))  # (codes above largest never occur)
+    return H, use_h, values
 
 
 def _search(x, fmt, H_blocks):
@@ -161,14 +182,11 @@ def _search(x, fmt, H_blocks):
     x = np.ascontiguousarray(x, np.float32)
     R, C = x.shape
     mbits, ebits, bias, largest = element_args(f)
-    use_h = H_blocks is not None
-    H = np.ascontiguousarray(H_blocks, np.float64) if use_h else np.zeros((1, MX_BLOCK, MX_BLOCK))
-    values = np.nan_to_num(f.element.decode_table().astype(np.float64))  # (codes above largest never occur)
+    H, use_h, values = search_tables(f, H_blocks)
+    codes = np.empty((R, C), np.uint8)
     scales = np.zeros((R, C // MX_BLOCK), np.uint8)
     bad = np.zeros(R, np.int64)
-    _search_blocks(x, H, use_h, f.emax, mbits, ebits, bias, largest, values, scales, bad)
-    codes = np.empty((R, C), np.uint8)
-    _codes_at(x, scales, mbits, ebits, bias, largest, codes)
+    _search_blocks(x, H, use_h, f.emax, mbits, ebits, bias, largest, values, codes, scales, bad)
     return codes, scales, int(bad.sum())
 
 
