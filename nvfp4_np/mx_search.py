@@ -35,7 +35,8 @@ import numpy as np
 from ._config import JIT_PARALLEL, JIT_SCALAR_FN
 from ._f32bits import bits_to_f32
 from .formats import float_code
-from .mx import (_EXP_FIELD, _RCEIL, MX_BLOCK, _pow2, block_amax_bits, check_format, e8m0_byte, element_args)
+from .mx import (_EXP_FIELD, _RCEIL, MX_BLOCK, _pow2, block_amax_bits, check_format, e8m0_byte, element_args,
+                 packed)
 
 __all__ = ["mx_optimal", "mx_hessian", "SEARCH_METHODS"]
 
@@ -177,28 +178,29 @@ def search_tables(f, H_blocks):
     return H, use_h, values
 
 
-def _search(x, fmt, H_blocks):
+def _search(x, fmt, H_blocks, pack, alloc):
     f = check_format(fmt)
     x = np.ascontiguousarray(x, np.float32)
     R, C = x.shape
     mbits, ebits, bias, largest = element_args(f)
     H, use_h, values = search_tables(f, H_blocks)
-    codes = np.empty((R, C), np.uint8)
-    scales = np.zeros((R, C // MX_BLOCK), np.uint8)
+    codes = alloc((R, C), np.uint8)
+    scales = alloc((R, C // MX_BLOCK), np.uint8)
     bad = np.zeros(R, np.int64)
     _search_blocks(x, H, use_h, f.emax, mbits, ebits, bias, largest, values, codes, scales, bad)
-    return codes, scales, int(bad.sum())
+    return packed(codes, pack), scales, int(bad.sum())
 
 
-def mx_optimal(x, fmt):
+def mx_optimal(x, fmt, pack=False, alloc=np.empty):
     """The MX quantization of the float32 (R, C) ``x`` with, per block of 32, the E8M0
     byte of least squared error (exact, module docstring). Returns (codes (R, C),
     scale bytes (R, C / 32)) uint8 and the number of blocks holding Inf or NaN (their
-    bytes are not defined: the caller raises)."""
-    return _search(x, fmt, None)
+    bytes are not defined: the caller raises). ``pack``: MXFP4's codes two per byte
+    (element 2i in the low nibble); ``alloc(shape, dtype)`` makes the outputs."""
+    return _search(x, fmt, None, pack, alloc)
 
 
-def mx_hessian(x, fmt, H_blocks):
+def mx_hessian(x, fmt, H_blocks, pack=False, alloc=np.empty):
     """As :func:`mx_optimal`, the byte of least r^T H r with ``H_blocks`` (C / 32, 32,
     32) the Hessian of each column block (:func:`nvfp4_np.block_hessians`)."""
-    return _search(x, fmt, H_blocks)
+    return _search(x, fmt, H_blocks, pack, alloc)

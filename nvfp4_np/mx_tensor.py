@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import core, encoding, mx, registry
+from ._convert import to_float32
 
 __all__ = ["MXTensor", "quantize_mx"]
 
@@ -191,7 +192,9 @@ def quantize_mx(W, fmt, method, axis=-1, *, scale_rounding=None, X=None, H_block
         raise ValueError(f"W.shape[{axis}] = {K} must be a multiple of the MX block size 32 (W has shape {shape})")
     moved = np.moveaxis(W, axis, -1)
     with np.errstate(over="ignore"):  # (float64 beyond float32's range: Inf, reported below)
-        x = np.ascontiguousarray(moved.reshape(-1, K), np.float32)
+        x = moved.reshape(-1, K)
+        # (bfloat16 and float16 convert exactly, in parallel; float64 rounds to nearest)
+        x = np.ascontiguousarray(x) if x.dtype == np.float32 else to_float32(x)[0]
     kw = {}
     if method == "naive":
         kw["scale_rounding"] = rounding
@@ -199,12 +202,11 @@ def quantize_mx(W, fmt, method, axis=-1, *, scale_rounding=None, X=None, H_block
         kw["H_blocks"] = _block_hessians(X, H_blocks, K)
     elif X is not None or H_blocks is not None:
         raise ValueError(f"X and H_blocks apply to method='hessian', not {method!r}")
-    codes, scale_bytes, n_nonfinite = fn(x, f.name, **kw)
+    pack = f.name == "mxfp4"
+    codes, scale_bytes, n_nonfinite = fn(x, f.name, pack=pack, alloc=core.output_array, **kw)
     if n_nonfinite:
         raise core.nonfinite_error(W, "W", n_nonfinite)
-    codes = codes.reshape(moved.shape)
-    if f.name == "mxfp4":
-        codes = encoding.pack_fp4(codes)
+    codes = codes.reshape(moved.shape[:-1] + (K // 2 if pack else K,))
     return MXTensor(codes, scale_bytes.reshape(moved.shape[:-1] + (K // mx.MX_BLOCK,)), shape, f.name, method, axis,
                     rounding)
 

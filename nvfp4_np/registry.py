@@ -100,8 +100,9 @@ class Method:
 
     def mx_function(self, device="cpu"):
         """The method's kernel for the MX formats on ``device`` (("cpu" or "cuda"):
-        ``f(x, fmt, ...)`` of a float32 (R, C) ``x`` -> (codes (R, C), E8M0 bytes (R, C / 32),
-        the number of blocks holding Inf or NaN)."""
+        ``f(x, fmt, ..., pack=False, alloc=np.empty)`` of a float32 (R, C) ``x`` -> (codes (R, C), or with
+        ``pack`` (MXFP4) (R, C / 2) two per byte; E8M0 bytes (R, C / 32); the number of
+        blocks holding Inf or NaN)."""
         if self.mx is None:
             raise ValueError(f"method {self.name!r} is for NVFP4 only; the MX formats take "
                              f"{' or '.join(map(repr, mx_methods()))}")

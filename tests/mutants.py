@@ -17,7 +17,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from nvfp4_np.validation import files  # noqa: E402  (the vector files' format, not arithmetic)
-from naive import CODEBOOK, E4M3_ALL, E4M3_NONNEG, F32, SPEC_RECIPES, SpecReference, _f, fma32  # noqa: E402
+from naive import (CODEBOOK, E4M3_ALL, E4M3_NONNEG, F32, SPEC_RECIPES, MXReference, SpecReference,  # noqa: E402
+                   _f, _floor_log2, fma32)
 import fouroversix_ref  # noqa: E402
 import te_4over6_ref  # noqa: E402
 
@@ -34,6 +35,11 @@ class Mutant:
     cls: type
     recipes: tuple = None  # the recipes whose rule it breaks (None: every recipe)
     fos: str = None  # a Four Over Six mutant: the wrong rule FosReference applies (cls is then SpecReference)
+
+    @property
+    def mx(self):
+        """A mutant of the MX reference (SPEC §9): it runs on the MX vectors only."""
+        return issubclass(self.cls, MXReference)
 
     def reference(self, recipe, rounding):
         """The mutant's reference for one recipe: the unmutated one where it does not apply."""
@@ -58,6 +64,7 @@ def mutant(name, section, what, recipes=None, unreached=None):
     ``unreached``: why no vector catches it (the mutant goes to UNREACHED)."""
     def register(cls):
         m = Mutant(name, section, what, cls, recipes)
+        assert not m.mx or recipes is None
         if unreached is None:
             MUTANTS.append(m)
         else:
@@ -636,8 +643,149 @@ class TileTiesToLargest(SpecReference):
         return e <= best
 
 
+# ----------------------------------------------------------------------------- §9 the MX formats
+
+
+@mutant("mx-floor-as-ceil", "§9.2", "MX floor's E8M0 byte computed as ceil's (one higher unless amax is a power of two)")
+class MxFloorAsCeil(MXReference):
+    def scale_byte(self, amax, mode):
+        return super().scale_byte(amax, "ceil" if mode == "floor" else mode)
+
+
+@mutant("mx-floor-as-rceil", "§9.2", "MX floor's E8M0 byte computed as rceil's (2^ceil(log2(amax / largest)), "
+        "NVIDIA's recipe) instead of OCP's 2^(floor(log2 amax) - emax)")
+class MxFloorAsRceil(MXReference):
+    def scale_byte(self, amax, mode):
+        return super().scale_byte(amax, "rceil" if mode == "floor" else mode)
+
+
+@mutant("mx-rceil-float32-log2", "§9.2", "MX rceil's byte as the ceiling of a float32 log2 (torchao's CPU "
+        "fallback, rceil_cpu) instead of the exact ceiling (cvt.rp): one lower just above large powers of two")
+class MxRceilFloat32Log2(MXReference):
+    def scale_byte(self, amax, mode):
+        return super().scale_byte(amax, "rceil_cpu" if mode == "rceil" else mode)
+
+
+@mutant("mx-e8m0-unclamped", "§9.2", "MX floor's unbiased exponent not clamped to [-127, 127]: below 2^-127 the "
+        "byte wraps (uint8 of e + 127)")
+class MxE8m0Unclamped(MXReference):
+    def scale_byte(self, amax, mode):
+        if mode != "floor" or amax == 0:
+            return super().scale_byte(amax, mode)
+        e = _floor_log2(amax) if amax >= 2.0**-126 else -127
+        return (e - self.emax + 127) % 256
+
+
+@mutant("mx-byte0-divides-by-2^-127", "§9.3", "MX floor/ceil/even: a block of byte 0 divided by its scale "
+        "2^-127 instead of torchao's scale clamped to 2^-126")
+class MxByte0Unclamped(MXReference):
+    def multiplier(self, byte, mode):
+        return super().multiplier(byte, mode) if mode.startswith("rceil") else 2.0 ** (127 - byte)
+
+
+@mutant("mx-rceil-byte0-2^127", "§9.3", "MX rceil: a block of byte 0 multiplied by 2^127 (the byte's reciprocal) "
+        "instead of torchao's 1")
+class MxRceilByte0(MXReference):
+    def multiplier(self, byte, mode):
+        return 2.0 ** (127 - byte) if mode.startswith("rceil") else super().multiplier(byte, mode)
+
+
+@mutant("mx-e4m3-overflow-nan", "§9.3", "MXFP8 E4M3 elements cast without the clamp to +-448: above 464 they "
+        "become NaN (ml_dtypes' cast, torch before 2.12) instead of saturating")
+class MxE4m3OverflowNan(MXReference):
+    def cast(self, y):
+        if self.fmt != "mxfp8_e4m3":
+            return super().cast(y)
+        return np.asarray(y, F32).astype(self.dtype).view(np.uint8)
+
+
+@mutant("mx-e5m2-overflow-inf", "§9.3", "MXFP8 E5M2 elements cast without the clamp to +-57344: from 61440 on "
+        "they become Inf instead of saturating")
+class MxE5m2OverflowInf(MXReference):
+    def cast(self, y):
+        if self.fmt != "mxfp8_e5m2":
+            return super().cast(y)
+        return np.asarray(y, F32).astype(self.dtype).view(np.uint8)
+
+
+@mutant("mx-element-ties-away", "§9.3", "MX elements rounded to nearest with ties away from zero (C roundf) "
+        "instead of ties to even")
+class MxTiesAway(MXReference):
+    def cast(self, y):
+        y = np.asarray(y, F32)
+        c = super().cast(y)
+        bits = {"mxfp4": 4, "mxfp6_e2m3": 6, "mxfp6_e3m2": 6}.get(self.fmt, 8)
+        mag_mask = np.uint8((1 << (bits - 1)) - 1)
+        sign = c & np.uint8(1 << (bits - 1))
+        mag = c & mag_mask
+        up = np.minimum(mag + 1, mag_mask).astype(np.uint8)
+        v, vu = self.values(mag), self.values(up)
+        tie = (up != mag) & np.isfinite(vu) & (np.abs(y.astype(np.float64)) == (v + vu) / 2)
+        return np.where(tie, up | sign, c).astype(np.uint8)
+
+
+@mutant("mx-negative-zero-positive", "§9.3", "MX element sign from x < 0 instead of the sign bit: -0.0 gets the "
+        "positive zero code")
+class MxNegativeZero(MXReference):
+    def cast(self, y):
+        y = np.asarray(y, F32)
+        return super().cast(np.where((y == 0), F32(0.0), y))
+
+
+@mutant("mx-flush-subnormals", "§9.3", "MX elements below the element format's smallest normal flushed to zero "
+        "(sign kept)")
+class MxFlushSubnormals(MXReference):
+    def cast(self, y):
+        c = super().cast(y)
+        bits = {"mxfp4": 4, "mxfp6_e2m3": 6, "mxfp6_e3m2": 6}.get(self.fmt, 8)
+        sign = np.uint8(1 << (bits - 1))
+        sub = ((c & (sign - 1)) >> self.mbits) == 0
+        return np.where(sub, c & sign, c).astype(np.uint8)
+
+
+@mutant("mx-pack-high-nibble-first", "§9.5", "MXFP4 element 2i in the high nibble")
+class MxPackHighNibble(MXReference):
+    def pack4(self, codes):
+        return ((codes[:, 0::2] << 4) | codes[:, 1::2]).astype(np.uint8)
+
+
+@mutant("mx-fp6-big-endian", "§9.5", "FP6 codes packed four in three bytes most significant bit first (code 0 in "
+        "the top bits of the big-endian 24-bit word) instead of the little-endian bit stream")
+class MxFp6BigEndian(MXReference):
+    def pack6(self, codes):
+        g = codes.reshape(codes.shape[0], -1, 4).astype(np.uint32)
+        w = (g[..., 0] << 18) | (g[..., 1] << 12) | (g[..., 2] << 6) | g[..., 3]
+        return np.stack([w >> 16, (w >> 8) & 0xFF, w & 0xFF], axis=-1).reshape(codes.shape[0], -1).astype(np.uint8)
+
+
+@mutant("mx-search-two-bytes", "§9.4", "the MX searches try only b_hi and b_hi - 1 (the bytes next to the "
+        "unclipped one) instead of every byte their bounds leave")
+class MxSearchTwoBytes(MXReference):
+    def search_order(self, b_hi):
+        return [b_hi] + ([b_hi - 1] if b_hi > 0 else [])
+
+
+@mutant("mx-search-ties-to-lower-byte", "§9.4", "the MX searches' equal-error candidates: the lower byte wins "
+        "instead of the first in the order b_hi, upward, downward")
+class MxSearchTiesLower(MXReference):
+    def better(self, err, best, b, best_b):
+        return err < best or (err == best and b < best_b)
+
+
+@mutant("mx-sse-float32", "§9.4", "the MX search's squared error summed in float32 instead of float64")
+class MxSseFloat32(MXReference):
+    def sse(self, res):
+        r = res.astype(F32)
+        acc = np.zeros(res.shape[:-1], F32)
+        for i in range(res.shape[-1]):
+            acc = (acc + r[..., i] * r[..., i]).astype(F32)
+        return acc.astype(np.float64)
+
+
 #: Rules with no mutant, because changing them cannot change a byte (SPEC says why).
 EQUIVALENT = {
+    "MX even's ties to even instead of up": "§9.2: the byte changes only by a carry into the exponent, which needs "
+    "every kept mantissa bit 1: the last kept bit is then odd, and ties to even round up too",
     "the seed recipe's floor fl(1e-12)": "§3.3 seed step 3: E4M3 of it is 0, the byte it would replace",
     "compressed-tensors' max(A, 2^-126)": "§3.3 compressed-tensors step 1: below 2^-126 the global "
     "scale 2688/A is not finite either way, and the not-finite rule gives 1.0",
@@ -707,7 +855,10 @@ class FosReference:
 
 
 def reference_for(mut, man):
-    """The mutant's reference for one vector (FosReference for the 4/6 vectors)."""
+    """The mutant's reference for one vector (FosReference for the 4/6 vectors, MXReference
+    for the MX vectors)."""
+    if man.get("fmt"):
+        return (mut.cls if getattr(mut, "mx", False) else MXReference)(man["fmt"])
     if man["method"].startswith("4over6"):
         recipes = getattr(mut, "recipes", None)
         applies = recipes is None or man["recipe"] in recipes
@@ -719,6 +870,8 @@ def run_reference(ref, man, arrays):
     """The reference's five outputs for one vector."""
     if isinstance(ref, FosReference):
         return ref.outputs(man, arrays)
+    if isinstance(ref, MXReference):
+        return ref.outputs(arrays["input"], man["method"], man["scale_rounding"], H=arrays.get("H"))
     method = man["method"].split("-")[0]
     return ref.outputs(arrays["input"], man["block_size"], method, man["mode"], H=arrays.get("H"),
                        Hn=arrays.get("admm_Hn"), Minv=arrays.get("admm_Minv"), **man.get("admm", {}),
@@ -730,7 +883,7 @@ def differing_outputs(ref, man, arrays):
     """Names of the outputs whose bytes differ from the vector's expected ones."""
     with np.errstate(all="ignore"):
         out = run_reference(ref, man, arrays)
-    return [n for n in files.OUTPUTS
+    return [n for n in files.output_names(man)
             if out[n].shape != arrays[n].shape or out[n].tobytes() != np.ascontiguousarray(arrays[n]).tobytes()]
 
 
@@ -741,7 +894,10 @@ def vector_names(vectors=VECTORS):
 def catches(mut, names=None, vectors=VECTORS, first_only=False):
     """The vectors (of ``names``, in that order) that the mutant fails."""
     caught = []
+    kinds = {e["name"]: bool(e.get("fmt")) for e in files.load_json(os.path.join(vectors, "index.json"))["vectors"]}
     for name in names or vector_names(vectors):
+        if kinds[name] != getattr(mut, "mx", False) and mut.name != "reference":
+            continue  # an NVFP4 mutant is the reference on an MX vector, and the other way round
         man, arrays = load_vector(os.path.join(vectors, name))
         if differing_outputs(reference_for(mut, man), man, arrays):
             caught.append(name)

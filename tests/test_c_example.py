@@ -1,6 +1,7 @@
 """The golden vectors work without Python: validation/examples/nvfp4_ref.c, a C99
-implementation of the naive "seed" and "te" recipes, reproduces them bit for bit, and the
-checker names its deliberate nibble-order bug (-DNVFP4_HIGH_NIBBLE_FIRST)."""
+implementation of the naive "seed" and "te" recipes and of MXFP8 E4M3 under the scale
+roundings floor and rceil, reproduces them bit for bit, and the checker names its
+deliberate nibble-order bug (-DNVFP4_HIGH_NIBBLE_FIRST)."""
 
 import json
 import os
@@ -20,7 +21,7 @@ EXAMPLES = os.path.join(REPO, "validation", "examples")
 SOURCE = os.path.join(EXAMPLES, "nvfp4_ref.c")
 DRIVER = os.path.join(EXAMPLES, "run_c_example.py")
 CFLAGS = ["-std=c99", "-O2", "-ffp-contract=off", "-Wall", "-Wextra"]
-SELECT = r"^(?!gptq-).*-naive-(seed|te)-"  # (GPTQ's vectors of mode naive are another method)
+SELECT = r"^(?!gptq-).*-naive-(seed|te|(floor|rceil)-mxfp8_e4m3)-"  # (GPTQ's vectors of mode naive are another method)
 OUTPUTS = validation.OUTPUTS
 
 CC = shutil.which("cc")
@@ -68,14 +69,15 @@ def candidate(vectors, binary, tmp_path_factory):
 
 def _expected_names(vectors):
     index = json.load(open(os.path.join(vectors, "index.json")))
-    return [v["name"] for v in index["vectors"] if v["method"] == "naive" and v["recipe"] in ("seed", "te")]
+    return [v["name"] for v in index["vectors"] if v["method"] == "naive" and (
+        v["recipe"] in ("seed", "te") or (v.get("fmt") == "mxfp8_e4m3" and v["scale_rounding"] in ("floor", "rceil")))]
 
 
 def test_c_reference_reproduces_the_vectors(vectors, candidate):
     names = _expected_names(vectors)
     suites = {json.load(open(os.path.join(vectors, n, "manifest.json")))["suite"] for n in names}
     assert suites == {"random", "corners", "ties", "float16", "bfloat16", "zero-tensor", "tiny-tensor",
-                      "subnormal-tensor", "layout", "pinned"}, suites
+                      "subnormal-tensor", "layout", "pinned", "mx-corners", "mx-bfloat16"}, suites
     report = validation.verify(vectors, candidate, select=SELECT)
     assert [r.name for r in report.results] == names
     assert report.passed, report.text()
@@ -88,7 +90,7 @@ def test_high_nibble_first_is_reported_as_nibble_order(vectors, build_dir, tmp_p
     for r in report.results:
         # blocks whose codes are nibble palindromes (all zero, say) match either way and
         # are not counted; the all-zero tensor has no other
-        if r.name.startswith("zero-tensor-"):
+        if r.name.startswith(("zero-tensor-", "mx-")):  # (MXFP8 has one code per byte)
             assert r.passed
             continue
         assert not r.passed, r.name
@@ -205,6 +207,8 @@ def test_bad_input_exits_2_with_a_message(binary, tmp_path):
         (["te", "16", "2", "32", "float32", str(tmp_path / "nan.bin")], "NaN or Inf at row 1, column 3"),
         (["mx", "16", "2", "32", "float32", str(tmp_path / "x.bin")], "RECIPE"),
         (["te", "8", "2", "32", "float32", str(tmp_path / "x.bin")], "BLOCK_SIZE"),
+        (["mxfp8_e4m3-floor", "16", "2", "32", "float32", str(tmp_path / "x.bin")], "32 for the MX format"),
+        (["mxfp8_e4m3-even", "32", "2", "32", "float32", str(tmp_path / "x.bin")], "RECIPE"),
         (["te", "16", "2", "24", "float32", str(tmp_path / "x.bin")], "multiple"),
         (["te", "16", "2", "32", "float64", str(tmp_path / "x.bin")], "DTYPE"),
     ]
@@ -213,3 +217,38 @@ def test_bad_input_exits_2_with_a_message(binary, tmp_path):
         assert p.returncode == 2 and message in p.stderr, (args, p.returncode, p.stderr)
     p = subprocess.run([binary, "seed"], capture_output=True, text=True)
     assert p.returncode == 2 and "usage" in p.stderr
+
+
+@pytest.mark.parametrize("rounding", ["floor", "rceil"])
+def test_c_mxfp8_matches_the_library_beyond_the_vectors(binary, tmp_path, rounding):
+    """MXFP8 E4M3: float32 rows over the whole exponent range (subnormal blocks, byte 0,
+    saturation under floor, amax one ulp around powers of two), and every finite bfloat16."""
+    import ml_dtypes
+
+    rs = np.random.RandomState(8)
+    W = (rs.standard_normal((160, 128)) * 10.0 ** rs.uniform(-45, 38, (160, 4, 1)).repeat(32, 1).reshape(160, 128))
+    W = W.astype(np.float32)
+    W[::7, ::5] = -0.0
+    W[1::9, 3] = np.float32(479.9) * 2.0 ** rs.randint(-130, 100, W[1::9, 3].shape)  # mantissa above 1.75
+    W[2::9, 7] = np.nextafter(np.float32(448 * 2.0**20), np.float32(np.inf))
+    w = np.arange(1 << 16, dtype=np.uint16).view(ml_dtypes.bfloat16)
+    w = w[np.isfinite(w.astype(np.float32))]
+    w = np.concatenate([w, np.zeros(-len(w) % 128, w.dtype)])[rs.permutation(-(-len(w) // 128) * 128)]
+    for name, A, dtype in (("f32", W, "float32"), ("bf16", w.reshape(-1, 128), "bfloat16")):
+        folder = str(tmp_path / name)
+        os.makedirs(folder)
+        A = np.ascontiguousarray(A)
+        A.view(f"<u{A.dtype.itemsize}").tofile(os.path.join(folder, "input.bin"))
+        p = subprocess.run([binary, f"mxfp8_e4m3-{rounding}", "32", str(A.shape[0]), str(A.shape[1]), dtype,
+                            os.path.join(folder, "input.bin"), folder], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        t = quantize(A.astype(np.float32), 32, "naive", fmt="mxfp8_e4m3", scale_rounding=rounding)
+        from nvfp4_np.encoding import swizzle_scales
+
+        with np.errstate(over="ignore"):  # (blocks near FLT_MAX dequantize to +-inf, SPEC §9.3)
+            dq = t.dequantize()
+        exp = {"codes": t.codes.tobytes(), "scale_bytes": t.scale_bytes.tobytes(),
+               "scale_bytes_swizzled": swizzle_scales(t.scale_bytes).tobytes(), "dequant": dq.astype("<f4").tobytes()}
+        got = {n: open(os.path.join(folder, n + ".bin"), "rb").read() for n in exp}
+        assert not os.path.exists(os.path.join(folder, "tensor_scale.bin"))
+        assert [n for n in exp if got[n] != exp[n]] == [], f"{name} {rounding}: differs from nvfp4_np"

@@ -269,6 +269,16 @@ def test_expected_codes_are_consistent_with_the_expected_bytes(vectors):
         if entry["method"].startswith(("admm", "gptq", "4over6")):
             continue
         v = Vector(vectors, entry["name"])
+        if entry.get("fmt"):  # MX: the codes of the byte by the vector's multiplier rule (SPEC §9.3)
+            rules = checker._MXRules(v.man)
+            M, K = v.x.shape
+            codes = rules.unpack(v.arrays["codes"], M, K)
+            for row, b in np.ndindex(v.arrays["scale_bytes"].shape):
+                byte = int(v.arrays["scale_bytes"][row, b])
+                assert np.array_equal(rules.codes_at(v.block(row, b), byte), codes[row, b * 32:(b + 1) * 32]), \
+                    (entry["name"], row, b)
+                seen["mx byte 0"] = seen.get("mx byte 0", 0) + (byte == 0)
+            continue
         rc = v.rc()
         codes = nvfp4_np.unpack_fp4(v.arrays["codes"])
         for row, b in np.ndindex(v.arrays["scale_bytes"].shape):
@@ -351,3 +361,87 @@ def test_no_own_byte_verdict_when_the_tensor_scale_differs(vectors, tmp_path):
     r, _ = _verify(vectors, tmp_path, name)
     assert "its codes are not checked against its own byte: its tensor scale differs" in r.examples[0].detail
     assert "own scale byte" not in r.examples[0].detail and "either" not in r.examples[0].detail
+
+
+# ------------------------------------------------------------------ MX vectors (SPEC §9)
+
+
+def _mx_candidate(vectors, dest, name, mutant_name=None):
+    """CANDIDATE/<name>/ holding the outputs of the MX reference (tests/naive.py) or of one
+    of its mutants (tests/mutants.py): a whole wrong implementation, not a patched byte."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import mutants
+
+    v = Vector(vectors, name)
+    cls = next(m.cls for m in mutants.MUTANTS if m.name == mutant_name) if mutant_name else mutants.MXReference
+    with np.errstate(all="ignore"):
+        out = cls(v.man["fmt"]).outputs(v.arrays["input"], v.man["method"], v.man["scale_rounding"], H=v.arrays.get("H"))
+    d = os.path.join(dest, name)
+    os.makedirs(d, exist_ok=True)
+    for n in validation.files.output_names(v.man):
+        np.ascontiguousarray(out[n]).tofile(os.path.join(d, f"{n}.bin"))
+    return d
+
+
+@pytest.mark.parametrize("name, mutant, reasons, says", [
+    ("mx-corners-naive-floor-mxfp4-bs32", "mx-floor-as-ceil", {"scale byte"},
+     "the candidate's byte is the ceil"),
+    ("mx-corners-naive-rceil-mxfp8_e4m3-bs32", "mx-rceil-float32-log2", {"scale byte"},
+     "rceil_cpu byte; expected is rceil's"),
+    ("mx-corners-naive-floor-mxfp6_e2m3-bs32", "mx-e8m0-unclamped", {"scale byte"},
+     "the floor exponent wrapped mod 256"),
+    ("mx-corners-naive-floor-mxfp4-bs32", "mx-pack-high-nibble-first", {"nibble order"}, "LOW nibble"),
+    ("mx-corners-naive-floor-mxfp6_e3m2-bs32", "mx-fp6-big-endian", {"fp6 bit order"}, "little-endian 24-bit word"),
+    ("mx-corners-naive-floor-mxfp8_e4m3-bs32", "mx-e4m3-overflow-nan", {"saturation"}, "the candidate wrote NaN"),
+    ("mx-corners-naive-floor-mxfp8_e5m2-bs32", "mx-e5m2-overflow-inf", {"saturation"}, "the candidate wrote Inf"),
+    ("mx-corners-naive-rceil-mxfp6_e2m3-bs32", "mx-element-ties-away", {"tie rounding"}, "ties to even"),
+    ("mx-corners-naive-even-mxfp8_e5m2-bs32", "mx-negative-zero-positive", {"signed zero"}, "sign bit of x"),
+    ("mx-corners-naive-ceil-mxfp6_e3m2-bs32", "mx-flush-subnormals", {"subnormal flush"}, "not flushed"),
+    ("mx-corners-optimal-mxfp4-bs32", "mx-search-ties-to-lower-byte", {"scale byte"},
+     "the scale search differs, not the elements"),
+])
+def test_mx_mistakes_are_named(vectors, tmp_path, name, mutant, reasons, says):
+    """A wrong MX implementation (one rule broken) is told which rule: for a wrong E8M0 byte,
+    the rounding mode whose byte it wrote (or the exponent that wrapped)."""
+    _mx_candidate(vectors, tmp_path, name, mutant)
+    r, text = _verify(vectors, tmp_path, name)
+    assert not r.passed and set(r.reasons) == reasons, (r.reasons, text)
+    assert says in r.examples[0].detail, r.examples[0].detail
+
+
+def test_mx_reference_candidate_passes(vectors, tmp_path):
+    """The MX reference of tests/naive.py, as a candidate, passes every MX vector."""
+    names = [n for n in sorted(os.listdir(vectors)) if n.startswith("mx-")]
+    for name in names:
+        _mx_candidate(vectors, tmp_path, name)
+    report = validation.verify(vectors, str(tmp_path), select="^mx-")
+    assert report.passed and len(report.results) == len(names), report.text()
+
+
+def test_mx_byte_of_the_wrong_mode_is_named_with_the_expected_one(vectors, tmp_path):
+    """A floor vector's block given its rceil byte (and the codes of that byte): both
+    modes are named, and the codes are found consistent with the wrong byte."""
+    name = "mx-corners-naive-floor-mxfp4-bs32"
+    v = Vector(vectors, name)
+    d = _mx_candidate(vectors, tmp_path, name, "mx-floor-as-rceil")
+    r, _ = _verify(vectors, tmp_path, name)
+    ex = r.examples[0]
+    assert "the candidate's byte is the" in ex.detail and "rceil" in ex.detail.split(";")[1]
+    assert "expected is floor's" in ex.detail and "input [" in ex.detail
+    # the FP6 packed codes missing: a file problem, named
+    name = "mx-corners-naive-floor-mxfp6_e2m3-bs32"
+    d = _mx_candidate(vectors, tmp_path, name)
+    os.remove(os.path.join(d, "codes_packed.bin"))
+    r, text = _verify(vectors, tmp_path, name)
+    assert not r.passed and "codes_packed.bin missing" in _summary(text, name)
+    assert v.man["fmt"] == "mxfp4"
+
+
+def test_mx_byte0_code_difference_mentions_the_multiplier(vectors, tmp_path):
+    """Byte 0 divided by 2^-127 instead of 2^-126: the codes differ at the same byte, and
+    the detail names byte 0's multiplier rule."""
+    name = "mx-corners-naive-floor-mxfp8_e4m3-bs32"
+    _mx_candidate(vectors, tmp_path, name, "mx-byte0-divides-by-2^-127")
+    r, _ = _verify(vectors, tmp_path, name)
+    assert not r.passed and "code" in r.reasons
+    assert any("byte 0" in e.detail and "2^-126" in e.detail for e in r.examples), [e.detail for e in r.examples]

@@ -15,16 +15,28 @@ F32 = np.float32
 MODES = tuple(mx.SCALE_ROUNDINGS)
 
 
-def run_blocks(x, fmt, mode):
+def run_blocks(x, fmt, mode, pack=False):
+    """The CPU kernel's (codes, scale bytes) of the finite x (outputs pre-filled with 0xAA)."""
+    f = mx.MX_FORMATS[fmt]
+    e = f.element
+    codes = np.full((x.shape[0], x.shape[1] // (2 if pack else 1)), 0xAA, np.uint8)
+    scales = np.full((x.shape[0], x.shape[1] // 32), 0xAA, np.uint8)
+    bad = np.zeros(x.shape[0], np.int64)
+    mx._mx_blocks(x, MODES.index(mode), f.emax, e.mantissa_bits, e.exponent_bits, e.bias, F32(e.max_finite),
+                  pack, codes, scales, bad)
+    assert not bad.any()
+    return codes, scales
+
+
+def run_unit(x, fmt, mode):
+    """naive_block (the definition) over every block of x, one at a time."""
     f = mx.MX_FORMATS[fmt]
     e = f.element
     codes = np.full(x.shape, 0xAA, np.uint8)
     scales = np.full((x.shape[0], x.shape[1] // 32), 0xAA, np.uint8)
-    bad = np.zeros(x.shape[0], np.int64)
-    mx._mx_blocks(x, MODES.index(mode), f.emax, e.mantissa_bits, e.exponent_bits, e.bias, F32(e.max_finite),
-                  codes, scales, bad)
-    assert not bad.any()
-    return codes, scales
+    ok = [[mx.naive_block(x, r, b, MODES.index(mode), f.emax, e.mantissa_bits, e.exponent_bits, e.bias,
+                          F32(e.max_finite), codes, scales) for b in range(x.shape[1] // 32)] for r in range(x.shape[0])]
+    return codes, scales, np.array(ok)
 
 
 def test_the_formats_are_the_references():
@@ -159,13 +171,41 @@ BLOCK_KINDS = ("normal", "wide", "pow2", "grid", "zeros")
 @pytest.mark.parametrize("fmt", list(MX_ELEMENTS))
 @pytest.mark.parametrize("mode", MODES)
 def test_the_kernel_is_the_reference(fmt, mode):
+    """The definition (naive_block) is the slow reference, and the grouped CPU kernel is
+    the definition: 21 blocks a row (a group of 16 and 5 after it), packed for MXFP4."""
     rng = np.random.default_rng(zlib.crc32(f"{fmt}{mode}".encode()))
     for kind in BLOCK_KINDS:
-        x = block_inputs(rng, kind, fmt).astype(F32)
-        codes, scales = run_blocks(x, fmt, mode)
+        x = block_inputs(rng, kind, fmt, R=8, C=32 * 21).astype(F32)
+        uc, us, ok = run_unit(x, fmt, mode)
         rc, rs = ref_mx_quantize(x, fmt, mode)
-        assert np.array_equal(scales, rs), (kind, np.argwhere(scales != rs)[:3])
-        assert np.array_equal(codes, rc), (kind, np.argwhere(codes != rc)[:3])
+        assert ok.all() and np.array_equal(us, rs), (kind, np.argwhere(us != rs)[:3])
+        assert np.array_equal(uc, rc), (kind, np.argwhere(uc != rc)[:3])
+        codes, scales = run_blocks(x, fmt, mode)
+        assert np.array_equal(scales, us) and np.array_equal(codes, uc), kind
+        if fmt == "mxfp4":
+            pc, ps = run_blocks(x, fmt, mode, pack=True)
+            assert np.array_equal(ps, us) and np.array_equal(pc, uc[:, 0::2] | (uc[:, 1::2] << 4)), kind
+
+
+@pytest.mark.parametrize("pack", [False, True])
+def test_the_kernel_skips_nonfinite_blocks_only(pack):
+    """Inf or NaN in a block (in a group of 16 and after it): counted per row, that
+    block's bytes untouched, every other block's as naive_block gives them."""
+    x = np.random.default_rng(9).standard_normal((3, 32 * 21)).astype(F32)
+    x[0, 5] = np.inf
+    x[0, 32 * 18 + 3] = np.nan
+    x[2, 32 * 7 + 31] = -np.inf
+    f = mx.MX_FORMATS["mxfp4"]
+    e = f.element
+    codes = np.full((3, 32 * 21 // (2 if pack else 1)), 0xAA, np.uint8)
+    scales = np.full((3, 21), 0xAA, np.uint8)
+    bad = np.zeros(3, np.int64)
+    mx._mx_blocks(x, 0, f.emax, e.mantissa_bits, e.exponent_bits, e.bias, F32(e.max_finite), pack, codes, scales, bad)
+    uc, us, ok = run_unit(x, "mxfp4", "floor")
+    assert bad.tolist() == [2, 0, 1] and (~ok).sum(1).tolist() == [2, 0, 1]
+    assert np.array_equal(scales, us)  # (0xAA in both at the skipped blocks)
+    want = uc[:, 0::2] | (uc[:, 1::2] << 4) if pack else uc
+    assert np.array_equal(codes, want)
 
 
 def test_byte_0_elements_are_divided_by_2_to_the_minus_126():

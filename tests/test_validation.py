@@ -40,19 +40,20 @@ def test_regenerated_vectors_equal_the_committed_ones(fresh):
                         f"'python -m nvfp4_np golden --out validation/vectors' after a deliberate change")
 
 
-def test_the_committed_vectors_stay_under_10_mb():
-    """The suite's size on disk (files rounded up to 4 KiB blocks, and the folders)."""
+def test_the_committed_vectors_stay_under_12_mb():
+    """The suite's size on disk (files rounded up to 4 KiB blocks, and the folders): NVFP4
+    under 10 MiB, the MX vectors (about 0.8 MB of bytes) under 2 MiB more."""
     total = 0
     for d, _, files in os.walk(COMMITTED):
         total += 4096 + sum(-(-os.path.getsize(os.path.join(d, f)) // 4096) * 4096 for f in files)
-    assert total < 10 * 2**20, f"{total / 2**20:.1f} MiB"
+    assert total < 12 * 2**20, f"{total / 2**20:.1f} MiB"
 
 
 def test_manifest_hashes_and_file_forms_agree(fresh, tmp_path):
     import hashlib
 
     index = json.load(open(os.path.join(fresh, "index.json")))
-    methods = {(v["method"], v["recipe"], v["block_size"]) for v in index["vectors"]}
+    methods = {(v["method"], v["recipe"], v["block_size"]) for v in index["vectors"] if not v.get("fmt")}
     # every method x block recipe x block size; Four Over Six: every recipe x rule (7), 1-D and
     # 16x16, and the Hessian choice (2 recipes x 2 shapes); 16x16 naive and optimal x block recipe
     assert len(methods) == 9 * len(nvfp4_np.registry.RECIPES) * 2 + 7 * 2 + 2 * 2 + 2 * len(nvfp4_np.registry.RECIPES)
@@ -60,6 +61,14 @@ def test_manifest_hashes_and_file_forms_agree(fresh, tmp_path):
     assert {(v["recipe"], v["rule"], v["scale_max"], v["block_shape"] is not None) for v in fos} >= {
         ("te", "mae", 448, False), ("fouroversix", "mse", 448, True), ("fouroversix", "static_4", 448, False)}
     assert all(v["block_shape"] == [16, 16] for v in index["vectors"] if v["method"].endswith("16x16"))
+    # MX: every format x scale rounding (naive) and the SSE search on the corners, the
+    # Hessian search on two formats
+    mxv = [v for v in index["vectors"] if v.get("fmt")]
+    assert {(v["fmt"], v["scale_rounding"]) for v in mxv if v["method"] == "naive"} == {
+        (f, r) for f in nvfp4_np.mx.MX_FORMATS for r in nvfp4_np.mx.SCALE_ROUNDINGS}
+    assert {v["fmt"] for v in mxv if v["method"] == "optimal"} == set(nvfp4_np.mx.MX_FORMATS)
+    assert {v["fmt"] for v in mxv if v["method"] == "hessian"} == {"mxfp4", "mxfp8_e4m3"}
+    assert all(v["block_size"] == 32 and v["recipe"] is None for v in mxv)
     for v in index["vectors"]:
         folder = os.path.join(fresh, v["name"])
         man = json.load(open(os.path.join(folder, "manifest.json")))
@@ -104,7 +113,8 @@ def _candidate_from_vectors(vectors, dest, names=None):
         if not os.path.isdir(src):
             continue
         os.makedirs(os.path.join(dest, name), exist_ok=True)
-        for out in validation.OUTPUTS:
+        man = json.load(open(os.path.join(src, "manifest.json")))
+        for out in validation.files.output_names(man):
             shutil.copy(os.path.join(src, f"{out}.bin"), os.path.join(dest, name, f"{out}.bin"))
 
 
@@ -261,3 +271,28 @@ def test_checker_on_four_over_six_and_tile_vectors(fresh, tmp_path):
     sb.tofile(os.path.join(d, "scale_bytes.bin"))
     res = _check(fresh, tmp_path, name)
     assert res.reasons == {"scale byte": 1} and "16x16 tile (0, 1)" in res.examples[0].detail
+
+
+def test_mx_vectors_are_the_library_outputs(fresh):
+    """An MX vector's expected bytes are quantize(fmt=...)'s, read back from the files."""
+    for name, kw in (("mx-corners-naive-rceil-mxfp6_e3m2-bs32", {"scale_rounding": "rceil"}),
+                     ("mx-hessian-hessian-mxfp4-bs32", {})):
+        folder = os.path.join(fresh, name)
+        man = json.load(open(os.path.join(folder, "manifest.json")))
+        arr = {n: validation.checker.load_array(folder, n, e) for n, e in man["arrays"].items()}
+        if "H" in arr:
+            kw["H_blocks"] = arr["H"]
+        t = nvfp4_np.quantize(arr["input"], 32, man["method"], fmt=man["fmt"], **kw)
+        assert np.array_equal(arr["codes"], t.codes) and np.array_equal(arr["scale_bytes"], t.scale_bytes)
+        assert np.array_equal(arr["dequant"].view(np.uint32), t.dequantize().view(np.uint32))
+        if "codes_packed" in arr:
+            assert np.array_equal(arr["codes_packed"], t.packed_codes())
+        assert set(validation.files.output_names(man)) == (
+            {"codes", "scale_bytes", "scale_bytes_swizzled", "dequant"} | ({"codes_packed"} if "mxfp6" in name else set()))
+
+
+def test_write_candidate_passes_on_the_mx_vectors(fresh, tmp_path):
+    """nvfp4_np as a candidate (its CPU path) reproduces the MX vectors from their inputs."""
+    names = validation.write_candidate(fresh, str(tmp_path), select="^mx-")
+    assert len(names) == len([n for n in os.listdir(fresh) if n.startswith("mx-")])
+    assert validation.verify(fresh, str(tmp_path), select="^mx-").passed

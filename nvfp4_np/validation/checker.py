@@ -11,6 +11,13 @@ scale byte also says whether the candidate's codes are the ones its own byte giv
 the scale search or choice differs, not the rounding). File-level problems (a missing,
 truncated or unreadable file, a wrong tensor scale) are named as such; a vector that
 fails only by them says so instead of counting blocks.
+
+An MX vector (its manifest has ``fmt``, validation/SPEC.md §9.8) has the outputs
+``codes``, ``codes_packed`` (FP6), ``scale_bytes`` (E8M0), ``scale_bytes_swizzled`` and
+``dequant``; a wrong E8M0 byte is named as the byte of the scale rounding (floor, ceil,
+even, rceil, rceil_cpu) that gives it, or as an exponent that wrapped without the clamp,
+and differing codes at the right byte as signed zero, saturation (NaN or Inf written),
+subnormal flush, tie rounding, nibble order or FP6 bit order.
 """
 
 import os
@@ -19,9 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import _emit, encoding, formats, recipes
+from .. import _emit, encoding, formats, mx, recipes
 from ..checkpoint.paths import plain_name
-from .files import OUTPUTS, from_bytes, load_array, load_json
+from .files import OUTPUTS, from_bytes, load_array, load_json, output_names
 
 _E2M1_BOUNDS = np.array([0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0], np.float32)
 #: Reasons that are file-level problems: a problem line says them, the summary does not
@@ -244,6 +251,8 @@ def check_vector(vec_dir, cand_dir, max_examples=5):
         res.passed = False
         res.problems.append(f"candidate folder {cand_dir} missing")
         return res
+    if man.get("fmt"):
+        return _check_mx_vector(man, vec_dir, cand_dir, res, max_examples)
     arrays = man["arrays"]
     exp = {n: load_array(vec_dir, n, arrays[n]) for n in OUTPUTS + ("input",)}
     act = {}
@@ -309,31 +318,9 @@ def check_vector(vec_dir, cand_dir, max_examples=5):
             if tiled:
                 detail = f"16x16 tile ({r // 16}, {b}), its byte on each of its 16 rows: {detail}"
             count(reason, r, b, detail)
-    if act["scale_bytes_swizzled"] is not None and not np.array_equal(act["scale_bytes_swizzled"],
-                                                                      exp["scale_bytes_swizzled"]):
-        es, as_ = exp["scale_bytes_swizzled"], act["scale_bytes_swizzled"]
-        linear = np.zeros_like(es)
-        lin = exp["scale_bytes"].reshape(-1)
-        linear[:lin.size] = lin
-        first = int(np.nonzero(es != as_)[0][0])
-        if np.array_equal(np.sort(es), np.sort(as_)):
-            why = "the right bytes in the wrong positions"
-            if np.array_equal(as_[:lin.size], lin):
-                why = "the linear (row-major) layout instead of the 128x4 tiles"
-            count("swizzle position", -1, -1, f"{why}; first at byte {first}: expected 0x{es[first]:02x}, got 0x{as_[first]:02x}")
-        else:
-            count("swizzle bytes", -1, -1, f"first at byte {first}: expected 0x{es[first]:02x}, got 0x{as_[first]:02x}")
-        res.passed = False
+    _compare_swizzled(exp, act, count, res)
     if act["dequant"] is not None:
-        ed, ad = _words(exp["dequant"]).reshape(M, nb, bs), _words(act["dequant"]).reshape(M, nb, bs)
-        ddiff = (ed != ad).any(axis=-1) & ~bad_blocks
-        for r, b in zip(*np.nonzero(ddiff)):
-            i = int(np.nonzero(ed[r, b] != ad[r, b])[0][0])
-            ev, av = exp["dequant"].reshape(M, nb, bs)[r, b, i], act["dequant"].reshape(M, nb, bs)[r, b, i]
-            reason = "signed zero" if ev == av == 0 else "dequant arithmetic"
-            count(reason, r, b, f"element {i}: expected {float(ev)!r} (0x{int(ed[r, b, i]):08x}), "
-                                f"got {float(av)!r} (0x{int(ad[r, b, i]):08x})")
-        bad_blocks |= ddiff
+        _compare_dequant(exp, act, M, nb, bs, bad_blocks, count)
     res.differing_blocks = int(bad_blocks.sum())
     if res.differing_blocks or res.reasons:
         res.passed = False
@@ -357,3 +344,242 @@ def verify(vectors, candidate, select=None, max_examples=5):
     if not results:
         raise ValueError(f"no vector in {vectors} matches {select!r}")
     return Report(results)
+
+
+# ----------------------------------------------------------------------------- MX (SPEC §9)
+
+
+def _e8m0_text(b):
+    """An E8M0 byte and its value: ``0x7f (2^0)``."""
+    return f"0x{b:02x} (NaN)" if b == mx.E8M0_NAN else f"0x{b:02x} (2^{b - 127})"
+
+
+class _MXRules:
+    """The arithmetic of one MX vector (format, method, scale rounding), from nvfp4_np's
+    own primitives: the bytes of every rounding mode for a block, and the codes at a byte."""
+
+    def __init__(self, man):
+        self.fmt = mx.MX_FORMATS[man["fmt"]]
+        self.el = self.fmt.element
+        self.mbits, self.ebits, self.bias, self.largest = mx.element_args(self.fmt)
+        self.sign = 1 << (self.fmt.code_bits - 1)
+        self.mag = self.sign - 1
+        self.top = int(formats.float_code(self.largest, self.ebits, self.mbits, self.bias, self.largest))
+        self.values = self.el.decode_table().astype(np.float64)
+        self.rounding = man.get("scale_rounding")
+        self.mode = None if self.rounding is None else tuple(mx.SCALE_ROUNDINGS).index(self.rounding)
+
+    def mode_bytes(self, amax):
+        """{mode: byte} of every scale rounding for a block of max|x| = amax."""
+        a = np.float32(amax)
+        return {name: int(mx.e8m0_byte(a, i, self.fmt.emax, self.mbits, self.largest))
+                for i, name in enumerate(mx.SCALE_ROUNDINGS)}
+
+    def wrapped_bytes(self, amax):
+        """{mode: byte} of the modes whose unbiased exponent leaves [-127, 127] for this amax,
+        as an implementation without the E8M0 clamp writes it (mod 256)."""
+        a = float(np.float32(amax))
+        out = {}
+        e = (int(np.frexp(a)[1]) - 1) if a >= 2.0**-126 else -127
+        out["floor"] = e - self.fmt.emax
+        d = float(np.float32(np.float32(amax) / self.largest))
+        if d > 0:
+            m, ed = np.frexp(d)
+            out["rceil"] = int(ed) - 1 + (m != 0.5)
+        return {k: (v + 127) % 256 for k, v in out.items() if not -127 <= v <= 127}
+
+    def multiplier(self, byte):
+        """The element multiplier of the vector's method at ``byte`` (SPEC §9.3, §9.4)."""
+        if self.mode is None:
+            return np.float32(mx._pow2(127 - int(byte))) if byte <= 254 else np.float32(np.nan)
+        return np.float32(mx.element_multiplier(np.uint8(byte), self.mode))
+
+    def scaled(self, x, byte):
+        with np.errstate(all="ignore"):
+            return np.float32(np.float32(x) * self.multiplier(byte))
+
+    def codes_at(self, x, byte):
+        """The element codes (one per element) of the block x at ``byte``."""
+        return np.array([int(formats.float_code(self.scaled(v, byte), self.ebits, self.mbits, self.bias, self.largest))
+                         for v in np.asarray(x, np.float32)], np.uint8)
+
+    def unpack(self, codes, M, K):
+        return encoding.unpack_fp4(codes).reshape(M, K) if self.fmt.name == "mxfp4" else codes.reshape(M, K)
+
+    def nonfinite(self, code):
+        """'NaN' or 'Inf' for a code that is one (E4M3: magnitude 0x7F; E5M2: 0x7C..0x7F)."""
+        v = self.values[int(code) & self.mag]
+        if np.isfinite(v):
+            return None
+        return "Inf" if self.el.name == "e5m2" and (int(code) & self.mag) == 0x7C else "NaN"
+
+
+def _mx_byte_note(rules, x, exp_sb, act_sb, act_codes):
+    """What a wrong E8M0 byte is: the byte of which scale rounding(s) (or of an exponent
+    that wrapped without the clamp), and whether the candidate's codes are its own byte's."""
+    amax = np.abs(x).max()
+    bytes_ = rules.mode_bytes(amax)
+    names = [m for m, b in bytes_.items() if b == act_sb]
+    exp_names = [m for m, b in bytes_.items() if b == exp_sb]
+    want = rules.rounding or "the search"
+    if names:
+        note = f"the candidate's byte is the {' / '.join(names)} byte"
+    else:
+        wrapped = [m for m, b in rules.wrapped_bytes(amax).items() if b == act_sb]
+        note = (f"the candidate's byte is the {' / '.join(wrapped)} exponent wrapped mod 256 (the clamp to "
+                "[-127, 127] is missing, SPEC §9.2)" if wrapped else "the candidate's byte is no rounding mode's")
+    note += f"; expected is {want}'s" + (f" (= the {' / '.join(exp_names)} byte)" if exp_names and rules.mode is None
+                                          else "")
+    if act_sb == mx.E8M0_NAN:
+        return note + "; 0xff is NaN: its codes cannot be checked against it"
+    own = rules.codes_at(x, act_sb)
+    if np.array_equal(own, act_codes):
+        return note + (f"; the candidate's codes are what its own byte 0x{act_sb:02x} gives: the scale "
+                       f"{'rounding' if rules.mode is not None else 'search'} differs, not the elements")
+    i = int(np.nonzero(own != act_codes)[0][0])
+    return note + (f"; its codes are not those of its own byte either (element {i} = {float(x[i])!r}: 0x{act_sb:02x} "
+                   f"gives code 0x{int(own[i]):02x}, got 0x{int(act_codes[i]):02x})")
+
+
+def _mx_classify(rules, x, exp_codes, act_codes, byte):
+    """(reason, detail) of a block whose byte agrees and whose codes differ."""
+    i = int(np.nonzero(exp_codes != act_codes)[0][0])
+    e, a = int(exp_codes[i]), int(act_codes[i])
+    y = rules.scaled(x[i], byte)
+    where = f"element {i} = {float(x[i])!r}, scaled {float(y)!r}: expected code 0x{e:02x}, got 0x{a:02x}"
+    em, am = e & rules.mag, a & rules.mag
+    if (e ^ a) == rules.sign and em == 0:
+        return "signed zero", where + (" (the sign of zero is the sign bit of x: -0.0 and negatives that round to 0 "
+                                       "keep it)")
+    bad = rules.nonfinite(a)
+    if em == rules.top and bad:
+        return "saturation", where + (f" (|scaled| at or above the largest {float(rules.largest)!r} saturates to "
+                                      f"it; the candidate wrote {bad})")
+    if em == rules.top and (e & rules.sign) == (a & rules.sign):
+        return "saturation", where + f" (|scaled| at or above the largest {float(rules.largest)!r} saturates to it)"
+    if am == 0 and em != 0 and (em >> rules.mbits) == 0:
+        return "subnormal flush", where + " (the expected code is a subnormal of the element format: kept, not flushed)"
+    ev, av = rules.values[em], rules.values[am]
+    same_sign = (e & rules.sign) == (a & rules.sign)
+    if same_sign and abs(em - am) == 1 and np.isfinite(av) and abs(float(y)) == (ev + av) / 2:
+        return "tie rounding", where + " (the scaled value is halfway between two element values: ties to even)"
+    note = ""
+    if byte == 0 and rules.mode is not None:
+        note = (" (byte 0: rceil multiplies the elements by 1, floor / ceil / even divide them by 2^-126, "
+                "SPEC §9.3)")
+    return "code", where + note
+
+
+def _fp6_big_endian(codes):
+    """FP6 codes packed four in three bytes MSB first (the wrong order, for the diagnosis)."""
+    g = codes.reshape(codes.shape[0], -1, 4).astype(np.uint32)
+    w = (g[..., 0] << 18) | (g[..., 1] << 12) | (g[..., 2] << 6) | g[..., 3]
+    return np.stack([w >> 16, (w >> 8) & 0xFF, w & 0xFF], axis=-1).reshape(codes.shape[0], -1).astype(np.uint8)
+
+
+def _check_mx_vector(man, vec_dir, cand_dir, res, max_examples):
+    """An MX vector (SPEC §9.8): codes, codes_packed (FP6), E8M0 scale bytes (linear and
+    swizzled) and dequant, bit by bit."""
+    names = output_names(man)
+    arrays = man["arrays"]
+    exp = {n: load_array(vec_dir, n, arrays[n]) for n in names + ("input",)}
+    act = {}
+    for n in names:
+        a, problem = load_candidate(cand_dir, n, arrays[n])
+        if problem:
+            res.problems.append(problem)
+            res.passed = False
+        act[n] = a
+    rules = _MXRules(man)
+    x = np.asarray(exp["input"], np.float32)
+    M, K = x.shape
+    bs = mx.MX_BLOCK
+    nb = K // bs
+    res.n_blocks = M * nb
+
+    def count(reason, row, block, detail):
+        res.reasons[reason] = res.reasons.get(reason, 0) + 1
+        if len(res.examples) < max_examples:
+            res.examples.append(BlockDiff(row, block, reason, detail))
+
+    bad_blocks = np.zeros((M, nb), bool)
+    if act["codes"] is not None and act["scale_bytes"] is not None:
+        ec, ac = exp["codes"], act["codes"]
+        nibble_order = False
+        if rules.fmt.name == "mxfp4":
+            swapped = ((ac & 0x0F) << 4) | (ac >> 4)
+            nibble_order = not np.array_equal(ac, ec) and np.array_equal(swapped, ec)
+        e_codes = rules.unpack(ec, M, K).reshape(M, nb, bs)
+        a_codes = rules.unpack(ac, M, K).reshape(M, nb, bs)
+        esb, asb = exp["scale_bytes"].reshape(M, nb), act["scale_bytes"].reshape(M, nb)
+        diff = (esb != asb) | (e_codes != a_codes).any(axis=-1)
+        bad_blocks |= diff
+        for r, b in zip(*np.nonzero(diff)):
+            xb = x[r, b * bs:(b + 1) * bs]
+            eb, ab = int(esb[r, b]), int(asb[r, b])
+            if nibble_order and eb == ab:
+                count("nibble order", r, b, "codes match with the two nibbles of each byte swapped "
+                      "(element 2i belongs in the LOW nibble)")
+            elif eb != ab:
+                note = _mx_byte_note(rules, xb, eb, ab, a_codes[r, b]) if len(res.examples) < max_examples else ""
+                count("scale byte", r, b, f"expected {_e8m0_text(eb)}, got {_e8m0_text(ab)}; {note}; input "
+                      f"{np.array2string(xb, precision=9, max_line_width=200)}")
+            else:
+                reason, detail = _mx_classify(rules, xb, e_codes[r, b], a_codes[r, b], eb)
+                count(reason, r, b, detail)
+        if "codes_packed" in names and act["codes_packed"] is not None:
+            ep, ap = exp["codes_packed"].reshape(M, nb, 24), act["codes_packed"].reshape(M, nb, 24)
+            pdiff = (ep != ap).any(axis=-1) & ~bad_blocks
+            big = _fp6_big_endian(e_codes.reshape(M, K)).reshape(M, nb, 24)
+            for r, b in zip(*np.nonzero(pdiff)):
+                i = int(np.nonzero(ep[r, b] != ap[r, b])[0][0])
+                where = f"packed byte {i} of the block: expected 0x{int(ep[r, b, i]):02x}, got 0x{int(ap[r, b, i]):02x}"
+                if np.array_equal(ap[r, b], big[r, b]):
+                    count("fp6 bit order", r, b, f"{where}: the codes packed most significant bit first; code k of a "
+                          "group of four belongs in bits 6k..6k+5 of the little-endian 24-bit word (SPEC §9.5)")
+                else:
+                    count("fp6 packing", r, b, f"{where} (the unpacked codes are right)")
+            bad_blocks |= pdiff
+    own_swizzle = None
+    if act["scale_bytes"] is not None and act["scale_bytes_swizzled"] is not None:
+        own_swizzle = encoding.swizzle_scales(act["scale_bytes"].reshape(M, nb)).reshape(-1)
+    if own_swizzle is None or not (np.array_equal(own_swizzle, act["scale_bytes_swizzled"]) and bad_blocks.any()):
+        # (the swizzle of the candidate's own wrong bytes is not a second mistake)
+        _compare_swizzled(exp, act, count, res)
+    if act["dequant"] is not None:
+        _compare_dequant(exp, act, M, nb, bs, bad_blocks, count)
+    res.differing_blocks = int(bad_blocks.sum())
+    if res.differing_blocks or res.reasons:
+        res.passed = False
+    return res
+
+
+def _compare_swizzled(exp, act, count, res):
+    """The swizzled scale bytes as a whole: right bytes in wrong places, or wrong bytes."""
+    if act["scale_bytes_swizzled"] is None or np.array_equal(act["scale_bytes_swizzled"], exp["scale_bytes_swizzled"]):
+        return
+    es, as_ = exp["scale_bytes_swizzled"], act["scale_bytes_swizzled"]
+    lin = exp["scale_bytes"].reshape(-1)
+    first = int(np.nonzero(es != as_)[0][0])
+    if np.array_equal(np.sort(es), np.sort(as_)):
+        why = "the right bytes in the wrong positions"
+        if np.array_equal(as_[:lin.size], lin):
+            why = "the linear (row-major) layout instead of the 128x4 tiles"
+        count("swizzle position", -1, -1,
+              f"{why}; first at byte {first}: expected 0x{es[first]:02x}, got 0x{as_[first]:02x}")
+    else:
+        count("swizzle bytes", -1, -1, f"first at byte {first}: expected 0x{es[first]:02x}, got 0x{as_[first]:02x}")
+    res.passed = False
+
+
+def _compare_dequant(exp, act, M, nb, bs, bad_blocks, count):
+    """dequant word by word in the blocks whose bytes and codes agree; marks the blocks."""
+    ed, ad = _words(exp["dequant"]).reshape(M, nb, bs), _words(act["dequant"]).reshape(M, nb, bs)
+    ddiff = (ed != ad).any(axis=-1) & ~bad_blocks
+    for r, b in zip(*np.nonzero(ddiff)):
+        i = int(np.nonzero(ed[r, b] != ad[r, b])[0][0])
+        ev, av = exp["dequant"].reshape(M, nb, bs)[r, b, i], act["dequant"].reshape(M, nb, bs)[r, b, i]
+        reason = "signed zero" if ev == av == 0 else "dequant arithmetic"
+        count(reason, r, b, f"element {i}: expected {float(ev)!r} (0x{int(ed[r, b, i]):08x}), "
+                            f"got {float(av)!r} (0x{int(ad[r, b, i]):08x})")
+    bad_blocks |= ddiff

@@ -11,6 +11,16 @@ from ..checkpoint.paths import plain_name
 
 #: The arrays a candidate implementation produces (the checker compares these).
 OUTPUTS = ("codes", "scale_bytes", "scale_bytes_swizzled", "tensor_scale", "dequant")
+#: The arrays of an MX vector's candidate (SPEC §9.8): no tensor scale; ``codes_packed``
+#: (FP6 four in three bytes) only for the FP6 formats.
+MX_OUTPUTS = ("codes", "codes_packed", "scale_bytes", "scale_bytes_swizzled", "dequant")
+
+
+def output_names(manifest):
+    """The arrays a candidate writes for the vector of ``manifest`` (those of role
+    "output"), in the order of OUTPUTS / MX_OUTPUTS."""
+    names = MX_OUTPUTS if manifest.get("fmt") else OUTPUTS
+    return tuple(n for n in names if manifest["arrays"].get(n, {}).get("role") == "output")
 
 
 def load_json(path):

@@ -10,7 +10,9 @@ a manifest. The layout is validation/SPEC.md §8.
                                         choice's), admm_Hn, admm_Minv,
                                         gptq_groups, gptq_U;
                                         outputs: codes, scale_bytes, scale_bytes_swizzled,
-                                        tensor_scale, dequant
+                                        tensor_scale, dequant; MX vectors (SPEC §9):
+                                        codes, codes_packed (FP6), scale_bytes (E8M0),
+                                        scale_bytes_swizzled, dequant
 
 Regenerating gives identical bytes. The committed set has no ``.hex`` files: they are a
 function of the ``.bin`` files (:func:`hex_text`), written by ``--hex``.
@@ -23,14 +25,14 @@ import warnings
 
 import numpy as np
 
-from .. import four_over_six, registry
+from .. import encoding, four_over_six, mx, registry
 from .._version import __version__
 from ..admm import admm_operators
 from ..gptq import gptq_operators, stored_operators
 from ..checkpoint.paths import plain_name
 from ..tensor import quantize
 from . import constructed, suites
-from .files import OUTPUTS, array_bytes, dtype_name, hex_text, load_array
+from .files import MX_OUTPUTS, OUTPUTS, array_bytes, dtype_name, hex_text, load_array, output_names
 
 SCHEMA_VERSION = 1
 BLOCK_SIZES = registry.BLOCK_SIZES
@@ -50,6 +52,11 @@ FOS_METHODS["4over6-hessian"] = None
 TILE_METHODS = {"naive-16x16": "naive", "optimal-16x16": "optimal"}
 #: The E4M3 bounds of the "fos-448" suite's vectors: (recipe, rule) at scale_max 448.
 FOS_448 = (("fouroversix", "mse"), ("te", "mae"), ("te", "mse"))
+#: The MX vectors (SPEC §9.8): every format; the corner suite under every scale rounding
+#: (naive) and the SSE search, the bfloat16 suite under these roundings, the Hessian
+#: search for these formats.
+MX_BFLOAT16_ROUNDINGS = ("floor", "rceil")
+MX_HESSIAN_FORMATS = ("mxfp4", "mxfp8_e4m3")
 
 
 def _suites(size):
@@ -158,6 +165,38 @@ def _tile_specs():
             for name in TILE_METHODS for recipe in registry.RECIPES]
 
 
+def _mx_spec(suite, description, method, fmt, W, scale_rounding=None, X=None, H=None):
+    """An MX vector: name ``<suite>-<method>[-<scale rounding>]-<fmt>-bs32``; recipe None."""
+    label = method + (f"-{scale_rounding}" if scale_rounding else "")
+    return {"name": f"{suite}-{label}-{fmt}-bs{mx.MX_BLOCK}", "suite": suite, "description": description,
+            "method": method, "recipe": None, "block_size": mx.MX_BLOCK, "W": W, "X": X, "H": H, "fmt": fmt,
+            "scale_rounding": scale_rounding}
+
+
+def _mx_specs():
+    """The MX vectors (SPEC §9.8)."""
+    W = suites.mx_corner_matrix()
+    desc = ("MX corners: zeros and -0.0, amax at a power of two and one ulp either side, each format's largest "
+            "(x 2^20 and 2^-50 plus one ulp: rceil's exact ceiling), the E8M0 range ends, blocks that saturate "
+            "under floor, each format's element ties and subnormals, the SSE search's tie and near-tie, random rows")
+    specs = []
+    for fmt in mx.MX_FORMATS:
+        for rounding in mx.SCALE_ROUNDINGS:
+            specs.append(_mx_spec("mx-corners", desc, "naive", fmt, W, rounding))
+        specs.append(_mx_spec("mx-corners", desc, "optimal", fmt, W))
+    Wb = suites.as_dtype(suites.mx_random_rows(seed=24, m=8), "bfloat16")
+    for fmt in mx.MX_FORMATS:
+        for rounding in MX_BFLOAT16_ROUNDINGS:
+            specs.append(_mx_spec("mx-bfloat16", "random rows (magnitudes over sixty decades) given as bfloat16",
+                                  "naive", fmt, Wb, rounding))
+    W_h, X = suites.mx_hessian_case()
+    H = suites.exact_hessians(X, mx.MX_BLOCK)
+    for fmt in MX_HESSIAN_FORMATS:
+        specs.append(_mx_spec("mx-hessian", "integer activations X, exact H_j = X_j^T X_j", "hessian", fmt, W_h,
+                              X=X, H=H))
+    return specs
+
+
 def vector_specs(size="small"):
     """Every vector: dicts of name, suite, method, recipe, block_size and the inputs."""
     specs = []
@@ -171,7 +210,7 @@ def vector_specs(size="small"):
             for recipe in recipes:
                 for bs in sizes:
                     specs.append(_spec(suite, desc, method, recipe, bs, W))
-    return specs + _pinned_specs() + _fos_specs() + _tile_specs()
+    return specs + _pinned_specs() + _fos_specs() + _tile_specs() + _mx_specs()
 
 
 def _method_of(spec):
@@ -190,8 +229,33 @@ def _method_of(spec):
     return METHODS[name] + (kw,)
 
 
+def _compute_mx(spec, device="cpu"):
+    """An MX vector's outputs (SPEC §9.8) and inputs."""
+    W, fmt = spec["W"], spec["fmt"]
+    arrays = {"input": W}
+    kw = {}
+    if spec["method"] == "naive":
+        kw["scale_rounding"] = spec["scale_rounding"]
+    if spec["H"] is not None:
+        kw["H_blocks"] = spec["H"]
+        if spec.get("X") is not None:
+            arrays["X"] = spec["X"]
+        arrays["H"] = spec["H"]
+    t = quantize(W, mx.MX_BLOCK, spec["method"], fmt=fmt, device=device, **kw)
+    arrays["codes"] = t.codes
+    if t.format.code_bits == 6:
+        arrays["codes_packed"] = t.packed_codes()
+    with np.errstate(over="ignore"):  # (a block near FLT_MAX can dequantize to +-inf, SPEC §9.3)
+        dequant = t.dequantize()
+    arrays.update(scale_bytes=t.scale_bytes, scale_bytes_swizzled=encoding.swizzle_scales(t.scale_bytes).reshape(-1),
+                  dequant=dequant)
+    return arrays, {"rounding": "rne", "mode": None}
+
+
 def compute(spec, device="cpu"):
     """The expected outputs (and extra inputs) of one vector, as a dict of arrays."""
+    if spec.get("fmt"):
+        return _compute_mx(spec, device)
     method, mode, kw = _method_of(spec)
     W = spec["W"]
     arrays = {"input": W}
@@ -248,7 +312,7 @@ def write_vector(out_dir, spec, hex=False):
     for name, a in arrays.items():
         a = np.ascontiguousarray(a)
         entry = {"dtype": dtype_name(a.dtype), "shape": list(a.shape), "word_bytes": a.dtype.itemsize,
-                 "role": "output" if name in OUTPUTS else "input"}
+                 "role": "output" if name in (MX_OUTPUTS if spec.get("fmt") else OUTPUTS) else "input"}
         forms = [("bin", array_bytes(a))] + ([("hex", hex_text(a).encode())] if hex else [])
         for ext, data in forms:
             fname = f"{name}.{ext}"
@@ -277,6 +341,8 @@ def _extra_parameters(spec):
     manifests stay as they were): block_shape, and for 4/6 the rule (None: the Hessian
     choice) and scale_max."""
     out = {}
+    if spec.get("fmt"):
+        return {"fmt": spec["fmt"], "scale_rounding": spec["scale_rounding"]}
     if "block_shape" in spec:
         out["block_shape"] = spec["block_shape"]
     if spec["method"].startswith("4over6-"):
@@ -331,6 +397,14 @@ def write_candidate(vectors, out_dir, device="cpu", select=None):
         with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as f:
             man = json.load(f)
         arrays = {n: load_array(folder, n, e) for n, e in man["arrays"].items() if e["role"] == "input"}
+        if man.get("fmt"):
+            if device != "cpu" and registry.method(man["method"]).mx_gpu is None:
+                continue  # no MX kernel of this method on the device
+            spec = {"method": man["method"], "W": arrays["input"], "X": arrays.get("X"), "H": arrays.get("H"),
+                    "fmt": man["fmt"], "scale_rounding": man["scale_rounding"]}
+            _write_outputs(out_dir, vectors, entry["name"], compute(spec, device=device)[0], output_names(man))
+            names.append(entry["name"])
+            continue
         spec = {"method": man["method"], "recipe": man["recipe"], "block_size": man["block_size"],
                 "W": arrays["input"], "X": arrays.get("X"), "H": arrays.get("H"),
                 "gptq_groups": arrays.get("gptq_groups"), "gptq_U": arrays.get("gptq_U"),
@@ -339,11 +413,14 @@ def write_candidate(vectors, out_dir, device="cpu", select=None):
         if device != "cpu" and (not registry.method(method).gpu
                                 or (spec.get("block_shape") is not None and method != "4over6")):
             continue  # a CPU-only method (gptq, the 16x16 tiles of naive and optimal)
-        outputs, _ = compute(spec, device=device)
-        dest = os.path.join(out_dir, plain_name(entry["name"], os.path.join(vectors, "index.json")))
-        os.makedirs(dest, exist_ok=True)
-        for name in OUTPUTS:
-            with open(os.path.join(dest, f"{name}.bin"), "wb") as f:
-                f.write(array_bytes(outputs[name]))
+        _write_outputs(out_dir, vectors, entry["name"], compute(spec, device=device)[0], OUTPUTS)
         names.append(entry["name"])
     return names
+
+
+def _write_outputs(out_dir, vectors, name, outputs, names):
+    dest = os.path.join(out_dir, plain_name(name, os.path.join(vectors, "index.json")))
+    os.makedirs(dest, exist_ok=True)
+    for n in names:
+        with open(os.path.join(dest, f"{n}.bin"), "wb") as f:
+            f.write(array_bytes(outputs[n]))

@@ -209,3 +209,106 @@ def gptq_case(m=8):
     W, X = hessian_case(m=m)
     tie = np.array(GPTQ_TIE_ROW, np.uint32).view(F32)[None]
     return np.concatenate([W, tie]), X
+
+
+# ----------------------------------------------------------------------------- MX formats
+#: The MX vectors' row length: 4 blocks of 32 per row.
+MX_K = 128
+#: Per MX format (written out, not read from the code under test): its largest element
+#: value, the exponent of its largest power of two (emax) and values that are exact ties
+#: of its element rounding at scale 1 (each at most 2^emax, so that a block led by
+#: 2^emax has scale 1 in every rounding mode).
+MX_CORNERS = {
+    "mxfp4": (6.0, 2, [0.25, 0.75, 1.25, 1.75, 2.5, 3.5]),
+    "mxfp6_e2m3": (7.5, 2, [0.0625, 0.1875, 0.9375, 1.0625, 1.1875, 2.125, 2.375, 3.875]),
+    "mxfp6_e3m2": (28.0, 4, [0.03125, 0.09375, 0.28125, 1.125, 1.375, 6.5, 7.5, 14.0]),
+    "mxfp8_e4m3": (448.0, 8, [2.0**-10, 3 * 2.0**-10, 15 * 2.0**-10, 1.0625, 1.1875, 232.0, 240.0]),
+    "mxfp8_e5m2": (57344.0, 15, [2.0**-17, 3 * 2.0**-17, 7 * 2.0**-17, 1.125, 1.375, 18432.0, 28672.0]),
+}
+#: A block on which the least squared error is an exact tie in mxfp4 between its
+#: unclipped byte 127 (amax 3.531005859375 rounds to 4) and byte 126 (it clips to 3, and
+#: 0.25 + 2^-10 is then exact): both errors are 0.25 - 2e + 0.0625 - 0.5d, e = amax - 3.5,
+#: d = 2^-10 (the search keeps the unclipped byte).
+MX_SEARCH_TIE = (3.531005859375, 0.25 + 2.0**-10)
+#: The tie block plus 0.125 + 2^-26, which is 2^-27 closer to byte 126's grid (0.25)
+#: than to byte 127's (0): the float64 errors pick 126; in float32 the two sums are equal.
+MX_SEARCH_NEAR_TIE = MX_SEARCH_TIE + (0.125 + 2.0**-26,)
+
+
+def _next(v, direction):
+    return np.nextafter(F32(v), F32(direction))
+
+
+def _mx_block(rs, amax, lead=None, zeros=4):
+    """A block of 32 led by ``amax`` (or the values ``lead``) and filled with values of
+    magnitude below amax, both signs, a few zeros and -0.0."""
+    amax = F32(amax)
+    fill = (rs.uniform(-1, 1, 32) * np.float64(amax)).astype(F32)
+    fill = np.where(np.abs(fill) > amax, amax, fill).astype(F32)
+    lead = [amax] if lead is None else lead
+    fill[:len(lead)] = lead
+    idx = rs.permutation(np.arange(len(lead), 32))[:zeros]
+    fill[idx[: zeros // 2]] = 0.0
+    fill[idx[zeros // 2:]] = -0.0
+    return fill.astype(F32)
+
+
+def mx_corner_blocks(seed=21):
+    """(description, 32-element block) for the MX corner cases."""
+    rs = np.random.RandomState(seed)
+    blocks = [("all zero", np.zeros(32, F32)), ("all -0.0", np.full(32, -0.0, F32))]
+    mixed = np.zeros(32, F32)
+    mixed[1::2] = -0.0
+    mixed[7] = -1e-3
+    blocks.append(("+0.0, -0.0 and one negative that rounds to zero", mixed))
+    for p in (1.0, 2.0**-20, 2.0**30):
+        for what, a in (("at", F32(p)), ("one ulp below", _next(p, 0)), ("one ulp above", _next(p, np.inf))):
+            blocks.append((f"amax {what} the power of two {p!r}", _mx_block(rs, a)))
+    for fmt, (largest, _, _) in MX_CORNERS.items():
+        blocks.append((f"amax = {fmt}'s largest", _mx_block(rs, largest)))
+        for k in (20, -50):  # fl(amax / largest) one ulp above 2^k: rceil's exact ceiling vs a float32 log2
+            blocks.append((f"amax one ulp above {fmt}'s largest x 2^{k}", _mx_block(rs, _next(largest * 2.0**k, np.inf))))
+    for a in (1e-39, 1e-45, 2.0**-127, 2.0**-126, 3e38, float(np.finfo(F32).max)):
+        blocks.append((f"E8M0 range end: amax {a!r}", _mx_block(rs, a)))
+    for a in (7.0, 7.9, 30.0, 480.0, 64000.0):  # above mxfp4, e2m3, e3m2, e4m3 (> 464), e5m2 (> 61440) under floor
+        blocks.append((f"saturates under floor: amax {a!r}", _mx_block(rs, a, [a, -a, a * 0.96])))
+    for fmt, (_, emax, ties) in MX_CORNERS.items():
+        t = np.array(ties, np.float64)
+        lead = [2.0**emax] + list(t) + list(-t[::-1]) + [0.0, -0.0]
+        blocks.append((f"{fmt} element ties at scale 1 (amax 2^{emax})", _mx_block(rs, 2.0**emax, lead, zeros=0)))
+    tie = np.zeros(32, F32)
+    tie[:2] = MX_SEARCH_TIE
+    blocks.append(("mxfp4: equal squared error at bytes 127 and 126", tie))
+    near = np.zeros(32, F32)
+    near[:3] = MX_SEARCH_NEAR_TIE
+    blocks.append(("mxfp4: byte 126's squared error 2^-27 below byte 127's (equal in float32)", near))
+    return blocks
+
+
+def mx_random_rows(seed=22, m=4):
+    """Rows of normal, Laplace and Student-t(3) values with per-block magnitudes over
+    sixty decades."""
+    rs = np.random.RandomState(seed)
+    kinds = [rs.standard_normal, rs.laplace, lambda size: rs.standard_t(3, size=size)]
+    rows = [kinds[i % 3](size=(MX_K // 32, 32)) * 10.0 ** rs.uniform(-30, 30, (MX_K // 32, 1)) for i in range(m)]
+    return np.stack([r.reshape(MX_K) for r in rows]).astype(F32)
+
+
+def mx_corner_matrix():
+    """The MX corner blocks, four to a row, then random rows: (16, 128) float32."""
+    blocks = [b for _, b in mx_corner_blocks()]
+    while len(blocks) % 4:
+        blocks.append(np.zeros(32, F32))
+    corners = np.stack(blocks).reshape(-1, MX_K)
+    return np.concatenate([corners, mx_random_rows(m=16 - len(corners))]).astype(F32)
+
+
+def mx_hessian_case(seed=23, m=8, t=24):
+    """(W, X) for the MX Hessian vectors: integer activations (so H_j = X_j^T X_j is
+    exact), correlated columns of different norms; W rows over two decades."""
+    rs = np.random.RandomState(seed)
+    X = rs.randint(-3, 4, (t, MX_K)).astype(F32)
+    X[:, 1:] += X[:, :-1]
+    X[:, ::5] *= 4
+    W = (rs.standard_normal((m, MX_K)) * 10.0 ** rs.uniform(-1, 1, (m, 1))).astype(F32)
+    return W, X

@@ -1,7 +1,8 @@
 /*
  * nvfp4_ref.c - naive NVFP4 quantization, bit-exact with nvfp4_np's "naive" method for
  * the recipes "seed" and "te" (see nvfp4_np/recipes.py, nvfp4_np/formats.py,
- * nvfp4_np/_block.py and validation/SPEC.md).
+ * nvfp4_np/_block.py and validation/SPEC.md); and one MX format, MXFP8 E4M3 with the
+ * scale roundings "floor" and "rceil" (written from validation/SPEC.md section 9).
  *
  * C99 and the C standard library only (no libm). Build:
  *
@@ -16,11 +17,14 @@
  *
  *     nvfp4_ref RECIPE BLOCK_SIZE ROWS COLS DTYPE INPUT.bin OUTDIR
  *
- *     RECIPE      seed | te
- *     BLOCK_SIZE  16 | 32 (blocks run along the last axis; COLS must be a multiple)
+ *     RECIPE      seed | te | mxfp8_e4m3-floor | mxfp8_e4m3-rceil
+ *     BLOCK_SIZE  16 | 32 (blocks run along the last axis; COLS must be a multiple);
+ *                 32 for the MX format
  *     DTYPE       float32 | float16 | bfloat16 (raw little-endian words, ROWS x COLS)
  *     OUTDIR      an existing folder; gets codes.bin, scale_bytes.bin,
- *                 scale_bytes_swizzled.bin, tensor_scale.bin, dequant.bin
+ *                 scale_bytes_swizzled.bin, tensor_scale.bin, dequant.bin (MX: no
+ *                 tensor_scale.bin; codes.bin one E4M3 byte per element, scale_bytes.bin
+ *                 E8M0 bytes)
  *
  * Build with -DNVFP4_HIGH_NIBBLE_FIRST to pack element 2i in the HIGH nibble: a
  * deliberate bug (the historic Triton one) that the checker must report. Build with
@@ -197,9 +201,75 @@ static float fp4_value(unsigned code)
     return (code & 8u) ? -m : m;
 }
 
+/* ------------------------------------------------------- MXFP8 E4M3 (SPEC section 9)
+ * Blocks of 32; one E8M0 byte b per block, the scale 2^(b - 127). emax = 8 (448 = 1.75 *
+ * 2^8), largest = 448. */
+
+#define MX_EMAX 8
+
+/* 2^k as a float, -149 <= k <= 127 (below 2^-126 a subnormal), exact. */
+static float pow2f(int k)
+{
+    if (k >= -126)
+        return bits_to_f32((u32)(k + 127) << 23);
+    return bits_to_f32((u32)1 << (k + 149));
+}
+
+/* SPEC 9.2: the E8M0 byte of a block of max|x| = amax (finite, >= 0).
+ * floor: e = (exponent field of amax's bits) - 127 - emax (zero and subnormals have field
+ *        0, so -127 - emax); clamped to [-127, 128].
+ * rceil: d = fl(amax / 448); e = the exact ceiling of log2(d): with d's exponent field E
+ *        and mantissa field M, E - 127 + (M != 0) for E > 0; for E == 0 (d <= 2^-126),
+ *        -127 if M <= 2^22 (d <= 2^-127, zero included) else -126; clamped to [-127, 127].
+ * The byte is e + 127. */
+static unsigned e8m0_byte(int rceil, float amax)
+{
+    int e;
+    if (!rceil) {
+        e = (int)((f32_to_bits(amax) >> 23) & 0xFFu) - 127 - MX_EMAX;
+        if (e < -127)
+            e = -127;
+        if (e > 128)
+            e = 128;
+    } else {
+        float d = amax / 448.0f;
+        u32 b = f32_to_bits(d), m = b & 0x7FFFFFUL;
+        int field = (int)((b >> 23) & 0xFFu);
+        if (field == 0)
+            e = (m <= 0x400000UL) ? -127 : -126;
+        else
+            e = field - 127 + (m != 0);
+        if (e < -127)
+            e = -127;
+        if (e > 127)
+            e = 127;
+    }
+    return (unsigned)(e + 127);
+}
+
+/* SPEC 9.3: the power of two the elements are multiplied by. floor divides by the scale
+ * clamped to at least 2^-126 (byte 0 multiplies by 2^126, not 2^127); rceil multiplies by
+ * 2^(127 - b), except that byte 0 multiplies by 1. */
+static float mx_multiplier(int rceil, unsigned byte)
+{
+    int k = 127 - (int)byte;
+    if (rceil)
+        return byte == 0 ? 1.0f : pow2f(k);
+    return pow2f(k > 126 ? 126 : k);
+}
+
+/* SPEC 9.3: the E4M3 code of a scaled element y: the sign bit of y (so -0.0 gives 0x80),
+ * magnitudes at or above 448 saturate to 0x7E, below round to nearest even (e4m3_code). */
+static unsigned mx_e4m3_code(float y)
+{
+    unsigned sign = (unsigned)(f32_to_bits(y) >> 31) << 7;
+    float a = f32_abs(y);
+    return sign | (a >= 448.0f ? 0x7Eu : e4m3_code(a));
+}
+
 /* ---------------------------------------------------------------------- recipes */
 
-enum recipe { SEED, TE };
+enum recipe { SEED, TE, MX_FLOOR, MX_RCEIL };
 
 /* Per-tensor constants of a recipe (SPEC: tensor scale). */
 struct tensor_params {
@@ -323,8 +393,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: %s RECIPE BLOCK_SIZE ROWS COLS DTYPE INPUT.bin OUTDIR\n"
-            "  RECIPE      seed | te\n"
-            "  BLOCK_SIZE  16 | 32 (blocks along the last axis)\n"
+            "  RECIPE      seed | te | mxfp8_e4m3-floor | mxfp8_e4m3-rceil\n"
+            "  BLOCK_SIZE  16 | 32 (blocks along the last axis; 32 for mxfp8_e4m3)\n"
             "  DTYPE       float32 | float16 | bfloat16 (raw little-endian words)\n"
             "  writes OUTDIR/{codes,scale_bytes,scale_bytes_swizzled,tensor_scale,dequant}.bin\n",
             prog);
@@ -352,11 +422,17 @@ int main(int argc, char **argv)
         recipe = SEED;
     else if (!strcmp(argv[1], "te"))
         recipe = TE;
+    else if (!strcmp(argv[1], "mxfp8_e4m3-floor"))
+        recipe = MX_FLOOR;
+    else if (!strcmp(argv[1], "mxfp8_e4m3-rceil"))
+        recipe = MX_RCEIL;
     else
-        die("RECIPE must be 'seed' or 'te', got '%s'", argv[1]);
+        die("RECIPE must be 'seed', 'te', 'mxfp8_e4m3-floor' or 'mxfp8_e4m3-rceil', got '%s'", argv[1]);
     bs = parse_positive(argv[2], "BLOCK_SIZE");
     if (bs != 16 && bs != 32)
         die("BLOCK_SIZE must be 16 or 32, got '%s'", argv[2]);
+    if (recipe >= MX_FLOOR && bs != 32)
+        die("BLOCK_SIZE must be 32 for the MX format, got '%s'", argv[2]);
     rows = parse_positive(argv[3], "ROWS");
     cols = parse_positive(argv[4], "COLS");
     if (cols % bs)
@@ -404,7 +480,7 @@ int main(int argc, char **argv)
         else
             b = f16_to_f32_bits((u16)(p[0] | (p[1] << 8)));
         if ((b & 0x7F800000UL) == 0x7F800000UL)
-            die("%s holds NaN or Inf at row %lu, column %lu; NVFP4 cannot encode it", in_path,
+            die("%s holds NaN or Inf at row %lu, column %lu; it cannot be encoded", in_path,
                 (unsigned long)(i / (size_t)cols), (unsigned long)(i % (size_t)cols));
         x[i] = bits_to_f32(b);
     }
@@ -416,12 +492,12 @@ int main(int argc, char **argv)
         if (a > amax_t)
             amax_t = a;
     }
-    tp = tensor_params(recipe, amax_t);
+    tp = tensor_params(recipe == TE ? TE : SEED, amax_t);
 
     /* ---- blocks */
     nb = n / (size_t)bs;
     ks = (size_t)cols / (size_t)bs;
-    codes_out = calloc(n / 2, 1);
+    codes_out = calloc(recipe >= MX_FLOOR ? n : n / 2, 1);
     sb_out = malloc(nb);
     dq_out = malloc(n * 4);
     if (!codes_out || !sb_out || !dq_out)
@@ -436,6 +512,26 @@ int main(int argc, char **argv)
             float a = f32_abs(xb[j]);
             if (a > amax_b)
                 amax_b = a;
+        }
+        if (recipe >= MX_FLOOR) {
+            /* SPEC 9.2-9.3, 9.5: the E8M0 byte, y = fl(x * multiplier), one code byte per
+             * element, dequant fl(value(code) * 2^(b - 127)) */
+            int rceil = recipe == MX_RCEIL;
+            float mult, scale;
+            sb = e8m0_byte(rceil, amax_b);
+            mult = mx_multiplier(rceil, sb);
+            scale = pow2f((int)sb - 127);
+            sb_out[i] = (u8)sb;
+            for (j = 0; j < bs; j++) {
+                float y = xb[j] * mult, v;
+                unsigned code = mx_e4m3_code(y);
+                codes_out[i * (size_t)bs + (size_t)j] = (u8)code;
+                v = e4m3_value(code & 0x7Fu);
+                if (code & 0x80u)
+                    v = -v;
+                put_u32_le(dq_out + (i * (size_t)bs + (size_t)j) * 4, f32_to_bits(v * scale));
+            }
+            continue;
         }
         sb = block_scale_code(recipe, &tp, amax_b);
         sb_out[i] = (u8)sb;
@@ -472,10 +568,11 @@ int main(int argc, char **argv)
 
     put_u32_le(ts_out, f32_to_bits(tp.ts));
 
-    write_file(out_dir, "codes.bin", codes_out, n / 2);
+    write_file(out_dir, "codes.bin", codes_out, recipe >= MX_FLOOR ? n : n / 2);
     write_file(out_dir, "scale_bytes.bin", sb_out, nb);
     write_file(out_dir, "scale_bytes_swizzled.bin", swz_out, swz_len);
-    write_file(out_dir, "tensor_scale.bin", ts_out, 4);
+    if (recipe < MX_FLOOR)
+        write_file(out_dir, "tensor_scale.bin", ts_out, 4);
     write_file(out_dir, "dequant.bin", dq_out, n * 4);
 
     free(x);

@@ -1,12 +1,14 @@
-"""Run the C reference (nvfp4_ref.c) on every naive seed/te golden vector.
+"""Run the C reference (nvfp4_ref.c) on every naive seed/te golden vector and every
+naive MXFP8 E4M3 vector of scale rounding floor or rceil.
 
     python validation/examples/run_c_example.py --vectors DIR --binary PATH --out CAND
 
 For each vector folder of DIR whose manifest has method "naive" and recipe "seed" or
-"te", the binary is run as ``PATH RECIPE BLOCK_SIZE ROWS COLS DTYPE DIR/<vector>/input.bin
-CAND/<vector>``, so that afterwards
+"te" (or format "mxfp8_e4m3" and scale rounding "floor" or "rceil": RECIPE is then
+``mxfp8_e4m3-floor`` or ``mxfp8_e4m3-rceil``), the binary is run as ``PATH RECIPE
+BLOCK_SIZE ROWS COLS DTYPE DIR/<vector>/input.bin CAND/<vector>``, so that afterwards
 
-    python -m nvfp4_np verify --vectors DIR --candidate CAND --select '^(?!gptq-).*-naive-(seed|te)-'
+    python -m nvfp4_np verify --vectors DIR --candidate CAND --select '^(?!gptq-).*-naive-(seed|te|(floor|rceil)-mxfp8_e4m3)-'
 
 checks its outputs. Standard library only (numpy is not needed either).
 """
@@ -18,10 +20,13 @@ import subprocess
 import sys
 
 RECIPES = ("seed", "te")
+#: The MX format and its scale roundings the C reference implements.
+MX_FORMAT, MX_ROUNDINGS = "mxfp8_e4m3", ("floor", "rceil")
 
 
 def selected_vectors(vectors):
-    """(name, manifest) of every naive seed/te vector under ``vectors``, by name."""
+    """(name, manifest) of every naive seed/te and MXFP8 E4M3 floor/rceil vector under
+    ``vectors``, by name."""
     out = []
     for name in sorted(os.listdir(vectors)):
         path = os.path.join(vectors, name, "manifest.json")
@@ -29,7 +34,9 @@ def selected_vectors(vectors):
             continue
         with open(path, encoding="utf-8") as f:
             man = json.load(f)
-        if man.get("method") == "naive" and man.get("recipe") in RECIPES:
+        if man.get("method") != "naive":
+            continue
+        if man.get("recipe") in RECIPES or (man.get("fmt") == MX_FORMAT and man.get("scale_rounding") in MX_ROUNDINGS):
             out.append((name, man))
     return out
 
@@ -40,7 +47,8 @@ def command(binary, vec_dir, cand_dir, man):
     rows, cols = inp["shape"]
     if man.get("block_axis", -1) != -1 or man.get("byte_order", "little") != "little":
         raise ValueError(f"{man['name']}: expected blocks along the last axis, little-endian files")
-    return [binary, man["recipe"], str(man["block_size"]), str(rows), str(cols), inp["dtype"],
+    recipe = f"{man['fmt']}-{man['scale_rounding']}" if man.get("fmt") else man["recipe"]
+    return [binary, recipe, str(man["block_size"]), str(rows), str(cols), inp["dtype"],
             os.path.join(vec_dir, inp["bin"]["file"]), cand_dir]
 
 
