@@ -75,6 +75,60 @@ def run_in_oracle(oracle, seed_dir, threads, body, *arrays):
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+class Worker:
+    """A Python process (another venv: torch and the library compared with) that runs
+    ``code`` with ``args`` and answers one JSON line per request line: the time of the
+    call it made, taken inside it. Its first line must be ``ready``. A worker that stops
+    raises RuntimeError with the end of its stderr. Use as a context manager."""
+
+    def __init__(self, python, code, args, folder, env=None):
+        self._err = open(os.path.join(folder, "worker.err"), "w+")
+        self._p = subprocess.Popen([python, "-c", code, *map(str, args)], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=self._err, text=True,
+                                   env=None if env is None else dict(os.environ, **env))
+        try:
+            line = self._reply()
+            if line.strip() != "ready":
+                raise RuntimeError(f"the worker said {line!r}")
+        except BaseException:
+            self.close()
+            raise
+
+    def _stopped(self):
+        self._err.seek(0)
+        return RuntimeError("the worker stopped:\n" + self._err.read()[-3000:])
+
+    def _reply(self):
+        line = self._p.stdout.readline()
+        if not line:
+            raise self._stopped()
+        return line
+
+    def call(self, request):
+        """Send one request line; the worker's time for it (:class:`SelfTimed`)."""
+        try:
+            self._p.stdin.write(request + "\n")
+            self._p.stdin.flush()
+        except BrokenPipeError:
+            raise self._stopped() from None
+        return SelfTimed(json.loads(self._reply()))
+
+    def close(self):
+        try:
+            self._p.stdin.close()
+            self._p.wait(timeout=30)
+        except (BrokenPipeError, subprocess.TimeoutExpired):
+            self._p.kill()
+            self._p.wait()
+        self._err.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def write_weights(path, n, rows, cols, seed=0):
     """A bfloat16 safetensors file of n heavy-tailed (Student t, 4 degrees of freedom)
     weights ``model.layers.{i}.mlp.up_proj.weight`` of (rows, cols), written one tensor

@@ -16,17 +16,16 @@ weighs on all three alike, and "x naive" and "x fos" are ratios of one run's med
 """
 
 import argparse
-import json
+import contextlib
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _oracle import SelfTimed, interleaved_times  # noqa: E402
+from _oracle import Worker, interleaved_times  # noqa: E402
 
 _FOS = r"""
 import json, os, sys, time
@@ -74,60 +73,25 @@ def main(argv=None):
 
     naive()
     ours, naive_t, fos = {}, {}, {}
-    with tempfile.TemporaryDirectory() as d:
-        worker = err = None
+    with tempfile.TemporaryDirectory() as d, contextlib.ExitStack() as stack:
+        worker = None
         if a.fos_python:
             path = os.path.join(d, "w.npy")
             np.save(path, W)
-            err = open(os.path.join(d, "worker.err"), "w+")
-            worker = subprocess.Popen([a.fos_python, "-c", _FOS, path, str(threads), d], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=err, text=True)
-
-        def stopped():
-            err.seek(0)
-            return RuntimeError("the fouroversix worker stopped:\n" + err.read()[-3000:])
-
-        def reply():
-            line = worker.stdout.readline()
-            if not line:
-                raise stopped()
-            return line
-
-        def fos_call(key):
-            try:
-                worker.stdin.write(key.replace("-", " ") + "\n")
-                worker.stdin.flush()
-            except BrokenPipeError:
-                raise stopped() from None
-            return SelfTimed(json.loads(reply()))
-
-        try:
-            if worker:
-                line = reply()
-                if line.strip() != "ready":
-                    raise RuntimeError(f"the fouroversix worker said {line!r}")
-            for rule in RULES:
-                for two_d in (False, True):
-                    key = f"{rule}-{int(two_d)}"
-                    ours_fn = lambda: nvfp4_four_over_six(W, rule, block_2d=two_d)  # noqa: E731
-                    fns = [naive, ours_fn]
-                    ours_fn()
-                    if worker:
-                        fos_call(key)
-                        fns.append(lambda: fos_call(key))
-                    times = interleaved_times(fns, a.repeat, pause=0.005)
-                    naive_t[key], ours[key] = times[:2]
-                    if worker:
-                        fos[key] = times[2]
-        finally:
-            if worker:
-                try:
-                    worker.stdin.close()
-                    worker.wait(timeout=30)
-                except (BrokenPipeError, subprocess.TimeoutExpired):
-                    worker.kill()
-                    worker.wait()
-                err.close()
+            worker = stack.enter_context(Worker(a.fos_python, _FOS, [path, threads, d], d))
+        for rule in RULES:
+            for two_d in (False, True):
+                key = f"{rule}-{int(two_d)}"
+                ours_fn = lambda: nvfp4_four_over_six(W, rule, block_2d=two_d)  # noqa: E731
+                fns = [naive, ours_fn]
+                ours_fn()
+                if worker:
+                    worker.call(key.replace("-", " "))
+                    fns.append(lambda: worker.call(key.replace("-", " ")))
+                times = interleaved_times(fns, a.repeat, pause=0.005)
+                naive_t[key], ours[key] = times[:2]
+                if worker:
+                    fos[key] = times[2]
         t_naive = statistics.median(naive_t.values())
         print(f"# W {a.rows}x{a.cols} float32 ({n:,} elements), {threads} threads; numba {numba.__version__}")
         print("# command: python benchmarks/bench_four_over_six.py " + " ".join(argv if argv is not None else sys.argv[1:]))

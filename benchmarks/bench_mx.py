@@ -16,16 +16,15 @@ machine's load weighs on both alike; "x to_mx" is the ratio of one run's medians
 """
 
 import argparse
-import json
+import contextlib
 import os
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _oracle import SelfTimed, interleaved_times  # noqa: E402
+from _oracle import Worker, interleaved_times  # noqa: E402
 
 _TORCHAO = r"""
 import json, os, sys, time
@@ -78,63 +77,29 @@ def main(argv=None):
     Wq = W.astype(ml_dtypes.bfloat16) if a.dtype == "bfloat16" else W
     n = W.size
     ours, tao, same = {}, {}, {}
-    with tempfile.TemporaryDirectory() as d:
-        worker = err = None
+    with tempfile.TemporaryDirectory() as d, contextlib.ExitStack() as stack:
+        worker = None
         if a.torch_python:
             path = os.path.join(d, "w.npy")
             np.save(path, W)
-            err = open(os.path.join(d, "worker.err"), "w+")
-            env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")  # (its idle threads sleep: not in our time)
-            worker = subprocess.Popen([a.torch_python, "-c", _TORCHAO, path, str(threads), d, a.dtype],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
-
-        def stopped():
-            err.seek(0)
-            return RuntimeError("the torchao worker stopped:\n" + err.read()[-3000:])
-
-        def reply():
-            line = worker.stdout.readline()
-            if not line:
-                raise stopped()
-            return line
-
-        def tao_call(fmt, mode):
-            try:
-                worker.stdin.write(f"{fmt} {mode}\n")
-                worker.stdin.flush()
-            except BrokenPipeError:
-                raise stopped() from None
-            return SelfTimed(json.loads(reply()))
-
-        try:
+            # (its idle OpenMP threads sleep rather than spin into our calls)
+            worker = stack.enter_context(Worker(a.torch_python, _TORCHAO, [path, threads, d, a.dtype], d,
+                                                env={"OMP_WAIT_POLICY": "PASSIVE"}))
+        for fmt, mode in ROWS:
+            key = f"{fmt}-{mode}"
+            ours_fn = lambda: nvfp4_np.quantize(Wq, 32, "naive", fmt=fmt, scale_rounding=mode)  # noqa: E731
+            t = ours_fn()
+            fns = [ours_fn]
             if worker:
-                line = reply()
-                if line.strip() != "ready":
-                    raise RuntimeError(f"the torchao worker said {line!r}")
-            for fmt, mode in ROWS:
-                key = f"{fmt}-{mode}"
-                ours_fn = lambda: nvfp4_np.quantize(Wq, 32, "naive", fmt=fmt, scale_rounding=mode)  # noqa: E731
-                t = ours_fn()
-                fns = [ours_fn]
-                if worker:
-                    tao_call(fmt, mode)
-                    fns.append(lambda: tao_call(fmt, mode))
-                    theirs = np.load(os.path.join(d, f"{key}.npy"))
-                    mine = np.concatenate([t.codes.ravel(), t.scale_bytes.ravel()])
-                    same[key] = mine.shape == theirs.shape and np.array_equal(mine, theirs)
-                times = interleaved_times(fns, a.repeat, pause=0.005)
-                ours[key] = times[0]
-                if worker:
-                    tao[key] = times[1]
-        finally:
+                worker.call(f"{fmt} {mode}")
+                fns.append(lambda: worker.call(f"{fmt} {mode}"))
+                theirs = np.load(os.path.join(d, f"{key}.npy"))
+                mine = np.concatenate([t.codes.ravel(), t.scale_bytes.ravel()])
+                same[key] = mine.shape == theirs.shape and np.array_equal(mine, theirs)
+            times = interleaved_times(fns, a.repeat, pause=0.005)
+            ours[key] = times[0]
             if worker:
-                try:
-                    worker.stdin.close()
-                    worker.wait(timeout=30)
-                except (BrokenPipeError, subprocess.TimeoutExpired):
-                    worker.kill()
-                    worker.wait()
-                err.close()
+                tao[key] = times[1]
     print(f"# W {a.rows}x{a.cols} {a.dtype} ({n:,} elements), {threads} threads; numba {numba.__version__}")
     print("# command: python benchmarks/bench_mx.py " + " ".join(argv if argv is not None else sys.argv[1:]))
     print(f"{'format':<12}{'rounding':<11}{'ms':>8}{'M el/s':>9}" + (f"{'to_mx ms':>10}{'x to_mx':>9}  bytes" if tao else ""))

@@ -9,9 +9,10 @@ definition each: the scale byte of a block (:func:`e8m0_byte`), the power of two
 elements are multiplied by (:func:`element_multiplier`) and an element's code
 (:func:`nvfp4_np.formats.float_code`, the rounding E4M3's scale bytes use too: torchao's
 ``_f32_to_floatx_unpacked`` and, for FP8, its clamp and torch's cast round the same
-way); and a CPU kernel over blocks (:func:`_mx_blocks`). The
-public entry points (``quantize(fmt=...)``, checkpoints, golden vectors) come next
-(issue 26).
+way); the naive quantization of one block (:func:`naive_block`, the definition the GPU
+twin runs) and the CPU kernel over blocks (:func:`_mx_blocks`, held to it by the tests).
+The entry point is ``nvfp4_np.quantize(W, 32, fmt=...)`` (:mod:`nvfp4_np.mx_tensor`);
+the searched bytes are :mod:`nvfp4_np.mx_search`.
 """
 
 import math

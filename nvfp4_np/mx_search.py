@@ -1,30 +1,35 @@
 """The searched E8M0 scale of an MX block: the byte with the least squared error
 ("optimal") or the least output error r^T H r given the block's Hessian ("hessian"),
-found exactly by a bounded search (docs/design/mx.md, validation/SPEC.md).
+found by a bounded search (docs/mx.md, validation/SPEC.md §9.4).
 
 For a candidate byte b the elements are ``float_code(x * 2^(127 - b))`` (the exact
 power of two, b = 0 included) and decode to ``value(code) * 2^(b - 127)``; the residual
 ``r = x - decoded`` is exact in float64. The error of the block is, in float64,
 ``sum r_i^2`` in element order ("optimal"), or ``r^T H r`` ("hessian", the sum
-``sum_i r_i * (sum_j H_ij r_j)``, both loops in index order).
+``sum_i r_i * (sum_j H_ij r_j)``, both loops in index order); a byte whose decoded
+block overflows float32 (what every consumer decodes to) has an infinite error.
 
-Which bytes are searched, and why no other can win:
+The bytes searched:
 
 - ``b_hi``, the smallest byte whose scale does not clip: ``largest * 2^(b - 127) >=
   amax`` (rceil's byte, plus one where fl(amax / largest) rounded down to a power of
   two).
-- Above ``b_hi``, the error of each element is the distance to the nearest point of
-  a grid that only thins out as b grows (every point of the grid at 2s below
-  ``largest * s`` is a point of the grid at s), so the squared error cannot fall:
-  "optimal" searches no byte above ``b_hi``. r^T H r has no such order, so "hessian"
-  searches upward until every code is zero (r = x from there on, the same for every
-  larger byte).
-- Below ``b_hi`` the block's largest element saturates: its own squared residual
-  ``(amax - largest * 2^(b - 127))^2`` alone bounds "optimal" from below and grows as
-  b falls, so the search stops where it reaches the best error. For "hessian", once
-  every nonzero element saturates the residual is ``x - s * c`` with a fixed c, a
-  convex quadratic in s: the search stops at the first byte, both it and the one above
-  saturated, whose error is not below the one above's.
+- Upward from ``b_hi + 1``, each byte until the first whose codes are all zero (r = x
+  from there on, the same for every larger byte): for "hessian" always; for "optimal"
+  only when ``b_hi``'s decode overflows. Otherwise no byte above ``b_hi`` can err less
+  in squares: the error of each element is the distance to the nearest point of a grid
+  that only thins out as b grows (every point of the grid at 2s below ``largest * s``
+  is a point of the grid at s).
+- Downward from ``b_hi - 1``. "optimal": while the block's largest element, which
+  saturates there, has a squared residual ``(amax - largest * 2^(b - 127))^2`` (which
+  alone bounds the error from below and grows as b falls) below the best error: so
+  "optimal" is the least squared error over all 255 bytes (the tests compare with
+  every byte tried). "hessian": until a byte that, like the byte above it, saturates
+  every nonzero element and does not err less than it (from there the residual is
+  ``x - s * c`` with a fixed c, a convex quadratic in s: in exact arithmetic the error
+  only grows further down). The "hessian" byte is the least error over the bytes this
+  traversal visits, its definition: where the quadratic is flat within float64's
+  rounding, a byte further down could compute a smaller error by rounding.
 - Ties: ``b_hi`` first, then upward (nearest first), then downward (nearest first); a
   later candidate replaces the best only with a strictly smaller error.
 """
@@ -55,24 +60,39 @@ def unclipped_byte(amax, emax, mbits, largest):
     return b
 
 
+_FLT_MAX = np.float64(np.finfo(np.float32).max)
+
+
 @numba.njit(**JIT_SCALAR_FN)
 def block_residual(x, r, c0, b, ebits, mbits, bias, largest, values, res):
     """The residual of block (r, c0) at byte b into ``res`` (32 float64); returns
-    (number of nonzero codes' magnitudes, number of nonzero elements that saturate)."""
+    (number of nonzero codes' magnitudes, number of nonzero elements that do not
+    saturate, whether a decoded element overflows float32)."""
     mult = _pow2(127 - b)
     s = np.float64(_pow2(b - 127))
     top = np.uint32(float_code(largest, ebits, mbits, bias, largest))
     magnitude = (np.uint32(1) << np.uint32(ebits + mbits)) - np.uint32(1)
     nonzero_codes = 0
     unsaturated = 0
+    overflow = False
     for i in range(MX_BLOCK):
         v = x[r, c0 + i]
         code = np.uint32(float_code(v * mult, ebits, mbits, bias, largest))
         mag = code & magnitude
-        res[i] = np.float64(v) - values[code] * s
+        decoded = values[code] * s
+        res[i] = np.float64(v) - decoded
         nonzero_codes += mag != 0
         unsaturated += (mag != top) and (v != 0)
-    return nonzero_codes, unsaturated
+        overflow |= abs(decoded) > _FLT_MAX
+    return nonzero_codes, unsaturated, overflow
+
+
+@numba.njit(**JIT_SCALAR_FN)
+def _error(res, H, blk, use_h, overflow):
+    """The block's error at a byte (infinite when its decode overflows float32)."""
+    if overflow:
+        return np.inf
+    return _rhr(res, H, blk) if use_h else _sse(res)
 
 
 @numba.njit(**JIT_SCALAR_FN)
@@ -107,14 +127,14 @@ def search_block(x, r, blk, H, use_h, emax, mbits, ebits, bias, largest, values,
         return -1
     amax = bits_to_f32(amax_bits)
     b_hi = unclipped_byte(amax, emax, mbits, largest)
-    block_residual(x, r, c0, b_hi, ebits, mbits, bias, largest, values, res)
+    _, _, overflow = block_residual(x, r, c0, b_hi, ebits, mbits, bias, largest, values, res)
     best_b = b_hi
-    best = _rhr(res, H, blk) if use_h else _sse(res)
-    if use_h:  # upward, until every code is zero
+    best = _error(res, H, blk, use_h, overflow)
+    if use_h or overflow:  # upward, until every code is zero
         b = b_hi + 1
         while b <= _MAX_BYTE:
-            nz, _ = block_residual(x, r, c0, b, ebits, mbits, bias, largest, values, res)
-            err = _rhr(res, H, blk)
+            nz, _, overflow = block_residual(x, r, c0, b, ebits, mbits, bias, largest, values, res)
+            err = _error(res, H, blk, use_h, overflow)
             if err < best:
                 best, best_b = err, b
             if nz == 0:
@@ -128,8 +148,8 @@ def search_block(x, r, blk, H, use_h, emax, mbits, ebits, bias, largest, values,
             d = np.float64(amax) - np.float64(largest) * np.float64(_pow2(b - 127))
             if d * d >= best:
                 break
-        nz, unsat = block_residual(x, r, c0, b, ebits, mbits, bias, largest, values, res)
-        err = _rhr(res, H, blk) if use_h else _sse(res)
+        nz, unsat, overflow = block_residual(x, r, c0, b, ebits, mbits, bias, largest, values, res)
+        err = _error(res, H, blk, use_h, overflow)
         if err < best:
             best, best_b = err, b
         saturated = unsat == 0

@@ -19,10 +19,10 @@ _META_FORMAT = "nvfp4_np.MXTensor"
 
 def e8m0_values(scale_bytes):
     """The E8M0 scales as float32: 2^(b - 127) (2^-127 a float32 subnormal), NaN for 0xFF."""
-    b = np.asarray(scale_bytes, np.uint8)
-    out = np.ldexp(np.float32(1), b.astype(np.int32) - 127).astype(np.float32)
-    out[b == mx.E8M0_NAN] = np.nan
-    return out
+    b = np.asarray(scale_bytes, np.uint8).astype(np.uint32)
+    out = (b << np.uint32(23)).view(np.float32)  # (exact for bytes 1..254)
+    out = np.where(b == 0, np.float32(2.0 ** -127), out)
+    return np.where(b == mx.E8M0_NAN, np.float32(np.nan), out).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,8 @@ class MXTensor:
     axis : int
         The (non-negative) axis of ``shape`` along which blocks run.
     scale_rounding : str or None
-        The naive method's rounding mode ("floor", "ceil", "even", "rceil"); None for
-        the searched methods.
+        The naive method's rounding mode ("floor", "ceil", "even", "rceil", "rceil_cpu");
+        None for the searched methods.
     """
 
     codes: np.ndarray
@@ -126,19 +126,31 @@ class MXTensor:
     def from_dict(cls, d, prefix=""):
         """Inverse of :meth:`to_dict`; checks that the arrays fit the metadata."""
         try:
-            meta = json.loads(bytes(np.asarray(d[prefix + "meta"], np.uint8)).decode())
+            raw = np.asarray(d[prefix + "meta"])
             codes = np.ascontiguousarray(d[prefix + "codes"])
             scale_bytes = np.ascontiguousarray(d[prefix + "scale_bytes"])
         except KeyError as e:
             raise ValueError(f"not an MXTensor dict: missing key {e.args[0]!r}") from None
+        if raw.dtype != np.uint8 or raw.ndim != 1:
+            raise ValueError(f"MXTensor meta must be a 1-D uint8 array (UTF-8 JSON), got {raw.dtype} {raw.shape}")
+        try:
+            meta = json.loads(bytes(raw).decode())
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise ValueError("MXTensor meta is not UTF-8 JSON") from None
         if not isinstance(meta, dict) or meta.get("format") != _META_FORMAT or meta.get("version") != FORMAT_VERSION:
-            raise ValueError(f"unsupported MXTensor metadata: {meta!r}")
-        fmt = meta.get("fmt")
-        if fmt not in mx.MX_FORMATS or meta.get("method") not in registry.mx_methods():
-            raise ValueError(f"unsupported MXTensor metadata: fmt {fmt!r}, method {meta.get('method')!r}")
-        shape, axis = tuple(meta["shape"]), meta["axis"]
-        if not (isinstance(axis, int) and 0 <= axis < len(shape)) or any(not isinstance(n, int) or n < 0 for n in shape):
+            raise ValueError(f"unsupported MXTensor metadata: {str(meta)[:200]}")
+        fmt, method, rounding = meta.get("fmt"), meta.get("method"), meta.get("scale_rounding")
+        if not all(v is None or isinstance(v, str) for v in (fmt, method, rounding)) \
+                or fmt not in mx.MX_FORMATS or method not in registry.mx_methods():
+            raise ValueError(f"unsupported MXTensor metadata: fmt {fmt!r}, method {method!r}")
+        if (method == "naive") != (rounding is not None) or (rounding is not None and rounding not in mx.SCALE_ROUNDINGS):
+            raise ValueError(f"unsupported MXTensor metadata: scale_rounding {rounding!r} for method {method!r} "
+                             f"(naive has one of {list(mx.SCALE_ROUNDINGS)}, the searched methods None)")
+        shape, axis = meta.get("shape"), meta.get("axis")
+        if not (isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape) and shape
+                and type(axis) is int and 0 <= axis < len(shape)):
             raise ValueError(f"unsupported MXTensor metadata: shape {shape!r}, axis {axis!r}")
+        shape = tuple(shape)
         moved = shape[:axis] + shape[axis + 1:] + (shape[axis],)
         K = moved[-1]
         if K % mx.MX_BLOCK:
@@ -149,7 +161,11 @@ class MXTensor:
             if arr.dtype != np.uint8 or arr.shape != want[name]:
                 raise ValueError(f"{name} must be uint8 of shape {want[name]} for an MXTensor of shape {shape}, "
                                  f"format {fmt}, got {arr.dtype} {arr.shape}")
-        return cls(codes, scale_bytes, shape, fmt, meta["method"], axis, meta.get("scale_rounding"))
+        top = (1 << mx.MX_FORMATS[fmt].code_bits) - 1
+        if fmt != "mxfp4" and top < 0xFF and codes.size and int(codes.max()) > top:
+            raise ValueError(f"codes of {fmt} must be 0..{top} ({mx.MX_FORMATS[fmt].code_bits}-bit codes), "
+                             f"got {int(codes.max())}")
+        return cls(codes, scale_bytes, shape, fmt, method, axis, rounding)
 
     def save(self, path):
         """Write to an uncompressed ``.npz`` file (the arrays of :meth:`to_dict`)."""
@@ -192,7 +208,7 @@ def quantize_mx(W, fmt, method, axis=-1, *, scale_rounding=None, X=None, H_block
         raise ValueError(f"W.shape[{axis}] = {K} must be a multiple of the MX block size 32 (W has shape {shape})")
     moved = np.moveaxis(W, axis, -1)
     with np.errstate(over="ignore"):  # (float64 beyond float32's range: Inf, reported below)
-        x = moved.reshape(-1, K)
+        x = moved.reshape(int(np.prod(moved.shape[:-1], dtype=np.int64)), K)
         # (bfloat16 and float16 convert exactly, in parallel; float64 rounds to nearest)
         x = np.ascontiguousarray(x) if x.dtype == np.float32 else to_float32(x)[0]
     kw = {}

@@ -255,9 +255,10 @@ def quantize(W, block_size=None, method=registry.DEFAULT_METHOD, axis=-1, *, fmt
         an MX format, "mxfp4", "mxfp6_e2m3", "mxfp6_e3m2", "mxfp8_e4m3", "mxfp8_e5m2"
         (blocks of 32 with an E8M0 scale; methods "naive", "optimal", "hessian"; returns
         an :class:`nvfp4_np.MXTensor`; see :func:`nvfp4_np.mx_tensor.quantize_mx`).
-    scale_rounding : {"floor", "ceil", "even", "rceil"} or None, keyword-only
-        The MX formats' naive E8M0 byte (None: "floor", OCP MX v1.0's): as torchao's
-        ``to_mx`` computes each (:data:`nvfp4_np.mx.SCALE_ROUNDINGS`).
+    scale_rounding : {"floor", "ceil", "even", "rceil", "rceil_cpu"} or None, keyword-only
+        The MX formats' naive E8M0 byte (None: "floor", OCP MX v1.0's), with torchao's
+        ``to_mx`` arithmetic: "rceil" is the exact ceiling (NVIDIA's cvt.rp, torchao on a
+        GPU), "rceil_cpu" torchao's CPU fallback (:data:`nvfp4_np.mx.SCALE_ROUNDINGS`).
     device : {"cpu", "cuda"}, keyword-only
         Where the kernels run; the bytes are identical (see :mod:`nvfp4_np.gpu`). A device
         array ``W`` (numba, CuPy, PyTorch CUDA: float32, C-contiguous, blocks along the

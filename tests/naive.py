@@ -1233,44 +1233,19 @@ def ref_mx_quantize(x, fmt, mode):
 
 def ref_mx_search(x, fmt, H_blocks=None):
     """(codes (R, C), E8M0 bytes (R, C / 32)) of the float32 (R, C) ``x`` with each
-    block's byte searched over all 255 bytes: elements cast (clamp, ml_dtypes' nearest
-    even) after multiplying by 2^(127 - b), residual r = x - value * 2^(b - 127) in
-    float64, error sum r_i^2 in order (or sum_a r_a * sum_c H_ac r_c with the column
-    block's Hessian H_blocks[j]); least error, ties to b_hi (the smallest byte with largest * 2^(b - 127) >=
-    amax), then the bytes above it nearest first, then those below nearest first."""
-    dtype, largest, _, _ = MX_ELEMENTS[fmt]
+    block's byte searched (MXReference.search: "optimal" over all 255 bytes, "hessian"
+    over its traversal) and its elements cast at the exact multiplier 2^(127 - b)."""
+    ref = MXReference(fmt)
     R, C = x.shape
     nb = C // 32
     scales = np.zeros((R, nb), np.uint8)
     codes = np.zeros((R, C), np.uint8)
     for r in range(R):
         for blk in range(nb):
-            xb = x[r, blk * 32:(blk + 1) * 32].astype(F32)
-            amax = float(np.abs(xb).max())
-            b_hi = next(b for b in range(255) if largest * 2.0 ** (b - 127) >= amax or b == 254)
-            order = [b_hi] + list(range(b_hi + 1, 255)) + list(range(b_hi - 1, -1, -1))
-            best = None
-            for b in order:
-                with np.errstate(over="ignore"):
-                    y = np.clip(xb * F32(2.0 ** (127 - b)), -largest, largest)
-                c = y.astype(dtype).view(np.uint8)
-                res = xb.astype(np.float64) - c.view(dtype).astype(np.float64) * 2.0 ** (b - 127)
-                if H_blocks is None:
-                    err = 0.0
-                    for v in res:
-                        err += v * v
-                else:
-                    Hj = np.asarray(H_blocks[blk], np.float64)
-                    err = 0.0
-                    for a in range(32):
-                        row = 0.0
-                        for cc in range(32):
-                            row += Hj[a, cc] * res[cc]
-                        err += res[a] * row
-                if best is None or err < best[0]:
-                    best = (err, b, c)
-            scales[r, blk] = best[1]
-            codes[r, blk * 32:(blk + 1) * 32] = best[2]
+            xb = np.asarray(x[r, blk * 32:(blk + 1) * 32], F32)
+            b = ref.search(xb, None if H_blocks is None else H_blocks[blk])
+            scales[r, blk] = b
+            codes[r, blk * 32:(blk + 1) * 32] = ref.cast(ref.scaled(xb, 2.0 ** (127 - b)))
     return codes, scales
 
 
@@ -1341,20 +1316,53 @@ class MXReference:
         return err < best
 
     def search(self, xb, H=None):
-        """The searched byte of one block (float32 (32,)), every byte tried."""
+        """The searched byte of one block (float32 (32,)): every byte's error (infinite
+        where the decode overflows float32); "optimal" (H None) the least over all 255,
+        "hessian" the least over the bytes its traversal visits (visit_order); ties to
+        the earlier in search_order."""
         amax = float(np.abs(xb).max())
         b_hi = self.b_hi(amax)
         bytes_ = np.arange(255)
         y = self.scaled(xb[None, :], 2.0 ** (127 - bytes_[:, None].astype(np.float64)))
         codes = self.cast(y)
-        res = xb.astype(np.float64)[None, :] - self.values(codes) * 2.0 ** (bytes_[:, None] - 127.0)
+        decoded = self.values(codes) * 2.0 ** (bytes_[:, None] - 127.0)
+        res = xb.astype(np.float64)[None, :] - decoded
         errs = self.sse(res) if H is None else self.rhr(res, H)
+        errs = np.where(np.abs(decoded).max(-1) > float(np.finfo(F32).max), np.inf, errs)
         order = self.search_order(b_hi)
+        if H is not None:  # (the bytes the traversal visits, in search_order's order)
+            sign = int(np.array([-0.0], F32).astype(self.dtype).view(np.uint8)[0])  # (the sign bit)
+            mags = codes & (sign - 1)
+            visited = set(self.visit_order(b_hi, errs, (mags != 0).sum(-1),
+                                           ((mags != self.top_code()) & (xb != 0)).sum(-1)))
+            order = [b for b in order if b in visited]
         best_b = order[0]
         for b in order[1:]:
             if self.better(errs[b], errs[best_b], b, best_b):
                 best_b = b
         return best_b
+
+    def top_code(self):
+        """The code of the largest value (its magnitude bits)."""
+        return int(np.array([self.largest], F32).astype(self.dtype).view(np.uint8)[0])
+
+    def visit_order(self, b_hi, errs, nonzero, unsaturated):
+        """The Hessian search's bytes in visit order: b_hi; up to the first byte whose
+        codes are all zero; down to the first byte that, like the byte above it,
+        saturates every nonzero element and does not err less than it (or to 0)."""
+        out = [b_hi]
+        for b in range(b_hi + 1, 255):
+            out.append(b)
+            if nonzero[b] == 0:
+                break
+        prev_err, prev_sat = np.inf, False
+        for b in range(b_hi - 1, -1, -1):
+            out.append(b)
+            sat = unsaturated[b] == 0
+            if sat and prev_sat and not errs[b] < prev_err:
+                break
+            prev_err, prev_sat = errs[b], sat
+        return out
 
     # --- §9.5 layouts
     def pack4(self, codes):

@@ -98,7 +98,11 @@ def test_optimal_errs_no_more_than_any_mode_in_every_block(fmt):
 
 
 @pytest.mark.parametrize("fmt", ["mxfp4", "mxfp6_e3m2", "mxfp8_e4m3"])
-def test_hessian_is_the_exhaustive_search(fmt):
+def test_hessian_is_the_reference_search(fmt):
+    """The Hessian search against the reference's traversal (SPEC §9.4), with full-rank
+    correlated activations, a singular direction, one token (rank-1 H_j: the error is
+    flat along most directions) and H_j = u u^T with u orthogonal to the signs (flat
+    where every element saturates)."""
     rng = np.random.default_rng(zlib.crc32(f"hes{fmt}".encode()))
     x = np.concatenate([block_inputs(rng, k, fmt, R=1, C=64) for k in ("normal", "wide", "pow2")]).astype(F32)
     X = rng.standard_normal((80, 64)) * np.exp2(rng.uniform(-3, 3, 64))
@@ -109,6 +113,33 @@ def test_hessian_is_the_exhaustive_search(fmt):
     assert np.array_equal(t.scale_bytes, rs) and np.array_equal(codes_of(t), rc)
     t2 = nvfp4_np.quantize(x, 32, method="hessian", fmt=fmt, H_blocks=H)
     assert np.array_equal(t2.codes, t.codes) and np.array_equal(t2.scale_bytes, t.scale_bytes)
+    one = nvfp4_np.quantize(x, 32, method="hessian", fmt=fmt, X=X[:1])
+    rc, rs = ref_mx_search(x, fmt, nvfp4_np.block_hessians(X[:1], 32, accumulate=np.float64))
+    assert np.array_equal(one.scale_bytes, rs) and np.array_equal(codes_of(one), rc)
+    signs = np.sign(x[:, :32])
+    u = rng.standard_normal(32)
+    u -= (u @ signs[0]) / (signs[0] @ signs[0]) * signs[0]  # (orthogonal to row 0's sign pattern)
+    Hu = np.stack([np.outer(u, u)] * 2)
+    flat = nvfp4_np.quantize(x, 32, method="hessian", fmt=fmt, H_blocks=Hu)
+    rc, rs = ref_mx_search(x, fmt, Hu)
+    assert np.array_equal(flat.scale_bytes, rs) and np.array_equal(codes_of(flat), rc)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_searched_bytes_decode_finite_near_flt_max(fmt):
+    """A byte whose decoded block overflows float32 is never chosen: blocks of FLT_MAX
+    and of FLT_MAX / 1.9 decode finite, and the bytes are the reference's."""
+    big = np.finfo(F32).max
+    x = np.zeros((3, 64), F32)
+    x[0, :32] = big
+    x[1, :32] = -big
+    x[1, 32:] = F32(big / 1.9)
+    x[2] = np.random.default_rng(1).standard_normal(64).astype(F32) * F32(big / 4)
+    for method, kw in (("optimal", {}), ("hessian", {"H_blocks": np.stack([np.eye(32)] * 2)})):
+        t = nvfp4_np.quantize(x, 32, method, fmt=fmt, **kw)
+        assert np.isfinite(t.dequantize()).all(), method
+        rc, rs = ref_mx_search(x, fmt, kw.get("H_blocks"))
+        assert np.array_equal(t.scale_bytes, rs) and np.array_equal(codes_of(t), rc), method
 
 
 def test_axis_dtypes_and_batches():
@@ -160,8 +191,10 @@ def test_round_trip_through_a_dict_and_a_file(tmp_path):
     W = np.random.default_rng(4).standard_normal((4, 96)).astype(F32)
     for fmt in FORMATS:
         t = nvfp4_np.quantize(W, fmt=fmt, method="naive", scale_rounding="rceil")
-        back = nvfp4_np.MXTensor.from_dict(t.to_dict("w."), "w.")
-        assert back == t or (np.array_equal(back.codes, t.codes) and back.shape == t.shape and back.fmt == fmt)
+        back = nvfp4_np.MXTensor.from_dict({k: v.copy() for k, v in t.to_dict("w.").items()}, "w.")
+        assert np.array_equal(back.codes, t.codes) and np.array_equal(back.scale_bytes, t.scale_bytes)
+        assert (back.shape, back.fmt, back.method, back.axis, back.scale_rounding) == \
+            (t.shape, fmt, "naive", 1, "rceil")
         t.save(tmp_path / f"{fmt}.npz")
         loaded = nvfp4_np.MXTensor.load(tmp_path / f"{fmt}.npz")
         assert np.array_equal(loaded.dequantize(), t.dequantize()) and loaded.scale_rounding == "rceil"
@@ -172,10 +205,24 @@ def test_round_trip_through_a_dict_and_a_file(tmp_path):
         nvfp4_np.MXTensor.from_dict({**d, "codes": d["codes"][:, :-1]})
     import json
     meta = json.loads(bytes(d["meta"]).decode())
-    for bad in ({"fmt": "mxfp9"}, {"axis": 5}, {"shape": [4, 100]}, {"version": 99}):
+    for bad in ({"fmt": "mxfp9"}, {"axis": 5}, {"axis": True}, {"shape": [4, 100]}, {"shape": 5}, {"shape": None},
+                {"shape": [4, -96]}, {"version": 99}, {"scale_rounding": "bogus"}, {"scale_rounding": [1, 2]},
+                {"method": "optimal"}, {"method": "naive", "scale_rounding": None}):
         m = np.frombuffer(json.dumps({**meta, **bad}).encode(), np.uint8)
         with pytest.raises(ValueError, match="unsupported MXTensor metadata|must be uint8"):
             nvfp4_np.MXTensor.from_dict({**d, "meta": m})
+    no_shape = {k: v for k, v in meta.items() if k != "shape"}
+    with pytest.raises(ValueError, match="unsupported MXTensor metadata"):
+        nvfp4_np.MXTensor.from_dict({**d, "meta": np.frombuffer(json.dumps(no_shape).encode(), np.uint8)})
+    with pytest.raises(ValueError, match="1-D uint8"):
+        nvfp4_np.MXTensor.from_dict({**d, "meta": d["meta"].astype(np.float32)})
+    with pytest.raises(ValueError, match="not UTF-8 JSON"):
+        nvfp4_np.MXTensor.from_dict({**d, "meta": np.frombuffer(b"\xff{", np.uint8)})
+    fp6 = nvfp4_np.quantize(W, fmt="mxfp6_e2m3", method="optimal").to_dict()
+    fp6["codes"] = fp6["codes"].copy()
+    fp6["codes"][0, 0] = 64
+    with pytest.raises(ValueError, match="0..63"):
+        nvfp4_np.MXTensor.from_dict(fp6)
 
 
 def test_bad_input_is_a_clear_error():
@@ -198,6 +245,9 @@ def test_bad_input_is_a_clear_error():
             nvfp4_np.quantize(W, **kw)
     with pytest.raises(ValueError, match="multiple of the MX block size 32"):
         nvfp4_np.quantize(np.zeros((2, 48)), fmt="mxfp4")
+    for empty in ((4, 0), (0, 64), (0, 0)):  # (empty tensors quantize to empty bytes)
+        t = nvfp4_np.quantize(np.zeros(empty, F32), fmt="mxfp4", method="naive")
+        assert t.codes.shape == (empty[0], empty[1] // 2) and t.dequantize().shape == empty
     for bad, where in ((np.inf, (1, 40)), (np.nan, (0, 3)), (1e300, (1, 63))):
         x = np.zeros((2, 64))
         x[where] = bad

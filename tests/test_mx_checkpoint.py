@@ -100,3 +100,52 @@ def test_scale_rounding_is_for_mx_only(model, tmp_path, capsys):  # noqa: F811
     d, _, _ = model
     assert _run("quantize", d, "-o", tmp_path / "out", "--scale-rounding", "floor") == 2
     assert "--scale-rounding applies to the MX formats" in capsys.readouterr().err
+
+
+def test_hessian_from_ill_conditioned_activations_is_the_api(model, tmp_path):  # noqa: F811
+    """The command's block Hessians are the API's (X_j^T X_j in float64): activations with
+    a large common offset, where float32 accumulation would change bytes; layers without
+    activations fall back to naive with compressed-tensors' rounding (even)."""
+    d, t, acts = model
+    rng = np.random.default_rng(3)
+    names = list(LINEARS)
+    shifted = {n[:-len(".weight")]: (rng.standard_normal((64, LINEARS[n][1])) + 100).astype(np.float32)
+               for n in names[:2]}
+    np.savez(tmp_path / "shifted.npz", **shifted)
+    assert _run("quantize", d, "-o", tmp_path / "out", "--fmt", "mxfp4", "--method", "hessian", "--fallback", "naive",
+                "--calib", tmp_path / "shifted.npz", "--quiet") == 0
+    got = st.load(str(tmp_path / "out" / "model.safetensors"))
+    report = json.loads((tmp_path / "out" / "nvfp4_report.json").read_text())
+    assert report["settings"]["scale_rounding"] == "even"
+    for name in names:
+        m = name[:-len(".weight")]
+        if m in shifted:
+            ref = nvfp4_np.quantize(t[name], 32, "hessian", fmt="mxfp4", X=shifted[m])
+        else:
+            ref = nvfp4_np.quantize(t[name], 32, "naive", fmt="mxfp4", scale_rounding="even")
+        assert np.array_equal(got[m + ".weight_packed"], ref.codes) and np.array_equal(got[m + ".weight_scale"],
+                                                                                       ref.scale_bytes), name
+
+
+def test_mx_settings_are_checked_from_python():
+    from nvfp4_np import checkpoint as ck
+
+    for kw, match in ((dict(stacked_experts="bogus"), "stacked_experts must be"), (dict(damp=0.5), "--damp"),
+                      (dict(order="act"), "--order"), (dict(scale_rounding="up"), "--scale-rounding must be"),
+                      (dict(method="optimal", scale_rounding="floor"), "applies to method 'naive'")):
+        with pytest.raises(ck.CheckpointError, match=match):
+            ck.Settings(fmt="mxfp4", **kw)
+    assert ck.Settings(fmt="mxfp4", method="hessian", fallback="naive").scale_rounding == "even"
+    assert ck.Settings(fmt="mxfp4", method="hessian").scale_rounding is None
+
+
+def test_a_u8_scale_under_an_nvfp4_config_is_an_error(model, tmp_path, capsys):  # noqa: F811
+    d, _, _ = model
+    assert _run("quantize", d, "-o", tmp_path / "out", "--fmt", "mxfp4", "--quiet") == 0
+    cfg = json.loads((tmp_path / "out" / "config.json").read_text())
+    cfg["quantization_config"]["format"] = "nvfp4-pack-quantized"
+    (tmp_path / "out" / "config.json").write_text(json.dumps(cfg))
+    capsys.readouterr()
+    assert _run("dequantize", tmp_path / "out", "-o", tmp_path / "deq") == 2
+    assert "declares format 'nvfp4-pack-quantized'" in capsys.readouterr().err
+    assert not (tmp_path / "deq").exists()

@@ -228,10 +228,21 @@ def _stored_mx(ckpt, module, f):
     return StoredWeight(f, pk.name, sc.name, None, None, lead + (K,))
 
 
+def _declared_format(ckpt):
+    """The ``quantization_config.format`` of the checkpoint's config.json (a string), or None."""
+    qc = ckpt.config.get("quantization_config") if isinstance(ckpt.config, dict) else None
+    declared = qc.get("format") if isinstance(qc, dict) else None
+    return declared if isinstance(declared, str) else None
+
+
 def _stored(ckpt, module, f):
     """The StoredWeight of ``module`` in layout ``f``, checked."""
     if f.name == "compressed-tensors" and f"{module}.{f.scale}" in ckpt.where \
             and ckpt.info(f"{module}.{f.scale}").dtype == "U8" and f"{module}.{f.global_scale}" not in ckpt.where:
+        declared = _declared_format(ckpt)
+        if declared not in (None, "mxfp4-pack-quantized"):
+            raise CheckpointError(f"{ckpt.path}: {module!r} is stored as MXFP4 (a U8 {f.scale}, no {f.global_scale}) "
+                                  f"but config.json declares format {declared!r}")
         return _stored_mx(ckpt, module, f)
     names = [f"{module}.{s}" for s in (f.packed, f.scale, f.global_scale)]
     missing = [n for n in names if n not in ckpt.where]

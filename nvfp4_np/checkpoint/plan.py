@@ -109,6 +109,8 @@ class Settings:
             raise CheckpointError(str(e).replace("fmt must", "--fmt must")) from None
         if self.block_size is None:
             object.__setattr__(self, "block_size", bf.block_sizes[0] if bf.is_mx else 16)
+        if self.stacked_experts not in (None, "out-in", "in-out"):
+            raise CheckpointError(f"stacked_experts must be 'out-in' or 'in-out', got {self.stacked_experts!r}")
         if bf.is_mx:
             self._check_mx(bf)
             return
@@ -155,8 +157,6 @@ class Settings:
                 raise CheckpointError("16x16 blocks apply to 2-D weights: not with --stacked-experts")
         if self.scheme not in SCHEMES:
             raise CheckpointError(f"scheme must be one of {list(SCHEMES)}, got {self.scheme!r}")
-        if self.stacked_experts not in (None, "out-in", "in-out"):
-            raise CheckpointError(f"stacked_experts must be 'out-in' or 'in-out', got {self.stacked_experts!r}")
         if fmt.name == "modelopt" and self.scheme != "w4a4":
             raise CheckpointError("ModelOpt's NVFP4 checkpoints are W4A4 (quant_algo NVFP4: engines read each "
                                   "layer's input_scale): use --format modelopt with --scheme w4a4 --calib ACTS.npz")
@@ -199,23 +199,28 @@ class Settings:
         if self.block_size not in bf.block_sizes:
             raise CheckpointError(f"--fmt {self.fmt} has blocks of {bf.block_sizes[0]}, got block size "
                                   f"{self.block_size}")
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
         given = [flag for flag, v in (("--recipe", self.recipe), ("--rounding", self.rounding), ("--mode", self.mode),
                                       ("--rule", self.rule), ("--scale-max", self.scale_max),
                                       ("--block-shape", self.block_shape)) if v is not None]
+        given += [flag for flag, name in (("--damp", "damp"), ("--order", "order"))
+                  if getattr(self, name) != defaults[name]]
         if given:
             raise CheckpointError(f"{', '.join(given)} apply to NVFP4, not to --fmt {self.fmt}")
         if self.scheme != "w4a16":
             raise CheckpointError(f"--fmt {self.fmt} writes weights only (compressed-tensors' MXFP4A16): --scheme "
                                   f"w4a16")
+        naive_runs = self.method == "naive" or (registry.METHODS[self.method].needs_activations
+                                                 and self.fallback == "naive")  # (on tensors without calibration)
         if self.scale_rounding is not None:
             try:
                 check_scale_rounding(self.scale_rounding)
             except ValueError as e:
                 raise CheckpointError(str(e).replace("scale_rounding", "--scale-rounding")) from None
-            if self.method != "naive":
-                raise CheckpointError(f"--scale-rounding applies to method 'naive'; method {self.method!r} searches "
-                                      f"the E8M0 byte")
-        elif self.method == "naive":
+            if not naive_runs:
+                raise CheckpointError(f"--scale-rounding applies to method 'naive' (or --fallback naive); method "
+                                      f"{self.method!r} searches the E8M0 byte")
+        elif naive_runs:
             object.__setattr__(self, "scale_rounding", MX_CHECKPOINT_ROUNDING)
         object.__setattr__(self, "fuse_scales", False)  # (no global scale to share)
         if self.device != "cpu" and registry.METHODS[self.method].mx_gpu is None:

@@ -45,8 +45,9 @@ def _calibration(p, settings, calib):
         raise ValueError(f"calibration entry {key!r} has {bad} non-finite values (NaN or Inf)")
     if kind == "H" and np.any(np.diagonal(A, axis1=-2, axis2=-1) < 0):
         raise ValueError(f"calibration entry {key!r} is not a Hessian X^T X: its diagonal has negative entries")
-    if kind == "X":
-        return np.asarray(A, np.float32), block_hessians(A, settings.block_size), None, A
+    if kind == "X":  # (the MX searches take X_j^T X_j in float64, as quantize(fmt=..., X=...) makes it)
+        acc = np.float64 if settings.is_mx else np.float32
+        return np.asarray(A, np.float32), block_hessians(A, settings.block_size, accumulate=acc), None, A
     A = np.asarray(A, np.float64)  # float16, float32 or float64 in the file
     if A.ndim == 2:
         return None, diag_blocks(A, settings.block_size), A, None
@@ -61,7 +62,9 @@ def quantize_rows(W, r0, p, settings, amax, operands, progress=None, step=None, 
     X, H, H_full, gptq_ops = operands
     M, K = W.shape
     if settings.is_mx:  # no recipe or global scale (amax unused); the E8M0 rounding of naive
-        kw = {"fmt": settings.fmt, "scale_rounding": settings.scale_rounding, "device": settings.device}
+        kw = {"fmt": settings.fmt, "device": settings.device}
+        if p.method == "naive":
+            kw["scale_rounding"] = settings.scale_rounding
     else:
         kw = {"recipe": settings.recipe, "rounding": settings.rounding, "tensor_amax": amax,
               "device": settings.device, **settings.method_options}
@@ -174,8 +177,9 @@ def load_kernels(methods, settings, say=None):
             rows = settings.tile_rows
             if settings.is_mx:
                 kw.pop("mode", None)
-                quantize(np.ones((rows, bs), np.float32), bs, method, fmt=settings.fmt,
-                         scale_rounding=settings.scale_rounding, device=settings.device, **kw)
+                if method == "naive":
+                    kw["scale_rounding"] = settings.scale_rounding
+                quantize(np.ones((rows, bs), np.float32), bs, method, fmt=settings.fmt, device=settings.device, **kw)
                 continue
             quantize(np.ones((rows, bs), np.float32), bs, method, recipe=settings.recipe, rounding=settings.rounding,
                      device=settings.device, **kw, **settings.method_options)

@@ -254,14 +254,7 @@ def check_vector(vec_dir, cand_dir, max_examples=5):
     if man.get("fmt"):
         return _check_mx_vector(man, vec_dir, cand_dir, res, max_examples)
     arrays = man["arrays"]
-    exp = {n: load_array(vec_dir, n, arrays[n]) for n in OUTPUTS + ("input",)}
-    act = {}
-    for n in OUTPUTS:
-        a, problem = load_candidate(cand_dir, n, arrays[n])
-        if problem:
-            res.problems.append(problem)
-            res.passed = False
-        act[n] = a
+    exp, act = _load_outputs(OUTPUTS, arrays, vec_dir, cand_dir, res)
     bs = man["block_size"]
     x = np.asarray(exp["input"], np.float32)
     M = x.shape[0]
@@ -477,12 +470,10 @@ def _fp6_big_endian(codes):
     return np.stack([w >> 16, (w >> 8) & 0xFF, w & 0xFF], axis=-1).reshape(codes.shape[0], -1).astype(np.uint8)
 
 
-def _check_mx_vector(man, vec_dir, cand_dir, res, max_examples):
-    """An MX vector (SPEC §9.8): codes, codes_packed (FP6), E8M0 scale bytes (linear and
-    swizzled) and dequant, bit by bit."""
-    names = output_names(man)
-    arrays = man["arrays"]
-    exp = {n: load_array(vec_dir, n, arrays[n]) for n in names + ("input",)}
+def _load_outputs(names, arrays, vec_dir, cand_dir, res):
+    """(expected arrays with the input, candidate arrays) of a vector's outputs ``names``;
+    a missing or wrong candidate file is a problem in ``res`` (its array None)."""
+    exp = {n: load_array(vec_dir, n, arrays[n]) for n in tuple(names) + ("input",)}
     act = {}
     for n in names:
         a, problem = load_candidate(cand_dir, n, arrays[n])
@@ -490,6 +481,15 @@ def _check_mx_vector(man, vec_dir, cand_dir, res, max_examples):
             res.problems.append(problem)
             res.passed = False
         act[n] = a
+    return exp, act
+
+
+def _check_mx_vector(man, vec_dir, cand_dir, res, max_examples):
+    """An MX vector (SPEC §9.8): codes, codes_packed (FP6), E8M0 scale bytes (linear and
+    swizzled) and dequant, bit by bit."""
+    names = output_names(man)
+    arrays = man["arrays"]
+    exp, act = _load_outputs(names, arrays, vec_dir, cand_dir, res)
     rules = _MXRules(man)
     x = np.asarray(exp["input"], np.float32)
     M, K = x.shape
