@@ -16,7 +16,8 @@ The bytes searched:
   two).
 - Upward from ``b_hi + 1``, each byte until the first whose codes are all zero (r = x
   from there on, the same for every larger byte): for "hessian" always; for "optimal"
-  only when ``b_hi``'s decode overflows. Otherwise no byte above ``b_hi`` can err less
+  only when ``b_hi``'s decode overflows (a guard: an element then rounds to 2^128 at
+  every byte above too, so it finds no finite byte). Otherwise no byte above ``b_hi`` can err less
   in squares: the error of each element is the distance to the nearest point of a grid
   that only thins out as b grows (every point of the grid at 2s below ``largest * s``
   is a point of the grid at s).

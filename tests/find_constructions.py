@@ -4,6 +4,7 @@ rows on which one mutant of tests/mutants.py gives other bytes than the referenc
 
     python tests/find_constructions.py [MUTANT ...]   # search, print the ROWS module text
     python tests/find_constructions.py --write        # search all, rewrite constructed.py
+    python tests/find_constructions.py --mx-flat      # print constructed.MX_HESSIAN_FLAT
 
 A context is (method, recipe, block size). Its input is the anchor row (amax A =
 ``constructed.anchor(*context)``) and 64-wide rows (4 blocks of 16 or 2 of 32); for the
@@ -317,7 +318,33 @@ def write_module(found):
         f.write(text[:begin] + rows_source(found) + text[end:])
 
 
+def mx_flat_rows(per_format=4, seed=2026):
+    """constructed.MX_HESSIAN_FLAT's text: blocks of 16 positive and 16 negative elements
+    (magnitudes 2^-6..2^6) on which, with H_j = 1 1^T, the Hessian search's byte (its
+    traversal, SPEC §9.4) differs from the least error over all 255 bytes; the first
+    ``per_format`` such blocks for mxfp4 (the first row), then for mxfp8_e4m3."""
+    from naive import MXReference
+
+    class AllBytes(MXReference):
+        def visit_order(self, b_hi, errs, nonzero, unsaturated):
+            return list(range(255))
+
+    H = np.ones((32, 32))
+    found = {f: [] for f in ("mxfp4", "mxfp8_e4m3")}
+    rng = np.random.default_rng(seed)
+    while min(len(v) for v in found.values()) < per_format:
+        x = (rng.permutation(np.array([1.0] * 16 + [-1.0] * 16)) * np.exp2(rng.uniform(-6, 6, 32))).astype(np.float32)
+        for f, blocks in found.items():
+            if len(blocks) < per_format and MXReference(f).search(x, H) != AllBytes(f).search(x, H):
+                blocks.append(x)
+    rows = np.stack(found["mxfp4"] + found["mxfp8_e4m3"]).reshape(2, -1).view(np.uint32)
+    return "MX_HESSIAN_FLAT = (\n" + "".join('    "' + " ".join(f"{w:08x}" for w in r) + '",\n' for r in rows) + ")"
+
+
 if __name__ == "__main__":
+    if "--mx-flat" in sys.argv:
+        print(mx_flat_rows())
+        sys.exit()
     only = [a for a in sys.argv[1:] if not a.startswith("--")]
     found = search(only or None)
     if "--write" in sys.argv:

@@ -772,6 +772,40 @@ class MxSearchTiesLower(MXReference):
         return err < best or (err == best and b < best_b)
 
 
+@mutant("mx-hessian-all-bytes", "§9.4", "the MX Hessian search takes the least error over all 255 bytes instead "
+        "of over the bytes its traversal visits (they differ where r^T H r is flat to rounding)")
+class MxHessianAllBytes(MXReference):
+    def visit_order(self, b_hi, errs, nonzero, unsaturated):
+        return list(range(255))
+
+
+@mutant("mx-hessian-stop-one-saturated", "§9.4", "the MX Hessian search stops at the first saturated byte whose "
+        "error does not fall, without the byte above it saturating too",
+        unreached="it differs only where the error rises at the first byte that saturates every element and falls "
+        "again further down; 6000 blocks (random signs and magnitudes over 16 binades, rank-1, rank-4, all-ones "
+        "and diagonal H, mxfp4 and mxfp8_e4m3) reached none")
+class MxHessianStopOneSaturated(MXReference):
+    def visit_order(self, b_hi, errs, nonzero, unsaturated):
+        out = [b_hi]
+        for b in range(b_hi + 1, 255):
+            out.append(b)
+            if nonzero[b] == 0:
+                break
+        prev_err = np.inf
+        for b in range(b_hi - 1, -1, -1):
+            out.append(b)
+            if unsaturated[b] == 0 and not errs[b] < prev_err:
+                break
+            prev_err = errs[b]
+        return out
+
+
+@mutant("mx-search-overflow-finite", "§9.4", "the MX searches count a byte whose decoded block overflows float32 "
+        "like any other (its error computed in float64, finite)")
+class MxSearchOverflowFinite(MXReference):
+    overflow_is_infinite = False
+
+
 @mutant("mx-sse-float32", "§9.4", "the MX search's squared error summed in float32 instead of float64")
 class MxSseFloat32(MXReference):
     def sse(self, res):

@@ -1,6 +1,7 @@
 """The MX formats from the entry point: ``quantize(W, 32, fmt=..., scale_rounding=...,
 method=...)`` and :class:`nvfp4_np.MXTensor`, against the slow references of
-tests/naive.py (ref_mx_quantize: torchao's to_mx; ref_mx_search: every byte tried) and
+tests/naive.py (ref_mx_quantize: torchao's to_mx; ref_mx_search: every byte's error, the Hessian's over
+its traversal) and
 a consumer's decode written here from the OCP rule (ml_dtypes' element value times
 2^(b - 127))."""
 

@@ -239,8 +239,8 @@ def _stored(ckpt, module, f):
     """The StoredWeight of ``module`` in layout ``f``, checked."""
     if f.name == "compressed-tensors" and f"{module}.{f.scale}" in ckpt.where \
             and ckpt.info(f"{module}.{f.scale}").dtype == "U8" and f"{module}.{f.global_scale}" not in ckpt.where:
-        declared = _declared_format(ckpt)
-        if declared not in (None, "mxfp4-pack-quantized"):
+        declared = _declared_format(ckpt)  # (a mixed-precision config declares formats per group)
+        if declared not in (None, "mxfp4-pack-quantized", "mixed-precision"):
             raise CheckpointError(f"{ckpt.path}: {module!r} is stored as MXFP4 (a U8 {f.scale}, no {f.global_scale}) "
                                   f"but config.json declares format {declared!r}")
         return _stored_mx(ckpt, module, f)

@@ -56,7 +56,8 @@ def finish_tensor(p, settings, pieces, seconds, input_scale=None):
     n = math.prod(p.shape)
     entry = {"name": p.name, "shape": list(p.shape), "dtype": p.dtype, "action": "quantized", "method": p.method,
              "mode": p.mode, "recipe": settings.recipe, "block_size": settings.block_size,
-             **({"fmt": settings.fmt, "scale_rounding": settings.scale_rounding} if mx else {}),
+             **({"fmt": settings.fmt, "scale_rounding": settings.scale_rounding if p.method == "naive" else None}
+                if mx else {}),
              "calibration": p.calib[1] if p.calib else None, "note": p.reason or None, "group": p.group,
              "global_scale": None if mx else float(gs[0].reshape(-1)[0]) if len(gs) == 1 else
              [float(g.reshape(-1)[0]) for g in gs],

@@ -741,3 +741,21 @@ def four_over_six_matrix():
     top = np.concatenate([big] + list(tiles), axis=1)
     bottom = np.stack([b for _, b in four_over_six_blocks()]).reshape(16, 64)
     return np.concatenate([top, bottom]).astype(np.float32)
+
+
+#: The mx-hessian-flat vectors (SPEC §9.4, §9.8): with H_j = 1 1^T (all ones) and blocks of
+#: 16 positive and 16 negative elements, r^T H r is flat once every element saturates
+#: (1^T c = 0), so in float64 a byte below the Hessian search's stop can compute a smaller
+#: error: in each of these blocks the search's byte differs from the least error over all
+#: 255 bytes (in the first row for mxfp4, in the second for mxfp8_e4m3). Found by
+#: ``python tests/find_constructions.py --mx-flat`` (a seeded search), stored as float32 bits.
+MX_HESSIAN_FLAT = (
+    "42104654 3f838c73 bcc0df67 40f86a3a 400991e6 bd4451f4 c0325966 408d499c c174d0e0 bf08115d c1e14e38 bf69f40c 40cdd9a4 41940b77 c22e5a7b c116e833 420075dc 3d9220be be379dea bf8d7e6f c0ebc227 3eb02e55 c11df287 bd21114d 404da7f8 3d97123b 3f65a508 4253741f be06b532 3fea409f c2705cf9 40bc4ae2 bd06e632 c200df35 416f82da bf2b4b5a be49846e 413b9f2e c1119eaf 4035821d 404737d7 bcf1f51f 3ea43eac 3eaf59e4 3d9cd8db bd3b170e 3cf1c622 bf133b52 be4c3362 bfe308aa c10b1786 bd3d46f6 41ae06a5 3d64cc53 bd80c458 c0f748a9 3d7eb2cf bcac49f2 bd91572e 40365008 3e980a25 3d112b44 3d602db6 3f002173 3d1ca5fd 3ccb16fb c174b926 bed7c7d9 3d69c3f8 c12a0c4b c004532b 411b39c0 3f53202d bee037d2 4134ac81 3fd05b26 bff0f0b4 be412572 bf76bc0a 3eea307b bea8b3e0 c23fd32d 40e64fc0 be4f9939 c1fecca6 c129474d 3cf10371 4237bcbf 40e457e6 41b0163f 427b89f9 bf31ca2d 417e8d9d beb346c6 402fa715 c27fdb78 3d4928f2 bd060937 bdeca42b 3e3c85aa bea9c902 3fdbe1fa 40248ff8 3db61f4a c1a787dd c046901a c0ee85d3 bee6922f 3ca38b2f be47618c 41f1dad9 bd6d356d bd40453a 3cd31477 c123237d c075a56b 40a7bea4 bf983939 c027e1ad 4091c6fe c0a91962 3de45091 3d47ccb4 3ca11c53 3ca92096 3c8d6c83 4152670c bd2437bd",
+    "3d1ca5fd 3ccb16fb c174b926 bed7c7d9 3d69c3f8 c12a0c4b c004532b 411b39c0 3f53202d bee037d2 4134ac81 3fd05b26 bff0f0b4 be412572 bf76bc0a 3eea307b bea8b3e0 c23fd32d 40e64fc0 be4f9939 c1fecca6 c129474d 3cf10371 4237bcbf 40e457e6 41b0163f 427b89f9 bf31ca2d 417e8d9d beb346c6 402fa715 c27fdb78 c051aeb5 3ceeb312 be11612d be205504 c178992e c15e8e0c bdb0cf7a 4277edfc 409305b3 3ca88540 c23dd17f be117b08 41843648 3dfe39b4 bf43e2a3 bd8600dd c210f5c7 3d4ebf12 3d7fcebb 3f7fe89b bf9ed93e 3f9d4138 40cdf942 403a5b08 40d9af98 3fbb7cc1 41f8a219 be623703 c166cd86 bd6f4645 3da25fdb bee5efa4 3e527f20 bffac456 c14d5407 bc946dac bd180544 c15eae66 3f124460 be56cd3b 404fbbeb bebd9b38 3fb4c1e8 c080e279 40739f70 3e0d9f07 bdb5375c c0248975 c1326dab c075db2a 3f112c38 be66f81a 3cc0fb24 41bf1ad3 3d2bda87 bf2cacaa 3df6c33c 3ea19788 3e4c08fd 41eee412 c16e3d5d 3fb31a4e bfcb0b74 4026e583 3e70ace0 c04f2014 3d74dfa3 40ae30e3 bf51dc40 bd5bcd72 3d770c5c 3dddec05 3f376a1e c01eb773 c1309bd9 42020986 c08e090f c2211c2a bee19b75 3fa63609 c123a591 4025a40b 41809d8f 423e1293 3d11d953 3e867be6 3d9fd8b6 be1673e6 40b19488 c070c6b1 bdddf4fa bfc8efd9 bd226d15 c1677778 c1978d8d 3d0ac250",
+)
+
+
+def mx_hessian_flat_case():
+    """(W (2, 128) float32, H (4, 32, 32) float32 all ones) of the mx-hessian-flat vectors."""
+    W = np.stack([_words([r]) for r in MX_HESSIAN_FLAT])
+    return W, np.ones((W.shape[1] // 32, 32, 32), np.float32)

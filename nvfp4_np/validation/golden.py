@@ -194,6 +194,11 @@ def _mx_specs():
     for fmt in MX_HESSIAN_FORMATS:
         specs.append(_mx_spec("mx-hessian", "integer activations X, exact H_j = X_j^T X_j", "hessian", fmt, W_h,
                               X=X, H=H))
+    W_f, H_f = constructed.mx_hessian_flat_case()
+    for fmt in MX_HESSIAN_FORMATS:
+        specs.append(_mx_spec("mx-hessian-flat", "H_j = 1 1^T and blocks of 16 positive and 16 negative elements: "
+                              "r^T H r is flat once every element saturates, and the search's byte differs from the "
+                              "least error over all 255 bytes", "hessian", fmt, W_f, H=H_f))
     return specs
 
 
