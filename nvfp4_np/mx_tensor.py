@@ -210,7 +210,9 @@ def quantize_mx(W, fmt, method, axis=-1, *, scale_rounding=None, X=None, H_block
     with np.errstate(over="ignore"):  # (float64 beyond float32's range: Inf, reported below)
         x = moved.reshape(int(np.prod(moved.shape[:-1], dtype=np.int64)), K)
         # (bfloat16 and float16 convert exactly, in parallel; float64 rounds to nearest)
-        x = np.ascontiguousarray(x) if x.dtype == np.float32 else to_float32(x)[0]
+        # (the CPU's naive kernel reads bfloat16 itself: 2x less to read than its float32 copy)
+        direct = x.dtype == np.float32 or (x.dtype.name == "bfloat16" and method == "naive" and device == "cpu")
+        x = np.ascontiguousarray(x) if direct else to_float32(x)[0]
     kw = {}
     if method == "naive":
         kw["scale_rounding"] = rounding
@@ -219,7 +221,9 @@ def quantize_mx(W, fmt, method, axis=-1, *, scale_rounding=None, X=None, H_block
     elif X is not None or H_blocks is not None:
         raise ValueError(f"X and H_blocks apply to method='hessian', not {method!r}")
     pack = f.name == "mxfp4"
-    codes, scale_bytes, n_nonfinite = fn(x, f.name, pack=pack, alloc=core.output_array, **kw)
+    # (NumPy's allocator: measured 1.8 ms faster a call than core.output_array's populated
+    # mappings on W 2048x4096 MXFP8, and faster on larger W too; docs/performance.md)
+    codes, scale_bytes, n_nonfinite = fn(x, f.name, pack=pack, **kw)
     if n_nonfinite:
         raise core.nonfinite_error(W, "W", n_nonfinite)
     codes = codes.reshape(moved.shape[:-1] + (K // 2 if pack else K,))

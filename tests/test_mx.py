@@ -5,14 +5,22 @@ every scale-rounding mode over every float32 exponent, and whole blocks."""
 import zlib
 
 import ml_dtypes
+import numba
 import numpy as np
 import pytest
 
 from naive import MX_ELEMENTS, ref_e8m0_byte, ref_mx_quantize
 from nvfp4_np import formats, mx
+from nvfp4_np._mx_simd import block_amax_bits, block_codes, block_codes_packed, element_constants
 
 F32 = np.float32
 MODES = tuple(mx.SCALE_ROUNDINGS)
+
+
+def constants(fmt):
+    """The element constants the CPU kernel takes (_mx_simd.element_constants)."""
+    e = mx.MX_FORMATS[fmt].element
+    return element_constants(e.exponent_bits, e.mantissa_bits, e.bias, F32(e.max_finite))
 
 
 def run_blocks(x, fmt, mode, pack=False):
@@ -22,8 +30,8 @@ def run_blocks(x, fmt, mode, pack=False):
     codes = np.full((x.shape[0], x.shape[1] // (2 if pack else 1)), 0xAA, np.uint8)
     scales = np.full((x.shape[0], x.shape[1] // 32), 0xAA, np.uint8)
     bad = np.zeros(x.shape[0], np.int64)
-    mx._mx_blocks(x, MODES.index(mode), f.emax, e.mantissa_bits, e.exponent_bits, e.bias, F32(e.max_finite),
-                  pack, codes, scales, bad)
+    mx._mx_blocks(x, MODES.index(mode), f.emax, e.mantissa_bits, F32(e.max_finite), constants(fmt), pack, codes,
+                  scales, bad)
     assert not bad.any()
     return codes, scales
 
@@ -83,6 +91,88 @@ def test_every_element_code_is_ml_dtypes_cast(fmt):
     assert (want == e.sign_bit).sum() > 0  # (negative zeros reached)
 
 
+@numba.njit
+def _definition_codes(v, mult, ebits, mbits, bias, largest):
+    out = np.empty(v.size, np.uint8)
+    for i in range(v.size):
+        out[i] = np.uint8(formats.float_code(v[i] * mult, ebits, mbits, bias, largest))
+    return out
+
+
+@numba.njit
+def _vector_codes(v, mult, k, pack):
+    out = np.empty(v.size // 2 if pack else v.size, np.uint8)
+    for c0 in range(0, v.size, 32):
+        if pack:
+            block_codes_packed(v, c0, mult, k, out, c0 // 2)
+        else:
+            block_codes(v, c0, mult, k, out, c0)
+    return out
+
+
+def every_rounding_edge():
+    """float32 bit patterns at every exponent (0..255: subnormals, Inf and NaN included)
+    with the mantissas where some format's rounding changes: 0, 1, each place's half
+    (-1, +1) for 1 to 5 kept bits, the largest, and random mantissas; both signs."""
+    rng = np.random.default_rng(17)
+    mant = [0, 1, 2, 0x7FFFFF, 0x7FFFFE, 0x400000, 0x200000]
+    for kept in range(1, 6):
+        half = 1 << (22 - kept)
+        mant += [half - 1, half, half + 1, 3 * half - 1, 3 * half, 3 * half + 1]
+    mant = np.unique(np.concatenate([mant, rng.integers(0, 1 << 23, 64)])).astype(np.uint32)
+    bits = (np.arange(256, dtype=np.uint32)[:, None] << np.uint32(23)) | mant[None, :]
+    bits = np.concatenate([bits.ravel(), bits.ravel() | np.uint32(0x80000000)])
+    bits = np.concatenate([bits, np.zeros((-bits.size) % 32, np.uint32)])
+    return bits.view(F32)
+
+
+@pytest.mark.parametrize("fmt", list(MX_ELEMENTS))
+def test_the_vector_codes_are_float_code(fmt):
+    """_mx_simd.block_codes (the kernel's codes, without branches) == formats.float_code
+    of x * mult, for every exponent's rounding edges (Inf included: it saturates as
+    float_code does) and the element inputs, times multipliers from 2^-127 (a float32
+    subnormal) to 2^127; packed two per byte for MXFP4. (tests/check_mx_codes_exhaustive.py
+    runs every float32.)"""
+    e = mx.MX_FORMATS[fmt].element
+    args = (e.exponent_bits, e.mantissa_bits, e.bias, F32(e.max_finite))
+    v = np.concatenate([every_rounding_edge(), element_inputs(fmt, np.random.default_rng(5))])
+    v = v[~np.isnan(v)]  # (a block holding NaN is never coded)
+    v = np.concatenate([v, np.zeros((-v.size) % 32, F32)])
+    k = constants(fmt)
+    for mult in (F32(1), F32(2.0 ** -127), F32(2.0 ** -126), F32(2.0 ** -20), F32(2.0 ** 20), F32(2.0 ** 127)):
+        want = _definition_codes(v, mult, *args)
+        got = _vector_codes(v, mult, k, False)
+        bad = np.flatnonzero(got != want)
+        assert bad.size == 0, [(v[i], mult, got[i], want[i]) for i in bad[:5]]
+        if fmt == "mxfp4":
+            assert np.array_equal(_vector_codes(v, mult, k, True), want[0::2] | (want[1::2] << np.uint8(4)))
+
+
+@pytest.mark.parametrize("fmt", list(MX_ELEMENTS))
+def test_the_vector_codes_read_every_bfloat16(fmt):
+    """block_codes and block_amax_bits on bfloat16 bits (uint16, the kernel's bfloat16
+    input) == on their float32 values, for every bfloat16 but NaN."""
+    e = mx.MX_FORMATS[fmt].element
+    args = (e.exponent_bits, e.mantissa_bits, e.bias, F32(e.max_finite))
+    b16 = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
+    b16 = b16[~np.isnan((b16.astype(np.uint32) << 16).view(F32))]
+    b16 = np.concatenate([b16, np.zeros((-b16.size) % 32, np.uint16)])
+    v = (b16.astype(np.uint32) << 16).view(F32)
+    k = constants(fmt)
+    for mult in (F32(1), F32(2.0 ** -127), F32(2.0 ** 20)):
+        assert np.array_equal(_vector_codes(b16, mult, k, False), _definition_codes(v, mult, *args))
+        assert np.array_equal(_vector_codes(b16, mult, k, fmt == "mxfp4"), _vector_codes(v, mult, k, fmt == "mxfp4"))
+    assert np.array_equal(_amax_bits(b16), _amax_bits(v))
+
+
+@numba.njit
+def _amax_bits(v):
+    out = np.empty(v.size // 32, np.uint32)
+    for b in range(out.size):
+        out[b] = block_amax_bits(v, 32 * b)
+    return out
+
+
 def amax_inputs():
     """float32 amax over every exponent (subnormals and 0 included): mantissa 1, the
     largest, each format's rounding edges for even, and random mantissas."""
@@ -129,6 +219,27 @@ def test_rceil_cpu_is_one_lower_just_above_large_powers_of_two():
         got = tuple(int(mx.e8m0_byte(amax, MODES.index(m), 2, 1, F32(6))) for m in ("rceil", "rceil_cpu"))
         ref = tuple(ref_e8m0_byte(amax, "mxfp4", m) for m in ("rceil", "rceil_cpu"))
         assert got == ref == want
+
+
+def test_rceil_cpu_takes_the_log2_wherever_it_can_differ():
+    """e8m0_byte's rceil_cpu takes the float32 log2 only for mantissas up to
+    _RCEIL_CPU_EXACT_ABOVE (and subnormal d), the exact ceiling above: the literal rule,
+    ceil(float32(log2(d))), over every exponent's small mantissas (where log2 rounds down
+    to the integer below) and random ones (largest = 1: d = amax;
+    tests/check_mx_exhaustive.py runs every float32)."""
+    rng = np.random.default_rng(31)
+    mant = np.concatenate([np.arange(0, 3 * int(mx._RCEIL_CPU_EXACT_ABOVE)), rng.integers(0, 1 << 23, 8)])
+    bits = (np.arange(255, dtype=np.uint32)[:, None] << np.uint32(23)) | mant.astype(np.uint32)[None, :]
+    d = bits.ravel().view(F32)
+    with np.errstate(divide="ignore"):
+        lit = np.where(d > 0, np.ceil(np.log2(d.astype(np.float64)).astype(F32)), -127)
+    want = np.clip(lit, -127, 127) + 127
+    got = np.array([mx.e8m0_byte(v, MODES.index("rceil_cpu"), 0, 0, F32(1)) for v in d])
+    bad = np.flatnonzero(got != want)
+    assert bad.size == 0, [(d[i], got[i], want[i]) for i in bad[:5]]
+    shortcut = (d.view(np.uint32) & 0x7FFFFF) > mx._RCEIL_CPU_EXACT_ABOVE
+    exact = np.ceil(np.log2(d.astype(np.float64)))  # (float64 log2 keeps the excess over 2^e here)
+    assert (lit < exact)[~shortcut & (d > 2.0 ** 20)].any()  # (where the log2 matters: reached)
 
 
 def block_inputs(rng, kind, fmt, R=16, C=256):
@@ -200,7 +311,7 @@ def test_the_kernel_skips_nonfinite_blocks_only(pack):
     codes = np.full((3, 32 * 21 // (2 if pack else 1)), 0xAA, np.uint8)
     scales = np.full((3, 21), 0xAA, np.uint8)
     bad = np.zeros(3, np.int64)
-    mx._mx_blocks(x, 0, f.emax, e.mantissa_bits, e.exponent_bits, e.bias, F32(e.max_finite), pack, codes, scales, bad)
+    mx._mx_blocks(x, 0, f.emax, e.mantissa_bits, F32(e.max_finite), constants("mxfp4"), pack, codes, scales, bad)
     uc, us, ok = run_unit(x, "mxfp4", "floor")
     assert bad.tolist() == [2, 0, 1] and (~ok).sum(1).tolist() == [2, 0, 1]
     assert np.array_equal(scales, us)  # (0xAA in both at the skipped blocks)

@@ -157,6 +157,29 @@ def test_axis_dtypes_and_batches():
                           nvfp4_np.quantize(bf.astype(F32), fmt="mxfp4", method="naive", axis=1).codes)
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_bfloat16_is_quantized_as_its_float32_values(fmt):
+    """The CPU's naive kernel reads bfloat16 itself: the same bytes as for its float32
+    values, in every scale rounding, over random bit patterns (float32's whole exponent
+    range, subnormals included); Inf or NaN the same error."""
+    rng = np.random.default_rng(7)
+    bits = rng.integers(0, 1 << 16, (16, 256)).astype(np.uint16)
+    bits[(bits & 0x7F80) == 0x7F80] = 0x3F80  # (no Inf or NaN)
+    bits[:4] = (rng.standard_normal((4, 256)).astype(F32).view(np.uint32) >> 16).astype(np.uint16)
+    bf = bits.view(ml_dtypes.bfloat16)
+    for mode in mx.SCALE_ROUNDINGS:
+        a = nvfp4_np.quantize(bf, fmt=fmt, method="naive", scale_rounding=mode)
+        b = nvfp4_np.quantize(bf.astype(F32), fmt=fmt, method="naive", scale_rounding=mode)
+        assert np.array_equal(a.codes, b.codes) and np.array_equal(a.scale_bytes, b.scale_bytes), mode
+    bf[3, 70] = np.inf
+    with pytest.raises(ValueError) as e32:
+        nvfp4_np.quantize(bf.astype(F32), fmt=fmt, method="naive")
+    with pytest.raises(ValueError) as e16:
+        nvfp4_np.quantize(bf, fmt=fmt, method="naive")
+    for e in (e32, e16):
+        assert "1 non-finite value(s) (NaN or Inf) in 1 block(s); first at index (3, 70): " in str(e.value)
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.integers(1, 6), st.integers(1, 4), st.sampled_from(FORMATS), st.sampled_from(["naive", "optimal"]),
        st.integers(0, 2 ** 32 - 1))

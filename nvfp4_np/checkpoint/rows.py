@@ -12,6 +12,7 @@ from ..core import tensor_amax
 from ..hessian import block_hessians, diagonal_blocks as diag_blocks  # (the checkpoint package exports it)
 from .. import registry
 from ..metrics import row_error_sums
+from ..mx_tensor import e8m0_values
 from ..tensor import quantize
 from .layout import global_scale, layout_tensor
 from .pieces import finish_tensor, piece, row_step
@@ -87,7 +88,11 @@ def quantize_rows(W, r0, p, settings, amax, operands, progress=None, step=None, 
             t = quantize(W[a:b], settings.block_size, p.method, -1, **kw)
             if settings.is_mx:
                 packed[a:b], sbytes[a:b], gs = t.codes, t.scale_bytes, None
-                sums[i] = _error_sums(W[a:b], t.dequantize(), X64, H_full, H)
+                if t.fmt == "mxfp4" and X64 is None and H_full is None and H is None:  # (from the bytes, as NVFP4)
+                    rs = row_error_sums(W[a:b], t.codes, e8m0_values(t.scale_bytes))
+                    sums[i] = rs[:, 0].sum(), rs[:, 1].sum(), 0.0, 0.0
+                else:
+                    sums[i] = _error_sums(W[a:b], t.dequantize(), X64, H_full, H)
             elif X64 is None and H_full is None and H is None:  # the weight error alone: from the bytes
                 packed[a:b], sbytes[a:b], gs = t.codes, t.scale_bytes, global_scale(t, settings.format)
                 stored = layout_tensor(t.codes, t.scale_bytes, gs, (b - a, K), settings.format)
