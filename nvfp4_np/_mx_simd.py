@@ -37,8 +37,7 @@ _I8 = ir.IntType(8)
 _N = 32  # MX_BLOCK: the lanes of a block
 
 #: The element constants :func:`element_constants` makes, in this order.
-_FIELDS = ("largest_bits", "drop", "half_m1", "rebias", "min_normal_bits", "sub_adder_bits", "sign_shift",
-           "sign_bit")
+_FIELDS = ("largest_bits", "drop", "round_add", "min_normal_bits", "sub_adder_bits", "sign_shift", "sign_bit")
 
 
 def element_constants(ebits, mbits, bias, largest):
@@ -48,8 +47,12 @@ def element_constants(ebits, mbits, bias, largest):
     vals = dict(
         largest_bits=int(np.float32(largest).view(np.uint32)),
         drop=23 - mbits,
-        half_m1=(1 << (22 - mbits)) - 1,
-        rebias=(127 - bias) << mbits,
+        # half a kept place minus one, less the exponent's re-bias (127 - bias) << 23:
+        # (y + round_add + odd) >> drop is float_code's ((y + half - 1 + odd) >> drop) -
+        # ((127 - bias) << mbits) for every normal y (>= 2^(1 - bias): no wrap-around,
+        # and the re-bias is a whole number of kept places); below, the subnormal path
+        # replaces the lane
+        round_add=((1 << (22 - mbits)) - 1 - ((127 - bias) << 23)) % (1 << 32),
         min_normal_bits=(128 - bias) << 23,  # 2^(1 - bias)
         sub_adder_bits=(151 - bias - mbits) << 23,  # 2^(24 - bias - mbits)
         sign_shift=31 - (ebits + mbits),
@@ -116,14 +119,14 @@ def block_amax_bits(typingctx, row, c0):
 
 def _codes(builder, x, mult, k):
     """The 32 codes (a <32 x i32>) of the float32 lanes ``x * mult`` (``float_code``)."""
-    (largest_bits, drop, half_m1, rebias, min_normal_bits, sub_adder_bits, sign_shift,
+    (largest_bits, drop, round_add, min_normal_bits, sub_adder_bits, sign_shift,
      sign_bit) = (_splat(builder, builder.extract_value(k, i)) for i in range(len(_FIELDS)))
     v = builder.fmul(x, _splat(builder, mult))
     vb = builder.bitcast(v, ir.VectorType(_I32, _N))
     y = builder.and_(vb, _const(0x7FFFFFFF))
     y = builder.select(builder.icmp_unsigned("<", y, largest_bits), y, largest_bits)
     odd = builder.and_(builder.lshr(y, drop), _const(1))
-    normal = builder.sub(builder.lshr(builder.add(builder.add(y, half_m1), odd), drop), rebias)
+    normal = builder.lshr(builder.add(builder.add(y, round_add), odd), drop)
     adder = builder.bitcast(sub_adder_bits, ir.VectorType(_F32, _N))
     summed = builder.fadd(builder.bitcast(y, ir.VectorType(_F32, _N)), adder)
     small = builder.sub(builder.bitcast(summed, ir.VectorType(_I32, _N)), sub_adder_bits)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ._config import JIT_PARALLEL, JIT_SCALAR_FN, MX_PREFETCH_AHEAD
+from ._config import JIT_PARALLEL, JIT_SCALAR, JIT_SCALAR_FN, MX_PREFETCH_AHEAD
 from ._f32bits import bits_to_f32, f32_to_bits
 from ._mx_simd import block_amax_bits as block_amax_bits_vector
 from ._mx_simd import block_codes, block_codes_packed, element_constants, prefetch
@@ -128,6 +128,13 @@ def e8m0_byte(amax, mode, emax, mbits, largest):
     return np.uint8(unbiased + 127)
 
 
+#: :func:`e8m0_byte` itself, inlined by Numba into the CPU kernel: left to LLVM, the
+#: call was not inlined (its log2 branch), and every block paid a call that cleared the
+#: vector registers the element codes' constants live in (measured: the kernel 1.1x
+#: faster inlined).
+_e8m0_byte_inlined = numba.njit(**JIT_SCALAR)(e8m0_byte.py_func)
+
+
 @numba.njit(**JIT_SCALAR_FN)
 def _pow2(k):
     """2^k as float32, -127 <= k <= 127 (2^-127 a subnormal)."""
@@ -204,7 +211,7 @@ def _mx_blocks(x, mode, emax, mbits, largest, k, pack, codes, scales, bad):
             if amax_bits >= _EXP_FIELD:
                 nbad += 1
                 continue
-            byte = e8m0_byte(bits_to_f32(amax_bits), mode, emax, mbits, largest)
+            byte = _e8m0_byte_inlined(bits_to_f32(amax_bits), mode, emax, mbits, largest)
             scales[r, blk] = byte
             mult = element_multiplier(byte, mode)
             if pack:
