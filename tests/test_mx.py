@@ -131,7 +131,7 @@ def test_the_vector_codes_are_float_code(fmt):
     """_mx_simd.block_codes (the kernel's codes, without branches) == formats.float_code
     of x * mult, for every exponent's rounding edges (Inf included: it saturates as
     float_code does) and the element inputs, times multipliers from 2^-127 (a float32
-    subnormal) to 2^127; packed two per byte for MXFP4. (tests/check_mx_codes_exhaustive.py
+    subnormal) to 2^127; packed two per byte for MXFP4. (tests/check_mx_exhaustive.py
     runs every float32.)"""
     e = mx.MX_FORMATS[fmt].element
     args = (e.exponent_bits, e.mantissa_bits, e.bias, F32(e.max_finite))
