@@ -17,8 +17,8 @@ machine's load weighs on both alike; "x to_mx" is the ratio of one run's medians
 to_mx's time depends on glibc's allocator: its float32 temporaries (32 MB each for the
 default W) are fresh memory mappings, page-faulted in at every call, until glibc's
 adaptive threshold grows past their size (which other allocations in the process can
-trigger), after which they are reused and to_mx runs 2-3x faster (measured: MXFP8 45-77
-ms against 19-22 ms). ``--torch-heap`` sets ``MALLOC_MMAP_THRESHOLD_`` (and
+trigger), after which they are reused and to_mx runs 2-3x faster (measured: MXFP8 36-63
+ms against 15-22 ms). ``--torch-heap`` sets ``MALLOC_MMAP_THRESHOLD_`` (and
 ``MALLOC_TRIM_THRESHOLD_``) in the worker so that it is in the fast state from the start:
 to_mx at its best, the strict yardstick. (nvfp4_np's outputs, a quarter of W or less,
 are reused after the first call either way.)

@@ -21,8 +21,9 @@ JIT_UFUNC = dict(cache=True, nopython=True)
 #: it only amortises per-chunk scratch allocation and scheduling.
 CHUNK_BLOCKS = 512
 
-#: The MX CPU kernel prefetches the block this many floats ahead in its row (a hint:
-#: results never depend on it; 512 and 1024 measured 8% faster than none, 128 no gain).
+#: The MX CPU kernel prefetches the block this many elements ahead in its row (a hint:
+#: results never depend on it; 512 and 1024 measured 8% faster than none on float32 W,
+#: 128 no gain).
 MX_PREFETCH_AHEAD = 512
 
 #: Rows of X per chunk when accumulating block Hessians (memory is O(rows * K)); the

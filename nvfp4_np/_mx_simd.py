@@ -40,10 +40,11 @@ _N = 32  # MX_BLOCK: the lanes of a block
 _FIELDS = ("largest_bits", "drop", "round_add", "min_normal_bits", "sub_adder_bits", "sign_shift", "sign_bit")
 
 
-def element_constants(ebits, mbits, bias, largest):
+def element_constants(mbits, ebits, bias, largest):
     """The uint32 constants :func:`block_codes` takes, for an element format with
-    ``ebits`` exponent and ``mbits`` mantissa bits, exponent bias ``bias`` and largest
-    value ``largest`` (a float32): a tuple in :data:`_FIELDS`' order."""
+    ``mbits`` mantissa and ``ebits`` exponent bits, exponent bias ``bias`` and largest
+    value ``largest`` (a float32), in :func:`mx.element_args`' order: a tuple in
+    :data:`_FIELDS`' order."""
     vals = dict(
         largest_bits=int(np.float32(largest).view(np.uint32)),
         drop=23 - mbits,
@@ -193,7 +194,9 @@ def prefetch(typingctx, row, i):
     def codegen(context, builder, sig, args):
         p = _pointer(context, builder, sig.args[0], args[0], args[1], sig.args[1], _I8)
         fnty = ir.FunctionType(ir.VoidType(), [_I8.as_pointer(), _I32, _I32, _I32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        # (llvmlite names it for the pointer type: .p0i8 under typed pointers, which the
+        # opaque-pointer LLVMs of newer llvmlite upgrade)
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [p.type], fnty)
         builder.call(fn, [p, ir.Constant(_I32, 0), ir.Constant(_I32, 3), ir.Constant(_I32, 1)])
         return context.get_dummy_value()
 

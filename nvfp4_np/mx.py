@@ -24,6 +24,7 @@ import numpy as np
 from ._config import JIT_PARALLEL, JIT_SCALAR, JIT_SCALAR_FN, MX_PREFETCH_AHEAD
 from ._f32bits import bits_to_f32, f32_to_bits
 from ._mx_simd import block_amax_bits as block_amax_bits_vector
+from ._mx_simd import _N as _mx_simd_lanes
 from ._mx_simd import block_codes, block_codes_packed, element_constants, prefetch
 from .formats import E2M1, E2M3, E3M2, E4M3, E5M2, FloatFormat, float_code
 
@@ -31,6 +32,7 @@ __all__ = ["MXFormat", "MX_FORMATS", "MX_BLOCK", "SCALE_ROUNDINGS", "DEFAULT_SCA
 
 #: Elements per MX block (OCP MX v1.0).
 MX_BLOCK = 32
+assert _mx_simd_lanes == MX_BLOCK  # (the vector kernels' block)
 #: The E8M0 byte of NaN (no zero, sign or infinity: bytes 0..254 are 2^-127 .. 2^127).
 E8M0_NAN = 0xFF
 
@@ -80,12 +82,14 @@ _EXP_FIELD = np.uint32(0x7F800000)
 _MANT_FIELD = np.uint32(0x7FFFFF)
 _ABS_FIELD = np.uint32(0x7FFFFFFF)
 _SUBNORMAL_2_POW_M127 = np.uint32(0x00400000)  # (the bits of 2^-127, a float32 subnormal)
-#: rceil_cpu's float32 log2 of a normal d = 2^e (1 + m 2^-23) equals rceil's exact
-#: ceiling e + 1 when the mantissa field m is above this: log2(d) = e + log2(1 + f) with
-#: log2(1 + f) >= f = m 2^-23 > 2^-18, at least half a float32 place of any number of
-#: magnitude below 128 (2^-17 in [64, 128)), so it never rounds down to e (rounding up
-#: to e + 1 keeps the ceiling). Checked for every float32 d by
-#: tests/check_mx_exhaustive.py; at or below it (and for subnormal d) the log2 is taken.
+#: rceil_cpu's ceiling of the float32 log2 of a normal d = 2^e (1 + m 2^-23) is rceil's
+#: exact ceiling e + 1 when the mantissa field m is above this: log2(d) = e + log2(1 + f)
+#: with log2(1 + f) >= f = m 2^-23 >= 33 2^-23, more than half a float32 place of any
+#: number of magnitude below 128 (2^-18: places are 2^-17 in [64, 128)) by at least
+#: 2^-23, far above the float64 log2's error (about 2^-45 there), so neither the float64
+#: nor the float32 rounding brings it down to e (rounding up to e + 1 keeps the
+#: ceiling). Checked for every float32 d by tests/check_mx_exhaustive.py; at or below it
+#: (and for subnormal d) the log2 is taken.
 _RCEIL_CPU_EXACT_ABOVE = np.uint32(32)
 
 
@@ -204,7 +208,7 @@ def _mx_blocks(x, mode, emax, mbits, largest, k, pack, codes, scales, bad):
         nbad = 0
         for blk in range(C // MX_BLOCK):
             c0 = blk * MX_BLOCK
-            if c0 + MX_PREFETCH_AHEAD < C:  # (a hint: the block so far ahead, both its cache lines)
+            if c0 + MX_PREFETCH_AHEAD < C:  # (a hint: the block so far ahead; two lines of float32)
                 prefetch(xr, c0 + MX_PREFETCH_AHEAD)
                 prefetch(xr, c0 + MX_PREFETCH_AHEAD + MX_BLOCK // 2)
             amax_bits = block_amax_bits_vector(xr, c0)
@@ -262,16 +266,18 @@ def mx_naive(x, fmt, scale_rounding=None, pack=False, alloc=np.empty):
     mode = check_scale_rounding(scale_rounding)
     x = np.asarray(x)
     if x.dtype.name == "bfloat16" and x.dtype.isnative:  # (the kernel reads its bits)
-        x = np.ascontiguousarray(x).view(np.uint16)
+        x = np.require(x, requirements="CA").view(np.uint16)
     else:
-        x = np.ascontiguousarray(x, np.float32)
+        x = np.require(x, np.float32, "CA")  # (C order, aligned: the kernel's vector loads)
     R, C = x.shape
+    if C % MX_BLOCK:
+        raise ValueError(f"x.shape[1] = {C} must be a multiple of the MX block size {MX_BLOCK}")
     if pack and f.code_bits != 4:
         raise ValueError(f"pack applies to 4-bit codes (mxfp4), not to {fmt!r}")
     codes = alloc((R, C // 2 if pack else C), np.uint8)
     scales = alloc((R, C // MX_BLOCK), np.uint8)
     bad = np.zeros(R, np.int64)
     mbits, ebits, bias, largest = element_args(f)
-    _mx_blocks(x, mode, f.emax, mbits, largest, element_constants(ebits, mbits, bias, largest), pack, codes, scales,
+    _mx_blocks(x, mode, f.emax, mbits, largest, element_constants(mbits, ebits, bias, largest), pack, codes, scales,
                bad)
     return codes, scales, int(bad.sum())

@@ -70,7 +70,7 @@ def main():
     for name, f in mx.MX_FORMATS.items():
         e = f.element
         args = (e.exponent_bits, e.mantissa_bits, e.bias, np.float32(e.max_finite))
-        k = element_constants(*args)
+        k = element_constants(*mx.element_args(f))
         t0 = time.time()
         bad = sum(int(_codes_differ(np.uint64(s), *args, k)) for s in range(0, 1 << 32, CHUNK))
         n = (1 << 32) - 2 * ((1 << 23) - 1)  # (the NaN patterns left out)

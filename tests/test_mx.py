@@ -19,8 +19,7 @@ MODES = tuple(mx.SCALE_ROUNDINGS)
 
 def constants(fmt):
     """The element constants the CPU kernel takes (_mx_simd.element_constants)."""
-    e = mx.MX_FORMATS[fmt].element
-    return element_constants(e.exponent_bits, e.mantissa_bits, e.bias, F32(e.max_finite))
+    return element_constants(*mx.element_args(mx.MX_FORMATS[fmt]))
 
 
 def run_blocks(x, fmt, mode, pack=False):
@@ -233,12 +232,12 @@ def test_rceil_cpu_takes_the_log2_wherever_it_can_differ():
     d = bits.ravel().view(F32)
     with np.errstate(divide="ignore"):
         lit = np.where(d > 0, np.ceil(np.log2(d.astype(np.float64)).astype(F32)), -127)
+        exact = np.ceil(np.log2(d.astype(np.float64)))  # (float64 log2 keeps the excess over 2^e here)
     want = np.clip(lit, -127, 127) + 127
     got = np.array([mx.e8m0_byte(v, MODES.index("rceil_cpu"), 0, 0, F32(1)) for v in d])
     bad = np.flatnonzero(got != want)
     assert bad.size == 0, [(d[i], got[i], want[i]) for i in bad[:5]]
     shortcut = (d.view(np.uint32) & 0x7FFFFF) > mx._RCEIL_CPU_EXACT_ABOVE
-    exact = np.ceil(np.log2(d.astype(np.float64)))  # (float64 log2 keeps the excess over 2^e here)
     assert (lit < exact)[~shortcut & (d > 2.0 ** 20)].any()  # (where the log2 matters: reached)
 
 
@@ -282,8 +281,8 @@ BLOCK_KINDS = ("normal", "wide", "pow2", "grid", "zeros")
 @pytest.mark.parametrize("fmt", list(MX_ELEMENTS))
 @pytest.mark.parametrize("mode", MODES)
 def test_the_kernel_is_the_reference(fmt, mode):
-    """The definition (naive_block) is the slow reference, and the grouped CPU kernel is
-    the definition: 21 blocks a row (a group of 16 and 5 after it), packed for MXFP4."""
+    """The definition (naive_block) is the slow reference, and the CPU kernel is the
+    definition: 21 blocks a row (past the prefetch distance), packed for MXFP4."""
     rng = np.random.default_rng(zlib.crc32(f"{fmt}{mode}".encode()))
     for kind in BLOCK_KINDS:
         x = block_inputs(rng, kind, fmt, R=8, C=32 * 21).astype(F32)
@@ -300,7 +299,7 @@ def test_the_kernel_is_the_reference(fmt, mode):
 
 @pytest.mark.parametrize("pack", [False, True])
 def test_the_kernel_skips_nonfinite_blocks_only(pack):
-    """Inf or NaN in a block (in a group of 16 and after it): counted per row, that
+    """Inf or NaN in a block (early and late in a row of 21): counted per row, that
     block's bytes untouched, every other block's as naive_block gives them."""
     x = np.random.default_rng(9).standard_normal((3, 32 * 21)).astype(F32)
     x[0, 5] = np.inf

@@ -86,18 +86,17 @@ def quantize_rows(W, r0, p, settings, amax, operands, progress=None, step=None, 
         for i, a in enumerate(range(0, M, step)):
             b = min(a + step, M)
             t = quantize(W[a:b], settings.block_size, p.method, -1, **kw)
-            if settings.is_mx:
+            weight_only = X64 is None and H_full is None and H is None  # (the weight error from the bytes)
+            if settings.is_mx:  # (MXFP4, the one MX checkpoint format: E2M1 codes two per byte)
                 packed[a:b], sbytes[a:b], gs = t.codes, t.scale_bytes, None
-                if t.fmt == "mxfp4" and X64 is None and H_full is None and H is None:  # (from the bytes, as NVFP4)
-                    rs = row_error_sums(W[a:b], t.codes, e8m0_values(t.scale_bytes))
-                    sums[i] = rs[:, 0].sum(), rs[:, 1].sum(), 0.0, 0.0
+                if weight_only:
+                    sums[i] = _weight_error_sums(W[a:b], t.codes, e8m0_values(t.scale_bytes))
                 else:
                     sums[i] = _error_sums(W[a:b], t.dequantize(), X64, H_full, H)
-            elif X64 is None and H_full is None and H is None:  # the weight error alone: from the bytes
+            elif weight_only:
                 packed[a:b], sbytes[a:b], gs = t.codes, t.scale_bytes, global_scale(t, settings.format)
                 stored = layout_tensor(t.codes, t.scale_bytes, gs, (b - a, K), settings.format)
-                rs = row_error_sums(W[a:b], stored.codes, stored.effective_scales())
-                sums[i] = rs[:, 0].sum(), rs[:, 1].sum(), 0.0, 0.0
+                sums[i] = _weight_error_sums(W[a:b], stored.codes, stored.effective_scales())
             else:
                 packed[a:b], sbytes[a:b], gs = t.codes, t.scale_bytes, global_scale(t, settings.format)
                 stored = layout_tensor(t.codes, t.scale_bytes, gs, (b - a, K), settings.format)
@@ -107,6 +106,13 @@ def quantize_rows(W, r0, p, settings, amax, operands, progress=None, step=None, 
     basis = "activations" if X is not None else "Hessian" if H_full is not None else \
         "block Hessians" if H is not None else None
     return piece(packed, sbytes, gs, sums, basis, expert)
+
+
+def _weight_error_sums(w, codes, eff_scales):
+    """_error_sums without an output error, from the packed E2M1 codes and the scales a
+    loader multiplies by (metrics.row_error_sums: no dequantized copy)."""
+    rs = row_error_sums(w, codes, eff_scales)
+    return rs[:, 0].sum(), rs[:, 1].sum(), 0.0, 0.0
 
 
 def block_quadratic(r, H_blocks):
