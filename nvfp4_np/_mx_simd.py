@@ -142,6 +142,20 @@ def _check_codes_args(src, c0, mult, k, dst, o0):
             and isinstance(o0, types.Integer))
 
 
+def _call_codes(context, builder, sig, args):
+    """The codes (<32 x i32>) of a call (src, c0, mult, k, dst, o0): of src[c0:c0 + 32] * mult."""
+    x = builder.bitcast(_load_bits(context, builder, sig.args[0], args[0], args[1], sig.args[1]),
+                        ir.VectorType(_F32, _N))
+    return _codes(builder, x, args[2], args[3])
+
+
+def _store_bytes(context, builder, sig, args, v):
+    """The lanes of ``v`` (<n x i32>, each below 256) as n bytes at the call's dst[o0:]."""
+    bytes_ = ir.VectorType(_I8, v.type.count)
+    q = _pointer(context, builder, sig.args[4], args[4], args[5], sig.args[5], bytes_)
+    builder.store(builder.trunc(v, bytes_), q, align=1)
+
+
 @intrinsic
 def block_codes(typingctx, src, c0, mult, k, dst, o0):
     """dst[o0 + i] = float_code(src[c0 + i] * mult) for i < 32, one code per byte;
@@ -151,11 +165,7 @@ def block_codes(typingctx, src, c0, mult, k, dst, o0):
         return None
 
     def codegen(context, builder, sig, args):
-        x = builder.bitcast(_load_bits(context, builder, sig.args[0], args[0], args[1], sig.args[1]),
-                            ir.VectorType(_F32, _N))
-        codes = _codes(builder, x, args[2], args[3])
-        q = _pointer(context, builder, sig.args[4], args[4], args[5], sig.args[5], ir.VectorType(_I8, _N))
-        builder.store(builder.trunc(codes, ir.VectorType(_I8, _N)), q, align=1)
+        _store_bytes(context, builder, sig, args, _call_codes(context, builder, sig, args))
         return context.get_dummy_value()
 
     return types.void(src, c0, mult, k, dst, o0), codegen
@@ -169,15 +179,11 @@ def block_codes_packed(typingctx, src, c0, mult, k, dst, o0):
         return None
 
     def codegen(context, builder, sig, args):
-        x = builder.bitcast(_load_bits(context, builder, sig.args[0], args[0], args[1], sig.args[1]),
-                            ir.VectorType(_F32, _N))
-        codes = _codes(builder, x, args[2], args[3])
+        codes = _call_codes(context, builder, sig, args)
         half = ir.VectorType(_I32, _N // 2)
         lo = builder.shuffle_vector(codes, codes, ir.Constant(half, list(range(0, _N, 2))))
         hi = builder.shuffle_vector(codes, codes, ir.Constant(half, list(range(1, _N, 2))))
-        pairs = builder.or_(lo, builder.shl(hi, _const(4, _N // 2)))
-        q = _pointer(context, builder, sig.args[4], args[4], args[5], sig.args[5], ir.VectorType(_I8, _N // 2))
-        builder.store(builder.trunc(pairs, ir.VectorType(_I8, _N // 2)), q, align=1)
+        _store_bytes(context, builder, sig, args, builder.or_(lo, builder.shl(hi, _const(4, _N // 2))))
         return context.get_dummy_value()
 
     return types.void(src, c0, mult, k, dst, o0), codegen
