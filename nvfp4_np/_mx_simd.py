@@ -7,7 +7,8 @@ the block's codes take a handful of instructions per 8 or 16 lanes. Every operat
 the IEEE or integer operation of the scalar definition (:func:`formats.float_code`, a
 branch taken as a select; no fast-math flags, no contraction), so each code equals the
 definition's bit for bit: tests/test_mx.py holds :func:`block_codes` to ``float_code``
-over every code's neighbourhood, and the kernel to :func:`mx.naive_block`.
+over every exponent's rounding edges (tests/check_mx_exhaustive.py: over every float32),
+and the kernel to :func:`mx.naive_block`.
 
 The element code without branches (``float_code``'s three cases, each lane computing
 all three and keeping one):
@@ -30,6 +31,8 @@ from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from ._simd import _splat
 
 _F32 = ir.FloatType()
 _I32 = ir.IntType(32)
@@ -60,12 +63,6 @@ def element_constants(mbits, ebits, bias, largest):
         sign_bit=1 << (ebits + mbits),
     )
     return tuple(np.uint32(vals[k]) for k in _FIELDS)
-
-
-def _splat(builder, v, n=_N):
-    vt = ir.VectorType(v.type, n)
-    one = builder.insert_element(ir.Constant(vt, ir.Undefined), v, ir.Constant(_I32, 0))
-    return builder.shuffle_vector(one, ir.Constant(vt, ir.Undefined), ir.Constant(ir.VectorType(_I32, n), [0] * n))
 
 
 def _const(v, n=_N):
@@ -121,8 +118,8 @@ def block_amax_bits(typingctx, row, c0):
 def _codes(builder, x, mult, k):
     """The 32 codes (a <32 x i32>) of the float32 lanes ``x * mult`` (``float_code``)."""
     (largest_bits, drop, round_add, min_normal_bits, sub_adder_bits, sign_shift,
-     sign_bit) = (_splat(builder, builder.extract_value(k, i)) for i in range(len(_FIELDS)))
-    v = builder.fmul(x, _splat(builder, mult))
+     sign_bit) = (_splat(builder, builder.extract_value(k, i), _N) for i in range(len(_FIELDS)))
+    v = builder.fmul(x, _splat(builder, mult, _N))
     vb = builder.bitcast(v, ir.VectorType(_I32, _N))
     y = builder.and_(vb, _const(0x7FFFFFFF))
     y = builder.select(builder.icmp_unsigned("<", y, largest_bits), y, largest_bits)

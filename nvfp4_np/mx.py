@@ -22,6 +22,7 @@ import numba
 import numpy as np
 
 from ._config import JIT_PARALLEL, JIT_SCALAR, JIT_SCALAR_FN, MX_PREFETCH_AHEAD
+from ._convert import _BITS16, _bits_kind
 from ._f32bits import bits_to_f32, f32_to_bits
 from ._mx_simd import block_amax_bits as block_amax_bits_vector
 from ._mx_simd import _N as _mx_simd_lanes
@@ -82,6 +83,7 @@ _EXP_FIELD = np.uint32(0x7F800000)
 _MANT_FIELD = np.uint32(0x7FFFFF)
 _ABS_FIELD = np.uint32(0x7FFFFFFF)
 _SUBNORMAL_2_POW_M127 = np.uint32(0x00400000)  # (the bits of 2^-127, a float32 subnormal)
+_BFLOAT16 = _BITS16["bfloat16"]  # (_convert._bits_kind's kind of bfloat16 input, in native byte order)
 #: rceil_cpu's ceiling of the float32 log2 of a normal d = 2^e (1 + m 2^-23) is rceil's
 #: exact ceiling e + 1 when the mantissa field m is above this: log2(d) = e + log2(1 + f)
 #: with log2(1 + f) >= f = m 2^-23 >= 33 2^-23, more than half a float32 place of any
@@ -264,8 +266,8 @@ def mx_naive(x, fmt, scale_rounding=None, pack=False, alloc=np.empty):
     defined: the caller raises). ``alloc(shape, dtype)`` makes the outputs."""
     f = check_format(fmt)
     mode = check_scale_rounding(scale_rounding)
-    x = np.asarray(x)
-    if x.dtype.name == "bfloat16" and x.dtype.isnative:  # (the kernel reads its bits)
+    x, kind = _bits_kind(np.asarray(x), None)
+    if kind == _BFLOAT16:  # (the kernel reads its bits)
         x = np.require(x, requirements="CA").view(np.uint16)
     else:
         x = np.require(x, np.float32, "CA")  # (C order, aligned: the kernel's vector loads)

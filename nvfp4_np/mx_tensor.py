@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import core, encoding, mx, registry
-from ._convert import to_float32
+from ._convert import _bits_kind, to_float32
 
 __all__ = ["MXTensor", "quantize_mx"]
 
@@ -211,7 +211,8 @@ def quantize_mx(W, fmt, method, axis=-1, *, scale_rounding=None, X=None, H_block
         x = moved.reshape(int(np.prod(moved.shape[:-1], dtype=np.int64)), K)
         # (bfloat16 and float16 convert exactly, in parallel; float64 rounds to nearest)
         # (the CPU's naive kernel reads bfloat16 itself: 2x less to read than its float32 copy)
-        direct = x.dtype == np.float32 or (x.dtype.name == "bfloat16" and method == "naive" and device == "cpu")
+        direct = x.dtype == np.float32 or (_bits_kind(x, None)[1] == mx._BFLOAT16 and method == "naive"
+                                           and device == "cpu")
         x = np.ascontiguousarray(x) if direct else to_float32(x)[0]
     kw = {}
     if method == "naive":
